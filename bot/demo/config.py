@@ -1,0 +1,101 @@
+"""The embedded default configuration: the demo model on the local platform.
+
+Used when no ``mlops-bot.yaml`` exists, so ``mlops-bot demo`` and ``mlops-bot serve`` work on a
+fresh clone. The policy is the one the demo shows off: anyone may request, dev takes direct
+deploys, preprod needs one approval and prod two distinct approvals from ``@ml-approvers``
+(the requester never counting), with bake times short enough for a rollout to finish in a minute.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEMO_MODEL = "churn-model"
+APPROVER_GROUP = "ml-approvers"
+
+NUMERIC_FEATURES = [
+    "tenure_months",
+    "monthly_charges",
+    "total_charges",
+    "support_calls",
+    "data_usage_gb",
+    "age",
+]
+CATEGORICAL_FEATURES = ["contract", "payment_method", "region", "plan"]
+SENSITIVE_FEATURES = ["gender"]
+
+
+def demo_config() -> dict[str, Any]:
+    fast_rollout = {"steps": [10, 50, 100], "bake_time": "5s", "retire_after": "2m"}
+    return {
+        "platform": "local",
+        "environments": [
+            {
+                "name": "dev",
+                "local": {"path": "envs/dev"},
+                "allow_direct_deploy": True,
+                "rollout": {"steps": [100], "bake_time": "1s", "retire_after": "1m"},
+            },
+            {
+                "name": "preprod",
+                "local": {"path": "envs/preprod"},
+                "approval": {"approvers": [f"@{APPROVER_GROUP}"], "required": 1, "expiry": "24h"},
+                "rollout": fast_rollout,
+            },
+            {
+                "name": "prod",
+                "local": {"path": "envs/prod"},
+                "approval": {
+                    "approvers": [f"@{APPROVER_GROUP}"],
+                    "required": 2,
+                    "allow_self_approval": False,
+                    "expiry": "24h",
+                },
+                "permissions": {
+                    "deploy": [f"@{APPROVER_GROUP}"],
+                    "rollback": [f"@{APPROVER_GROUP}"],
+                },
+                "rollout": fast_rollout,
+            },
+        ],
+        "registry": {"local": {"path": "registry"}},
+        "slack": {
+            "channels": {
+                "alerts": "#mlops-alerts",
+                "approvals": "#mlops-approvals",
+                "digest": "#mlops",
+            }
+        },
+        "models": [
+            {
+                "name": DEMO_MODEL,
+                "task": "classification",
+                "description": "Predicts which customers cancel next month (demo, synthetic data).",
+                "endpoints": {"dev": "churn-dev", "preprod": "churn-preprod", "prod": "churn-prod"},
+                "columns": {
+                    "target": "churned",
+                    "prediction": "prediction",
+                    "score": "score",
+                    "timestamp": "timestamp",
+                },
+                "features": {"numeric": NUMERIC_FEATURES, "categorical": CATEGORICAL_FEATURES},
+                "sensitive_features": SENSITIVE_FEATURES,
+                "positive_label": 1,
+                "monitoring": {
+                    "environments": ["prod"],
+                    "drift": {"schedule": "0 * * * *", "window": "1d"},
+                    "performance": {"schedule": "0 6 * * *", "window": "1d", "min_accuracy": 0.75},
+                    "utilization": {"schedule": "*/15 * * * *", "window": "6h"},
+                },
+                "retraining": {
+                    "environment": "dev",
+                    "schedule": "0 3 * * 0",
+                    "on_drift": "ask",
+                    "on_performance": "ask",
+                    "cooldown": "6h",
+                    "parameters": {"learning_rate": "0.1", "max_iter": "200", "max_depth": "4"},
+                    "allowed_parameters": ["learning_rate", "max_iter", "max_depth", "window_days"],
+                },
+            }
+        ],
+    }

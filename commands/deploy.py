@@ -1,0 +1,73 @@
+"""`/mlops deploy <model> <version> --env E [--traffic N]`: blue/green deploy where direct
+deploys are allowed (dev by default); protected environments go through `/mlops promote`."""
+
+from __future__ import annotations
+
+from commands.context import CommandContext
+from commands.parsing import UsageError, parse_args, parse_percent
+from commands.replies import ProgressReply, Reply, Tone
+from commands.rollouts import plan_for, run_with_progress
+
+NAME = "deploy"
+USAGE = "/mlops deploy <model> <version> [--env dev] [--traffic 100]"
+SUMMARY = "blue/green deploy of a registered version (smoke test, then traffic)"
+EXAMPLE = "/mlops deploy churn-model 3 --env dev --traffic 20"
+
+
+def run(ctx: CommandContext, words: list[str]) -> Reply:
+    args = parse_args(words, options={"env": True, "traffic": True}, usage=USAGE, max_positionals=2)
+    if len(args.positionals) < 2:
+        raise UsageError("expected a model and a version", usage=USAGE)
+    model = ctx.model(args.positionals[0], usage=USAGE)
+    version = args.positionals[1].lower().removeprefix("v")
+    if not version.isalnum():
+        raise UsageError(
+            f"expected a version like 3 or v3, got {args.positionals[1]!r}", usage=USAGE
+        )
+    direct = [e.name for e in ctx.settings.environments if e.allow_direct_deploy]
+    env_name = str(args.options.get("env") or (direct[0] if direct else ctx.settings.env_names[0]))
+    env = ctx.env(env_name, usage=USAGE)
+    traffic = parse_percent(str(args.options.get("traffic", "100")), what="--traffic", usage=USAGE)
+
+    if not ctx.settings.environment(env).allow_direct_deploy:
+        raise UsageError(
+            f"{env} does not take direct deploys; request a promotion instead: "
+            f"/mlops promote {model.name} {version} --to {env}",
+        )
+    ctx.require("deploy", env, model=model.name)
+    ctx.platform.get_version(model.name, version, env)  # NotFoundError names what is missing
+
+    plan = plan_for(
+        ctx.settings, ctx.platform, model, env, version, actor=ctx.user, final_traffic=traffic
+    )
+    ctx.audit(
+        "deploy", "started", model=model.name, environment=env, version=version, traffic=traffic
+    )
+    title = f"Deploy {model.name} v{version} to {env} ({traffic}% traffic)"
+    result = run_with_progress(ctx, plan, title)
+    ctx.audit(
+        "deploy",
+        "succeeded" if result.ok else "rolled_back",
+        model=model.name,
+        environment=env,
+        version=version,
+        reason=result.reason,
+    )
+    if result.ok:
+        outcome = f"v{version} serves {traffic}% of {env} as deployment {result.new_deployment}."
+        return ProgressReply(
+            public=True,
+            title=title,
+            steps=tuple(result.steps),
+            outcome=outcome,
+            tone=Tone.SUCCESS,
+            actor=ctx.user,
+        )
+    return ProgressReply(
+        public=True,
+        title=title,
+        steps=tuple(result.steps),
+        outcome=f"Rolled back: {result.reason}. The previous deployment serves as before.",
+        tone=Tone.ERROR,
+        actor=ctx.user,
+    )

@@ -1,0 +1,81 @@
+"""The `/mlops` subcommands and the dispatcher: text in, reply out, errors made readable."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from types import ModuleType
+
+from bot.platform.base import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    PlatformError,
+    TransientError,
+)
+from commands import deploy, help, jobs, models, retrain, rollback, status
+from commands.context import CommandContext, CommandDenied
+from commands.parsing import UsageError, split_words, suggest
+from commands.replies import CommandHelp, ErrorReply, Reply
+
+log = logging.getLogger(__name__)
+
+#: Subcommand modules in the order `help` lists them. Each has NAME, USAGE, SUMMARY, EXAMPLE, run.
+MODULES: list[ModuleType] = [status, models, deploy, rollback, retrain, jobs, help]
+
+
+def register(module: ModuleType) -> None:
+    """Add a subcommand module (used by feature packages such as approvals and monitoring)."""
+    if module not in MODULES:
+        MODULES.insert(len(MODULES) - 1, module)
+
+
+def commands_by_name() -> dict[str, ModuleType]:
+    return {m.NAME: m for m in MODULES}
+
+
+def all_help() -> tuple[CommandHelp, ...]:
+    return tuple(CommandHelp(m.NAME, m.USAGE, m.SUMMARY, m.EXAMPLE) for m in MODULES)
+
+
+def dispatch(ctx: CommandContext) -> Reply:
+    """Run the command in ``ctx.invocation.text``; every failure becomes an ErrorReply."""
+    by_name = commands_by_name()
+    try:
+        words = split_words(ctx.invocation.text)
+        if not words:
+            return help.run(ctx, [])
+        name = words[0].lower()
+        module = by_name.get(name)
+        if module is None:
+            guess = suggest(name, by_name)
+            raise UsageError(
+                f"unknown command {words[0]!r}",
+                usage=by_name[guess].USAGE if guess else "/mlops help",
+                suggestion=guess,
+            )
+        return module.run(ctx, words[1:])
+    except UsageError as exc:
+        return ErrorReply(message=exc.message, usage=exc.usage, suggestion=exc.suggestion)
+    except CommandDenied as exc:
+        return ErrorReply(message=str(exc))
+    except NotFoundError as exc:
+        return ErrorReply(message=f"Not found: {exc}")
+    except PermissionDeniedError as exc:
+        return ErrorReply(message=f"The bot is not allowed to do that on the platform: {exc}")
+    except (ConflictError, InvalidRequestError) as exc:
+        return ErrorReply(message=str(exc))
+    except TransientError as exc:
+        return ErrorReply(
+            message=f"The platform did not answer in time ({exc}); nothing was changed, try again."
+        )
+    except PlatformError as exc:
+        return ErrorReply(message=f"The platform refused: {exc}")
+    except Exception:
+        reference = uuid.uuid4().hex[:8]
+        log.exception("command %r failed (reference %s)", ctx.invocation.text[:200], reference)
+        return ErrorReply(
+            message=f"Something went wrong on the bot's side (reference {reference}); the team can "
+            "find the details in the bot's log."
+        )

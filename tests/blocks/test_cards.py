@@ -1,0 +1,166 @@
+"""Block Kit builders: exact JSON for small cards, limits and escaping for all of them."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot.blocks.common import BlockLimitError, check_limits, esc, section
+from bot.blocks.render import message_payload, render
+from bot.platform.base import Deployment, EndpointState, JobInfo, JobStatus, ModelVersion
+from commands.replies import (
+    EnvironmentStatus,
+    ErrorReply,
+    PendingApproval,
+    ProgressReply,
+    StatusReply,
+    Step,
+    StepState,
+    Verdict,
+)
+
+NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
+
+
+def test_error_reply_exact_json() -> None:
+    blocks = render(
+        ErrorReply(
+            message="unknown model 'churn'", usage="/mlops status <model>", suggestion="churn-model"
+        )
+    )
+    assert blocks == [
+        {
+            "type": "section",
+            "text": {
+                "type": "mrkdwn",
+                "text": ":warning: unknown model 'churn'\nDid you mean *churn-model*?",
+            },
+        },
+        {
+            "type": "context",
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": "Usage: `/mlops status &lt;model&gt;` · `/mlops help` lists every command",
+                }
+            ],
+        },
+    ]
+
+
+def test_user_text_cannot_ping_or_forge_links() -> None:
+    payload = message_payload(ErrorReply(message="unknown model '<!channel> <https://evil|click>'"))
+    text = payload["blocks"][0]["text"]["text"]
+    assert "<!channel>" not in text and "<https://" not in text
+    assert "&lt;!channel&gt;" in text
+    assert "<!channel>" not in payload["text"]
+
+
+def test_esc() -> None:
+    assert esc("a & <b>") == "a &amp; &lt;b&gt;"
+
+
+def _status() -> StatusReply:
+    dev = EndpointState(
+        model="churn-model",
+        environment="dev",
+        endpoint="churn-dev",
+        scoring_url="http://x",
+        deployments=(
+            Deployment("green", "3", 100, instance_type="local", instance_count=1),
+            Deployment("blue", "2", 0, instance_type="local", instance_count=1),
+        ),
+    )
+    prod = EndpointState(
+        model="churn-model",
+        environment="prod",
+        endpoint="churn-prod",
+        scoring_url="http://y",
+        deployments=(Deployment("blue", "1", 90), Deployment("green", "2", 10)),
+    )
+    return StatusReply(
+        model="churn-model",
+        description="Predicts churn",
+        task="classification",
+        environments=(
+            EnvironmentStatus("dev", dev, serving_metrics={"3": {"accuracy": 0.9, "f1": 0.8}}),
+            EnvironmentStatus("preprod", None, error="permission denied: AzureML Data Scientist"),
+            EnvironmentStatus(
+                "prod", prod, verdicts=(Verdict("drift", "breach", "4/10 features drifted", NOW),)
+            ),
+        ),
+        latest_versions=(
+            ModelVersion("churn-model", "3", NOW - timedelta(hours=2), metrics={"accuracy": 0.9}),
+        ),
+        last_job=JobInfo(
+            "job-1",
+            "churn-model",
+            "dev",
+            JobStatus.COMPLETED,
+            NOW - timedelta(hours=3),
+            started=NOW - timedelta(hours=3),
+            ended=NOW - timedelta(hours=2, minutes=58),
+            produced_version="3",
+        ),
+        pending=(
+            PendingApproval(
+                "a1",
+                "churn-model",
+                "2",
+                "preprod",
+                "prod",
+                "U0ALICE",
+                1,
+                2,
+                NOW + timedelta(hours=5),
+            ),
+        ),
+    )
+
+
+def test_status_card_names_every_environment_and_version() -> None:
+    payload = message_payload(_status())
+    text = str(payload["blocks"])
+    for expected in (
+        "dev",
+        "preprod",
+        "prod",
+        "*v3* (100%)",
+        "*v1* 90%",
+        "*v2* 10%",
+        "unavailable",
+        "AzureML Data Scientist",
+        "4/10 features drifted",
+        "job-1",
+        "<@U0ALICE>",
+        "1/2 approvals",
+    ):
+        assert expected in text, expected
+    assert len(payload["blocks"]) <= 50
+    assert payload["text"].startswith("Status of churn-model: dev: v3")
+
+
+def test_progress_card_marks_each_step() -> None:
+    reply = ProgressReply(
+        title="Deploy",
+        steps=(
+            Step("a", StepState.DONE, "ok"),
+            Step("b", StepState.FAILED, "boom"),
+            Step("c", StepState.SKIPPED),
+        ),
+        outcome="Rolled back: boom",
+    )
+    text = str(render(reply))
+    assert (
+        ":white_check_mark: a" in text
+        and ":x: b — _boom_" in text
+        and ":heavy_minus_sign: c" in text
+    )
+
+
+def test_limits_are_enforced() -> None:
+    with pytest.raises(BlockLimitError, match="at most 50"):
+        check_limits([section("x")] * 51)
+    long = section("y" * 5000)
+    assert len(check_limits([long])[0]["text"]["text"]) == 3000

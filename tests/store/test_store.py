@@ -1,0 +1,166 @@
+"""The store on SQLite and (when MLOPS_BOT_TEST_POSTGRES_URL is set) PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from bot.store import Approval, StaleStateError, Store, open_store
+
+POSTGRES_URL = os.environ.get("MLOPS_BOT_TEST_POSTGRES_URL")
+
+
+def _fresh_postgres_url() -> str:
+    """A private database per test run, so tests never see each other's rows."""
+    from sqlalchemy import create_engine
+
+    name = f"mlops_test_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(
+        POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(
+    params=[
+        "sqlite",
+        pytest.param(
+            "postgres",
+            marks=[
+                pytest.mark.postgres,
+                pytest.mark.skipif(
+                    not POSTGRES_URL,
+                    reason="set MLOPS_BOT_TEST_POSTGRES_URL to run against PostgreSQL (.ci/run does)",
+                ),
+            ],
+        ),
+    ]
+)
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    url = f"sqlite:///{tmp_path / 'bot.db'}" if request.param == "sqlite" else _fresh_postgres_url()
+    s = open_store(url)
+    yield s
+    s.close()
+
+
+def test_schema_is_migrated_to_head(store: Store) -> None:
+    tables = set(inspect(store.engine).get_table_names())
+    assert {
+        "audit_log",
+        "approvals",
+        "approval_votes",
+        "alerts",
+        "mutes",
+        "job_runs",
+        "outbox",
+        "locks",
+    } <= tables
+    with store.engine.connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+
+
+def test_migration_is_idempotent(store: Store) -> None:
+    from bot.store import upgrade_schema
+
+    upgrade_schema(store.engine)
+    upgrade_schema(store.engine)
+
+
+def test_audit_roundtrip_with_filters(store: Store) -> None:
+    store.audit("U1", "deploy", "allowed", model="m1", environment="dev", version="3")
+    store.audit("U2", "deploy", "denied", model="m2", environment="prod", rule="approvers")
+    trail = store.audit_trail(model="m1")
+    assert len(trail) == 1
+    assert trail[0].actor == "U1" and trail[0].detail == {"version": "3"}
+    assert trail[0].at.tzinfo is not None
+    assert [e.outcome for e in store.audit_trail()] == ["denied", "allowed"]
+
+
+def _approval(store: Store) -> str:
+    now = datetime.now(UTC)
+    with store.session() as session:
+        session.add(
+            Approval(
+                id="a1",
+                model="m",
+                version="3",
+                source_env="dev",
+                target_env="prod",
+                requester="U1",
+                state="pending",
+                required=2,
+                created_at=now,
+                updated_at=now,
+                expires_at=now + timedelta(hours=1),
+                rollout={},
+                context={},
+                version_no=0,
+            )
+        )
+    return "a1"
+
+
+def test_compare_and_set_lets_exactly_one_writer_win(store: Store) -> None:
+    key = _approval(store)
+    wins: list[int] = []
+    losses: list[int] = []
+    barrier = threading.Barrier(10)
+
+    def attempt(i: int) -> None:
+        barrier.wait()
+        try:
+            store.compare_and_set(Approval, key, 0, state="approved")
+            wins.append(i)
+        except StaleStateError:
+            losses.append(i)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(10)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(wins) == 1 and len(losses) == 9
+    with store.session() as session:
+        row = session.get(Approval, key)
+        assert row.state == "approved" and row.version_no == 1
+
+
+def test_naive_datetimes_are_refused(store: Store) -> None:
+    with pytest.raises(Exception, match="naive datetime"), store.session() as session:
+        session.add(
+            Approval(
+                id="bad",
+                model="m",
+                version="1",
+                source_env="dev",
+                target_env="prod",
+                requester="U",
+                state="pending",
+                required=1,
+                created_at=datetime.now(),
+                updated_at=datetime.now(UTC),
+                expires_at=datetime.now(UTC),
+                rollout={},
+                context={},
+                version_no=0,
+            )
+        )
+
+
+def test_state_survives_reopening(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bot.db'}"
+    first = open_store(url)
+    first.audit("U1", "retrain", "submitted", model="m")
+    first.close()
+    second = open_store(url)
+    assert second.audit_trail(model="m")[0].action == "retrain"
