@@ -1,0 +1,45 @@
+"""Replies to Block Kit: one entry point for every responder (slash commands, jobs, home)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from slack_sdk.models.blocks import Block
+
+from bot.blocks import cards
+from bot.blocks.common import MAX_FALLBACK_TEXT, check_limits, clip, esc
+from bot.blocks.status import status_blocks
+from commands import replies as r
+
+RENDERERS: dict[type[r.Reply], Callable[[Any], list[Block]]] = {
+    r.MessageReply: cards.message_blocks,
+    r.ErrorReply: cards.error_blocks,
+    r.HelpReply: cards.help_blocks,
+    r.StatusReply: status_blocks,
+    r.ModelsReply: cards.models_blocks,
+    r.ProgressReply: cards.progress_blocks,
+    r.JobReply: cards.job_blocks,
+    r.JobsReply: cards.jobs_blocks,
+    r.TableReply: cards.table_blocks,
+}
+
+
+def register_renderer(reply_type: type[r.Reply], renderer: Callable[[Any], list[Block]]) -> None:
+    RENDERERS[reply_type] = renderer
+
+
+def render(reply: r.Reply) -> list[dict[str, Any]]:
+    """Block Kit dicts for ``reply``, validated against Slack's limits."""
+    for cls in type(reply).__mro__:
+        if cls in RENDERERS:
+            return check_limits(RENDERERS[cls](reply))
+    raise TypeError(f"no renderer for {type(reply).__name__}")
+
+
+def message_payload(reply: r.Reply) -> dict[str, Any]:
+    """``blocks`` plus the notification ``text`` Slack shows where blocks cannot be shown."""
+    return {
+        "blocks": render(reply),
+        "text": clip(esc(reply.fallback_text), MAX_FALLBACK_TEXT),
+    }

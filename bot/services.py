@@ -1,0 +1,54 @@
+"""The bot's collaborators, built once and handed to every listener and job."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from slack_sdk import WebClient
+
+from bot.platform.base import MLPlatform
+from bot.responder import Responder
+from bot.settings import Settings
+from bot.slack_groups import SlackGroupResolver
+from bot.store import Store
+from commands.context import AccessPolicy
+
+log = logging.getLogger(__name__)
+
+
+class WorkerPool:
+    """Runs work after the ack; exceptions are logged, never lost in a Future nobody reads."""
+
+    def __init__(self, max_workers: int = 8, name: str = "work") -> None:
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name)
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+        def guarded() -> Any:
+            try:
+                return fn(*args, **kwargs)
+            except Exception:
+                log.exception("background work %s failed", getattr(fn, "__name__", fn))
+                raise
+
+        return self._pool.submit(guarded)
+
+    def shutdown(self, wait: bool = True) -> None:
+        self._pool.shutdown(wait=wait)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    platform: MLPlatform
+    store: Store
+    client: WebClient
+    responder: Responder
+    access: AccessPolicy
+    groups: SlackGroupResolver
+    workers: WorkerPool
+    extras: dict[str, Any] = field(default_factory=dict)
+    """Feature-specific services (scheduler, job watcher, approvals) registered by their modules."""

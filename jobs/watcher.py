@@ -1,0 +1,148 @@
+"""Follows submitted training jobs to their end and reports each end exactly once.
+
+The store's ``job_runs`` rows are the source of truth, so a restart loses nothing: the next poll
+picks up every job that has not been reported. Reporting is a compare-and-set on ``reported``,
+so two bot processes never post the same result twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import UTC, datetime
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
+
+from bot.platform.base import JobInfo, PlatformError
+from bot.services import Services
+from bot.store import JobRun, StaleStateError
+from commands.replies import JobReply
+
+log = logging.getLogger(__name__)
+
+
+class JobWatcher:
+    def __init__(self, services: Services, interval_seconds: float = 10.0) -> None:
+        self.services = services
+        self.interval = interval_seconds
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name="job-watcher", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+
+    def watch(self, job_id: str, model: str, env: str) -> None:
+        """A job was just submitted: poll sooner than the regular interval."""
+        self._wake.set()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception:
+                log.exception("job watcher poll failed")
+            self._wake.wait(self.interval)
+            self._wake.clear()
+
+    # -- one round
+    def poll_once(self) -> int:
+        """Refresh every unreported job; report the finished ones. Returns how many were reported."""
+        with self.services.store.session() as session:
+            runs = session.scalars(select(JobRun).where(JobRun.reported.is_(False))).all()
+        reported = 0
+        for run in runs:
+            try:
+                job = self.services.platform.get_job(run.environment, run.job_id)
+            except PlatformError as exc:
+                log.warning("cannot read job %s: %s", run.job_id, exc)
+                continue
+            if not job.status.finished:
+                if job.status.value != run.status:
+                    self._cas(run, status=job.status.value)
+                continue
+            try:
+                self._cas(
+                    run,
+                    status=job.status.value,
+                    reported=True,
+                    finished_at=job.ended or datetime.now(UTC),
+                )
+            except StaleStateError:
+                continue  # another process reports it
+            try:
+                self.report(run, job)
+                reported += 1
+            except SlackApiError as exc:
+                log.warning(
+                    "could not report job %s (%s); will retry",
+                    run.job_id,
+                    exc.response.get("error"),
+                )
+                with self.services.store.session() as session:
+                    session.get(JobRun, run.job_id).reported = False
+        return reported
+
+    def _cas(self, run: JobRun, **changes: object) -> None:
+        self.services.store.compare_and_set(JobRun, run.job_id, run.version_no, **changes)
+        run.version_no += 1
+
+    def report(self, run: JobRun, job: JobInfo) -> None:
+        settings = self.services.settings
+        model = settings.model(run.model)
+        baseline = self._serving_metrics(run.model)
+        verb = {"completed": "finished", "failed": "failed", "canceled": "was canceled"}[
+            job.status.value
+        ]
+        actions: tuple[tuple[str, str, str], ...] = ()
+        if job.produced_version:
+            first = settings.env_names[0]
+            value = f"{run.model}|{job.produced_version}|{first}"
+            actions = (("job_deploy", f"Deploy v{job.produced_version} to {first}", value),)
+            if len(settings.env_names) > 1:
+                actions += (
+                    (
+                        "job_promote",
+                        f"Promote v{job.produced_version} to {settings.env_names[1]}",
+                        f"{run.model}|{job.produced_version}|{settings.env_names[1]}",
+                    ),
+                )
+        reply = JobReply(
+            public=True,
+            heading=f"Retraining of {run.model} {verb}"
+            + (f": new version v{job.produced_version}" if job.produced_version else ""),
+            job=job,
+            baseline_metrics=baseline,
+            actions=actions,
+        )
+        channel = run.channel or settings.channel(model, "alerts")
+        self.services.responder.post(channel, reply, thread_ts=run.thread_ts)
+        self.services.store.audit(
+            "bot",
+            "retrain",
+            job.status.value,
+            model=run.model,
+            environment=run.environment,
+            subject=run.job_id,
+            produced_version=job.produced_version,
+        )
+
+    def _serving_metrics(self, model: str) -> dict[str, float]:
+        """Metrics of the version serving in the last environment (what a new one must beat)."""
+        env = self.services.settings.env_names[-1]
+        try:
+            state = self.services.platform.endpoint_state(model, env)
+            if state.primary is None:
+                return {}
+            return dict(
+                self.services.platform.get_version(model, state.primary.model_version, env).metrics
+            )
+        except PlatformError:
+            return {}
