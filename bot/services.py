@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ class WorkerPool:
 
     def __init__(self, max_workers: int = 8, name: str = "work") -> None:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name)
+        self._pending = 0
+        self._idle = threading.Condition()
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
         def guarded() -> Any:
@@ -33,8 +36,19 @@ class WorkerPool:
             except Exception:
                 log.exception("background work %s failed", getattr(fn, "__name__", fn))
                 raise
+            finally:
+                with self._idle:
+                    self._pending -= 1
+                    self._idle.notify_all()
 
+        with self._idle:
+            self._pending += 1
         return self._pool.submit(guarded)
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """Block until no submitted work is left (graceful shutdown, tests)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
 
     def shutdown(self, wait: bool = True) -> None:
         self._pool.shutdown(wait=wait)
