@@ -116,7 +116,7 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
         if path == "/healthz":
             self._send(200, b"ok")
         elif path == "/readyz":
-            ok, checks = readiness(self.server.runtime)
+            ok, checks = self.server.readiness()
             self._send(
                 200 if ok else 503,
                 json.dumps(checks).encode(),
@@ -139,7 +139,7 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
         for key, value in self.headers.items():
             headers.setdefault(key.lower(), []).append(value)
         request = BoltRequest(body=body, query=parsed.query, headers=headers)
-        response = self.server.runtime.app.dispatch(request)
+        response = self.server.app.dispatch(request)
         out_headers = {
             k: ",".join(v) if isinstance(v, list) else str(v) for k, v in response.headers.items()
         }
@@ -152,9 +152,15 @@ class SlackHTTPServer(ThreadingHTTPServer):
     allow_reuse_address = True
     request_queue_size = 128
 
-    def __init__(self, address: tuple[str, int], runtime: Runtime) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        app: App,
+        readiness: Callable[[], tuple[bool, dict[str, str]]] = lambda: (True, {}),
+    ) -> None:
         super().__init__(address, SlackRequestHandler)
-        self.runtime = runtime
+        self.app = app
+        self.readiness = readiness
 
     @property
     def url(self) -> str:
@@ -163,7 +169,7 @@ class SlackHTTPServer(ThreadingHTTPServer):
 
 
 def start_http(runtime: Runtime, host: str, port: int) -> SlackHTTPServer:
-    server = SlackHTTPServer((host, port), runtime)
+    server = SlackHTTPServer((host, port), runtime.app, lambda: readiness(runtime))
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     runtime.stoppers.append(server.shutdown)
     return server

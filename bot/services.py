@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 class WorkerPool:
     """Runs work after the ack; exceptions are logged, never lost in a Future nobody reads."""
 
-    def __init__(self, max_workers: int = 8, name: str = "work") -> None:
+    def __init__(self, max_workers: int = 2, name: str = "work") -> None:
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix=name)
         self._pending = 0
         self._idle = threading.Condition()

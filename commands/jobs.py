@@ -22,7 +22,7 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
         m.name: (lambda m=m: ctx.platform.list_jobs(m.name, ctx.settings.training_env(m), 5))
         for m in models
     }
-    results = gather(calls)
+    results = gather(calls, parallel=ctx.platform.remote)
     rows: list[JobRow] = []
     for model in models:
         result = results[model.name]

@@ -20,7 +20,7 @@ def overview(ctx: CommandContext) -> ModelsReply:
         for m in ctx.settings.models
         for env in envs
     }
-    results = gather(calls)
+    results = gather(calls, parallel=ctx.platform.remote)
     rows = []
     for model in ctx.settings.models:
         versions: dict[str, str] = {}

@@ -16,10 +16,18 @@ K = TypeVar("K")
 _POOL = ThreadPoolExecutor(max_workers=8, thread_name_prefix="platform-read")
 
 
-def gather(calls: dict[K, Callable[[], T]]) -> dict[K, T | PlatformError]:
-    """Run independent platform reads in parallel; a failed read becomes its PlatformError."""
-    futures = {key: _POOL.submit(call) for key, call in calls.items()}
+def gather(calls: dict[K, Callable[[], T]], *, parallel: bool = True) -> dict[K, T | PlatformError]:
+    """Run independent platform reads (in parallel for remote platforms); a failed read becomes
+    its PlatformError."""
     results: dict[K, T | PlatformError] = {}
+    if not parallel:
+        for key, call in calls.items():
+            try:
+                results[key] = call()
+            except PlatformError as exc:
+                results[key] = exc
+        return results
+    futures = {key: _POOL.submit(call) for key, call in calls.items()}
     for key, future in futures.items():
         try:
             results[key] = future.result()

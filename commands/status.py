@@ -33,7 +33,7 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
         calls[("endpoint", env)] = lambda env=env: ctx.platform.endpoint_state(model.name, env)
         calls[("versions", env)] = lambda env=env: ctx.platform.list_versions(model.name, env)
     calls[("jobs", training_env)] = lambda: ctx.platform.list_jobs(model.name, training_env, 1)
-    results = gather(calls)
+    results = gather(calls, parallel=ctx.platform.remote)
 
     verdicts = latest_verdicts(ctx.store, model.name)
     environments = []

@@ -14,9 +14,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas costs ~0.7 s to import; training runners import this module
+    import pandas as pd
 
 T = TypeVar("T")
 
@@ -280,6 +281,9 @@ class MLPlatform(abc.ABC):
     """
 
     name: str = "platform"
+    remote: bool = True
+    """Reads are network calls worth running in parallel (False for in-process platforms, where
+    threads would only contend for the GIL)."""
 
     # -- health
     @abc.abstractmethod
