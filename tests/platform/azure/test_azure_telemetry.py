@@ -1,0 +1,109 @@
+"""Deployment metrics from Azure Monitor (MetricsClient) and Log Analytics (LogsQueryClient)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import pytest
+
+from bot.platform.base import METRIC_COLUMNS, NotFoundError, PermissionDeniedError
+
+from .azure_world import LOG_ANALYTICS_ID, MODEL
+
+END = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+START = END - timedelta(hours=1)
+
+
+def serving(platform, env: str, versions: tuple[str, ...] = ("3",)) -> None:
+    for version in versions:
+        if env != "dev":
+            platform.copy_version(MODEL, version, "dev", env)
+        platform.begin_deploy(MODEL, version, env).wait(timeout=30)
+    platform.set_traffic(MODEL, env, {f"churn-model-v{versions[0]}": 100})
+
+
+def test_metrics_of_one_deployment_from_azure_monitor(platform, http) -> None:
+    serving(platform, "dev")
+    frame = platform.deployment_metrics(MODEL, "dev", START, END, deployment="churn-model-v3")
+    assert list(frame.columns) == [c for c in METRIC_COLUMNS if c != "gpu_percent"], (
+        "no GPU on a CPU SKU"
+    )
+    assert (
+        isinstance(frame.index, pd.DatetimeIndex)
+        and str(frame.index.tz) == "UTC"
+        and len(frame) == 12
+    )
+    first = frame.iloc[0]
+    assert (first.latency_p50_ms, first.latency_p95_ms, first.latency_p99_ms) == (20.0, 45.0, 80.0)
+    assert first.error_rate == pytest.approx(0.02) and first.instance_count == 2.0
+    assert 40.0 <= first.cpu_percent < 50.0 and first.memory_percent == 55.0
+
+    calls = http.requests("POST", "westeurope.metrics.monitor.azure.com")
+    usage, traffic, status = (c.query for c in calls)
+    assert (
+        usage["metricnamespace"]
+        == "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments"
+    )
+    assert usage["interval"] == "PT5M" and usage["aggregation"] == "Average"
+    assert (
+        calls[0]
+        .json()["resourceids"][0]
+        .endswith("/onlineEndpoints/churn-dev/deployments/churn-model-v3")
+    )
+    assert traffic["filter"] == "deployment eq 'churn-model-v3'"
+    assert status["filter"] == "deployment eq 'churn-model-v3' and statusCodeClass eq '*'"
+    assert status["aggregation"] == "Total"
+
+
+def test_whole_endpoint_sums_capacity_over_deployments(platform) -> None:
+    serving(platform, "dev", ("3", "2"))
+    frame = platform.deployment_metrics(MODEL, "dev", START, END, interval_minutes=15)
+    assert len(frame) == 4 and (frame.instance_count == 4.0).all()
+
+
+def test_traffic_log_refines_latency_and_errors_when_log_analytics_is_configured(
+    platform, cloud, http
+) -> None:
+    serving(platform, "prod")
+    base = START + timedelta(minutes=1)
+    cloud.traffic_log.extend(
+        {
+            "EndpointName": "churn-prod",
+            "DeploymentName": "churn-model-v3",
+            "TimeGenerated": base + timedelta(seconds=i),
+            "ResponseCode": "500" if i % 10 == 0 else "200",
+            "ModelStatusCode": "200",
+            "TotalDurationMs": 10.0 + i,
+        }
+        for i in range(100)
+    )
+    frame = platform.deployment_metrics(MODEL, "prod", START, END, deployment="churn-model-v3")
+    first = frame.loc[START]
+    assert first.error_rate == pytest.approx(0.10)
+    assert (first.latency_p50_ms, first.latency_p99_ms) == (60.0, 108.0)
+    assert frame.loc[START + timedelta(minutes=5)].latency_p50_ms == 20.0, (
+        "Azure Monitor where no log rows"
+    )
+    query = http.requests("POST", f"/v1/workspaces/{LOG_ANALYTICS_ID}/query")[0].json()
+    assert (
+        "AmlOnlineEndpointTrafficLog" in query["query"]
+        and "DeploymentName == 'churn-model-v3'" in query["query"]
+    )
+
+
+def test_metrics_of_a_missing_endpoint_or_without_monitoring_reader(platform, cloud) -> None:
+    with pytest.raises(NotFoundError, match="churn-dev"):
+        platform.deployment_metrics(MODEL, "dev", START, END)
+    serving(platform, "dev")
+    cloud.fail_next("POST", "metrics:getBatch", cloud_forbidden())
+    with pytest.raises(
+        PermissionDeniedError, match=r"'Monitoring Reader' role on .*/onlineEndpoints/churn-dev"
+    ):
+        platform.deployment_metrics(MODEL, "dev", START, END)
+
+
+def cloud_forbidden():
+    from .azure_fake_cloud import arm_denied
+
+    return arm_denied("Microsoft.Insights/metrics/read", "/subscriptions/x")

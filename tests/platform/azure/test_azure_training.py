@@ -1,0 +1,100 @@
+"""Retraining jobs: pipeline YAML with overrides, schedule triggers, status, logs, cancel."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.platform.base import InvalidRequestError, JobStatus
+from bot.settings import Settings
+
+from .azure_world import MODEL, azure_config
+
+
+def test_submit_overrides_typed_inputs_and_tags_the_job(platform, http) -> None:
+    job = platform.submit_training(
+        MODEL, "dev", {"learning_rate": "0.05", "n_estimators": "400"}, reason="drift on tenure"
+    )
+    assert job.status is JobStatus.QUEUED and job.model == MODEL and job.environment == "dev"
+    assert job.url and job.url.startswith("https://ml.azure.com/runs/")
+    sent = http.requests("PUT", f"/jobs/{job.id}?")[0].json()["properties"]
+    assert sent["jobType"] == "Pipeline"
+    assert sent["inputs"]["learning_rate"]["value"] in (0.05, "0.05")
+    assert str(sent["inputs"]["n_estimators"]["value"]) == "400"
+    assert sent["tags"] == {"mlops-bot.model": MODEL, "mlops-bot.reason": "drift on tenure"}
+    assert job.parameters["learning_rate"] == "0.05"
+
+
+def test_parameters_outside_the_allowed_list_or_the_pipeline_are_refused(
+    platform, tmp_path
+) -> None:
+    with pytest.raises(InvalidRequestError, match=r"parameters \['max_depth'\] may not be set"):
+        platform.submit_training(MODEL, "dev", {"max_depth": "3"})
+
+
+def test_job_status_follows_azure_and_finds_the_produced_version(platform, cloud) -> None:
+    job = platform.submit_training(MODEL, "dev", {})
+    seen = [platform.get_job("dev", job.id).status for _ in range(3)]
+    assert seen == [JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.COMPLETED]
+    dev = cloud.workspace_for("dev")
+    cloud.register_model(dev, MODEL, "4", properties={"metrics.accuracy": "0.91"}, job=job.id)
+    done = platform.get_job("dev", job.id)
+    assert done.produced_version == "4" and done.metrics == {"accuracy": 0.91}
+
+
+def test_failed_job_carries_the_error_and_the_log_tail(platform, cloud) -> None:
+    job = platform.submit_training(MODEL, "dev", {})
+    dev = cloud.workspace_for("dev")
+    cloud.complete_job(dev, job.id, "Failed")
+    log = (
+        "\n".join(f"epoch {i}" for i in range(50))
+        + "\nValueError: learning_rate must be positive\n"
+    )
+    cloud.put_blob(dev, f"ExperimentRun/dcid.{job.id}/user_logs/std_log.txt", log.encode())
+    failed = platform.get_job("dev", job.id)
+    assert failed.status is JobStatus.FAILED
+    assert failed.error == "Execution failed: ValueError: learning_rate must be positive"
+    assert failed.log_tail.startswith("user_logs/std_log.txt:\n")
+    assert failed.log_tail.endswith("ValueError: learning_rate must be positive")
+    assert "epoch 10" not in failed.log_tail, "only the tail is kept"
+
+
+def test_list_jobs_keeps_the_models_newest_first(platform, cloud) -> None:
+    first = platform.submit_training(MODEL, "dev", {})
+    second = platform.submit_training(MODEL, "dev", {"learning_rate": "0.2"})
+    dev = cloud.workspace_for("dev")
+    dev.jobs["someone-elses"] = cloud.job_body(
+        dev, "someone-elses", {"jobType": "Command", "experimentName": "other"}
+    )
+    jobs = platform.list_jobs(MODEL, "dev")
+    assert [j.id for j in jobs] == [second.id, first.id]
+    assert [j.id for j in platform.list_jobs(MODEL, "dev", limit=1)] == [second.id]
+
+
+def test_cancel_uses_the_cancel_operation_and_is_a_no_op_once_finished(
+    platform, cloud, http
+) -> None:
+    job = platform.submit_training(MODEL, "dev", {})
+    canceled = platform.cancel_job("dev", job.id)
+    assert canceled.status is JobStatus.CANCELED
+    assert len(http.requests("POST", f"/jobs/{job.id}/cancel")) == 1
+    assert len(http.requests("GET", "/mfeOperationResults/jc:")) == 2, "202 while running, then 200"
+    assert platform.cancel_job("dev", job.id).status is JobStatus.CANCELED
+    assert len(http.requests("POST", f"/jobs/{job.id}/cancel")) == 1
+
+
+def test_schedule_pipelines_are_triggered_and_refuse_overrides(
+    cloud, credential, transport, tmp_path
+) -> None:
+    from bot.platform.azure import AzurePlatform
+
+    config = azure_config(tmp_path, retraining={"pipeline": "schedule:churn-weekly"})
+    adapter = AzurePlatform(
+        Settings.model_validate(config),
+        credential=credential,
+        client_options={"transport": transport, "polling_interval": 0},
+    )
+    job = adapter.submit_training(MODEL, "dev", {})
+    assert job.id.startswith("churn-weekly-") and job.status is JobStatus.RUNNING
+    with pytest.raises(InvalidRequestError, match="runs its own job definition"):
+        adapter.submit_training(MODEL, "dev", {"learning_rate": "0.3"})
+    adapter.close()
