@@ -1,4 +1,4 @@
-"""Background services started with the app: the job watcher (and the scheduler when enabled)."""
+"""Background services started with the app: the scheduler (with the job watcher) and promotions."""
 
 from __future__ import annotations
 
@@ -9,9 +9,12 @@ if TYPE_CHECKING:
 
 
 def start_background_services(runtime: Runtime) -> None:
-    from jobs.watcher import JobWatcher
+    from jobs.scheduler import start_scheduler
 
-    watcher = JobWatcher(runtime.services)
-    runtime.services.extras["job_watcher"] = watcher
-    watcher.start()
-    runtime.stoppers.append(watcher.stop)
+    # The scheduler (leader-elected through the database) also runs the job watcher's polling
+    # as an interval job and offers add_periodic() to feature modules.
+    scheduler = start_scheduler(runtime.services)
+    runtime.stoppers.append(scheduler.stop)
+    from bot.promotion import start_promotions
+
+    start_promotions(runtime)  # reconciles interrupted rollouts, then posts/expires/retires

@@ -67,6 +67,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--no-scheduler", action="store_true", help="do not run scheduled jobs")
 
+    run_job = sub.add_parser(
+        "run-job",
+        help="run one scheduled job once and exit (for cron or CI): "
+        "drift, performance, utilization, digest or retrain",
+        description="Exit codes: 0 ran, 1 a check found a breach, 2 usage or configuration "
+        "error, 3 the job could not run.",
+    )
+    _common(run_job)
+    from jobs.run_job import add_arguments as add_run_job_arguments
+
+    add_run_job_arguments(run_job)
+
     drift = sub.add_parser(
         "drift", help="compare two data files for drift (exit 1 on dataset drift)", add_help=False
     )
@@ -121,6 +133,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(_load(args), args)
 
 
+def cmd_run_job(args: argparse.Namespace) -> int:
+    from bot.logging import configure_logging
+    from jobs.run_job import main as run_job_main
+
+    configure_logging(logging.DEBUG if args.verbose else logging.WARNING)
+    return run_job_main(args, _load(args))
+
+
 def _forward(name: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         from jobs import drift_cli
@@ -135,6 +155,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check-config": cmd_check_config,
     "demo": cmd_demo,
     "serve": cmd_serve,
+    "run-job": cmd_run_job,
     "drift": _forward("drift"),
     "perf": _forward("perf"),
 }

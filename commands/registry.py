@@ -14,7 +14,23 @@ from bot.platform.base import (
     PlatformError,
     TransientError,
 )
-from commands import deploy, help, jobs, models, retrain, rollback, status
+from commands import (
+    approvals,
+    audit,
+    deploy,
+    drift,
+    help,
+    jobs,
+    models,
+    mute,
+    perf,
+    promote,
+    retrain,
+    rollback,
+    status,
+    unmute,
+    usage,
+)
 from commands.context import CommandContext, CommandDenied
 from commands.parsing import UsageError, split_words, suggest
 from commands.replies import CommandHelp, ErrorReply, Reply
@@ -22,13 +38,23 @@ from commands.replies import CommandHelp, ErrorReply, Reply
 log = logging.getLogger(__name__)
 
 #: Subcommand modules in the order `help` lists them. Each has NAME, USAGE, SUMMARY, EXAMPLE, run.
-MODULES: list[ModuleType] = [status, models, deploy, rollback, retrain, jobs, help]
-
-
-def register(module: ModuleType) -> None:
-    """Add a subcommand module (used by feature packages such as approvals and monitoring)."""
-    if module not in MODULES:
-        MODULES.insert(len(MODULES) - 1, module)
+MODULES: list[ModuleType] = [
+    status,
+    models,
+    deploy,
+    promote,
+    approvals,
+    rollback,
+    retrain,
+    jobs,
+    drift,
+    perf,
+    usage,
+    mute,
+    unmute,
+    audit,
+    help,
+]
 
 
 def commands_by_name() -> dict[str, ModuleType]:

@@ -3,5 +3,8 @@
 import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Suites that start a whole runtime must not get scheduled checks posting into their fake
+# Slack at a quarter past; tests/scheduling turns schedules on where it tests them.
+os.environ.setdefault("MLOPS_BOT_SCHEDULE", "off")
 
 pytest_plugins = ["tests.fakes.conftest_plugin"]

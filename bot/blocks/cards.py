@@ -107,21 +107,20 @@ def progress_blocks(reply: ProgressReply) -> list[Block]:
 def job_blocks(reply: JobReply) -> list[Block]:
     blocks: list[Block] = [section(f"*{esc(reply.heading)}*")]
     job = reply.job
-    if job is None:
-        return blocks
-    fields = [f"*Job*\n{job_text(job)}", f"*Environment*\n{esc(job.environment)}"]
-    if job.parameters:
-        params = ", ".join(f"{esc(k)}={esc(v)}" for k, v in sorted(job.parameters.items()))
-        fields.append(f"*Parameters*\n{params}")
-    if job.metrics:
-        text = metrics_line(job.metrics)
-        if reply.baseline_metrics:
-            text += f"\n_serving now:_ {metrics_line(reply.baseline_metrics)}"
-        fields.append(f"*Metrics*\n{text}")
-    blocks.append(section("", fields=fields))
-    if job.error or (job.status.value == "failed" and job.log_tail):
-        tail = "\n".join(job.log_tail.strip().splitlines()[-15:])[-2500:]
-        blocks.append(section(f"*Error*: {esc(job.error or 'see log')}\n```{esc(tail)}```"))
+    if job is not None:
+        fields = [f"*Job*\n{job_text(job)}", f"*Environment*\n{esc(job.environment)}"]
+        if job.parameters:
+            params = ", ".join(f"{esc(k)}={esc(v)}" for k, v in sorted(job.parameters.items()))
+            fields.append(f"*Parameters*\n{params}")
+        if job.metrics:
+            text = metrics_line(job.metrics)
+            if reply.baseline_metrics:
+                text += f"\n_serving now:_ {metrics_line(reply.baseline_metrics)}"
+            fields.append(f"*Metrics*\n{text}")
+        blocks.append(section("", fields=fields))
+        if job.error or (job.status.value == "failed" and job.log_tail):
+            tail = "\n".join(job.log_tail.strip().splitlines()[-15:])[-2500:]
+            blocks.append(section(f"*Error*: {esc(job.error or 'see log')}\n```{esc(tail)}```"))
     if reply.actions:
         blocks.append(
             ActionsBlock(

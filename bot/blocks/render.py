@@ -29,8 +29,23 @@ def register_renderer(reply_type: type[r.Reply], renderer: Callable[[Any], list[
     RENDERERS[reply_type] = renderer
 
 
+_features_loaded = False
+
+
+def _load_feature_renderers() -> None:
+    """Feature cards (approvals, monitoring) register their renderers when first needed."""
+    global _features_loaded
+    if not _features_loaded:
+        import bot.blocks.monitoring  # noqa: F401 - registers on import
+        from bot.blocks.approval import register_renderers
+
+        register_renderers()
+        _features_loaded = True
+
+
 def render(reply: r.Reply) -> list[dict[str, Any]]:
     """Block Kit dicts for ``reply``, validated against Slack's limits."""
+    _load_feature_renderers()
     for cls in type(reply).__mro__:
         if cls in RENDERERS:
             return check_limits(RENDERERS[cls](reply))

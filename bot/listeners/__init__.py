@@ -11,11 +11,13 @@ EXTRA_REGISTRARS: list = []
 
 
 def register_all(app: App, services: Services) -> None:
-    from bot.listeners import actions, commands, events, middleware
+    from bot.listeners import actions, alerts, approvals, commands, events, middleware
 
     middleware.register(app, services)
     commands.register(app, services)
     actions.register(app, services)
     events.register(app, services)
+    approvals.register(app, services)
+    alerts.register(app, services)
     for registrar in EXTRA_REGISTRARS:
         registrar(app, services)

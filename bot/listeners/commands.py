@@ -50,6 +50,15 @@ def run_slash_command(services: Services, body: dict[str, Any]) -> Reply:
     reply = dispatch(ctx)
     try:
         message.show(reply)
+        uploads = getattr(reply, "uploads", ())
+        if uploads:
+            # Charts go into the card's thread (or, for ephemeral answers, the channel where
+            # the command was typed), never as a flood of top-level messages.
+            channel = message.ref.channel if message.ref else invocation.channel_id
+            if channel:
+                services.responder.upload(
+                    channel, list(uploads), thread_ts=message.ref.ts if message.ref else None
+                )
     except Exception:
         log.exception("could not deliver the reply to %r", invocation.text[:100])
     name = invocation.text.strip().split(" ", 1)[0].lower() or "help"

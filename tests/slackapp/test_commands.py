@@ -213,3 +213,57 @@ def test_probes(bot: RunningBot) -> None:
     with urllib.request.urlopen(f"{bot.http.url}/readyz") as response:
         assert response.status == 200
         assert b'"store": "ok"' in response.read()
+
+
+def test_deploy_button_under_a_job_runs_the_deploy_as_the_clicker(bot: RunningBot) -> None:
+    from bot.blocks.render import message_payload
+    from commands.replies import JobReply
+
+    platform = bot.runtime.platform
+    current = platform.endpoint_state("churn-model", "dev").primary.model_version
+    other = next(
+        v.version for v in platform.list_versions("churn-model", "dev") if v.version != current
+    )
+    card = message_payload(
+        JobReply(
+            public=True,
+            heading="Retraining finished",
+            actions=(("job_deploy", "Deploy", f"churn-model|{other}|dev"),),
+        )
+    )
+    posted = bot.runtime.services.client.chat_postMessage(channel=seed.MLOPS_CHANNEL, **card)
+    bot.send(
+        bot.slack.interactions.click(
+            posted["channel"], posted["ts"], "job_deploy", user_id=seed.ALICE
+        )
+    )
+    bot.drain()
+    assert platform.endpoint_state("churn-model", "dev").primary.model_version == other
+    trail = bot.runtime.store.audit_trail(model="churn-model")
+    assert any(
+        e.actor == seed.ALICE and e.action == "deploy" and e.outcome == "succeeded" for e in trail
+    )
+
+
+def test_tampered_deploy_button_is_refused_without_side_effects(bot: RunningBot) -> None:
+    from bot.blocks.render import message_payload
+    from commands.replies import JobReply
+
+    platform = bot.runtime.platform
+    before = platform.endpoint_state("churn-model", "dev")
+    card = message_payload(
+        JobReply(
+            public=True,
+            heading="x",
+            actions=(("job_deploy", "Deploy", "churn-model|1|dev;rm -rf"),),
+        )
+    )
+    posted = bot.runtime.services.client.chat_postMessage(channel=seed.MLOPS_CHANNEL, **card)
+    bot.send(
+        bot.slack.interactions.click(
+            posted["channel"], posted["ts"], "job_deploy", user_id=seed.ALICE
+        )
+    )
+    bot.drain()
+    assert platform.endpoint_state("churn-model", "dev") == before
+    assert any(e.outcome == "refused" for e in bot.runtime.store.audit_trail())

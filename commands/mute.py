@@ -1,0 +1,66 @@
+"""`/mlops mute <model> [signal] <duration>`: silence a model's alerts until the mute expires.
+
+Summaries keep running and say they are muted; the alert state keeps advancing, so an alert
+that is still breaching when the mute ends is posted at the next check.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from commands.context import CommandContext
+from commands.parsing import UsageError, parse_args, parse_window, suggest
+from commands.replies import Reply
+from jobs.alerts import list_mutes, set_mute
+from jobs.reports import SIGNALS, MuteReply
+
+NAME = "mute"
+USAGE = "/mlops mute <model> [drift|data_quality|performance|fairness|utilization] <duration>"
+SUMMARY = "silence a model's alerts (all, or one signal) for a while, e.g. 24h"
+EXAMPLE = "/mlops mute churn-model drift 24h"
+
+MAX_MUTE = timedelta(days=30)
+ALL = ("all", "*", "everything")
+
+
+def parse_signal(word: str, *, usage: str) -> str:
+    """A signal name (``data-quality`` and ``data_quality`` both work) or ``*`` for all."""
+    name = word.lower().replace("-", "_")
+    if name in ALL:
+        return "*"
+    if name in SIGNALS:
+        return name
+    raise UsageError(
+        f"unknown signal {word!r}; expected one of {', '.join(SIGNALS)} (or leave it out for all)",
+        usage=usage,
+        suggestion=suggest(name, SIGNALS),
+    )
+
+
+def run(ctx: CommandContext, words: list[str]) -> Reply:
+    args = parse_args(words, options={}, usage=USAGE, max_positionals=3)
+    if len(args.positionals) < 2:
+        raise UsageError("expected a model and a duration, e.g. `churn-model 24h`", usage=USAGE)
+    model = ctx.model(args.positionals[0], usage=USAGE)
+    if len(args.positionals) == 3:
+        signal = parse_signal(args.positionals[1], usage=USAGE)
+        duration_text = args.positionals[2]
+    else:
+        signal, duration_text = "*", args.positionals[1]
+    duration = parse_window(duration_text, usage=USAGE, maximum=MAX_MUTE)
+    now = ctx.clock()
+    until = now + duration
+    set_mute(ctx.store, model.name, signal, until, ctx.user, now)
+    ctx.store.audit(
+        ctx.user,
+        "mute",
+        "ok",
+        model=model.name,
+        subject=signal,
+        until=until.isoformat(),
+        duration_seconds=int(duration.total_seconds()),
+    )
+    active = tuple((m.signal, m.until, m.by) for m in list_mutes(ctx.store, model.name, now))
+    return MuteReply(
+        public=True, model=model.name, signal=signal, until=until, by=ctx.user, active=active
+    )

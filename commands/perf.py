@@ -1,0 +1,16 @@
+"""`/mlops perf <model> [--env E] [--window 7d]`: model performance and fairness on labelled traffic."""
+
+from __future__ import annotations
+
+from commands.context import CommandContext
+from commands.replies import Reply
+from jobs.checks import on_demand
+
+NAME = "perf"
+USAGE = "/mlops perf <model> [--env <environment>] [--window 7d]"
+SUMMARY = "check performance and fairness on recent labelled traffic now"
+EXAMPLE = "/mlops perf churn-model --env prod"
+
+
+def run(ctx: CommandContext, words: list[str]) -> Reply:
+    return on_demand(ctx, words, kind="performance", usage=USAGE)

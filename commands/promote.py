@@ -1,0 +1,276 @@
+"""`/mlops promote <model> [<version>] --to <env> [--from <env>]`: ask for a promotion.
+
+The command checks everything it can before anyone is asked to approve: the version exists and
+is healthy where it comes from, the target does not already serve it, nothing else is pending for
+the same target, someone could approve it, and no freeze window is on. It then records the
+request; the bot posts the request card in the approvals channel (see :mod:`bot.promotion`) and
+sends the requester its link.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, NoReturn
+
+from bot.approvals import ApprovalBook, ApprovalRules, NewRequest
+from bot.platform.base import EndpointState, MLPlatform, PlatformError
+from bot.settings import ModelConfig
+from commands.context import CommandContext, CommandDenied
+from commands.monitoring_state import latest_verdicts
+from commands.parsing import UsageError, parse_args
+from commands.replies import MessageReply, Reply, Tone
+from commands.serving import current_split, traffic_summary
+
+NAME = "promote"
+USAGE = "/mlops promote <model> [<version>] --to <env> [--from <env>]"
+SUMMARY = "ask for a promotion to the next environment (approvals, then a blue/green rollout)"
+EXAMPLE = "/mlops promote churn-model 7 --to prod"
+
+HEALTH_WINDOW = timedelta(hours=1)
+
+
+def run(ctx: CommandContext, words: list[str]) -> Reply:
+    args = parse_args(words, options={"to": True, "from": True}, usage=USAGE, max_positionals=2)
+    if not args.positionals:
+        raise UsageError("expected a model name", usage=USAGE)
+    model = ctx.model(args.positionals[0], usage=USAGE)
+    if "to" not in args.options:
+        raise UsageError("say where to promote with --to, e.g. --to prod", usage=USAGE)
+    target = ctx.env(str(args.options["to"]), usage=USAGE)
+    source = _source_env(ctx, target, args.options.get("from"))
+    ctx.require("promote", target, model=model.name)
+
+    rules = ApprovalRules(ctx.settings, ctx.access)
+    book = ApprovalBook(ctx.store, rules, ctx.clock)
+    refuse = _Refusal(ctx, model.name, target)
+
+    possible = rules.can_be_approved(target)
+    if not possible.allowed:
+        refuse(f"{possible.rule}; ask an admin to set approval.approvers")
+    frozen = rules.freeze(target, ctx.clock())
+    if frozen is not None:
+        refuse(f"refused: {frozen.describe(target)}")
+
+    source_state = ctx.platform.endpoint_state(model.name, source)
+    version = _version(args.positionals[1:], source_state, source)
+    found = ctx.platform.get_version(model.name, version, source)  # NotFoundError names it
+    target_state = ctx.platform.endpoint_state(model.name, target)
+    if current_split(target_state) and all(
+        d.model_version == version for d in target_state.serving
+    ):
+        refuse(f"{target} already serves v{version} of {model.name}; there is nothing to promote")
+    health = _source_health(ctx, model, source, version, source_state, refuse)
+    existing = book.open_request_for(model.name, target)
+    if existing is not None:
+        link = existing.context.get("permalink")
+        refuse(
+            f"a promotion of {model.name} into {target} is already {existing.state.label} "
+            f"(v{existing.version}, request {existing.id}"
+            + (f", {link}" if link else "")
+            + "); wait for it to end or cancel it first"
+        )
+
+    context = {
+        "request_channel": ctx.invocation.channel_id,
+        "source": {
+            "metrics": dict(found.metrics),
+            "created": found.created,
+            "training_job": _training_job(ctx, model, found.training_job),
+            "health": health,
+            "verdicts": [
+                {"signal": v.signal, "level": v.level, "summary": v.summary, "at": v.at}
+                for v in latest_verdicts(ctx.store, model.name).get(source, [])
+            ],
+        },
+        "target": _target_context(ctx.platform, model.name, target, target_state),
+    }
+    approval = book.create(
+        NewRequest(
+            model=model.name,
+            version=version,
+            source_env=source,
+            target_env=target,
+            requester=ctx.user,
+            context=context,
+        )
+    )
+    policy = rules.summary(target)
+    channel = ctx.settings.channel(model, "approvals")
+    if approval.direct:
+        text = (
+            f"{target} takes direct deploys, so the rollout of v{version} starts right away. "
+            f"Follow it on the card in {channel}; its link follows here."
+        )
+    else:
+        text = (
+            f"It needs {policy.text}. It expires in {_hours(policy.expiry)} "
+            f"({approval.expires_at:%Y-%m-%d %H:%M} UTC). The card with Approve and Reject is "
+            f"being posted in {channel}; its link follows here."
+        )
+    return MessageReply(
+        public=False,
+        title=f"Promotion of {model.name} v{version} from {source} to {target} requested "
+        f"(request {approval.id})",
+        text=text,
+        tone=Tone.SUCCESS,
+    )
+
+
+class _Refusal:
+    """Audits a refused request and raises CommandDenied with the reason (nothing is created)."""
+
+    def __init__(self, ctx: CommandContext, model: str, target: str) -> None:
+        self.ctx, self.model, self.target = ctx, model, target
+
+    def __call__(self, message: str) -> NoReturn:
+        self.ctx.store.audit(
+            self.ctx.user,
+            "promotion_request",
+            "refused",
+            model=self.model,
+            environment=self.target,
+            reason=message,
+        )
+        raise CommandDenied(message)
+
+
+def _source_env(ctx: CommandContext, target: str, given: object) -> str:
+    names = ctx.settings.env_names
+    if given:
+        source = ctx.env(str(given), usage=USAGE)
+    else:
+        previous = ctx.settings.previous_env(target)
+        if previous is None:
+            raise UsageError(
+                f"{target} is the first environment of the chain ({' → '.join(names)}); "
+                "versions arrive there by training or `/mlops deploy`",
+                usage=USAGE,
+            )
+        source = previous
+    if names.index(source) >= names.index(target):
+        raise UsageError(
+            f"promotions move forward along the chain ({' → '.join(names)}); "
+            f"{source} does not come before {target}",
+            usage=USAGE,
+        )
+    return source
+
+
+def _version(given: list[str], state: EndpointState, source: str) -> str:
+    if given:
+        version = given[0].lower().removeprefix("v")
+        if not version.isalnum():
+            raise UsageError(f"expected a version like 7 or v7, got {given[0]!r}", usage=USAGE)
+        return version
+    serving = state.serving
+    if not serving:
+        raise UsageError(
+            f"nothing serves in {source}, so there is no default version; name one", usage=USAGE
+        )
+    if len(serving) > 1:
+        raise UsageError(
+            f"{source} splits its traffic ({traffic_summary(state)}); name the version to promote",
+            usage=USAGE,
+        )
+    return serving[0].model_version
+
+
+def _source_health(
+    ctx: CommandContext,
+    model: ModelConfig,
+    source: str,
+    version: str,
+    state: EndpointState,
+    refuse: _Refusal,
+) -> str:
+    """A line saying why the version looks healthy in ``source``; refuses when it does not."""
+    deployments = [d for d in state.deployments if d.model_version == version]
+    if not deployments:
+        refuse(
+            f"v{version} of {model.name} is not deployed in {source}, so nothing shows it is "
+            f"healthy there; deploy or promote it to {source} first"
+        )
+    ready = [d for d in deployments if d.healthy]
+    if not ready:
+        states = ", ".join(f"{d.name} is {d.provisioning_state}" for d in deployments)
+        refuse(f"v{version} is not healthy in {source}: {states}")
+    policy = ctx.settings.environment(source).rollout
+    end = ctx.clock()
+    deployment = max(ready, key=lambda d: d.traffic)
+    try:
+        metrics = ctx.platform.deployment_metrics(
+            model.name,
+            source,
+            end - HEALTH_WINDOW,
+            end,
+            deployment=deployment.name,
+            interval_minutes=5,
+        )
+    except PlatformError as exc:
+        return f"deployment {deployment.name} is ready; metrics unavailable ({exc})"
+    if (
+        metrics.empty
+        or "requests_per_minute" not in metrics
+        or float(metrics["requests_per_minute"].sum()) == 0
+    ):
+        return f"deployment {deployment.name} is ready; no traffic in the last hour"
+    error_rate = float(metrics["error_rate"].fillna(0).mean()) if "error_rate" in metrics else 0.0
+    p99 = float(metrics["latency_p99_ms"].max()) if "latency_p99_ms" in metrics else 0.0
+    if error_rate > policy.max_error_rate:
+        refuse(
+            f"v{version} is not healthy in {source}: its error rate over the last hour is "
+            f"{error_rate:.1%}, above the limit of {policy.max_error_rate:.1%}"
+        )
+    if p99 > policy.max_latency_p99_ms:
+        refuse(
+            f"v{version} is not healthy in {source}: its p99 latency over the last hour is "
+            f"{p99:.0f} ms, above the limit of {policy.max_latency_p99_ms:.0f} ms"
+        )
+    return (
+        f"healthy over the last hour on {deployment.name} "
+        f"({deployment.traffic}% traffic, errors {error_rate:.1%}, p99 {p99:.0f} ms)"
+    )
+
+
+def _training_job(ctx: CommandContext, model: ModelConfig, job_id: str | None) -> dict[str, Any]:
+    if not job_id:
+        return {}
+    env = ctx.settings.training_env(model)
+    try:
+        job = ctx.platform.get_job(env, job_id)
+    except PlatformError:
+        return {"id": job_id}
+    return {
+        "id": job.id,
+        "status": job.status.value,
+        "parameters": dict(job.parameters),
+        "ended": job.ended,
+        "url": job.url,
+    }
+
+
+def _target_context(
+    platform: MLPlatform, model: str, target: str, state: EndpointState
+) -> dict[str, Any]:
+    primary = state.primary
+    metrics: dict[str, float] = {}
+    if primary is not None:
+        try:
+            metrics = dict(platform.get_version(model, primary.model_version, target).metrics)
+        except PlatformError:
+            metrics = {}
+    return {
+        "serving": traffic_summary(state),
+        "split": current_split(state),
+        "version": primary.model_version if primary else None,
+        "metrics": metrics,
+    }
+
+
+def _hours(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds // 3600}h"
+    if seconds >= 60:
+        return f"{seconds // 60} min"
+    return f"{seconds}s"

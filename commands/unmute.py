@@ -1,0 +1,33 @@
+"""`/mlops unmute <model> [signal]`: end a mute now (all of the model's mutes without a signal)."""
+
+from __future__ import annotations
+
+from commands.context import CommandContext
+from commands.mute import parse_signal
+from commands.parsing import UsageError, parse_args
+from commands.replies import Reply
+from jobs.alerts import list_mutes, remove_mutes
+from jobs.reports import MuteReply
+
+NAME = "unmute"
+USAGE = "/mlops unmute <model> [drift|data_quality|performance|fairness|utilization]"
+SUMMARY = "end a mute now; alerts resume at the next check"
+EXAMPLE = "/mlops unmute churn-model drift"
+
+
+def run(ctx: CommandContext, words: list[str]) -> Reply:
+    args = parse_args(words, options={}, usage=USAGE, max_positionals=2)
+    if not args.positionals:
+        raise UsageError("expected a model name", usage=USAGE)
+    model = ctx.model(args.positionals[0], usage=USAGE)
+    signal = parse_signal(args.positionals[1], usage=USAGE) if len(args.positionals) > 1 else None
+    removed = remove_mutes(ctx.store, model.name, None if signal in (None, "*") else signal)
+    ctx.store.audit(
+        ctx.user, "unmute", "ok", model=model.name, subject=signal or "*", removed=removed
+    )
+    active = tuple(
+        (m.signal, m.until, m.by) for m in list_mutes(ctx.store, model.name, ctx.clock())
+    )
+    return MuteReply(
+        public=True, model=model.name, signal=signal or "*", removed=removed, active=active
+    )

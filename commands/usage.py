@@ -1,0 +1,16 @@
+"""`/mlops usage <model> [--env E] [--window 6h]`: CPU, memory, latency and errors of the endpoint."""
+
+from __future__ import annotations
+
+from commands.context import CommandContext
+from commands.replies import Reply
+from jobs.checks import on_demand
+
+NAME = "usage"
+USAGE = "/mlops usage <model> [--env <environment>] [--window 6h]"
+SUMMARY = "check the endpoint's utilization now (over/under-utilized, latency, errors)"
+EXAMPLE = "/mlops usage churn-model --env prod --window 24h"
+
+
+def run(ctx: CommandContext, words: list[str]) -> Reply:
+    return on_demand(ctx, words, kind="utilization", usage=USAGE)

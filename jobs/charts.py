@@ -1,0 +1,779 @@
+"""Charts for Slack: PNG bytes in memory, one style, readable in a message preview.
+
+Every function takes a report from ``jobs.monitoring`` (or a metric history) and returns a
+:class:`Chart` — title, PNG bytes, alt text and a file name — ready for ``files_upload_v2``.
+Images are 800 px wide (Slack shows previews at about that width) with fonts large enough to
+read there without opening the image. Matplotlib's object API (``Figure`` + Agg canvas) keeps
+rendering thread-safe and free of pyplot's global state.
+
+Colour carries the verdict everywhere (green healthy, amber warning, red breach, grey no data);
+reference data is grey, current data blue.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.dates as mdates
+import numpy as np
+import pandas as pd
+from matplotlib.axes import Axes
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch
+
+from bot.settings import UtilizationConfig
+from jobs.monitoring.digest import DigestRow, worst_first
+from jobs.monitoring.fairness import FairnessResult
+from jobs.monitoring.results import ColumnDriftResult, DriftReport
+from jobs.monitoring.samples import ColumnKind
+from jobs.monitoring.utilization import DeploymentUtilization
+from jobs.monitoring.verdict import Verdict
+
+WIDTH_IN = 8.0
+DPI = 100  # 8 in x 100 dpi = 800 px
+
+VERDICT_COLORS = {
+    Verdict.HEALTHY: "#2e7d32",
+    Verdict.WARNING: "#e08600",
+    Verdict.BREACH: "#c62828",
+    Verdict.NO_DATA: "#9e9e9e",
+}
+VERDICT_FILL = {
+    Verdict.HEALTHY: "#dcefdc",
+    Verdict.WARNING: "#ffebc7",
+    Verdict.BREACH: "#f9d4d4",
+    Verdict.NO_DATA: "#ececec",
+}
+REFERENCE_COLOR = "#9aa7b4"
+CURRENT_COLOR = "#1f6fb2"
+THRESHOLD_COLOR = "#c62828"
+TEXT_COLOR = "#222222"
+MUTED = "#666666"
+
+STYLE = {
+    "font.size": 13,
+    "axes.titlesize": 15,
+    "axes.titleweight": "bold",
+    "axes.labelsize": 13,
+    "xtick.labelsize": 12,
+    "ytick.labelsize": 12,
+    "legend.fontsize": 12,
+    "figure.titlesize": 17,
+    "figure.titleweight": "bold",
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "axes.edgecolor": "#888888",
+    "axes.grid": True,
+    "grid.color": "#e4e4e4",
+    "grid.linewidth": 0.8,
+    "axes.axisbelow": True,
+    "text.color": TEXT_COLOR,
+    "axes.labelcolor": TEXT_COLOR,
+    "xtick.color": "#444444",
+    "ytick.color": "#444444",
+    "font.family": "DejaVu Sans",
+}
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    png: bytes
+    alt_text: str
+    filename: str
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "chart"
+
+
+def _figure(height_in: float) -> Figure:
+    with matplotlib.rc_context(STYLE):
+        fig = Figure(figsize=(WIDTH_IN, height_in), dpi=DPI)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _render(fig: Figure, title: str, alt_text: str, name: str) -> Chart:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
+    return Chart(
+        title=title, png=buffer.getvalue(), alt_text=alt_text, filename=f"{_slug(name)}.png"
+    )
+
+
+def _styled(function):  # type: ignore[no-untyped-def]
+    """Run a chart builder inside the shared rc style (applies to text created during the call)."""
+
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        with matplotlib.rc_context(STYLE):
+            return function(*args, **kwargs)
+
+    wrapper.__name__ = function.__name__
+    wrapper.__doc__ = function.__doc__
+    return wrapper
+
+
+def _fmt(value: float | None, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if value == 0:
+        return "0"
+    if abs(value) < 10**-(digits) or abs(value) >= 10**5:
+        return f"{value:.1e}"
+    return f"{value:.{digits}g}"
+
+
+_SHORT_METHOD = {
+    "wasserstein": "W",
+    "ks": "KS p",
+    "jensenshannon": "JS",
+    "chi2": "χ² p",
+    "psi": "PSI",
+    "pearson_chi2": "χ² p",
+    "z": "z p",
+}
+
+
+def _score_text(result: ColumnDriftResult) -> str:
+    if not result.tested:
+        return "not enough data"
+    return f"{_SHORT_METHOD.get(str(result.method), str(result.method))} {_fmt(result.score)}"
+
+
+# --------------------------------------------------------------------------- drift
+
+
+@_styled
+def drift_overview_chart(
+    report: DriftReport, *, max_features: int = 15, title: str | None = None
+) -> Chart:
+    """Score per feature against its threshold, most drifted first, drifted bars in red.
+
+    When every tested feature uses a distance with the same threshold the axis is that
+    distance; otherwise it is the score relative to its own threshold (1 = threshold; for
+    p-value tests log(p)/log(alpha)), so mixed methods share one scale.
+    """
+    ranked = report.ranked()
+    shown = ranked[:max_features]
+    hidden = len(ranked) - len(shown)
+    tested = [r for r in shown if r.tested]
+    same_scale = bool(tested) and all(
+        not r.method.is_test and r.threshold == tested[0].threshold for r in tested
+    )
+    values = [
+        ((r.score or 0.0) if same_scale else min(r.strength, 1e6)) if r.tested else 0.0
+        for r in shown
+    ]
+    threshold = tested[0].threshold if same_scale else 1.0
+    finite = [v for v in values if math.isfinite(v)]
+    top = max([threshold * 2.0, *(v * 1.25 for v in finite)]) if finite else threshold * 2
+    limit = min(top, threshold * 6)
+
+    height = 1.5 + 0.45 * (max(len(shown), 3) + 1)
+    fig = _figure(height)
+    ax = fig.add_subplot(1, 1, 1)
+    positions = np.arange(len(shown))[::-1]
+    colors = [
+        VERDICT_COLORS[Verdict.BREACH]
+        if r.drifted
+        else VERDICT_COLORS[Verdict.NO_DATA]
+        if not r.tested
+        else CURRENT_COLOR
+        for r in shown
+    ]
+    clipped = [min(v, limit) for v in values]
+    ax.barh(positions, clipped, color=colors, height=0.66)
+    ax.axvline(threshold, color=TEXT_COLOR, linestyle="--", linewidth=1.6, zorder=1)
+    ax.text(
+        threshold,
+        len(shown) - 0.45,
+        f"drift threshold {_fmt(threshold)}" if same_scale else "drift threshold",
+        color=TEXT_COLOR,
+        fontsize=12,
+        va="center",
+        ha="center",
+        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.5},
+    )
+    for y, value, shown_value, result in zip(positions, values, clipped, shown, strict=True):
+        text = _score_text(result) + (" ▸" if value > limit else "")
+        inside = shown_value > limit * 0.55
+        ax.text(
+            shown_value - limit * 0.012 if inside else shown_value + limit * 0.012,
+            y,
+            text,
+            va="center",
+            ha="right" if inside else "left",
+            color="white" if inside else TEXT_COLOR,
+            fontsize=12,
+            fontweight="bold" if result.drifted else "normal",
+            zorder=3,
+            bbox=None
+            if inside
+            else {"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85},
+        )
+    ax.set_yticks(positions, [_ellipsis(r.column, 22) for r in shown])
+    ax.set_xlim(0, limit * 1.02)
+    ax.set_ylim(-0.6, len(shown) + 0.1)
+    ax.grid(axis="y", visible=False)
+    if same_scale:
+        methods = sorted(
+            {
+                _SHORT_METHOD.get(str(r.method), str(r.method)) + " = " + r.method.label
+                for r in tested
+            }
+        )
+        ax.set_xlabel("distance   (" + ", ".join(methods) + ")")
+    else:
+        ax.set_xlabel("score ÷ threshold   (1 = threshold; p-values: log p ÷ log α)")
+    heading = title or (f"{report.model} · data drift" if report.model else "Data drift")
+    verdict = report.verdict
+    fig.suptitle(heading, x=0.015, ha="left")
+    subtitle = report.headline + ("" if not hidden else f"; {hidden} more not shown")
+    ax.set_title(
+        subtitle,
+        loc="left",
+        fontsize=13,
+        fontweight="normal",
+        color=VERDICT_COLORS[verdict],
+        pad=10,
+    )
+    fig.tight_layout()
+
+    drifted = [r for r in ranked if r.drifted]
+    alt = f"{heading}: {report.headline}."
+    if drifted:
+        alt += (
+            " Most drifted: "
+            + ", ".join(
+                f"{r.column} ({r.method.label} {_fmt(r.score)}, threshold {_fmt(r.threshold)})"
+                for r in drifted[:5]
+            )
+            + "."
+        )
+    untested = [r.column for r in ranked if not r.tested]
+    if untested:
+        alt += " Not enough data for: " + ", ".join(untested[:5]) + "."
+    return _render(fig, heading, alt, f"{report.model or 'data'}-drift-overview")
+
+
+def _distribution_panel(ax: Axes, result: ColumnDriftResult) -> None:
+    dist = result.distribution
+    assert dist is not None
+    if dist.kind is ColumnKind.NUMERIC and dist.edges:
+        edges = np.asarray(dist.edges)
+        widths = np.diff(edges)
+        ref = np.asarray(dist.reference) * 100
+        cur = np.asarray(dist.current) * 100
+        ax.bar(
+            edges[:-1],
+            ref,
+            width=widths,
+            align="edge",
+            color=REFERENCE_COLOR,
+            alpha=0.75,
+            label="reference",
+        )
+        ax.stairs(cur, edges, color=CURRENT_COLOR, linewidth=2.4, label="current")
+        ax.set_xlim(edges[0], edges[-1])
+        ax.set_ylabel("% of rows")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
+    else:
+        labels = list(dist.labels)
+        y = np.arange(len(labels))[::-1]
+        ref = np.asarray(dist.reference) * 100
+        cur = np.asarray(dist.current) * 100
+        ax.barh(y + 0.2, ref, height=0.4, color=REFERENCE_COLOR, label="reference")
+        ax.barh(y - 0.2, cur, height=0.4, color=CURRENT_COLOR, label="current")
+        ax.set_yticks(y, [_ellipsis(label, 14) for label in labels])
+        ax.set_xlabel("% of rows")
+        ax.grid(axis="y", visible=False)
+    state = "drifted" if result.drifted else "no drift" if result.tested else "not tested"
+    ax.set_title(
+        f"{result.column}\n{_score_text(result)} · {state}",
+        fontsize=13.5,
+        color=VERDICT_COLORS[Verdict.BREACH] if result.drifted else TEXT_COLOR,
+    )
+
+
+def _ellipsis(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@_styled
+def distributions_chart(
+    report: DriftReport, *, columns: Sequence[str] | None = None, top: int = 4
+) -> Chart | None:
+    """Reference vs current for the most drifted features (or ``columns``): up to four panels."""
+    if columns is not None:
+        chosen = [report.columns[c] for c in columns if c in report.columns]
+    else:
+        chosen = [r for r in report.ranked() if r.drifted] or [
+            r for r in report.ranked() if r.tested
+        ]
+    chosen = [r for r in chosen if r.distribution is not None][:top]
+    if not chosen:
+        return None
+    cols = 1 if len(chosen) == 1 else 2
+    rows = math.ceil(len(chosen) / cols)
+    height = 0.9 + 3.4 * rows
+    fig = _figure(height)
+    for index, result in enumerate(chosen):
+        ax = fig.add_subplot(rows, cols, index + 1)
+        _distribution_panel(ax, result)
+    heading = f"{report.model} · reference vs current" if report.model else "Reference vs current"
+    fig.suptitle(heading, x=0.02, ha="left", y=0.99)
+    fig.legend(
+        handles=[
+            Patch(color=REFERENCE_COLOR, label="reference"),
+            Patch(color=CURRENT_COLOR, label="current"),
+        ],
+        loc="upper right",
+        ncols=2,
+        frameon=False,
+        bbox_to_anchor=(0.99, 1.0),
+    )
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.25 / height), h_pad=1.6)
+    parts = []
+    for result in chosen:
+        dist = result.distribution
+        assert dist is not None
+        if dist.kind is ColumnKind.NUMERIC and dist.edges:
+            centers = (np.asarray(dist.edges[:-1]) + np.asarray(dist.edges[1:])) / 2
+            ref_mean = float(np.dot(centers, dist.reference))
+            cur_mean = float(np.dot(centers, dist.current))
+            parts.append(
+                f"{result.column}: typical value {_fmt(ref_mean)} in the reference, {_fmt(cur_mean)} now ({_score_text(result)})"
+            )
+        else:
+            moved = max(
+                zip(dist.labels, dist.reference, dist.current, strict=True),
+                key=lambda t: abs(t[2] - t[1]),
+            )
+            parts.append(
+                f"{result.column}: '{moved[0]}' {moved[1]:.0%} in the reference, {moved[2]:.0%} now ({_score_text(result)})"
+            )
+    alt = f"{heading}. " + "; ".join(parts) + "."
+    return _render(fig, heading, alt, f"{report.model or 'data'}-distributions")
+
+
+# --------------------------------------------------------------------------- metric trend
+
+
+@_styled
+def metric_trend_chart(
+    history: Sequence[tuple[datetime, float]],
+    *,
+    metric: str,
+    threshold: float | None = None,
+    baseline: float | None = None,
+    higher_is_better: bool = True,
+    model: str | None = None,
+    percent: bool = False,
+) -> Chart:
+    """A metric over time, its threshold line (bad side shaded), the baseline, the latest point.
+
+    The last item of ``history`` is the current value and is marked and labelled.
+    """
+    if not history:
+        raise ValueError("metric_trend_chart needs at least one point")
+    points = sorted(history, key=lambda p: p[0])
+    times = [p[0] for p in points]
+    values = np.array([p[1] for p in points], dtype=float)
+    scale = 100.0 if percent else 1.0
+    shown = values * scale
+    fig = _figure(4.6)
+    ax = fig.add_subplot(1, 1, 1)
+    ax.plot(times, shown, color=CURRENT_COLOR, linewidth=2.4, marker="o", markersize=5)
+    candidates = list(shown)
+    if threshold is not None:
+        candidates.append(threshold * scale)
+    if baseline is not None:
+        candidates.append(baseline * scale)
+    low, high = min(candidates), max(candidates)
+    pad = (high - low) * 0.25 or abs(high) * 0.05 or 1.0
+    ax.set_ylim(low - pad, high + pad)
+    bad = False
+    if threshold is not None:
+        t = threshold * scale
+        ax.axhline(t, color=THRESHOLD_COLOR, linestyle="--", linewidth=1.8)
+        lo, hi = ax.get_ylim()
+        if higher_is_better:
+            ax.axhspan(lo, t, color=VERDICT_FILL[Verdict.BREACH], alpha=0.6, zorder=0)
+        else:
+            ax.axhspan(t, hi, color=VERDICT_FILL[Verdict.BREACH], alpha=0.6, zorder=0)
+        ax.set_ylim(lo, hi)
+        ax.annotate(
+            f"threshold\n{_fmt(t)}",
+            xy=(1.0, t),
+            xycoords=("axes fraction", "data"),
+            xytext=(8, 0),
+            textcoords="offset points",
+            va="center",
+            ha="left",
+            color=THRESHOLD_COLOR,
+            fontsize=12,
+        )
+        bad = values[-1] < threshold if higher_is_better else values[-1] > threshold
+    if baseline is not None:
+        ax.axhline(baseline * scale, color=MUTED, linestyle=":", linewidth=1.8)
+        ax.annotate(
+            f"baseline\n{_fmt(baseline * scale)}",
+            xy=(1.0, baseline * scale),
+            xycoords=("axes fraction", "data"),
+            xytext=(8, 0),
+            textcoords="offset points",
+            va="center",
+            ha="left",
+            color=MUTED,
+            fontsize=12,
+        )
+    color = VERDICT_COLORS[Verdict.BREACH] if bad else CURRENT_COLOR
+    ax.scatter(
+        [times[-1]], [shown[-1]], s=160, color=color, zorder=5, edgecolor="white", linewidth=2
+    )
+    going_down = len(shown) > 1 and shown[-1] < shown[-2]
+    ax.annotate(
+        f"{_fmt(shown[-1])}{'%' if percent else ''}",
+        xy=(times[-1], shown[-1]),
+        xytext=(-14, -6 if going_down else 6),
+        textcoords="offset points",
+        ha="right",
+        va="top" if going_down else "bottom",
+        fontsize=14,
+        fontweight="bold",
+        color=color,
+        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1, "alpha": 0.85},
+        zorder=6,
+    )
+    locator = mdates.AutoDateLocator(minticks=3, maxticks=6)
+    ax.xaxis.set_major_locator(locator)
+    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.set_ylabel(metric + (" (%)" if percent else ""))
+    heading = f"{model} · {metric}" if model else metric
+    fig.suptitle(heading, x=0.02, ha="left")
+    fig.tight_layout()
+    alt = (
+        f"{heading} over {len(points)} points from {times[0]:%Y-%m-%d %H:%M} to {times[-1]:%Y-%m-%d %H:%M}; "
+        f"latest {_fmt(shown[-1])}{'%' if percent else ''}"
+    )
+    if threshold is not None:
+        side = "below" if higher_is_better else "above"
+        alt += f", {'past' if bad else 'within'} the threshold {_fmt(threshold * scale)} ({side} is bad)"
+    if baseline is not None:
+        alt += f", baseline {_fmt(baseline * scale)}"
+    return _render(fig, heading, alt + ".", f"{model or 'model'}-{metric}-trend")
+
+
+# --------------------------------------------------------------------------- fairness
+
+
+@_styled
+def fairness_chart(result: FairnessResult, *, model: str | None = None) -> Chart:
+    """Per-group rates side by side, with the two disparity measures against their limits."""
+    groups = list(result.groups)
+    metrics = [
+        ("selection_rate", "selection rate"),
+        ("true_positive_rate", "true positive rate"),
+        ("false_positive_rate", "false positive rate"),
+        ("accuracy", "accuracy"),
+    ]
+    metrics = [
+        (key, label) for key, label in metrics if any(getattr(g, key) is not None for g in groups)
+    ]
+    regression = not metrics
+    if regression:
+        metrics = [("mae", "MAE")]
+    palette = [
+        "#1f6fb2",
+        "#f28e2b",
+        "#59a14f",
+        "#b07aa1",
+        "#76b7b2",
+        "#edc948",
+        "#ff9da7",
+        "#9c755f",
+    ]
+    fig = _figure(1.9 + len(metrics) * (0.32 * len(groups) + 0.45))
+    ax = fig.add_subplot(1, 1, 1)
+    band = 0.8 / max(len(groups), 1)
+    y = np.arange(len(metrics))[::-1]
+    top_value = max((getattr(g, key) or 0.0) for g in groups for key, _ in metrics) or 1.0
+    for index, group in enumerate(groups):
+        widths = [getattr(group, key) or 0.0 for key, _ in metrics]
+        offsets = y + 0.4 - band * (index + 0.5)
+        ax.barh(
+            offsets,
+            widths,
+            height=band * 0.9,
+            color=palette[index % len(palette)],
+            alpha=1.0 if group.included else 0.35,
+            label=f"{group.group} (n={group.count})" + ("" if group.included else ", too small"),
+        )
+        for offset, value in zip(offsets, widths, strict=True):
+            ax.text(
+                value + top_value * 0.01,
+                offset,
+                f"{value:.2f}",
+                va="center",
+                fontsize=11.5,
+                color=TEXT_COLOR,
+            )
+    ax.set_yticks(y, [label for _, label in metrics])
+    ax.set_xlim(0, 1.08 if not regression else top_value * 1.15)
+    ax.grid(axis="y", visible=False)
+    ax.legend(
+        loc="lower center", bbox_to_anchor=(0.45, 1.0), ncols=min(len(groups), 3), frameon=False
+    )
+    heading = (
+        f"{model} · fairness by {result.feature}" if model else f"Fairness by {result.feature}"
+    )
+    fig.suptitle(heading, x=0.015, ha="left")
+    parts = []
+    dp, eo = result.demographic_parity_difference, result.equalized_odds_difference
+    if dp is not None:
+        parts.append(
+            f"demographic parity diff {dp:.3f} (limit {result.max_demographic_parity_difference:g})"
+        )
+    if eo is not None:
+        parts.append(
+            f"equalized odds diff {eo:.3f} (limit {result.max_equalized_odds_difference:g})"
+        )
+    subtitle = " · ".join(parts) or (result.note or "")
+    height = fig.get_figheight()
+    fig.text(
+        0.015,
+        1 - 0.78 / height,
+        subtitle,
+        fontsize=12.5,
+        color=VERDICT_COLORS[result.verdict],
+        ha="left",
+        va="center",
+    )
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.95 / height))
+    alt = f"{heading}: " + "; ".join(
+        f"{g.group} (n={g.count}) "
+        + ", ".join(
+            f"{label} {getattr(g, key):.2f}"
+            for key, label in metrics
+            if getattr(g, key) is not None
+        )
+        for g in groups
+    )
+    if parts:
+        alt += ". " + "; ".join(parts)
+    return _render(fig, heading, alt + ".", f"{model or 'model'}-fairness-{result.feature}")
+
+
+# --------------------------------------------------------------------------- utilization
+
+
+@_styled
+def utilization_chart(
+    frame: pd.DataFrame,
+    result: DeploymentUtilization,
+    cfg: UtilizationConfig,
+    *,
+    model: str | None = None,
+    environment: str | None = None,
+) -> Chart:
+    """Four panels over the window: CPU/memory/GPU %, traffic and instances, latency, errors."""
+    frame = frame.sort_index()
+    fig = _figure(7.8)
+    axes = fig.subplots(2, 2, sharex=True)
+    (load, traffic), (latency, errors) = axes
+    index = frame.index
+
+    def series(name: str) -> pd.Series | None:
+        return pd.to_numeric(frame[name], errors="coerce") if name in frame.columns else None
+
+    for name, label, color in (
+        ("cpu_percent", "CPU", CURRENT_COLOR),
+        ("memory_percent", "memory", "#f28e2b"),
+        ("gpu_percent", "GPU", "#59a14f"),
+    ):
+        values = series(name)
+        if values is not None:
+            load.plot(index, values, color=color, linewidth=2, label=label)
+    load.axhline(cfg.high_cpu_percent, color=THRESHOLD_COLOR, linestyle="--", linewidth=1.5)
+    load.axhline(cfg.low_cpu_percent, color=MUTED, linestyle=":", linewidth=1.5)
+    load.set_ylim(0, 105)
+    load.set_title("utilization %", loc="left", pad=26)
+    load.legend(
+        loc="lower left",
+        bbox_to_anchor=(-0.02, 0.99),
+        frameon=False,
+        ncols=3,
+        fontsize=11.5,
+        handlelength=1.5,
+        columnspacing=1.0,
+        borderaxespad=0.2,
+    )
+
+    rpm = series("requests_per_minute")
+    if rpm is not None:
+        traffic.fill_between(index, rpm, color=CURRENT_COLOR, alpha=0.25, linewidth=0)
+        traffic.plot(index, rpm, color=CURRENT_COLOR, linewidth=2)
+    traffic.set_title("requests / min", loc="left", pad=26)
+    instances = series("instance_count")
+    if instances is not None:
+        twin = traffic.twinx()
+        twin.step(index, instances, where="post", color=TEXT_COLOR, linewidth=1.8)
+        twin.set_ylim(0, max(float(instances.max()) * 1.6, 2))
+        twin.set_ylabel("instances")
+        twin.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        twin.spines["right"].set_visible(True)
+        twin.grid(False)
+
+    for name, label, style in (
+        ("latency_p50_ms", "p50", ":"),
+        ("latency_p95_ms", "p95", "--"),
+        ("latency_p99_ms", "p99", "-"),
+    ):
+        values = series(name)
+        if values is not None:
+            latency.plot(
+                index, values, color=CURRENT_COLOR, linestyle=style, linewidth=2, label=label
+            )
+    latency.axhline(cfg.max_latency_p99_ms, color=THRESHOLD_COLOR, linestyle="--", linewidth=1.5)
+    latency.set_title("latency ms", loc="left", pad=26)
+    latency.legend(
+        loc="lower left",
+        bbox_to_anchor=(-0.02, 0.99),
+        frameon=False,
+        ncols=3,
+        fontsize=11.5,
+        handlelength=1.8,
+        columnspacing=1.0,
+        borderaxespad=0.2,
+    )
+    latency.set_ylim(bottom=0)
+
+    err = series("error_rate")
+    if err is not None:
+        errors.plot(index, err * 100, color=VERDICT_COLORS[Verdict.BREACH], linewidth=2)
+    errors.axhline(cfg.max_error_rate * 100, color=THRESHOLD_COLOR, linestyle="--", linewidth=1.5)
+    errors.set_title("error rate %", loc="left", pad=26)
+    errors.set_ylim(bottom=0)
+
+    for ax in (latency, errors):
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=5)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+
+    where = " · ".join(p for p in (model, environment, result.deployment) if p)
+    heading = f"{where} · utilization" if where else "Utilization"
+    fig.suptitle(heading, x=0.015, ha="left", y=1 - 0.08 / 7.8, va="top")
+    state = result.state.value.replace("_", "-")
+    subtitle = f"{state}" + (f": {result.recommendation}" if result.recommendation else "")
+    detail = "; ".join(result.reasons[:2])
+    lines = "\n".join(filter(None, [subtitle, _ellipsis(detail, 88)]))
+    fig.text(
+        0.015,
+        1 - 0.5 / 7.8,
+        lines,
+        fontsize=12.5,
+        color=VERDICT_COLORS[result.verdict],
+        ha="left",
+        va="top",
+        linespacing=1.4,
+    )
+    fig.tight_layout(rect=(0, 0, 1, 1 - (0.78 if detail else 0.55) / 7.8), h_pad=1.2)
+    if detail:
+        subtitle += " — " + detail
+    alt = f"{heading}: {subtitle}."
+    means = {k: v for k, v in result.summary.items() if v == v}
+    if "cpu_percent" in means:
+        alt += f" Mean CPU {means['cpu_percent']:.0f}%"
+    if "memory_percent" in means:
+        alt += f", memory {means['memory_percent']:.0f}%"
+    if "latency_p99_ms" in means:
+        alt += f", p99 latency {means['latency_p99_ms']:.0f} ms"
+    if "error_rate" in means:
+        alt += f", error rate {means['error_rate']:.2%}"
+    return _render(
+        fig,
+        heading,
+        alt + ".",
+        f"{model or 'model'}-{environment or ''}-{result.deployment}-utilization",
+    )
+
+
+# --------------------------------------------------------------------------- digest
+
+
+@_styled
+def digest_chart(rows: Sequence[DigestRow], *, title: str = "Daily model health") -> Chart:
+    """One row per model and environment, worst first; a coloured cell per monitor."""
+    ordered = worst_first(rows)
+    n = max(len(ordered), 1)
+    height = 1.5 + 0.58 * n
+    fig = _figure(height)
+    ax = fig.add_axes((0.0, 0.0, 1.0, 1 - 1.05 / height))
+    ax.set_xlim(0, 1)
+    ax.set_ylim(n, -0.75)
+    ax.axis("off")
+    columns = [
+        (0.02, "model · environment"),
+        (0.335, "drift"),
+        (0.555, "performance"),
+        (0.775, "utilization"),
+    ]
+    for x, label in columns:
+        ax.text(
+            x + (0.0 if x < 0.3 else 0.01),
+            -0.4,
+            label,
+            fontsize=12.5,
+            color=MUTED,
+            fontweight="bold",
+            va="center",
+        )
+    for i, row in enumerate(ordered):
+        ax.add_patch(
+            matplotlib.patches.Rectangle(
+                (0.005, i + 0.06), 0.012, 0.88, color=VERDICT_COLORS[row.worst]
+            )
+        )
+        ax.text(
+            0.03, i + 0.5, _ellipsis(row.name, 27), va="center", fontsize=12.5, fontweight="bold"
+        )
+        for (x, _), verdict, text in zip(
+            columns[1:],
+            (row.drift, row.performance, row.utilization),
+            (row.drift_text, row.performance_text, row.utilization_text),
+            strict=True,
+        ):
+            ax.add_patch(
+                matplotlib.patches.FancyBboxPatch(
+                    (x, i + 0.1),
+                    0.213,
+                    0.8,
+                    boxstyle="round,pad=0,rounding_size=0.02",
+                    facecolor=VERDICT_FILL[verdict],
+                    edgecolor="none",
+                )
+            )
+            ax.text(x + 0.01, i + 0.5, "●", color=VERDICT_COLORS[verdict], va="center", fontsize=12)
+            ax.text(x + 0.035, i + 0.5, _ellipsis(text, 20), va="center", fontsize=11)
+    breaches = sum(1 for r in ordered if r.worst is Verdict.BREACH)
+    warnings_ = sum(1 for r in ordered if r.worst is Verdict.WARNING)
+    fig.suptitle(title, x=0.02, ha="left", y=1 - 0.3 / height, va="center")
+    summary = f"{len(ordered)} deployments · {breaches} breach · {warnings_} warning"
+    fig.text(0.02, 1 - 0.72 / height, summary, fontsize=12.5, color=MUTED, ha="left", va="center")
+    alt = f"{title}: {summary}. " + "; ".join(
+        f"{r.name}: drift {r.drift_text} ({r.drift.label}), performance {r.performance_text} "
+        f"({r.performance.label}), utilization {r.utilization_text} ({r.utilization.label})"
+        for r in ordered
+    )
+    return _render(fig, title, alt + ".", "daily-digest")

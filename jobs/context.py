@@ -1,0 +1,142 @@
+"""What every scheduled job receives, and the few Slack calls jobs make through the responder.
+
+The clock is part of the context so scenario tests can move time (windows, mutes, cooldowns,
+flapping) without sleeping; the scheduler itself still fires on real time.
+
+Chart uploads get one more layer of patience than slack_sdk's own retry handler: a rate limit
+that outlasts the handler's retries waits for ``Retry-After`` and tries the whole upload again,
+so a burst of 429s delays the charts instead of dropping them.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from slack_sdk.errors import SlackApiError
+
+import bot.blocks.monitoring  # noqa: F401  (registers the cards of the replies jobs post)
+from bot.platform.base import MLPlatform
+from bot.responder import MessageRef, Responder, Upload
+from bot.services import Services
+from bot.settings import Settings
+from bot.store import Store
+from commands.replies import Reply
+
+log = logging.getLogger(__name__)
+
+#: The actor recorded in the audit log for what the scheduler does on its own.
+BOT_ACTOR = "mlops-bot"
+
+UPLOAD_ATTEMPTS = 5
+MAX_RETRY_AFTER_SECONDS = 120.0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class MonitorContext:
+    settings: Settings
+    platform: MLPlatform
+    store: Store
+    responder: Responder | None = None
+    """None where nothing is posted (``/mlops drift`` answers through its reply)."""
+    clock: Callable[[], datetime] = utcnow
+    on_job_submitted: Callable[[str, str, str], None] | None = None
+    """Wakes the job watcher after a retraining submission."""
+    sleep: Callable[[float], None] = field(default=time.sleep)
+
+    @classmethod
+    def from_services(
+        cls,
+        services: Services,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        on_job_submitted: Callable[[str, str, str], None] | None = None,
+    ) -> MonitorContext:
+        return cls(
+            services.settings,
+            services.platform,
+            services.store,
+            services.responder,
+            clock=clock,
+            on_job_submitted=on_job_submitted,
+        )
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    @property
+    def slack(self) -> Responder:
+        if self.responder is None:
+            raise RuntimeError("this monitoring context has no Slack responder")
+        return self.responder
+
+    # -- Slack, through the responder
+    def post(self, channel: str, reply: Reply, *, thread_ts: str | None = None) -> MessageRef:
+        return self.slack.post(channel, reply, thread_ts=thread_ts)
+
+    def update(self, ref: MessageRef, reply: Reply) -> None:
+        self.slack.update(ref, reply)
+
+    def note(self, ref: MessageRef, text: str) -> MessageRef | None:
+        """A plain reply in a message's thread; a failure is logged, never raised (best effort)."""
+        try:
+            return self.slack.post_text(ref.channel, text, thread_ts=ref.ts)
+        except SlackApiError as exc:
+            log.warning("could not reply in %s/%s: %s", ref.channel, ref.ts, _error(exc))
+            return None
+
+    def upload(
+        self, ref: MessageRef, uploads: Sequence[Upload], *, comment: str | None = None
+    ) -> bool:
+        """Upload charts into ``ref``'s thread, waiting out rate limits. True when delivered."""
+        if not uploads:
+            return True
+        for attempt in range(1, UPLOAD_ATTEMPTS + 1):
+            try:
+                self.slack.upload(ref.channel, uploads, thread_ts=ref.ts, comment=comment)
+                return True
+            except SlackApiError as exc:
+                wait = _retry_after(exc)
+                if wait is None or attempt == UPLOAD_ATTEMPTS:
+                    log.warning(
+                        "chart upload to %s/%s failed after %d attempts: %s",
+                        ref.channel,
+                        ref.ts,
+                        attempt,
+                        _error(exc),
+                    )
+                    return False
+                log.info("Slack rate-limited the chart upload; retrying in %.1fs", wait)
+                self.sleep(wait)
+        return False
+
+
+def _error(exc: SlackApiError) -> str:
+    try:
+        return str(exc.response.get("error"))
+    except Exception:  # a response without a body
+        return str(exc)
+
+
+def _retry_after(exc: SlackApiError) -> float | None:
+    """Seconds to wait when the failure is a rate limit or an outage worth retrying, else None."""
+    response = exc.response
+    status = getattr(response, "status_code", 200)
+    if status != 429 and status < 500:
+        return None
+    headers = getattr(response, "headers", {}) or {}
+    value = headers.get("Retry-After") or headers.get("retry-after")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        seconds = float(value) if value is not None else 1.0
+    except ValueError:
+        seconds = 1.0
+    return min(max(seconds, 0.5), MAX_RETRY_AFTER_SECONDS)

@@ -1,0 +1,138 @@
+"""The daily digest: every model and monitored environment in one message, worst first.
+
+It reads the last verdict of every signal from the ``alerts`` rows (the scheduled checks keep
+them current, healthy ones included) instead of re-running the checks, so it is cheap and says
+what the team was told during the day. A verdict older than two days is shown as stale.
+The combined chart is the engine's digest grid, uploaded into the message's thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
+
+from bot.responder import MessageRef, Upload
+from bot.store import Alert
+from jobs import charts
+from jobs.alerts import active_mute
+from jobs.context import MonitorContext
+from jobs.monitoring.digest import DigestRow
+from jobs.monitoring.verdict import Verdict
+from jobs.reports import SIGNALS, DigestLine, DigestReply, level_rank, worst_level
+
+log = logging.getLogger(__name__)
+
+STALE_AFTER = timedelta(days=2)
+
+#: Digest columns: the engine's three monitors, each the worst of its signals.
+_COLUMNS = {
+    "drift": ("drift", "data_quality"),
+    "performance": ("performance", "fairness"),
+    "utilization": ("utilization",),
+}
+_VERDICT = {
+    "healthy": Verdict.HEALTHY,
+    "warning": Verdict.WARNING,
+    "breach": Verdict.BREACH,
+    "unknown": Verdict.NO_DATA,
+}
+
+
+def digest_lines(ctx: MonitorContext) -> list[DigestLine]:
+    now = ctx.now()
+    lines: list[DigestLine] = []
+    with ctx.store.session() as session:
+        rows = session.scalars(select(Alert)).all()
+    by_key: dict[tuple[str, str], dict[str, Alert]] = {}
+    for row in rows:
+        by_key.setdefault((row.model, row.environment), {})[row.signal] = row
+    for model in ctx.settings.models:
+        for env in ctx.settings.monitored_envs(model):
+            signals = by_key.get((model.name, env), {})
+            entries: list[tuple[str, str, str]] = []
+            for signal in SIGNALS:
+                row = signals.get(signal)
+                if row is None:
+                    continue
+                level = str(row.summary.get("level", "unknown"))
+                text = str(row.summary.get("headline", ""))
+                if row.last_checked_at is not None and now - row.last_checked_at > STALE_AFTER:
+                    level, text = (
+                        "unknown",
+                        f"stale (last check {row.last_checked_at:%b %d}): {text}",
+                    )
+                entries.append((signal, level, text))
+            muted = any(active_mute(ctx.store, model.name, s, now) for s in SIGNALS)
+            open_count = sum(1 for r in signals.values() if r.state in ("open", "flapping"))
+            lines.append(
+                DigestLine(
+                    model=model.name,
+                    environment=env,
+                    level=worst_level((e[1] for e in entries), default="unknown"),
+                    signals=tuple(entries),
+                    open_alerts=open_count,
+                    muted=muted,
+                )
+            )
+    return sorted(
+        lines,
+        key=lambda line: (
+            -level_rank(line.level),
+            -sum(1 for _, level, _ in line.signals if level != "healthy"),
+            line.model,
+            line.environment,
+        ),
+    )
+
+
+def digest_rows(lines: list[DigestLine]) -> list[DigestRow]:
+    """The engine's digest rows (for its combined chart) from the stored verdicts."""
+    rows = []
+    for line in lines:
+        by_signal = {signal: (level, text) for signal, level, text in line.signals}
+        values: dict[str, object] = {}
+        for column, signals in _COLUMNS.items():
+            present = [by_signal[s] for s in signals if s in by_signal]
+            if not present:
+                continue
+            worst = max(present, key=lambda p: level_rank(p[0]))
+            values[column] = _VERDICT.get(worst[0], Verdict.NO_DATA)
+            values[f"{column}_text"] = _short(worst[1])
+        rows.append(DigestRow(model=line.model, environment=line.environment, **values))  # type: ignore[arg-type]
+    return rows
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def build_digest(ctx: MonitorContext) -> DigestReply:
+    lines = digest_lines(ctx)
+    chart: Upload | None = None
+    if lines:
+        rendered = charts.digest_chart(digest_rows(lines))
+        chart = Upload(
+            filename=rendered.filename,
+            content=rendered.png,
+            title=rendered.title,
+            alt_text=rendered.alt_text,
+        )
+    return DigestReply(public=True, lines=tuple(lines), generated_at=ctx.now(), chart=chart)
+
+
+def run_digest(
+    ctx: MonitorContext, *, channel: str | None = None
+) -> tuple[DigestReply, MessageRef | None]:
+    """Post the digest (one message, chart in its thread) to the digest channel."""
+    reply = build_digest(ctx)
+    target = channel or ctx.settings.channel(None, "digest")
+    try:
+        ref = ctx.post(target, reply)
+    except SlackApiError as exc:
+        log.warning("could not post the daily digest: %s", exc.response.get("error"))
+        return reply, None
+    ctx.upload(ref, reply.uploads)
+    return reply, ref

@@ -1,0 +1,667 @@
+"""The scheduler: APScheduler 3 on the bot's database, one leader among all bot processes.
+
+Jobs come from the configuration (drift, performance and utilization checks per model and
+monitored environment, scheduled retraining, the daily digest) and live in APScheduler's
+SQLAlchemy job store in the bot's own database, under stable ids such as
+``drift:churn-model:prod``. On every start the leader reconciles them with the configuration:
+unchanged jobs keep their stored next run time (so a run missed while the bot was down is still
+handled by the misfire rules), changed ones are replaced in place, jobs of removed models or
+checks are deleted. Same ids, so a restart never duplicates or loses a job.
+
+Process-local periodic work (the job watcher, the approval-expiry sweeper, anything registered
+with :meth:`MonitoringScheduler.add_periodic`) runs from an in-memory store of the same
+scheduler, so it follows the same leadership.
+
+Leadership: every process starts its scheduler *paused* (it can still list jobs and their next
+run times); a lease row in ``locks`` decides which one resumes. The leader renews the lease
+every ``ttl / 3``; a process that cannot renew pauses at once, and a follower takes the lease
+over when it expires (the leader died). As a second guard, each run of a configured job first
+claims ``run:<job id>@<scheduled time>`` in ``locks`` (a primary key), so even two leaders
+during a clock hiccup cannot both run the same occurrence.
+
+Job options are deliberate:
+
+* ``coalesce=True`` — after downtime a backlog of missed runs collapses into one: a drift check
+  of "now" replaces the five you missed;
+* ``max_instances=1`` — a slow check never overlaps itself (the next one is skipped and logged);
+* ``misfire_grace_time`` — half the job's own period, between 1 minute and 6 hours: a late run
+  still happens while it is closer to its slot than to the next one, later ones are skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    JobEvent,
+    JobExecutionEvent,
+)
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.job import Job
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from bot.services import Services
+from bot.settings import Settings
+from bot.store import Lock, Store
+from commands.replies import ScheduledJobRow
+from jobs.context import MonitorContext, utcnow
+from jobs.watcher import JobWatcher
+
+log = logging.getLogger(__name__)
+
+CONFIG_STORE = "default"
+RUNTIME_STORE = "runtime"
+JOBS_TABLE = "apscheduler_jobs"
+LEADER_LOCK = "scheduler-leader"
+RUN_CLAIM_PREFIX = "run:"
+RUN_CLAIM_RETENTION = timedelta(days=2)
+
+#: When the daily digest goes out (UTC). Not in the configuration file yet.
+DIGEST_SCHEDULE = "0 8 * * *"
+WATCHER_JOB = "job-watcher"
+WATCHER_SECONDS = 10.0
+
+MIN_GRACE = timedelta(minutes=1)
+MAX_GRACE = timedelta(hours=6)
+
+_LABELS = {
+    "drift": "drift check",
+    "performance": "performance check",
+    "utilization": "utilization check",
+    "retrain": "scheduled retraining",
+    "digest": "daily digest",
+}
+
+
+# --------------------------------------------------------------------------- the lease
+
+
+class Lease:
+    """A named lease in ``locks``: held by one holder until it stops renewing and it expires."""
+
+    def __init__(
+        self,
+        store: Store,
+        name: str,
+        holder: str,
+        ttl: timedelta,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.name = name
+        self.holder = holder
+        self.ttl = ttl
+        self.clock = clock
+        self.valid_until: datetime | None = None
+
+    def acquire(self) -> bool:
+        """Take or renew the lease; False while another live holder has it."""
+        now = self.clock()
+        until = now + self.ttl
+        try:
+            with self.store.session() as session:
+                row = session.get(Lock, self.name, with_for_update=True)
+                if row is None:
+                    session.add(Lock(name=self.name, holder=self.holder, expires_at=until))
+                elif row.holder == self.holder or row.expires_at <= now:
+                    if row.holder != self.holder:
+                        log.info("taking over %s from %s (expired)", self.name, row.holder)
+                    row.holder, row.expires_at = self.holder, until
+                else:
+                    self.valid_until = None
+                    return False
+        except IntegrityError:
+            self.valid_until = None
+            return False  # another process inserted it first
+        self.valid_until = until
+        return True
+
+    @property
+    def held(self) -> bool:
+        return self.valid_until is not None and self.clock() < self.valid_until
+
+    def release(self) -> None:
+        with self.store.session() as session:
+            session.execute(delete(Lock).where(Lock.name == self.name, Lock.holder == self.holder))
+        self.valid_until = None
+
+    def current_holder(self) -> str | None:
+        with self.store.session() as session:
+            row = session.get(Lock, self.name)
+            return row.holder if row is not None and row.expires_at > self.clock() else None
+
+
+def claim_run(store: Store, job_id: str, run_time: datetime, holder: str) -> bool:
+    """Claim one occurrence of a job; False when another process already ran it."""
+    stamp = run_time.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%f")
+    name = f"{RUN_CLAIM_PREFIX}{job_id}@{stamp}"[:128]
+    try:
+        with store.session() as session:
+            session.add(Lock(name=name, holder=holder, expires_at=run_time + RUN_CLAIM_RETENTION))
+        return True
+    except IntegrityError:
+        return False
+
+
+def prune_claims(store: Store, now: datetime) -> int:
+    with store.session() as session:
+        result = session.execute(
+            delete(Lock).where(Lock.name.like(f"{RUN_CLAIM_PREFIX}%"), Lock.expires_at < now)
+        )
+        return int(result.rowcount or 0)
+
+
+# --------------------------------------------------------------------------- jobs from config
+
+
+_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+
+
+def _crontab_days(field: str) -> str:
+    """A crontab day-of-week field (0 or 7 = Sunday) as APScheduler 3 day names.
+
+    APScheduler 3 numbers days from Monday = 0, so ``0 3 * * 0`` handed over as is would run on
+    Mondays; expanding to names keeps the crontab meaning people wrote.
+    """
+    days: set[int] = set()
+    for part in field.lower().split(","):
+        base, _, step_text = part.partition("/")
+        step = int(step_text) if step_text else 1
+        if base in ("*", "?"):
+            first, last = 0, 6
+        elif "-" in base:
+            low, high = base.split("-", 1)
+            first, last = _day_number(low), _day_number(high)
+            if last < first:  # e.g. fri-mon wraps over the week end
+                last += 7
+        else:
+            first = _day_number(base)
+            last = first if not step_text else 6
+        days.update(d % 7 for d in range(first, last + 1, step))
+    if len(days) == 7:
+        return "*"
+    return ",".join(_DAY_NAMES[d] for d in sorted(days))
+
+
+def _day_number(token: str) -> int:
+    if token.isdigit():
+        number = int(token)
+        if not 0 <= number <= 7:
+            raise ValueError(f"day of week {token!r} is not between 0 and 7")
+        return number % 7 if number != 7 else 0
+    if token[:3] in _DAY_NAMES:
+        return _DAY_NAMES.index(token[:3])
+    raise ValueError(f"unknown day of week {token!r}")
+
+
+def crontab_trigger(expr: str) -> CronTrigger:
+    """A CronTrigger in UTC with crontab's day-of-week numbering."""
+    minute, hour, day, month, day_of_week = expr.split()
+    return CronTrigger(
+        minute=minute,
+        hour=hour,
+        day=day,
+        month=month,
+        day_of_week=_crontab_days(day_of_week),
+        timezone=UTC,
+    )
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    id: str
+    kind: str
+    model: str | None
+    env: str | None
+    cron: str
+
+    @property
+    def args(self) -> tuple[str, str | None, str | None]:
+        return (self.kind, self.model, self.env)
+
+    @property
+    def name(self) -> str:
+        where = " · ".join(p for p in (self.model, self.env) if p)
+        return f"{_LABELS.get(self.kind, self.kind)}" + (f" · {where}" if where else "")
+
+    def trigger(self) -> CronTrigger:
+        return crontab_trigger(self.cron)
+
+    def grace_seconds(self) -> int:
+        """Half the period between two fires, clamped to [1 min, 6 h]."""
+        trigger = self.trigger()
+        first = trigger.get_next_fire_time(None, datetime(2030, 1, 1, tzinfo=UTC))
+        second = trigger.get_next_fire_time(first, first + timedelta(seconds=1)) if first else None
+        period = (second - first) if first and second else MAX_GRACE * 2
+        return int(min(max(period / 2, MIN_GRACE), MAX_GRACE).total_seconds())
+
+
+def desired_jobs(settings: Settings) -> list[JobSpec]:
+    """Every scheduled job the configuration asks for, with its stable id."""
+    specs: list[JobSpec] = []
+    for model in settings.models:
+        monitoring = model.monitoring
+        for env in settings.monitored_envs(model):
+            for kind, config in (
+                ("drift", monitoring.drift),
+                ("performance", monitoring.performance),
+                ("utilization", monitoring.utilization),
+            ):
+                if config.enabled:
+                    specs.append(
+                        JobSpec(
+                            f"{kind}:{model.name}:{env}", kind, model.name, env, config.schedule
+                        )
+                    )
+        if model.retraining.schedule:
+            specs.append(
+                JobSpec(
+                    f"retrain:{model.name}", "retrain", model.name, None, model.retraining.schedule
+                )
+            )
+    if settings.models:
+        specs.append(JobSpec("digest", "digest", None, None, DIGEST_SCHEDULE))
+    return specs
+
+
+# --------------------------------------------------------------------------- running a job
+
+_bound = threading.local()
+
+
+def _bind_worker(owner: MonitoringScheduler) -> None:
+    """Thread-pool initializer: the worker threads of one scheduler know their owner."""
+    _bound.owner = owner
+
+
+def run_scheduled(kind: str, model: str | None, env: str | None) -> Any:
+    """The function every configured job points at (a textual reference survives pickling)."""
+    owner: MonitoringScheduler | None = getattr(_bound, "owner", None)
+    if owner is None:
+        raise RuntimeError("run_scheduled called outside a MonitoringScheduler worker thread")
+    if not owner.is_leader:
+        log.warning(
+            "skipping %s %s %s: this process is no longer the scheduler leader", kind, model, env
+        )
+        return None
+    from jobs.run_job import run_kind
+
+    return run_kind(owner.context, kind, model, env)
+
+
+class _ClaimingExecutor(ThreadPoolExecutor):
+    """APScheduler's thread pool plus the per-occurrence claim and the worker binding."""
+
+    def __init__(self, owner: MonitoringScheduler, max_workers: int) -> None:
+        super().__init__(
+            max_workers,
+            pool_kwargs={
+                "thread_name_prefix": "mlops-job",
+                "initializer": _bind_worker,
+                "initargs": (owner,),
+            },
+        )
+        self._owner = owner
+
+    def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
+        if job._jobstore_alias == CONFIG_STORE and not self._owner.claim(job.id, run_times[-1]):
+            log.info("%s at %s already ran in another process; skipped", job.id, run_times[-1])
+            # Frees the instance slot submit_job took, and tells waiters this occurrence is over.
+            skipped = JobExecutionEvent(
+                EVENT_JOB_MISSED, job.id, job._jobstore_alias, run_times[-1]
+            )
+            self._run_job_success(job.id, [skipped])
+            return
+        super()._do_submit_job(job, run_times)
+
+
+# --------------------------------------------------------------------------- the scheduler
+
+
+class MonitoringScheduler:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        lease_ttl: timedelta = timedelta(seconds=30),
+        lease_clock: Callable[[], datetime] = utcnow,
+        holder: str | None = None,
+        max_workers: int = 4,
+        watcher_seconds: float = WATCHER_SECONDS,
+        configured_jobs: bool = True,
+    ) -> None:
+        self.services = services
+        self.settings = services.settings
+        self.store = services.store
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.context = MonitorContext.from_services(
+            services, clock=clock, on_job_submitted=self.job_submitted
+        )
+        self.lease = Lease(self.store, LEADER_LOCK, self.holder, lease_ttl, lease_clock)
+        self.watcher_seconds = watcher_seconds
+        self.watcher = JobWatcher(services)
+        self.configured_jobs = configured_jobs
+        self._leading = False
+        self._started = False
+        self._state_lock = threading.RLock()
+        self._stop = threading.Event()
+        self._lease_thread: threading.Thread | None = None
+        self._periodic: dict[str, tuple[Callable[[], Any], float]] = {}
+        self._runs: dict[str, int] = {}
+        self.history: deque[tuple[str, datetime]] = deque(maxlen=1000)
+        """(job id, scheduled time) of the runs this process executed, newest last."""
+        self._runs_lock = threading.Condition()
+        jobstores: dict[str, Any] = {RUNTIME_STORE: MemoryJobStore()}
+        if configured_jobs:
+            jobstores[CONFIG_STORE] = SQLAlchemyJobStore(
+                engine=self.store.engine, tablename=JOBS_TABLE
+            )
+        self._scheduler = BackgroundScheduler(
+            timezone=UTC,
+            jobstores=jobstores,
+            executors={"default": _ClaimingExecutor(self, max_workers)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
+        )
+        self._scheduler.add_listener(
+            self._on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
+        )
+
+    # -- lifecycle
+    def start(self) -> None:
+        """Start paused, then contend for leadership (now and every ttl/3 in the background)."""
+        if self._started:
+            return
+        self._scheduler.start(paused=True)
+        self._started = True
+        self._add_watcher()
+        for name, (func, seconds) in self._periodic.items():
+            self._add_periodic_job(name, func, seconds)
+        self.tick()
+        self._lease_thread = threading.Thread(
+            target=self._lease_loop, name="scheduler-lease", daemon=True
+        )
+        self._lease_thread.start()
+
+    def stop(self, *, release: bool = True, wait: bool = True) -> None:
+        """Stop; ``release=False`` simulates a crash (the lease stays until it expires)."""
+        self._stop.set()
+        if self._lease_thread is not None:
+            self._lease_thread.join(timeout=5)
+        with self._state_lock:
+            self._leading = False
+            if self._started:
+                self._scheduler.shutdown(wait=wait)
+                self._started = False
+        if release:
+            try:
+                self.lease.release()
+            except OperationalError:
+                log.warning("could not release the scheduler lease; it expires by itself")
+
+    @property
+    def is_leader(self) -> bool:
+        return self._leading and self.lease.held
+
+    def tick(self) -> bool:
+        """One round of the lease: take or renew it, and resume or pause to match."""
+        try:
+            held = self.lease.acquire()
+        except OperationalError as exc:
+            log.warning("cannot reach the database to renew the scheduler lease: %s", exc)
+            held = self.lease.held
+        with self._state_lock:
+            if not self._started:
+                return False
+            if held and not self._leading:
+                log.info("this process (%s) now runs the scheduled jobs", self.holder)
+                self.sync_jobs()
+                self._leading = True
+                self._scheduler.resume()
+            elif not held and self._leading:
+                log.warning("lost the scheduler lease; pausing scheduled jobs")
+                self._leading = False
+                self._scheduler.pause()
+        if held:
+            prune_claims(self.store, self.lease.clock())
+        return held
+
+    def _lease_loop(self) -> None:
+        interval = max(self.lease.ttl.total_seconds() / 3, 0.05)
+        while not self._stop.wait(interval):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("scheduler lease round failed")
+
+    def claim(self, job_id: str, run_time: datetime) -> bool:
+        return self.is_leader and claim_run(self.store, job_id, run_time, self.holder)
+
+    # -- configured jobs
+    def sync_jobs(self) -> dict[str, list[str]]:
+        """Make the stored jobs match the configuration; returns what was added/changed/removed."""
+        if not self.configured_jobs:
+            return {"added": [], "changed": [], "kept": [], "removed": []}
+        wanted = {spec.id: spec for spec in desired_jobs(self.settings)}
+        existing = {job.id: job for job in self._scheduler.get_jobs(jobstore=CONFIG_STORE)}
+        report: dict[str, list[str]] = {"added": [], "changed": [], "kept": [], "removed": []}
+        for job_id, job in existing.items():
+            if job_id not in wanted and _managed(job):
+                self._scheduler.remove_job(job_id, jobstore=CONFIG_STORE)
+                report["removed"].append(job_id)
+        for job_id, spec in wanted.items():
+            trigger = spec.trigger()
+            grace = spec.grace_seconds()
+            job = existing.get(job_id)
+            if job is not None and _same(job, spec, trigger, grace):
+                report["kept"].append(job_id)
+                continue
+            self._scheduler.add_job(
+                "jobs.scheduler:run_scheduled",
+                trigger=trigger,
+                args=spec.args,
+                id=job_id,
+                name=spec.name,
+                jobstore=CONFIG_STORE,
+                replace_existing=True,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=grace,
+            )
+            report["changed" if job is not None else "added"].append(job_id)
+        if report["added"] or report["changed"] or report["removed"]:
+            log.info(
+                "scheduled jobs: %d added, %d changed, %d removed, %d kept",
+                len(report["added"]),
+                len(report["changed"]),
+                len(report["removed"]),
+                len(report["kept"]),
+            )
+            self.store.audit("mlops-bot", "schedule", "synced", **report)
+        return report
+
+    # -- process-local periodic work
+    def add_periodic(self, name: str, func: Callable[[], Any], seconds: float) -> None:
+        """Run ``func()`` every ``seconds`` on the leader (e.g. the approval-expiry sweeper)."""
+        self._periodic[name] = (func, seconds)
+        if self._started:
+            self._add_periodic_job(name, func, seconds)
+
+    def _add_periodic_job(self, name: str, func: Callable[[], Any], seconds: float) -> None:
+        self._scheduler.add_job(
+            func,
+            trigger=IntervalTrigger(seconds=seconds, timezone=UTC),
+            id=f"periodic:{name}",
+            name=name,
+            jobstore=RUNTIME_STORE,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=max(int(seconds), 1),
+        )
+
+    def _add_watcher(self) -> None:
+        self._scheduler.add_job(
+            self.watcher.poll_once,
+            trigger=IntervalTrigger(seconds=self.watcher_seconds, timezone=UTC),
+            id=WATCHER_JOB,
+            name="job watcher",
+            jobstore=RUNTIME_STORE,
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=max(int(self.watcher_seconds), 1),
+        )
+
+    def job_submitted(self, job_id: str, model: str, env: str) -> None:
+        """A training job was submitted: poll it soon instead of at the next interval."""
+        if self._started and self.is_leader:
+            self.run_now(WATCHER_JOB)
+
+    # -- running now and waiting (commands, tests)
+    def run_now(self, job_id: str) -> int:
+        """Make ``job_id`` due now (through the scheduler, its executor and its claims).
+
+        Returns the number of finished runs of that job before this call, for :meth:`wait_for`.
+        """
+        with self._runs_lock:
+            before = self._runs.get(job_id, 0)
+        store = RUNTIME_STORE if self._scheduler.get_job(job_id, RUNTIME_STORE) else CONFIG_STORE
+        self._scheduler.modify_job(job_id, jobstore=store, next_run_time=datetime.now(UTC))
+        self._scheduler.wakeup()
+        return before
+
+    def wait_for(self, job_id: str, after: int, timeout: float = 30.0) -> bool:
+        """Wait until ``job_id`` has finished more than ``after`` runs in this process."""
+        with self._runs_lock:
+            return self._runs_lock.wait_for(lambda: self._runs.get(job_id, 0) > after, timeout)
+
+    def run_and_wait(self, job_id: str, timeout: float = 30.0) -> bool:
+        return self.wait_for(job_id, self.run_now(job_id), timeout)
+
+    def _on_event(self, event: JobEvent) -> None:
+        if event.code == EVENT_JOB_ERROR:
+            log.error("scheduled job %s failed: %s", event.job_id, getattr(event, "exception", ""))
+        with self._runs_lock:
+            if event.code != EVENT_JOB_MISSED:
+                self.history.append((event.job_id, event.scheduled_run_time))
+            self._runs[event.job_id] = self._runs.get(event.job_id, 0) + 1
+            self._runs_lock.notify_all()
+
+    # -- listing (for /mlops jobs)
+    def scheduled_jobs(self, model: str | None = None) -> list[ScheduledJobRow]:
+        rows: list[ScheduledJobRow] = []
+        if not self._started or not self.configured_jobs:
+            return rows
+        for job in self._scheduler.get_jobs(jobstore=CONFIG_STORE):
+            job_model = job.args[1] if len(job.args) > 1 else None
+            if model is not None and job_model not in (model, None):
+                continue
+            rows.append(
+                ScheduledJobRow(
+                    name=job.id,
+                    next_run=getattr(job, "next_run_time", None),
+                    trigger=_describe_trigger(job.trigger),
+                )
+            )
+        rows.sort(
+            key=lambda r: (r.next_run is None, r.next_run or datetime.max.replace(tzinfo=UTC))
+        )
+        return rows
+
+    def job_ids(self, jobstore: str = CONFIG_STORE) -> list[str]:
+        return sorted(job.id for job in self._scheduler.get_jobs(jobstore=jobstore))
+
+    def get_job(self, job_id: str) -> Job | None:
+        return self._scheduler.get_job(job_id)
+
+
+def _managed(job: Job) -> bool:
+    """Jobs this module creates from the configuration (others in the store are left alone)."""
+    return (
+        job.func_ref == "jobs.scheduler:run_scheduled" and bool(job.args) and job.args[0] in _LABELS
+    )
+
+
+def _same(job: Job, spec: JobSpec, trigger: CronTrigger, grace: int) -> bool:
+    return (
+        str(job.trigger) == str(trigger)
+        and tuple(job.args) == spec.args
+        and job.misfire_grace_time == grace
+        and job.name == spec.name
+        and job.func_ref == "jobs.scheduler:run_scheduled"
+    )
+
+
+def _describe_trigger(trigger: Any) -> str:
+    if isinstance(trigger, CronTrigger):
+        fields = {f.name: str(f) for f in trigger.fields}
+        return (
+            "cron "
+            + " ".join(fields[name] for name in ("minute", "hour", "day", "month", "day_of_week"))
+            + " UTC"
+        )
+    if isinstance(trigger, IntervalTrigger):
+        return f"every {int(trigger.interval.total_seconds())}s"
+    return str(trigger)
+
+
+def lease_holder(store: Store) -> str | None:
+    """Who runs the scheduled jobs right now (for diagnostics)."""
+    with store.session() as session:
+        row = session.scalars(select(Lock).where(Lock.name == LEADER_LOCK)).first()
+        return row.holder if row is not None else None
+
+
+class ScheduledWatcher:
+    """``services.extras["job_watcher"]``: the watcher whose polling the scheduler runs.
+
+    ``watch`` (called after a submission) makes the next poll happen now instead of at the
+    next interval; only the leader polls, and reporting is a compare-and-set either way.
+    """
+
+    def __init__(self, scheduler: MonitoringScheduler) -> None:
+        self.scheduler = scheduler
+
+    def watch(self, job_id: str, model: str, env: str) -> None:
+        self.scheduler.job_submitted(job_id, model, env)
+
+    def poll_once(self) -> int:
+        return self.scheduler.watcher.poll_once()
+
+
+def start_scheduler(services: Services, **options: Any) -> MonitoringScheduler:
+    """Build, register in ``services.extras`` and start the scheduler (used by serve).
+
+    Registers ``scheduler`` (with :meth:`MonitoringScheduler.add_periodic` for feature
+    modules), ``scheduled_jobs`` (for ``/mlops jobs``) and ``job_watcher``.
+    ``MLOPS_BOT_SCHEDULE=off`` leaves the configured checks out (the watcher and periodic work
+    still run): for test suites and for replicas that should only answer Slack.
+    """
+    options.setdefault(
+        "configured_jobs", os.environ.get("MLOPS_BOT_SCHEDULE", "on").lower() != "off"
+    )
+    scheduler = MonitoringScheduler(services, **options)
+    services.extras["scheduler"] = scheduler
+    services.extras["scheduled_jobs"] = scheduler.scheduled_jobs
+    services.extras["job_watcher"] = ScheduledWatcher(scheduler)
+    scheduler.start()
+    return scheduler

@@ -1,0 +1,107 @@
+"""Every chart type renders to an 800 px wide PNG with alt text that names what it shows."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from matplotlib import image
+
+from bot.settings import UtilizationConfig
+from jobs import charts
+from jobs.monitoring import digest_row, run_drift, run_performance, run_utilization
+from tests.jobs.churn_data import churn_frame, churn_model, utilization_frame
+from tests.jobs.render_charts import render_all
+
+
+def _size(png: bytes) -> tuple[int, int]:
+    height, width = image.imread(io.BytesIO(png), format="png").shape[:2]
+    return width, height
+
+
+@pytest.fixture(scope="module")
+def rendered() -> list[charts.Chart]:
+    return render_all()
+
+
+def test_every_chart_type_renders(rendered: list[charts.Chart]) -> None:
+    kinds = {chart.filename.rsplit("-", 1)[-1] for chart in rendered}
+    assert {
+        "overview.png",
+        "distributions.png",
+        "trend.png",
+        "gender.png",
+        "utilization.png",
+        "digest.png",
+    } <= kinds
+    for chart in rendered:
+        assert chart.png.startswith(b"\x89PNG\r\n\x1a\n")
+        width, height = _size(chart.png)
+        assert width == 800 and 300 <= height <= 1000, chart.filename
+        assert len(chart.alt_text) > 40 and chart.title in chart.alt_text
+        assert chart.filename.endswith(".png") and " " not in chart.filename
+
+
+def test_alt_text_carries_the_numbers() -> None:
+    reference = churn_frame(5000, seed=31)
+    report = run_drift(
+        churn_model(), reference, churn_frame(2000, seed=32, drifted=True), cache=None
+    )
+    overview = charts.drift_overview_chart(report)
+    top = report.ranked()[0]
+    assert top.column in overview.alt_text and "drifted" in overview.alt_text
+    distributions = charts.distributions_chart(report, columns=["payment_method", "age"])
+    assert distributions is not None and "payment_method" in distributions.alt_text
+    assert "reference" in distributions.alt_text
+
+
+def test_overview_handles_mixed_methods_and_untested_columns() -> None:
+    reference = churn_frame(5000, seed=33)
+    small = churn_frame(300, seed=34, drifted=True).drop(columns=["plan"])
+    report = run_drift(churn_model(), reference, small, cache=None)
+    chart = charts.drift_overview_chart(report)
+    assert "plan" in chart.alt_text  # listed as not enough data
+    assert _size(chart.png)[0] == 800
+
+
+def test_distributions_chart_without_testable_columns_is_none() -> None:
+    report = run_drift(
+        churn_model(), churn_frame(200, seed=35), churn_frame(5, seed=36), cache=None
+    )
+    assert charts.distributions_chart(report) is None
+
+
+def test_trend_chart_marks_threshold_crossing() -> None:
+    start = datetime(2026, 5, 1, tzinfo=UTC)
+    history = [(start + timedelta(hours=i), 0.05 - i * 0.002) for i in range(12)]
+    chart = charts.metric_trend_chart(
+        history, metric="f1 drop", threshold=0.03, higher_is_better=True
+    )
+    assert "past the threshold" in chart.alt_text
+    error = charts.metric_trend_chart(
+        history, metric="error rate", threshold=0.1, higher_is_better=False, percent=True
+    )
+    assert "within the threshold 10" in error.alt_text
+    with pytest.raises(ValueError):
+        charts.metric_trend_chart([], metric="x")
+
+
+def test_digest_orders_worst_first() -> None:
+    model = churn_model()
+    reference = churn_frame(3000, seed=37)
+    bad = run_drift(model, reference, churn_frame(1000, seed=38, drifted=True), cache=None)
+    good = run_drift(model, reference, churn_frame(1000, seed=39), cache=None)
+    util = run_utilization(UtilizationConfig(), utilization_frame())
+    rows = [
+        digest_row(
+            "a-model",
+            "prod",
+            drift=good,
+            performance=run_performance(model, reference, churn_frame(1000, seed=40)),
+            utilization=util,
+        ),
+        digest_row("z-model", "prod", drift=bad),
+    ]
+    chart = charts.digest_chart(rows)
+    assert chart.alt_text.index("z-model") < chart.alt_text.index("a-model")
