@@ -25,10 +25,10 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from bot.cron import crontab_trigger
 from bot.settings import ApprovalPolicy, FreezeWindow, Principals, Settings
 from bot.store import Approval, StaleStateError, Store, Vote
 from commands.context import AccessPolicy, Decision
@@ -171,57 +171,6 @@ def _snapshot(row: Approval, votes: Iterable[Vote]) -> ApprovalSnapshot:
 
 # --------------------------------------------------------------------------- freeze windows
 
-_WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-def _crontab_weekdays(field_text: str) -> str:
-    """Crontab day-of-week (0 or 7 = Sunday) as names, which APScheduler reads unambiguously.
-
-    APScheduler 3's ``from_crontab`` counts 0 as Monday, so ``0 14 * * 5`` would freeze
-    Saturdays; spelling the days out keeps the configuration meaning what crontab means.
-    """
-    if field_text in ("*", "?") or not re.search(r"\d", field_text):
-        return "*" if field_text == "?" else field_text
-    days: set[int] = set()
-    for part in field_text.split(","):
-        base, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
-        if base == "*":
-            low, high = 0, 6
-        elif "-" in base:
-            low_text, high_text = base.split("-", 1)
-            low, high = _weekday_number(low_text), _weekday_number(high_text)
-            if high == 0 and low > 0:
-                high = 7
-        else:
-            low = high = _weekday_number(base)
-            if step_text:
-                high = 6
-        days.update(d % 7 for d in range(low, high + 1, step))
-    return ",".join(_WEEKDAYS[d] for d in sorted(days))
-
-
-def _weekday_number(text: str) -> int:
-    if text.isdigit():
-        number = int(text)
-        if not 0 <= number <= 7:
-            raise ValueError(f"day of week {text!r} is out of range 0-7")
-        return number
-    return _WEEKDAYS.index(text.lower()[:3])
-
-
-def cron_trigger(expression: str) -> CronTrigger:
-    """A UTC CronTrigger for a five-field crontab expression with crontab's weekday numbers."""
-    minute, hour, day, month, weekday = expression.split()
-    return CronTrigger(
-        minute=minute,
-        hour=hour,
-        day=day,
-        month=month,
-        day_of_week=_crontab_weekdays(weekday),
-        timezone=UTC,
-    )
-
 
 @dataclass(frozen=True)
 class ActiveFreeze:
@@ -245,7 +194,7 @@ def active_freeze(windows: Sequence[FreezeWindow], at: datetime) -> ActiveFreeze
     candidate (or the next one, when that first firing ends exactly at ``at``).
     """
     for window in windows:
-        trigger = cron_trigger(window.cron)
+        trigger = crontab_trigger(window.cron)
         start = trigger.get_next_fire_time(None, at - window.duration)
         if start is not None and start + window.duration <= at:
             start = trigger.get_next_fire_time(None, start + timedelta(seconds=1))

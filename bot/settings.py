@@ -58,10 +58,10 @@ def _check_cron(value: str | None) -> str | None:
     fields = value.split()
     if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
         raise ValueError(f"expected a five-field cron expression like '0 6 * * *', got {value!r}")
-    from apscheduler.triggers.cron import CronTrigger
+    from bot.cron import crontab_trigger
 
     try:
-        CronTrigger.from_crontab(value, timezone="UTC")
+        crontab_trigger(value)
     except ValueError as exc:
         raise ValueError(f"invalid cron expression {value!r}: {exc}") from exc
     return value
@@ -229,6 +229,8 @@ class SlackConfig(Strict):
     team_id: str | None = None
     """When set, requests from any other Slack workspace are refused."""
     group_cache_ttl: Duration = timedelta(minutes=5)
+    digest_schedule: CronExpr | None = "0 8 * * *"
+    """When the daily digest of every model goes out (UTC); null for none."""
 
 
 # --------------------------------------------------------------------------- models

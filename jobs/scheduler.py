@@ -58,6 +58,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from bot.cron import crontab_trigger
 from bot.services import Services
 from bot.settings import Settings
 from bot.store import Lock, Store
@@ -74,8 +75,6 @@ LEADER_LOCK = "scheduler-leader"
 RUN_CLAIM_PREFIX = "run:"
 RUN_CLAIM_RETENTION = timedelta(days=2)
 
-#: When the daily digest goes out (UTC). Not in the configuration file yet.
-DIGEST_SCHEDULE = "0 8 * * *"
 WATCHER_JOB = "job-watcher"
 WATCHER_SECONDS = 10.0
 
@@ -172,59 +171,6 @@ def prune_claims(store: Store, now: datetime) -> int:
 # --------------------------------------------------------------------------- jobs from config
 
 
-_DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
-
-
-def _crontab_days(field: str) -> str:
-    """A crontab day-of-week field (0 or 7 = Sunday) as APScheduler 3 day names.
-
-    APScheduler 3 numbers days from Monday = 0, so ``0 3 * * 0`` handed over as is would run on
-    Mondays; expanding to names keeps the crontab meaning people wrote.
-    """
-    days: set[int] = set()
-    for part in field.lower().split(","):
-        base, _, step_text = part.partition("/")
-        step = int(step_text) if step_text else 1
-        if base in ("*", "?"):
-            first, last = 0, 6
-        elif "-" in base:
-            low, high = base.split("-", 1)
-            first, last = _day_number(low), _day_number(high)
-            if last < first:  # e.g. fri-mon wraps over the week end
-                last += 7
-        else:
-            first = _day_number(base)
-            last = first if not step_text else 6
-        days.update(d % 7 for d in range(first, last + 1, step))
-    if len(days) == 7:
-        return "*"
-    return ",".join(_DAY_NAMES[d] for d in sorted(days))
-
-
-def _day_number(token: str) -> int:
-    if token.isdigit():
-        number = int(token)
-        if not 0 <= number <= 7:
-            raise ValueError(f"day of week {token!r} is not between 0 and 7")
-        return number % 7 if number != 7 else 0
-    if token[:3] in _DAY_NAMES:
-        return _DAY_NAMES.index(token[:3])
-    raise ValueError(f"unknown day of week {token!r}")
-
-
-def crontab_trigger(expr: str) -> CronTrigger:
-    """A CronTrigger in UTC with crontab's day-of-week numbering."""
-    minute, hour, day, month, day_of_week = expr.split()
-    return CronTrigger(
-        minute=minute,
-        hour=hour,
-        day=day,
-        month=month,
-        day_of_week=_crontab_days(day_of_week),
-        timezone=UTC,
-    )
-
-
 @dataclass(frozen=True)
 class JobSpec:
     id: str
@@ -277,8 +223,8 @@ def desired_jobs(settings: Settings) -> list[JobSpec]:
                     f"retrain:{model.name}", "retrain", model.name, None, model.retraining.schedule
                 )
             )
-    if settings.models:
-        specs.append(JobSpec("digest", "digest", None, None, DIGEST_SCHEDULE))
+    if settings.models and settings.slack.digest_schedule:
+        specs.append(JobSpec("digest", "digest", None, None, settings.slack.digest_schedule))
     return specs
 
 

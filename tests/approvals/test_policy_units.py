@@ -12,7 +12,6 @@ from bot.approvals import (
     ApprovalState,
     PolicySummary,
     VoteRecord,
-    _crontab_weekdays,
     active_freeze,
     steps_json,
 )
@@ -22,24 +21,6 @@ from bot.settings import FreezeWindow, Principals
 from commands.replies import Step, StepState
 
 FRIDAY_AFTERNOONS = FreezeWindow(cron="0 14 * * 5", duration=timedelta(hours=4), reason="weekend")
-
-
-@pytest.mark.parametrize(
-    ("crontab", "names"),
-    [
-        ("5", "fri"),
-        ("0", "sun"),
-        ("7", "sun"),
-        ("1-5", "mon,tue,wed,thu,fri"),
-        ("0,6", "sun,sat"),
-        ("*/2", "sun,tue,thu,sat"),
-        ("5-7", "sun,fri,sat"),
-        ("*", "*"),
-        ("mon-fri", "mon-fri"),
-    ],
-)
-def test_crontab_weekdays_keep_their_crontab_meaning(crontab: str, names: str) -> None:
-    assert _crontab_weekdays(crontab) == names
 
 
 @pytest.mark.parametrize(

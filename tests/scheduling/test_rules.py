@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from bot.settings import AlertConfig
 from jobs.alerts import Effect, Snapshot, Transition, plan
-from jobs.scheduler import _crontab_days, desired_jobs
+from jobs.scheduler import desired_jobs
 from tests.scheduling.conftest import make_settings, model_config
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
@@ -89,21 +87,6 @@ def test_muted_breaches_advance_state_without_posting() -> None:
     steps = walk(["breach", "breach"], rules=rules, muted=True)
     assert effects(steps) == ["suppressed", "suppressed"]
     assert steps[0].state == "open" and not any(t.post_new or t.note for t in steps)
-
-
-@pytest.mark.parametrize(
-    ("field", "expected"),
-    [
-        ("0", "sun"),
-        ("7", "sun"),
-        ("1-5", "mon,tue,wed,thu,fri"),
-        ("*/2", "sun,tue,thu,sat"),
-        ("fri-mon", "sun,mon,fri,sat"),
-        ("*", "*"),
-    ],
-)
-def test_crontab_days_keep_their_crontab_meaning(field: str, expected: str) -> None:
-    assert _crontab_days(field) == expected
 
 
 def test_desired_jobs_follow_the_configuration(tmp_path) -> None:  # type: ignore[no-untyped-def]
