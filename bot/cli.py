@@ -52,9 +52,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     demo = sub.add_parser(
-        "demo", help="seed the embedded local platform with the demo model and show its state"
+        "demo",
+        help="the whole bot locally: seed the demo, start a sandbox Slack in the browser, the "
+        "bot, its scheduler and live traffic (--once: one headless round for CI)",
     )
     _common(demo)
+    from bot.demo.run import add_arguments as add_demo_arguments
+
+    add_demo_arguments(demo)
 
     serve = sub.add_parser(
         "serve", help="run the Slack app (Socket Mode if SLACK_APP_TOKEN is set, else HTTP)"

@@ -1,50 +1,96 @@
-"""`mlops-bot demo`: seed the embedded local platform (idempotently) and show every environment."""
+"""`mlops-bot demo`: the whole bot on a laptop, with no Slack workspace and no Azure.
+
+Without flags: seed the embedded local platform (once), start the sandbox Slack and its page,
+the bot wired to it, its scheduler on accelerated schedules and simulated live traffic, print the
+URL and run until Ctrl-C.
+
+``--once --out DIR``: the same stack without a browser or a clock: seed, ask for a status card,
+run every monitoring job once, write every message the bot posted (JSON) and every chart it
+uploaded (PNG) into DIR, exit 0 when each step posted something (the CI smoke test).
+"""
 
 from __future__ import annotations
 
 import argparse
+import errno
+import logging
+import os
+import signal
+import sys
+import threading
+import webbrowser
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
+from rich.markup import escape
+from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from bot.settings import Settings
 
+if TYPE_CHECKING:
+    from bot.demo.seed import SeedSummary
+
 console = Console(highlight=False)
 
+DEFAULT_PORT = 8080
+LEVEL_STYLE = {"healthy": "green", "warning": "yellow", "breach": "red", "ok": "green"}
 
-def state_table(settings: Settings, platform: object) -> Table:
-    from commands.serving import traffic_summary
 
-    table = Table(title="churn-model on the embedded local platform", title_justify="left")
-    for column in ("model", "environment", "endpoint", "serving", "deployments", "health"):
-        table.add_column(column)
-    for model in settings.models:
-        for env in settings.env_names:
-            state = platform.endpoint_state(model.name, env)  # type: ignore[attr-defined]
-            deployments = ", ".join(
-                f"{d.name}=v{d.model_version}:{d.traffic}%" for d in state.deployments
-            )
-            table.add_row(
-                model.name,
-                env,
-                state.endpoint,
-                traffic_summary(state),
-                deployments or "-",
-                "healthy" if state.healthy else "unhealthy",
-            )
-    return table
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The ``demo`` subcommand's options (bot/cli.py adds them to its parser)."""
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="headless: run one round of every monitoring job against the sandbox, write what "
+        "the bot posted into --out, and exit (the CI smoke test)",
+    )
+    parser.add_argument(
+        "--out",
+        metavar="DIR",
+        help="with --once: where to write the messages (JSON) and charts (PNG); "
+        "default ./demo-output",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=None,
+        help=f"port of the sandbox page (default {DEFAULT_PORT}, or any free one if taken)",
+    )
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address the sandbox page listens on (default 127.0.0.1; 0.0.0.0 in a container)",
+    )
+    parser.add_argument(
+        "--no-browser", action="store_true", help="do not open the page in a browser"
+    )
+    parser.add_argument(
+        "--no-traffic", action="store_true", help="do not send simulated live traffic"
+    )
 
 
 def run_demo(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.demo.seed import seed_demo
-    from bot.platform.factory import build_platform
-
     if settings.platform != "local":
         console.print(
             "[red]The demo runs on the embedded local platform; this configuration uses Azure.[/]"
         )
         return 2
+    from bot.logging import configure_logging
+
+    configure_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING)
+    summary = _seed(settings)
+    console.print(escape(summary.describe()))
+    if getattr(args, "once", False):
+        return run_once(settings, Path(args.out or "demo-output"))
+    return run_live(settings, args)
+
+
+def _seed(settings: Settings) -> SeedSummary:
+    from bot.demo.seed import seed_demo
+
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -62,15 +108,101 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
                 total=None if fraction is None else 100,
             )
 
-        summary = seed_demo(settings, progress=report)
-    console.print(summary.describe() if hasattr(summary, "describe") else str(summary))
-    platform = build_platform(settings)
-    try:
-        console.print(state_table(settings, platform))
-    finally:
-        platform.close()
+        return seed_demo(settings, progress=report)
+
+
+# --------------------------------------------------------------------------- --once
+
+
+def run_once(settings: Settings, out: Path) -> int:
+    from bot.demo.export import export_bot_output
+    from bot.demo.live import DemoOptions, DemoSession
+
+    options = DemoOptions(scheduler=False, schedules=None, traffic_seconds=0)
+    with DemoSession(settings, options) as session:
+        steps = [session.send_command(f"status {model.name}") for model in settings.models]
+        steps += session.run_round()
+        exported = export_bot_output(session.sandbox.workspace, steps, out)
+    table = Table(title="One round against the sandbox", title_justify="left")
+    for column in ("step", "verdict", "messages", "charts", "headline"):
+        table.add_column(column, overflow="fold")
+    for step in steps:
+        style = LEVEL_STYLE.get(step.level, "white")
+        verdict = "[red]failed[/]" if step.error else f"[{style}]{escape(step.level)}[/]"
+        table.add_row(
+            escape(step.name),
+            verdict,
+            str(len(step.messages)),
+            str(len(step.files)),
+            escape(step.error or step.headline)[:160],
+        )
+    console.print(table)
     console.print(
-        f"State directory: {settings.state_path.resolve()}\n"
-        "Next: `mlops-bot check-config` to see the configuration, `pytest` to run the tests."
+        f"Wrote {len(exported.messages)} messages and {len(exported.charts)} charts to "
+        f"{escape(str(out.resolve()))}"
     )
+    failed = [s for s in steps if not s.ok]
+    for step in failed:
+        reason = step.error or "the bot posted nothing"
+        console.print(f"[red]{escape(step.name)}: {escape(reason)}[/]")
+    return 1 if failed else 0
+
+
+# --------------------------------------------------------------------------- live
+
+
+def run_live(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.demo.live import ACCELERATED_SCHEDULES, DemoOptions, DemoSession
+
+    port = DEFAULT_PORT if args.port is None else args.port
+    options = DemoOptions(
+        host=args.host,
+        port=port,
+        traffic_seconds=0 if args.no_traffic else DemoOptions.traffic_seconds,
+    )
+    session = DemoSession(settings, options)
+    try:
+        url = session.start()
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE or args.port is not None:
+            console.print(f"[red]Cannot listen on {args.host}:{port}: {escape(str(exc))}[/]")
+            return 2
+        session.stop()
+        session = DemoSession(settings, DemoOptions(**{**options.__dict__, "port": 0}))
+        url = session.start()
+    shown = url.replace("://0.0.0.0:", "://127.0.0.1:")
+    schedules = ", ".join(f"{kind} {cron}" for kind, cron in ACCELERATED_SCHEDULES.items())
+    console.print(
+        Panel.fit(
+            f"[bold]Open {escape(shown)}[/]\n\n"
+            "The sandbox is a local Slack: type [bold]/mlops status churn-model[/] in #mlops, "
+            "switch between alice, bob, carol and dave at the bottom left, promote a version to "
+            "prod and approve it as two approvers.\n"
+            f"Checks run on accelerated schedules ({escape(schedules)} UTC): the first drift "
+            "alert lands in #mlops-alerts within about two minutes.\n"
+            f"Bot: {escape(session.page.bot_url or '')} · state: "
+            f"{escape(str(settings.state_path.resolve()))}\n"
+            "Ctrl-C stops everything.",
+            title="mlops-bot demo",
+            border_style="green",
+        )
+    )
+    if not args.no_browser and _has_gui():
+        webbrowser.open(shown)
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        stop.wait()
+    finally:
+        console.print("Stopping…")
+        session.stop()
     return 0
+
+
+def _has_gui() -> bool:
+    """Only open a browser where one shows up in a window (never a text browser in this
+    terminal, which would take it over)."""
+    if sys.platform in ("darwin", "win32"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
