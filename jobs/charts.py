@@ -17,7 +17,7 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import matplotlib
 
@@ -456,6 +456,9 @@ def metric_trend_chart(
         bbox={"facecolor": "white", "edgecolor": "none", "pad": 1, "alpha": 0.85},
         zorder=6,
     )
+    if len(times) == 1:
+        # One point: a day either side, or matplotlib spreads it over years of empty axis.
+        ax.set_xlim(times[0] - timedelta(days=1), times[0] + timedelta(days=1))
     locator = mdates.AutoDateLocator(minticks=3, maxticks=6)
     ax.xaxis.set_major_locator(locator)
     ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))

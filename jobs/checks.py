@@ -243,6 +243,42 @@ def _drift_details(report: DriftReport) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- performance
 
 
+#: How many windows the performance trend chart shows.
+TREND_POINTS = 14
+
+
+def backfilled_trend(
+    ctx: MonitorContext,
+    model_cfg: ModelConfig,
+    env: str,
+    start: datetime,
+    end: datetime,
+    reference: object,
+    metric: str,
+) -> list[tuple[datetime, float]]:
+    """The headline metric for each of the previous windows, from the platform's labelled data."""
+    window = end - start
+    earliest = start - window * (TREND_POINTS - 1)
+    try:
+        history = ctx.platform.production_data(model_cfg.name, env, earliest, start)
+    except PlatformError:
+        return []
+    timestamp = model_cfg.columns.timestamp
+    if history.empty or timestamp not in history:
+        return []
+    points: list[tuple[datetime, float]] = []
+    for index in range(TREND_POINTS - 1):
+        bucket_start = earliest + window * index
+        bucket_end = bucket_start + window
+        rows = history[(history[timestamp] >= bucket_start) & (history[timestamp] < bucket_end)]
+        if rows.empty:
+            continue
+        value = run_performance(model_cfg, reference, rows).metrics.get(metric)
+        if value is not None and value.value is not None:
+            points.append((bucket_end, float(value.value)))
+    return points
+
+
 def performance_report(
     ctx: MonitorContext,
     model_cfg: ModelConfig,
@@ -267,10 +303,16 @@ def performance_report(
     if headline_metric is not None and headline_metric.value is not None:
         trend = ((end.isoformat(), float(headline_metric.value)),)
         points = [(datetime.fromisoformat(t), v) for t, v in (history or [])]
+        if len(points) < TREND_POINTS // 2:
+            # Few checks have run yet: rebuild the trend from the labelled traffic itself, so
+            # the first chart already shows when the metric started to move.
+            points = backfilled_trend(
+                ctx, model_cfg, env, start, end, reference, headline_metric.name
+            )
         points.append((end, float(headline_metric.value)))
         chart = _upload(
             charts.metric_trend_chart(
-                points[-30:],
+                points[-TREND_POINTS:],
                 metric=headline_metric.name,
                 threshold=headline_metric.threshold,
                 baseline=headline_metric.baseline,
