@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -20,6 +19,7 @@ from slack_bolt import Ack, App
 from slack_sdk.errors import SlackApiError
 
 from bot.blocks.monitoring import ACTION_ACK, ACTION_DETAILS, ACTION_MUTE, ACTION_RETRAIN
+from bot.listeners.clicks import Click
 from bot.responder import MessageRef
 from bot.services import Services
 from bot.settings import ModelConfig
@@ -33,27 +33,6 @@ log = logging.getLogger(__name__)
 
 MUTE_FOR = timedelta(hours=24)
 CAS_ATTEMPTS = 5
-
-
-@dataclass(frozen=True)
-class Click:
-    user: str
-    fingerprint: str
-    channel: str | None
-    message_ts: str | None
-    response_url: str | None
-
-    @classmethod
-    def from_body(cls, body: dict[str, Any]) -> Click:
-        action = (body.get("actions") or [{}])[0]
-        container = body.get("container") or {}
-        return cls(
-            user=str((body.get("user") or {}).get("id", "")),
-            fingerprint=str(action.get("value") or "")[:255],
-            channel=container.get("channel_id") or (body.get("channel") or {}).get("id"),
-            message_ts=container.get("message_ts") or (body.get("message") or {}).get("ts"),
-            response_url=body.get("response_url"),
-        )
 
 
 class AlertButtons:
@@ -75,7 +54,7 @@ class AlertButtons:
     # -- shared checks
     def _alert(self, click: Click, action: str) -> tuple[Alert, ModelConfig] | None:
         book = AlertBook(self.context())
-        row = book.get(click.fingerprint)
+        row = book.get(click.value)
         if row is None:
             self._tell(click, "This alert no longer exists.", ok=False)
             return None

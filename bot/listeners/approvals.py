@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -29,6 +28,7 @@ from bot.blocks.approval import (
     REJECT_VIEW,
     reject_modal,
 )
+from bot.listeners.clicks import Click
 from bot.promotion import PromotionDesk, desk_for
 from bot.services import Services
 from commands.context import Invocation
@@ -39,33 +39,6 @@ log = logging.getLogger(__name__)
 JOB_PROMOTE = "job_promote"
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _VERSION = re.compile(r"^[A-Za-z0-9]{1,32}$")
-
-
-@dataclass(frozen=True)
-class Click:
-    user: str
-    value: str
-    channel: str | None
-    message_ts: str | None
-    response_url: str | None
-    team: str | None
-
-    @classmethod
-    def from_body(cls, body: dict[str, Any]) -> Click:
-        action = (body.get("actions") or [{}])[0]
-        container = body.get("container") or {}
-        return cls(
-            user=str((body.get("user") or {}).get("id", "")),
-            value=str(action.get("value") or "")[:64],
-            channel=container.get("channel_id") or (body.get("channel") or {}).get("id"),
-            message_ts=container.get("message_ts"),
-            response_url=body.get("response_url"),
-            team=(body.get("team") or {}).get("id"),
-        )
-
-    @property
-    def where(self) -> ClickLocation:
-        return ClickLocation(self.channel, self.message_ts)
 
 
 def register(app: App, services: Services) -> None:
@@ -87,7 +60,9 @@ def register(app: App, services: Services) -> None:
     def reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         click = Click.from_body(body)
-        checked = desk.book.check_reject(click.value, click.user, click.where)
+        checked = desk.book.check_reject(
+            click.value, click.user, ClickLocation(click.channel, click.message_ts)
+        )
         if checked.outcome is not Outcome.ALLOWED:
             if checked.changed:  # it expired just now
                 services.workers.submit(desk.after_change, checked, click.user)
@@ -142,9 +117,13 @@ def register(app: App, services: Services) -> None:
 
 def _vote(services: Services, desk: PromotionDesk, click: Click, action: str) -> None:
     if action == "approve":
-        result = desk.approve(click.value, click.user, click.where)
+        result = desk.approve(
+            click.value, click.user, ClickLocation(click.channel, click.message_ts)
+        )
     else:
-        result = desk.cancel(click.value, click.user, click.where)
+        result = desk.cancel(
+            click.value, click.user, ClickLocation(click.channel, click.message_ts)
+        )
     _answer(services, click, action, result)
 
 
