@@ -23,14 +23,12 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-from slack_sdk.errors import SlackApiError
 
 from bot.approvals import (
     CAS_ATTEMPTS,
@@ -48,6 +46,7 @@ from bot.approvals import (
     steps_json,
 )
 from bot.blocks import approval as texts
+from bot.outbox import digest, key_of, outbox_for
 from bot.platform.base import EndpointState, PlatformError
 from bot.responder import MessageRef
 from bot.rollout import DEPLOY_TIMEOUT_SECONDS, Rollout
@@ -306,33 +305,37 @@ class PromotionDesk:
             return self._card_locks.setdefault(approval_id, threading.Lock())
 
     def refresh_card(self, approval_id: str) -> None:
-        """Re-render the card from the store (serialised per card, so the last edit is current)."""
+        """Re-render the card from the store (serialised per card, so the last edit is current).
+
+        Through the outbox: while Slack is down the newest rendering waits there and replaces
+        any older one, so the card tells the truth once Slack is back."""
         with self._card_lock(approval_id):
             approval = self.book.get(approval_id)
             if approval is None or not approval.published:
                 return
-            try:
-                self.services.responder.update(
-                    MessageRef(str(approval.channel), str(approval.message_ts)), self.card(approval)
-                )
-            except SlackApiError as exc:
-                log.warning("could not edit card %s: %s", approval_id, exc.response.get("error"))
+            outbox_for(self.services).update(
+                key_of("approval-card-edit", approval_id),
+                MessageRef(str(approval.channel), str(approval.message_ts)),
+                self.card(approval),
+            )
 
     def say(self, approval: ApprovalSnapshot, text: str) -> None:
-        """A line in the card's thread (progress, votes, the end)."""
+        """A line in the card's thread (progress, votes, the end), kept until Slack takes it;
+        the same line is never posted twice, even by a bot that took the rollout over."""
         if not approval.published:
             fresh = self.book.get(approval.id)
             if fresh is None or not fresh.published:
                 return
             approval = fresh
-        try:
-            self.services.responder.post_text(
-                str(approval.channel), text, thread_ts=approval.message_ts
-            )
-        except SlackApiError as exc:
-            log.warning(
-                "could not post in the thread of %s: %s", approval.id, exc.response.get("error")
-            )
+        # Keyed by the rollout attempt too: a resumed rollout (attempt 2) says its steps again,
+        # a process that took over the same attempt does not.
+        attempt = (approval.rollout or {}).get("attempt") or 0
+        outbox_for(self.services).post(
+            key_of("approval-thread", approval.id, attempt, digest(text)),
+            str(approval.channel),
+            text,
+            thread_ts=approval.message_ts,
+        )
 
     def _approvals_channel(self, approval: ApprovalSnapshot) -> str:
         settings = self.services.settings
@@ -374,29 +377,47 @@ class PromotionDesk:
 
     def _publish(self, approval: ApprovalSnapshot) -> bool:
         channel = self._approvals_channel(approval)
-        try:
-            ref = self.services.responder.post(channel, self.card(approval))
-        except SlackApiError as exc:
-            error = str(exc.response.get("error"))
-            log.warning("could not post the card of %s in %s: %s", approval.id, channel, error)
+        delivery = outbox_for(self.services).post(
+            key_of("approval-card", approval.id),
+            channel,
+            self.card(approval),
+            hook="bot.promotion:card_delivered",
+            hook_args={"approval": approval.id},
+        )
+        if delivery.ref is None:
+            # Kept in the outbox (its loop retries it); this sweep looks again in a while.
+            log.warning("the card of %s is queued for %s: %s", approval.id, channel, delivery.error)
             with suppress(StaleStateError):
                 self.book.update(
                     approval,
                     context={
                         **approval.context,
-                        "publish_error": f"{channel}: {error}",
+                        "publish_error": f"{channel}: {delivery.error}",
                         "publish_retry_at": self.clock() + timedelta(seconds=PUBLISH_RETRY_SECONDS),
                     },
                 )
             return False
-        link = self.services.responder.permalink(ref)
-        saved = approval
+        return self.card_posted(approval.id, delivery.ref)
+
+    def card_posted(self, approval_id: str, ref: MessageRef) -> bool:
+        """Record where the card went, then what follows (link to the requester, the rollout of
+        a request approved meanwhile). Idempotent: the outbox hook and the sweep may both call."""
+        try:
+            link = self.services.responder.permalink(ref)
+        except Exception as exc:  # a Slack timeout must not leave the card unrecorded
+            log.info("no permalink for the card of %s: %s", approval_id, exc)
+            link = None
+        saved: ApprovalSnapshot | None = None
         for _ in range(CAS_ATTEMPTS):
-            fresh = self.book.require(approval.id)
+            fresh = self.book.require(approval_id)
+            if fresh.published:
+                if (fresh.channel, fresh.message_ts) != (ref.channel, ref.ts):
+                    log.error("the card of %s was posted twice (%s)", approval_id, ref)
+                return False
             context = {
                 k: v
                 for k, v in fresh.context.items()
-                if k not in ("publishing", "publish_retry_at")
+                if k not in ("publishing", "publish_retry_at", "publish_error")
             }
             try:
                 saved = self.book.update(
@@ -408,7 +429,9 @@ class PromotionDesk:
                 break
             except StaleStateError:
                 continue
-        self.refresh_card(approval.id)  # the state may have moved while the card was posted
+        if saved is None:
+            return False
+        self.refresh_card(approval_id)  # the state may have moved while the card was posted
         self._send_link(saved, link)
         if saved.state is ApprovalState.APPROVED:
             self.start_rollout(saved.id)
@@ -421,20 +444,12 @@ class PromotionDesk:
             try:
                 self.services.responder.ephemeral(str(channel), approval.requester, reply)
                 return
-            except SlackApiError as exc:
-                log.info(
-                    "ephemeral link to %s failed (%s); sending a DM",
-                    approval.requester,
-                    exc.response.get("error"),
-                )
+            except Exception as exc:  # best effort: the card itself is in the channel
+                log.info("ephemeral link to %s failed (%s); sending a DM", approval.requester, exc)
         try:
             self.services.responder.post(approval.requester, reply)
-        except SlackApiError as exc:
-            log.warning(
-                "could not tell %s where their card is: %s",
-                approval.requester,
-                exc.response.get("error"),
-            )
+        except Exception as exc:
+            log.warning("could not tell %s where their card is: %s", approval.requester, exc)
 
     # -- clicks (called by the listeners after they ack)
     def approve(self, approval_id: str, user: str, where: ClickLocation | None) -> ActionResult:
@@ -1010,6 +1025,14 @@ class PromotionDesk:
         if steps:
             self.say(approval, texts.step_thread_text(steps[-1]))
         return True
+
+
+def card_delivered(
+    services: Services, args: Mapping[str, Any], ref: MessageRef | None, deferred: bool
+) -> None:
+    """Outbox hook: a request card went out (at once or after an outage): record it."""
+    if ref is not None and deferred:
+        desk_for(services).card_posted(str(args.get("approval")), ref)
 
 
 def desk_for(services: Services) -> PromotionDesk:

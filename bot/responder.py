@@ -20,12 +20,32 @@ from slack_sdk.http_retry.builtin_handlers import (
 )
 from slack_sdk.webhook import WebhookClient
 
-from bot.blocks.render import message_payload
+from bot.blocks.render import message_payload as render_payload
+from bot.logging import redact
 from commands.replies import Reply
 
 log = logging.getLogger(__name__)
 
 SLACK_API_DEFAULT = "https://slack.com/api/"
+
+
+def scrub(value: Any) -> Any:
+    """``value`` with every secret removed from every string in it (see bot.logging.redact).
+
+    Replies quote errors, and an SDK error can quote a credential, a SAS signature or a
+    connection string; nothing the bot sends to Slack may carry one."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    return value
+
+
+def message_payload(reply: Reply) -> dict[str, Any]:
+    """Block Kit and fallback text of ``reply``, scrubbed of secrets."""
+    return scrub(render_payload(reply))
 
 
 def retry_handlers() -> list[Any]:
@@ -74,7 +94,7 @@ class Responder:
 
     def post_text(self, channel: str, text: str, *, thread_ts: str | None = None) -> MessageRef:
         response = self.client.chat_postMessage(
-            channel=channel, text=text, thread_ts=thread_ts, unfurl_links=False
+            channel=channel, text=redact(text), thread_ts=thread_ts, unfurl_links=False
         )
         return MessageRef(str(response["channel"]), str(response["ts"]))
 

@@ -9,15 +9,19 @@ import logging
 import signal
 import sys
 import threading
+import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 from slack_bolt import App, BoltRequest
+from slack_sdk.signature import SignatureVerifier
 
 from bot.app import build_app, build_services
+from bot.logging import redact
 from bot.platform.base import MLPlatform
 from bot.services import Services
 from bot.settings import Secrets, Settings
@@ -64,10 +68,13 @@ def build_runtime(
     start_background: bool = True,
 ) -> Runtime:
     from bot.platform.factory import build_platform
+    from bot.platform.guard import guarded
 
     secrets = secrets or Secrets()
     store = open_store(database_url(settings, secrets))
-    platform = platform or build_platform(settings)
+    # Deadlines, retries of transient failures and a per-model breaker around every platform
+    # call: a hung workspace delays one model's answer, never the acks or the other models.
+    platform = guarded(platform or build_platform(settings))
     services = build_services(settings, platform, store, secrets=secrets)
     app = build_app(settings, platform, store, secrets=secrets, services=services)
     runtime = Runtime(
@@ -76,8 +83,14 @@ def build_runtime(
     runtime.stoppers.append(lambda: services.workers.shutdown(wait=False))
     if start_background:
         from bot.background import start_background_services
+        from bot.outbox import outbox_for
 
         start_background_services(runtime)
+        # Delivers what Slack could not take at once (alerts, cards, results), in every
+        # replica: claims keep two from sending the same message.
+        outbox = outbox_for(services)
+        outbox.start()
+        runtime.stoppers.append(outbox.stop)
     return runtime
 
 
@@ -90,8 +103,75 @@ def readiness(runtime: Runtime) -> tuple[bool, dict[str, str]]:
             checks[name] = "ok"
         except Exception as exc:  # readiness reports, it does not crash
             ok = False
-            checks[name] = f"failed: {type(exc).__name__}: {exc}"[:300]
+            # Probes are often public: an error that quotes a connection string or a
+            # credential must not hand it out.
+            checks[name] = redact(f"failed: {type(exc).__name__}: {exc}")[:300]
     return ok, checks
+
+
+class ReplayGuard:
+    """Refuses a correctly signed request seen before.
+
+    Bolt refuses signatures older than five minutes; inside those five minutes a captured request
+    could be sent again. Each valid signature is remembered for the five minutes (plus clock
+    skew) in which Bolt would still accept it, and a second request with it is refused (except
+    what Slack marks as a retry of an event or interaction, see :func:`_redelivery`). The memory
+    is per process; every state change is also a compare-and-set in the store, so a replay that
+    reaches another replica still changes nothing twice.
+    """
+
+    WINDOW_SECONDS = 60 * 5 + 60
+    MAX_ENTRIES = 200_000
+
+    def __init__(self, signing_secret: str, clock: Callable[[], float] = time.time) -> None:
+        self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
+        self.clock = clock
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def is_replay(self, body: str, headers: dict[str, list[str]]) -> bool:
+        """True when this exact signed request was already accepted (invalid ones are left to
+        Bolt, which refuses them)."""
+        if self.verifier is None:
+            return False
+        signature = (headers.get("x-slack-signature") or [""])[0]
+        if not self.is_signed(body, headers):
+            return False  # Bolt refuses it
+        now = self.clock()
+        with self._lock:
+            while self._seen and (
+                len(self._seen) > self.MAX_ENTRIES
+                or next(iter(self._seen.values())) < now - self.WINDOW_SECONDS
+            ):
+                self._seen.popitem(last=False)
+            if signature in self._seen:
+                return True
+            self._seen[signature] = now
+            return False
+
+    def is_signed(self, body: str, headers: dict[str, list[str]]) -> bool:
+        """A valid, fresh Slack signature of ``body``."""
+        if self.verifier is None:
+            return False
+        signature = (headers.get("x-slack-signature") or [""])[0]
+        timestamp = (headers.get("x-slack-request-timestamp") or [""])[0]
+        if not signature or not timestamp.isdigit():
+            return False
+        return self.verifier.is_valid(body, timestamp, signature)
+
+
+def _redelivery(body: str, headers: dict[str, list[str]]) -> bool:
+    """A delivery Slack says it is retrying (``X-Slack-Retry-Num``) of an event or interaction.
+
+    Those go through: their handlers are idempotent (every change is a compare-and-set, a vote
+    counts once), so a retry changes nothing twice. Slack never retries slash commands, so a
+    "retried" slash command is a replay and is refused like one."""
+    if not headers.get("x-slack-retry-num"):
+        return False
+    try:
+        return "command" not in parse_qs(body, max_num_fields=64)
+    except ValueError:  # not what Slack sends
+        return False
 
 
 class SlackRequestHandler(BaseHTTPRequestHandler):
@@ -99,6 +179,9 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
 
     server: SlackHTTPServer
     protocol_version = "HTTP/1.1"
+    timeout = 30
+    """Seconds a connection may stay silent: a client that never sends its body frees the
+    thread instead of holding it forever."""
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug("http: " + format, *args)
@@ -131,16 +214,42 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
         if parsed.path != "/slack/events":
             self._send(404, b"not found")
             return
-        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            self._send(400, b"invalid Content-Length")
+            return
         if length > MAX_BODY_BYTES:
+            self.close_connection = True
             self._send(413, b"request too large")
             return
         body = self.rfile.read(length).decode("utf-8", errors="replace")
         headers: dict[str, list[str]] = {}
         for key, value in self.headers.items():
             headers.setdefault(key.lower(), []).append(value)
-        request = BoltRequest(body=body, query=parsed.query, headers=headers)
-        response = self.server.app.dispatch(request)
+        if self.server.replays.is_replay(body, headers) and not _redelivery(body, headers):
+            log.warning("refused a replayed Slack request (same signature seen before)")
+            self._send(401, b"replayed request")
+            return
+        try:
+            request = BoltRequest(body=body, query=parsed.query, headers=headers)
+        except Exception:
+            # Bolt parses the body before it checks the signature; a body that is not what
+            # Slack sends must not crash the handler (and tells a forger nothing).
+            signed = self.server.replays.is_signed(body, headers)
+            self._send(
+                400 if signed else 401, b"malformed request" if signed else b"invalid request"
+            )
+            return
+        try:
+            response = self.server.app.dispatch(request)
+        except Exception:
+            log.exception("Bolt failed on a request")
+            self._send(500, b"internal error")
+            return
         out_headers = {
             k: ",".join(v) if isinstance(v, list) else str(v) for k, v in response.headers.items()
         }
@@ -158,10 +267,13 @@ class SlackHTTPServer(ThreadingHTTPServer):
         address: tuple[str, int],
         app: App,
         readiness: Callable[[], tuple[bool, dict[str, str]]] = lambda: (True, {}),
+        signing_secret: str | None = None,
     ) -> None:
         super().__init__(address, SlackRequestHandler)
         self.app = app
         self.readiness = readiness
+        secret = signing_secret if signing_secret is not None else _signing_secret(app)
+        self.replays = ReplayGuard(secret)
 
     @property
     def url(self) -> str:
@@ -169,8 +281,17 @@ class SlackHTTPServer(ThreadingHTTPServer):
         return f"http://{host}:{port}"
 
 
+def _signing_secret(app: App) -> str:
+    return str(getattr(app, "_signing_secret", "") or "")
+
+
 def start_http(runtime: Runtime, host: str, port: int) -> SlackHTTPServer:
-    server = SlackHTTPServer((host, port), runtime.app, lambda: readiness(runtime))
+    server = SlackHTTPServer(
+        (host, port),
+        runtime.app,
+        lambda: readiness(runtime),
+        signing_secret=runtime.secrets.slack_signing_secret or "",
+    )
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     runtime.stoppers.append(server.shutdown)
     return server

@@ -328,7 +328,9 @@ class Store:
                     model=model,
                     environment=environment,
                     subject=subject,
-                    detail=json.loads(json.dumps(detail, default=str)),
+                    # The trail is read back into Slack (/mlops audit): no secret goes in, even
+                    # one a user typed or an error quoted.
+                    detail=_scrubbed(json.loads(json.dumps(detail, default=str))),
                 )
             )
 
@@ -355,6 +357,18 @@ class Store:
                 )
                 for r in rows
             ]
+
+
+def _scrubbed(value: Any) -> Any:
+    from bot.logging import redact
+
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v) for v in value]
+    return value
 
 
 def open_store(url: str) -> Store:

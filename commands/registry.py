@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import replace
 from types import ModuleType
 
+from bot.logging import redact
 from bot.platform.base import (
     ConflictError,
     InvalidRequestError,
@@ -66,7 +68,17 @@ def all_help() -> tuple[CommandHelp, ...]:
 
 
 def dispatch(ctx: CommandContext) -> Reply:
-    """Run the command in ``ctx.invocation.text``; every failure becomes an ErrorReply."""
+    """Run the command in ``ctx.invocation.text``; every failure becomes an ErrorReply (whose
+    message never carries a secret an error happened to quote: it is shown and audited)."""
+    reply = _dispatch(ctx)
+    if isinstance(reply, ErrorReply):
+        cleaned = redact(reply.message)
+        if cleaned != reply.message:
+            reply = replace(reply, message=cleaned)
+    return reply
+
+
+def _dispatch(ctx: CommandContext) -> Reply:
     by_name = commands_by_name()
     try:
         words = split_words(ctx.invocation.text)

@@ -12,14 +12,17 @@ Rules, so a drifting model produces one conversation instead of a flood:
 
 Every row also keeps the last verdict of its signal (``summary["level"]``/``["headline"]``), for
 ``/mlops status`` and the digest, healthy ones included. State changes are compare-and-set on the
-row version before any Slack call; a post that fails leaves ``message_ts`` empty and the next
-check posts it, so nothing is lost and nothing is posted twice.
+row version before any Slack call. Cards, edits and thread notes go through the outbox
+(:mod:`bot.outbox`): a card Slack does not take at once is kept under one key per incident and
+delivered when Slack is back (a check meanwhile refreshes its content, never queues a second
+card), then recorded on its row by :func:`card_delivered`; nothing is lost, nothing is posted
+twice.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -558,20 +561,7 @@ class AlertBook:
         assert row is not None
         ref = self.message_ref(row)
         if step.post_new:
-            channel = self.ctx.settings.channel(model_cfg, "alerts")
-            try:
-                ref = self.ctx.post(channel, AlertReply(alert=self.view(row, model_cfg)))
-            except SlackApiError as exc:
-                log.warning(
-                    "could not post the %s alert (%s); the next check retries",
-                    fp,
-                    exc.response.get("error"),
-                )
-                return None
-            row = self.set_fields(fp, channel=ref.channel, message_ts=ref.ts)
-            if obs.chart is not None:
-                self.ctx.upload(ref, [obs.chart])
-            return ref
+            return self._post_card(row, obs, model_cfg)
         if ref is None:
             return None
         if step.edit:
@@ -582,6 +572,106 @@ class AlertBook:
         if step.note:
             self.ctx.note(ref, step.note)
         return ref
+
+    def _post_card(self, row: Alert, obs: Observation, model_cfg: ModelConfig) -> MessageRef | None:
+        """Post the card of a new incident (and its chart into the card's thread).
+
+        Through the outbox the card is kept until Slack takes it, under one key per incident:
+        a check that runs while it is still queued refreshes its content instead of queueing a
+        second card, and :func:`card_delivered` records the card when it finally goes out."""
+        fp = row.fingerprint
+        channel = self.ctx.settings.channel(model_cfg, "alerts")
+        reply = AlertReply(alert=self.view(row, model_cfg))
+        outbox = self.ctx.outbox
+        if outbox is None:
+            try:
+                ref = self.ctx.post(channel, reply)
+            except SlackApiError as exc:
+                log.warning(
+                    "could not post the %s alert (%s); the next check retries",
+                    fp,
+                    exc.response.get("error"),
+                )
+                return None
+            self.set_fields(fp, channel=ref.channel, message_ts=ref.ts)
+            if obs.chart is not None:
+                self.ctx.upload(ref, [obs.chart])
+            return ref
+        key = card_key(row)
+        delivery = outbox.post(
+            key,
+            channel,
+            reply,
+            hook="jobs.alerts:card_delivered",
+            hook_args={"fingerprint": fp, "opened_at": _iso(row.opened_at)},
+        )
+        chart_key = f"{key}:chart"
+        if delivery.ref is None:
+            log.warning(
+                "the %s alert is queued (%s); it goes out when Slack takes it", fp, delivery.error
+            )
+            if obs.chart is not None:
+                outbox.upload(chart_key, channel, [obs.chart], parent=key)
+            return None
+        ref = delivery.ref
+        self.record_card(fp, _iso(row.opened_at), ref)
+        if obs.chart is not None:
+            if outbox.is_pending(chart_key):  # queued with the card: refresh it and send it now
+                outbox.upload(chart_key, ref.channel, [obs.chart], parent=key)
+            elif not self.ctx.upload(ref, [obs.chart]):
+                outbox.upload(chart_key, ref.channel, [obs.chart], thread_ts=ref.ts)
+        return ref
+
+    def record_card(self, fp: str, opened_at: str | None, ref: MessageRef) -> bool:
+        """Remember where the card of the incident that opened at ``opened_at`` was posted
+        (compare-and-set; a card of an incident that is over by now is not attached)."""
+        for _ in range(CAS_ATTEMPTS):
+            row = self.get(fp)
+            if row is None or _iso(row.opened_at) != opened_at:
+                return False
+            if row.message_ts == ref.ts and row.channel == ref.channel:
+                return True
+            if row.message_ts:
+                return False
+            try:
+                self.store.compare_and_set(
+                    Alert, fp, row.version_no, channel=ref.channel, message_ts=ref.ts
+                )
+                return True
+            except StaleStateError:
+                continue
+        return False
+
+
+def card_key(row: Alert) -> str:
+    """The outbox key of an incident's card: one card per fingerprint and opening time."""
+    return f"alert:{row.fingerprint}:{_iso(row.opened_at)}"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def card_delivered(
+    services: Any, args: Mapping[str, Any], ref: MessageRef | None, deferred: bool
+) -> None:
+    """Outbox hook: an alert card went out. Record it, and when it waited in the outbox, edit
+    it to what the alert says now (it may have been resolved or muted meanwhile)."""
+    if ref is None:
+        return
+    ctx = MonitorContext.from_services(services)
+    book = AlertBook(ctx)
+    fp = str(args.get("fingerprint"))
+    if not book.record_card(fp, args.get("opened_at"), ref) or not deferred:
+        return
+    row = book.get(fp)
+    if row is None:
+        return
+    try:
+        model_cfg = ctx.settings.model(row.model)
+    except KeyError:
+        return
+    book.refresh(fp, model_cfg)
 
 
 def label(signal: str) -> str:

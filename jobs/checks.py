@@ -15,6 +15,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import pandas as pd
 from slack_sdk.errors import SlackApiError
 
 from bot.platform.base import PlatformError
@@ -108,6 +109,23 @@ def _num(value: float | None, digits: int = 3) -> str:
 # --------------------------------------------------------------------------- drift
 
 
+def _check_reference(model_cfg: ModelConfig, reference: pd.DataFrame) -> None:
+    """A reference without rows, or without any configured feature, is a broken data file: say
+    so, instead of comparing against nothing (which reads as "every category is new")."""
+    if reference.empty:
+        raise CheckFailed(
+            f"the reference data of {model_cfg.name} has no rows; point "
+            "models[].reference_data at the training or baseline data"
+        )
+    features = list(model_cfg.features.all)
+    if features and not set(features) & set(map(str, reference.columns)):
+        have = ", ".join(map(str, list(reference.columns)[:10])) or "none"
+        raise CheckFailed(
+            f"the reference data of {model_cfg.name} has none of the configured features "
+            f"({', '.join(features[:10])}); its columns are: {have}"
+        )
+
+
 def drift_report(
     ctx: MonitorContext, model_cfg: ModelConfig, env: str, start: datetime, end: datetime
 ) -> CheckReport:
@@ -116,6 +134,7 @@ def drift_report(
         current = ctx.platform.production_data(model_cfg.name, env, start, end)
     except PlatformError as exc:
         raise CheckFailed(f"could not read the data of {model_cfg.name} in {env}: {exc}") from exc
+    _check_reference(model_cfg, reference)
     report = run_drift(model_cfg, reference, current)
     overview = _upload(
         charts.drift_overview_chart(report, title=f"{model_cfg.name} · {env} · drift")
@@ -744,13 +763,9 @@ def publish_summary(
     )
     try:
         ref = ctx.post(target, reply)
-    except SlackApiError as exc:
-        log.warning(
-            "could not post the %s summary of %s: %s",
-            report.kind,
-            report.model,
-            exc.response.get("error"),
-        )
+    except (SlackApiError, OSError) as exc:  # refused, or Slack did not answer in time
+        error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+        log.warning("could not post the %s summary of %s: %s", report.kind, report.model, error)
         return None
     ctx.upload(ref, report.charts)
     return ref

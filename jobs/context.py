@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from slack_sdk.errors import SlackApiError
 
 import bot.blocks.monitoring  # noqa: F401  (registers the cards of the replies jobs post)
+from bot.outbox import Outbox, digest, key_of, outbox_for
 from bot.platform.base import MLPlatform
 from bot.responder import MessageRef, Responder, Upload
 from bot.services import Services
@@ -50,6 +51,9 @@ class MonitorContext:
     on_job_submitted: Callable[[str, str, str], None] | None = None
     """Wakes the job watcher after a retraining submission."""
     sleep: Callable[[float], None] = field(default=time.sleep)
+    outbox: Outbox | None = None
+    """Where edits and thread notes go so a Slack outage delays them instead of losing them
+    (None: straight to Slack, best effort)."""
 
     @classmethod
     def from_services(
@@ -66,6 +70,7 @@ class MonitorContext:
             services.responder,
             clock=clock,
             on_job_submitted=on_job_submitted,
+            outbox=outbox_for(services),
         )
 
     def now(self) -> datetime:
@@ -82,10 +87,18 @@ class MonitorContext:
         return self.slack.post(channel, reply, thread_ts=thread_ts)
 
     def update(self, ref: MessageRef, reply: Reply) -> None:
+        """Edit a card; through the outbox, the newest content is delivered even after an outage."""
+        if self.outbox is not None:
+            self.outbox.update(key_of("edit", ref.channel, ref.ts), ref, reply)
+            return
         self.slack.update(ref, reply)
 
     def note(self, ref: MessageRef, text: str) -> MessageRef | None:
-        """A plain reply in a message's thread; a failure is logged, never raised (best effort)."""
+        """A plain reply in a message's thread (the same line is sent once); through the outbox
+        it is kept until Slack takes it, else a failure is logged, never raised."""
+        if self.outbox is not None:
+            key = key_of("note", ref.channel, ref.ts, digest(text))
+            return self.outbox.post(key, ref.channel, text, thread_ts=ref.ts).ref
         try:
             return self.slack.post_text(ref.channel, text, thread_ts=ref.ts)
         except SlackApiError as exc:

@@ -251,11 +251,12 @@ def build_job_services(settings: Any, secrets: Any) -> Any:
     """The bot's services without the Slack app: same database, platform and Slack client."""
     from bot.app import build_services
     from bot.platform.factory import build_platform
+    from bot.platform.guard import guarded
     from bot.server import database_url
     from bot.store import open_store
 
     store = open_store(database_url(settings, secrets))
-    return build_services(settings, build_platform(settings), store, secrets=secrets)
+    return build_services(settings, guarded(build_platform(settings)), store, secrets=secrets)
 
 
 def _targets(settings: Any, args: argparse.Namespace) -> list[tuple[str | None, str | None]] | str:

@@ -2,7 +2,8 @@
 
 The store's ``job_runs`` rows are the source of truth, so a restart loses nothing: the next poll
 picks up every job that has not been reported. Reporting is a compare-and-set on ``reported``,
-so two bot processes never post the same result twice.
+so two bot processes never post the same result twice, and the result goes through the outbox
+(key ``job-result:<job id>``), so a Slack outage delays it instead of losing it.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import logging
 import threading
 from datetime import UTC, datetime
 
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
+from bot.outbox import key_of, outbox_for
 from bot.platform.base import JobInfo, PlatformError
 from bot.services import Services
 from bot.store import JobRun, StaleStateError
@@ -80,12 +81,9 @@ class JobWatcher:
             try:
                 self.report(run, job)
                 reported += 1
-            except SlackApiError as exc:
-                log.warning(
-                    "could not report job %s (%s); will retry",
-                    run.job_id,
-                    exc.response.get("error"),
-                )
+            except Exception as exc:
+                # Not even queued (the store or the platform failed): report it next poll.
+                log.warning("could not report job %s (%s); will retry", run.job_id, exc)
                 with self.services.store.session() as session:
                     session.get(JobRun, run.job_id).reported = False
         return reported
@@ -123,7 +121,12 @@ class JobWatcher:
             actions=actions,
         )
         channel = run.channel or settings.channel(model, "alerts")
-        self.services.responder.post(channel, reply, thread_ts=run.thread_ts)
+        # Through the outbox: a Slack outage delays the result, it never loses or repeats it.
+        delivery = outbox_for(self.services).post(
+            key_of("job-result", run.job_id), channel, reply, thread_ts=run.thread_ts
+        )
+        if not delivery.delivered:
+            log.info("the result of job %s is queued: %s", run.job_id, delivery.error)
         self.services.store.audit(
             "bot",
             "retrain",

@@ -1,0 +1,116 @@
+"""Fixtures for the reliability suite: a seeded demo (copied per test), a bot behind the real
+HTTP server on it, and a platform for fuzzing that reads for real but refuses every change.
+
+Everything goes through the real paths: signed HTTP into Bolt, the real store, the real local
+platform, Slack calls into the fake Slack server (which can fail on demand).
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.demo.seed import seed_demo
+from bot.platform.base import MLPlatform
+from bot.platform.local import LocalPlatform
+from bot.sandbox import seed
+from bot.server import build_runtime, start_http
+from bot.settings import Secrets, Settings
+from tests.approvals.conftest import make_bot
+from tests.fakes.slack_server import FakeSlackServer
+from tests.scheduling.conftest import clock, harness, make_harness, platform, quick_charts
+from tests.slackapp.conftest import SMALL_PLAN, RunningBot, embedded_settings
+
+#: Fixtures of the approvals and scheduling harnesses, reused here.
+__all__ = ["clock", "harness", "make_bot", "make_harness", "platform", "quick_charts"]
+
+
+@pytest.fixture(scope="session")
+def seeded_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo seeded once per session (real training jobs, a month of traffic, compressed)."""
+    state = tmp_path_factory.mktemp("reliability-demo")
+    seed_demo(embedded_settings(state), plan=SMALL_PLAN)
+    return state
+
+
+@pytest.fixture
+def demo_state(seeded_demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the seeded demo."""
+    monkeypatch.delenv("MLOPS_BOT_CONFIG", raising=False)
+    monkeypatch.delenv("MLOPS_BOT_STATE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / "state"
+    shutil.copytree(seeded_demo, target)
+    return target
+
+
+def bot_secrets(slack: FakeSlackServer) -> Secrets:
+    return Secrets(
+        slack_bot_token=seed.BOT_TOKEN,
+        slack_signing_secret=seed.SIGNING_SECRET,
+        slack_api_url=slack.base_url,
+        slack_app_token=None,
+        mlops_bot_database_url=None,
+    )
+
+
+@pytest.fixture
+def start_demo_bot(
+    demo_state: Path, slack_server: FakeSlackServer
+) -> Iterator[Callable[..., RunningBot]]:
+    """``start_demo_bot(settings=None, platform=None)``: the real bot behind the real HTTP server
+    on the demo copy (background services off unless asked), stopped after the test."""
+    started: list[RunningBot] = []
+
+    def start(
+        settings: Settings | None = None,
+        platform: Callable[[Settings], MLPlatform] | None = None,
+        background: bool = False,
+    ) -> RunningBot:
+        settings = settings or embedded_settings(demo_state)
+        runtime = build_runtime(
+            settings,
+            bot_secrets(slack_server),
+            platform=platform(settings) if platform else LocalPlatform(settings),
+            start_background=background,
+        )
+        bot = RunningBot(runtime, start_http(runtime, "127.0.0.1", 0), slack_server)
+        started.append(bot)
+        return bot
+
+    yield start
+    for bot in reversed(started):
+        bot.runtime.stop()
+
+
+class CapturedLogs(logging.Handler):
+    """Every log record of the test, formatted as the bot's handler would write it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture
+def captured_logs() -> Iterator[CapturedLogs]:
+    from bot.logging import RedactingFilter
+
+    handler = CapturedLogs()
+    handler.addFilter(RedactingFilter())
+    root = logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
