@@ -293,7 +293,12 @@ def start_http(runtime: Runtime, host: str, port: int) -> SlackHTTPServer:
         signing_secret=runtime.secrets.slack_signing_secret or "",
     )
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
-    runtime.stoppers.append(server.shutdown)
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()  # the listening socket too, or a restart in-process leaks it
+
+    runtime.stoppers.append(stop)
     return server
 
 

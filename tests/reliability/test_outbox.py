@@ -275,16 +275,29 @@ def test_a_restarted_bot_delivers_what_the_previous_one_queued(
     assert len(posts(slack_server, "queued before the crash")) == 1
 
 
-def test_uploads_are_kept_and_delivered_into_the_thread(make_outbox, slack_server, store) -> None:
+@pytest.mark.parametrize(
+    ("method", "fault"),
+    [
+        ("files.completeUploadExternal", {"status": 500, "times": 2}),
+        ("files.getUploadURLExternal", {"error": "internal_error", "times": 1}),
+        ("files.getUploadURLExternal", {"status": 503, "delay": 2.0, "times": 1}),
+        ("file_upload", {"status": 500, "times": 1}),
+    ],
+    ids=["complete_500", "get_url_ok_false", "get_url_timeout", "upload_500"],
+)
+def test_uploads_are_kept_and_delivered_into_the_thread(
+    make_outbox, slack_server, store, method, fault
+) -> None:
     from bot.responder import Upload
 
-    outbox = make_outbox()
+    outbox = make_outbox(timeout=1)
     ref = outbox.post("summary:z", CHANNEL, "summary").ref
     chart = Upload("drift.png", b"\x89PNG fake", "drift", "a drift chart")
-    slack_server.inject("files.completeUploadExternal", status=500, times=2)
+    slack_server.inject(method, **fault)
     assert not outbox.upload("summary:z:chart", ref.channel, [chart], thread_ts=ref.ts).delivered
     outbox._resume()
     make_due(store)
+    time.sleep(fault.get("delay", 0))
     assert outbox.deliver_due() == 1
     files = [m for m in slack_server.thread(CHANNEL, ref.ts) if m.get("files")]
     assert len(files) == 1 and files[0]["files"][0]["title"] == "drift"
