@@ -129,6 +129,8 @@ def ack_load(
         env.pop("SLACK_APP_TOKEN", None)
         env.pop("MLOPS_BOT_CONFIG", None)
         port = free_port()
+        # The server's log goes to a file: a pipe nobody reads would fill up and block it.
+        server_log = (Path(tmp) / "serve.log").open("w")
         server = subprocess.Popen(
             [
                 sys.executable,
@@ -143,9 +145,8 @@ def ack_load(
             ],
             env=env,
             cwd=tmp,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            text=True,
+            stdout=server_log,
+            stderr=subprocess.STDOUT,
         )
         try:
             wait_healthy(f"http://127.0.0.1:{port}/healthz", server)
@@ -194,6 +195,7 @@ def ack_load(
                 server.wait(15)
             except subprocess.TimeoutExpired:
                 server.kill()
+            server_log.close()
 
 
 def _signed(text: str, response_url: str) -> Any:
@@ -399,6 +401,7 @@ def soak(
             else:
                 summary = record
         code = child.wait()
+        child.stdout.close()
         posted = len(slack.calls_of("chat.postMessage"))
     if code != 0 or not samples:
         raise RuntimeError(f"the soak child failed with exit code {code}")

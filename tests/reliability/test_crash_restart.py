@@ -76,6 +76,8 @@ class Child:
         if self.process.poll() is None:
             self.process.kill()
             self.process.wait(10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 def _request_and_approve(child: Child, slack: FakeSlackServer) -> str:
