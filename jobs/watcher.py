@@ -9,7 +9,6 @@ so two bot processes never post the same result twice, and the result goes throu
 from __future__ import annotations
 
 import logging
-import threading
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -24,34 +23,10 @@ log = logging.getLogger(__name__)
 
 
 class JobWatcher:
-    def __init__(self, services: Services, interval_seconds: float = 10.0) -> None:
+    """Polled by the scheduler's watcher job (only the leader polls) and by ``run-job``."""
+
+    def __init__(self, services: Services) -> None:
         self.services = services
-        self.interval = interval_seconds
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    # -- lifecycle
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="job-watcher", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-
-    def watch(self, job_id: str, model: str, env: str) -> None:
-        """A job was just submitted: poll sooner than the regular interval."""
-        self._wake.set()
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poll_once()
-            except Exception:
-                log.exception("job watcher poll failed")
-            self._wake.wait(self.interval)
-            self._wake.clear()
 
     # -- one round
     def poll_once(self) -> int:
