@@ -188,7 +188,13 @@ class NumericSummary:
         cumulative = self._cumulative_at(np.asarray(inner_edges, dtype=np.float64))
         return np.diff(np.concatenate(([0], cumulative, [self.n_valid])))
 
-    def compare(self, reference: NumericReference) -> stats.SortedComparison:
+    def wasserstein(self, reference: NumericReference) -> float:
+        return self._compare(reference).wasserstein
+
+    def ks(self, reference: NumericReference) -> float:
+        return self._compare(reference).ks
+
+    def _compare(self, reference: NumericReference) -> stats.SortedComparison:
         n = self.n_valid
         if n == 0:
             raise ValueError("both samples must be non-empty")
@@ -201,7 +207,7 @@ class NumericSummary:
         # before the right edge; linear in between (exact when no value lies strictly inside,
         # as for discrete columns, close otherwise: each interval holds 1/2000 of the reference).
         widths = np.diff(self.edges)
-        inside = float(np.dot(widths, (gap_at[:-1] + gap_before[1:]) / 2)) if len(widths) else 0.0
+        inside = stats.weighted_sum(widths, (gap_at[:-1] + gap_before[1:]) / 2)
         return stats.SortedComparison(
             ks=min(ks, 1.0), wasserstein=inside + (self.below_sum + self.above_sum) / n
         )

@@ -124,7 +124,13 @@ class NumericView(Protocol):
 
     def counts_in_bins(self, inner_edges: np.ndarray) -> np.ndarray: ...
 
-    def compare(self, reference: NumericReference) -> stats.SortedComparison: ...
+    def wasserstein(self, reference: NumericReference) -> float:
+        """W1 distance to the reference, in the column's units."""
+        ...
+
+    def ks(self, reference: NumericReference) -> float:
+        """Kolmogorov–Smirnov statistic against the reference."""
+        ...
 
     def quantile(self, q: float) -> float: ...
 
@@ -151,8 +157,11 @@ class InMemoryNumeric:
     def counts_in_bins(self, inner_edges: np.ndarray) -> np.ndarray:
         return stats.counts_in_bins(self.sample.sorted_values, inner_edges)
 
-    def compare(self, reference: NumericReference) -> stats.SortedComparison:
-        return stats.compare_sorted(reference.sample.sorted_values, self.sample.sorted_values)
+    def wasserstein(self, reference: NumericReference) -> float:
+        return stats.wasserstein_sorted(reference.sample.sorted_values, self.sample.sorted_values)
+
+    def ks(self, reference: NumericReference) -> float:
+        return stats.compare_sorted(reference.sample.sorted_values, self.sample.sorted_values).ks
 
     def quantile(self, q: float) -> float:
         return _sorted_quantile(self.sample.sorted_values, q)
@@ -301,23 +310,21 @@ def numeric_column_drift(
     statistic: float
     p_value: float | None = None
     exact = current.exact
-    if method in (Method.WASSERSTEIN, Method.KS):
-        comparison = current.compare(reference)
-        if method is Method.WASSERSTEIN:
-            statistic = stats.normalized_wasserstein(comparison.wasserstein, reference.std)
-            score = statistic
-        else:
-            statistic = comparison.ks
-            p_value, _ = stats.ks_pvalue(
-                statistic,
-                n_ref,
-                n_cur,
-                alpha=threshold,
-                reference=ref_sample.sorted_values,
-                current=current.values(),
-                band=options.ks_exact_band,
-            )
-            score = p_value
+    if method is Method.WASSERSTEIN:
+        statistic = stats.normalized_wasserstein(current.wasserstein(reference), reference.std)
+        score = statistic
+    elif method is Method.KS:
+        statistic = current.ks(reference)
+        p_value, _ = stats.ks_pvalue(
+            statistic,
+            n_ref,
+            n_cur,
+            alpha=threshold,
+            reference=ref_sample.sorted_values,
+            current=current.values(),
+            band=options.ks_exact_band,
+        )
+        score = p_value
     else:
         if facts.discrete and union is not None:
             ref_counts = counts_at(ref_sample.sorted_values, union)

@@ -76,13 +76,50 @@ def compare_sorted(reference: np.ndarray, current: np.ndarray) -> SortedComparis
 
     np.abs(gap, out=gap)
     steps = np.subtract(merged[1:], merged[:-1], out=work.floats("steps", total - 1))
-    wasserstein = float(np.dot(gap[:-1], steps))
+    wasserstein = weighted_sum(gap[:-1], steps)
     if np.count_nonzero(steps) == len(steps):
         ks = float(gap.max())
     else:
         # Inside a run of ties the CDFs are not complete yet: only the end of each run counts.
         ks = float(max(np.where(steps != 0, gap[:-1], 0.0).max(initial=0.0), gap[-1]))
     return SortedComparison(ks=min(ks, 1.0), wasserstein=wasserstein)
+
+
+def weighted_sum(weights: np.ndarray, values: np.ndarray) -> float:
+    """Σ weights · values without BLAS: ``np.dot`` goes to OpenBLAS, whose own threads fight
+    the engine's column threads for the cores (10x slower on a busy 2-core machine)."""
+    return float(np.einsum("i,i->", weights, values))
+
+
+def wasserstein_sorted(reference: np.ndarray, current: np.ndarray) -> float:
+    """Exact W1 distance of two sorted float arrays, from their quantile functions.
+
+    W1 = ∫₀¹ |Q_ref(u) − Q_cur(u)| du, and both quantile functions are step functions that
+    change only at u = i/n and u = j/m. Where each step lies in the other sample's steps is
+    integer arithmetic (no search and no merge), so the cost is a few linear passes over
+    monotone indices: about a third of a merge for a million rows. Equal sizes reduce to
+    mean |a_i − b_i|. This gives ``scipy.stats.wasserstein_distance`` exactly, ties included.
+    """
+    n, m = len(reference), len(current)
+    if n == 0 or m == 0:
+        raise ValueError("both samples must be non-empty")
+    if n == m:
+        return float(np.mean(np.abs(reference - current)))
+    # In units of 1/(n·m): reference steps end at i·m (i = 1..n), current steps at j·n.
+    # The interval ending at a reference step i reads current value ceil(i·m/n) − 1 and starts
+    # at the later of the previous reference step and the last current step before it
+    # (a tie puts the reference step first, so one of two equal steps has zero width).
+    ends = _arange_from_one(n) * m
+    partner = (ends - 1) // n
+    widths = (ends - np.maximum(ends - m, partner * n)).astype(np.float64)
+    total = weighted_sum(widths, np.abs(reference - current[partner]))
+    # Likewise for a current step j: reference value ceil(j·n/m) − 1, starting at the later of
+    # the previous current step and the last reference step at or before it.
+    ends = _arange_from_one(m) * n
+    partner = (ends + m - 1) // m - 1
+    widths = (ends - np.maximum(ends - n, (ends // m) * m)).astype(np.float64)
+    total += weighted_sum(widths, np.abs(reference[partner] - current))
+    return total / (n * m)
 
 
 class _Workspace(threading.local):
@@ -127,6 +164,14 @@ def _arange(n: int) -> np.ndarray:
     """0..n-1, cached read-only: many columns share a length, and allocating (page-faulting)
     fresh index arrays is a visible share of a merge."""
     values = np.arange(n, dtype=np.int64)
+    values.flags.writeable = False
+    return values
+
+
+@lru_cache(maxsize=8)
+def _arange_from_one(n: int) -> np.ndarray:
+    """1..n as int64, cached read-only (see ``_arange``)."""
+    values = np.arange(1, n + 1, dtype=np.int64)
     values.flags.writeable = False
     return values
 

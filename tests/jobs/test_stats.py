@@ -32,6 +32,25 @@ def test_one_merge_gives_scipy_ks_and_wasserstein(a: list[float], b: list[float]
     )
 
 
+@settings(max_examples=300, deadline=None)
+@given(a=st.one_of(samples, tied), b=st.one_of(samples, tied))
+def test_quantile_function_wasserstein_is_scipys(a: list[float], b: list[float]) -> None:
+    ref, cur = np.sort(a), np.sort(b)
+    assert stats.wasserstein_sorted(ref, cur) == pytest.approx(
+        sps.wasserstein_distance(ref, cur), rel=1e-9, abs=1e-6
+    )
+
+
+@pytest.mark.parametrize(("n", "m"), [(20_000, 7_331), (7_331, 20_000), (9_000, 9_000), (6, 4)])
+def test_quantile_function_wasserstein_agrees_with_the_merge(n: int, m: int) -> None:
+    rng = np.random.default_rng(n + m)
+    ref = np.sort(rng.normal(size=n).round(2))  # rounded: ties within and across the samples
+    cur = np.sort(rng.normal(0.2, 1.3, size=m).round(2))
+    expected = sps.wasserstein_distance(ref, cur)
+    assert stats.wasserstein_sorted(ref, cur) == pytest.approx(expected, rel=1e-12)
+    assert stats.compare_sorted(ref, cur).wasserstein == pytest.approx(expected, rel=1e-9)
+
+
 def test_compare_sorted_large_unequal_samples() -> None:
     rng = np.random.default_rng(3)
     ref = np.sort(rng.normal(size=20_000))
@@ -51,6 +70,8 @@ def test_compare_sorted_hand_computed() -> None:
 def test_compare_sorted_rejects_empty() -> None:
     with pytest.raises(ValueError):
         stats.compare_sorted(np.array([]), np.array([1.0]))
+    with pytest.raises(ValueError):
+        stats.wasserstein_sorted(np.array([1.0]), np.array([]))
 
 
 @pytest.mark.parametrize(
