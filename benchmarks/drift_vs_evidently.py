@@ -241,8 +241,7 @@ def run_engine(
     ref: Path, cur: Path, profile: str, repeats: int = 3
 ) -> tuple[object, dict[str, float]]:
     """Best of ``repeats`` (read, compute) timings in this process, and the report."""
-    import pyarrow.parquet as pq
-
+    from jobs.drift_cli import read_table
     from jobs.monitoring import ColumnKind, DriftOptions, Profile, drift_frames
 
     numeric, categorical = column_lists()
@@ -254,7 +253,7 @@ def run_engine(
     report = None
     for _ in range(repeats):
         t0 = time.perf_counter()
-        reference, current = pq.read_table(ref), pq.read_table(cur)
+        reference, current = read_table(str(ref)), read_table(str(cur))
         t1 = time.perf_counter()
         report = drift_frames(
             reference,
@@ -274,14 +273,14 @@ BIG_RUN = textwrap.dedent(
     import json, resource, sys, time
     t0 = time.perf_counter()
     import numpy as np
-    import pyarrow.parquet as pq
+    from jobs.drift_cli import read_table
     from jobs.monitoring import drift_frames
     from jobs.monitoring.allocator import keep_freed_memory
     from jobs.monitoring.profile import default_workers
     keep_freed_memory()  # as `mlops-bot drift` does; the floor gets the same
     t_import = time.perf_counter()
     mode = sys.argv[3]
-    reference, current = pq.read_table(sys.argv[1]), pq.read_table(sys.argv[2])
+    reference, current = read_table(sys.argv[1]), read_table(sys.argv[2])  # as `mlops-bot drift`
     t_read = time.perf_counter()
     if mode == "engine":
         report = drift_frames(reference, current)

@@ -68,9 +68,16 @@ def read_table(path_text: str, columns: Sequence[str] | None = None) -> Frame:
     kind = _file_kind(path)
     try:
         if kind == "parquet":
-            schema_names = pq.read_schema(path).names
-            wanted = [c for c in columns if c in schema_names] if columns else None
-            return pq.read_table(path, columns=wanted)
+            schema = pq.read_schema(path)
+            wanted = [c for c in columns if c in schema.names] if columns else None
+            # Text columns come back dictionary-encoded, as parquet stores them: no string per
+            # row is built, and counting categories is a count of small integer codes.
+            text = [
+                field.name
+                for field in schema
+                if pa.types.is_string(field.type) or pa.types.is_large_string(field.type)
+            ]
+            return pq.read_table(path, columns=wanted, read_dictionary=text or None)
         frame = pd.read_csv(path, sep="\t" if kind == "tsv" else ",")
         frame = frame[[c for c in columns if c in frame.columns]] if columns else frame
         return _parse_time_columns(frame)

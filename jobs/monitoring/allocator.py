@@ -8,6 +8,12 @@ later arrays reuse the same pages. The price is that the process keeps its peak 
 one-shot CLI run does not care about. Only glibc Linux is affected; elsewhere this is a no-op.
 The same tuning can be applied to any process with ``MALLOC_MMAP_THRESHOLD_=33554432
 MALLOC_TRIM_THRESHOLD_=1073741824`` in its environment.
+
+Arrow buffers (what a parquet read lands in) come from Arrow's own pool, mimalloc by default,
+which hands freed pages back to the kernel eagerly: reading two 1M x 60 files took 9 s of wall
+time under it on a busy 2-core VM against 2.5 s on the system allocator (this tuning applies
+to that one). So the process's Arrow pool is switched to the system allocator as well
+(``ARROW_DEFAULT_MEMORY_POOL=system`` for other processes).
 """
 
 from __future__ import annotations
@@ -15,6 +21,8 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import sys
+
+import pyarrow as pa
 
 M_TRIM_THRESHOLD = -1
 M_TOP_PAD = -2
@@ -28,6 +36,7 @@ ENVIRONMENT = {
     "MALLOC_MMAP_THRESHOLD_": str(MMAP_THRESHOLD),
     "MALLOC_TRIM_THRESHOLD_": str(TRIM_THRESHOLD),
     "MALLOC_TOP_PAD_": str(TOP_PAD),
+    "ARROW_DEFAULT_MEMORY_POOL": "system",
 }
 
 
@@ -35,6 +44,7 @@ def keep_freed_memory() -> bool:
     """Apply the tuning to this process; True when glibc accepted it."""
     if not sys.platform.startswith("linux"):
         return False
+    pa.set_memory_pool(pa.system_memory_pool())
     name = ctypes.util.find_library("c")
     if not name:
         return False
