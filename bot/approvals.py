@@ -614,20 +614,42 @@ class ApprovalBook:
             return ActionResult(Outcome.EXPIRED, expired or self.require(approval.id))
         return None
 
+    def _authorize(
+        self,
+        approval_id: str,
+        user: str,
+        action: str,
+        where: ClickLocation | None,
+        rule: Callable[[ApprovalSnapshot], Decision],
+    ) -> ActionResult:
+        """ALLOWED with the request when ``user`` may take ``action`` on it now; otherwise what
+        stops them (unknown or misplaced request, no longer pending, expired, the policy)."""
+        located = self._locate(approval_id, where, user, action)
+        if isinstance(located, ActionResult):
+            return located
+        closed = self._check_open(located, user, action)
+        if closed is not None:
+            return closed
+        decision = rule(located)
+        if not decision.allowed:
+            return self._denied(located, user, action, decision)
+        return ActionResult(Outcome.ALLOWED, located, decision.rule)
+
     def approve(
         self, approval_id: str, user: str, where: ClickLocation | None = None
     ) -> ActionResult:
         """``user`` clicks Approve. Returns what happened; exactly one caller ever gets APPROVED."""
-        located = self._locate(approval_id, where, user, "approve")
-        if isinstance(located, ActionResult):
-            return located
-        approval = located
-        closed = self._check_open(approval, user, "approve")
-        if closed is not None:
-            return closed
-        decision = self.rules.may_approve(approval, user, self.clock())
-        if not decision.allowed:
-            return self._denied(approval, user, "approve", decision)
+        allowed = self._authorize(
+            approval_id,
+            user,
+            "approve",
+            where,
+            lambda approval: self.rules.may_approve(approval, user, self.clock()),
+        )
+        if allowed.outcome is not Outcome.ALLOWED:
+            return allowed
+        approval = allowed.approval
+        assert approval is not None
         self_ok = self.rules.policy(approval.target_env).allow_self_approval
         if not self._record_vote(approval.id, user, "approve"):
             self.store.audit(
@@ -676,16 +698,13 @@ class ApprovalBook:
         self, approval_id: str, user: str, where: ClickLocation | None = None
     ) -> ActionResult:
         """May ``user`` reject? Used before opening the reason dialog; changes nothing."""
-        located = self._locate(approval_id, where, user, "reject")
-        if isinstance(located, ActionResult):
-            return located
-        closed = self._check_open(located, user, "reject")
-        if closed is not None:
-            return closed
-        decision = self.rules.may_reject(located, user)
-        if not decision.allowed:
-            return self._denied(located, user, "reject", decision)
-        return ActionResult(Outcome.ALLOWED, located, decision.rule)
+        return self._authorize(
+            approval_id,
+            user,
+            "reject",
+            where,
+            lambda approval: self.rules.may_reject(approval, user),
+        )
 
     def reject(self, approval_id: str, user: str, reason: str) -> ActionResult:
         checked = self.check_reject(approval_id, user)
@@ -699,17 +718,21 @@ class ApprovalBook:
     def cancel(
         self, approval_id: str, user: str, where: ClickLocation | None = None
     ) -> ActionResult:
-        located = self._locate(approval_id, where, user, "cancel")
-        if isinstance(located, ActionResult):
-            return located
-        closed = self._check_open(located, user, "cancel")
-        if closed is not None:
-            return closed
-        decision = self.rules.may_cancel(located, user)
-        if not decision.allowed:
-            return self._denied(located, user, "cancel", decision)
+        allowed = self._authorize(
+            approval_id,
+            user,
+            "cancel",
+            where,
+            lambda approval: self.rules.may_cancel(approval, user),
+        )
+        if allowed.outcome is not Outcome.ALLOWED:
+            return allowed
         return self._finish_pending(
-            located, ApprovalState.CANCELED, user, "canceled by the requester", Outcome.CANCELED
+            allowed.approval,
+            ApprovalState.CANCELED,
+            user,
+            "canceled by the requester",
+            Outcome.CANCELED,
         )
 
     def _finish_pending(
