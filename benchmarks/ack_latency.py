@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,6 +28,7 @@ from slack_bolt import Ack, App
 from bot.sandbox import seed
 from bot.server import SlackHTTPServer
 from bot.settings import load_settings
+from tests.fakes.processes import free_port, wait_healthy
 from tests.fakes.signing import post
 from tests.fakes.slack_server import running_slack_server
 
@@ -89,25 +88,6 @@ def serve_bare(port: int, slack_base_url: str) -> None:
     """Child process: the bare app on the same threaded HTTP server the bot uses."""
     server = SlackHTTPServer(("127.0.0.1", port), bare_app(slack_base_url))
     server.serve_forever()
-
-
-def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} not healthy after {timeout}s")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def main() -> int:

@@ -42,6 +42,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
+from tests.fakes.processes import free_port, wait_healthy  # noqa: E402
+
 COMMAND_MIX = (
     ["status churn-model"] * 5
     + ["models", "jobs churn-model", "approvals", "help", "stauts churn-model"]
@@ -74,29 +76,6 @@ def process_figures(pid: int) -> dict[str, float]:
         "fds": float(process.num_fds()),
         "threads": float(process.num_threads()),
     }
-
-
-def wait_healthy(url: str, process: subprocess.Popen[Any], timeout: float = 90.0) -> None:
-    import urllib.request
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} not healthy after {timeout}s")
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 # --------------------------------------------------------------------------- 1. acks
@@ -149,7 +128,7 @@ def ack_load(
             stderr=subprocess.STDOUT,
         )
         try:
-            wait_healthy(f"http://127.0.0.1:{port}/healthz", server)
+            wait_healthy(f"http://127.0.0.1:{port}/healthz", server, timeout=90)
             url = f"http://127.0.0.1:{port}/slack/events"
 
             def send_all(count: int) -> tuple[list[float], list[str]]:

@@ -19,7 +19,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import sysconfig
@@ -35,6 +34,7 @@ import yaml
 
 from bot.demo.config import demo_config
 from bot.sandbox import SlackWebApiServer, seed
+from tests.fakes.processes import free_port
 
 dockerfile_parse = pytest.importorskip("dockerfile_parse")
 
@@ -312,12 +312,6 @@ def test_without_a_mounted_config_serve_says_what_is_missing(image: Image) -> No
 def slack() -> Iterator[SlackWebApiServer]:
     with SlackWebApiServer() as server:
         yield server
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.mark.slow
