@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.platform.base import MLPlatform, PlatformError
+from bot.platform.base import EndpointState, MLPlatform, PlatformError
 from bot.store import Store
 from commands.replies import Step, StepState
 from commands.serving import current_split, split_with
@@ -137,6 +137,10 @@ class Rollout:
             return result
         except (PlatformError, HealthCheckFailed) as exc:
             reason = str(exc)
+            if result.new_deployment is None:
+                # A creation that failed can still leave its deployment on the endpoint (Azure
+                # keeps it in state Failed, holding its quota): it is ours to delete.
+                result.new_deployment = self._left_behind(plan, state)
             mark(index, StepState.FAILED, reason)
             for later in range(index + 1, len(steps)):
                 steps[later] = replace(steps[later], state=StepState.SKIPPED)
@@ -144,6 +148,20 @@ class Rollout:
             self.roll_back(plan, result)
             report(list(steps))
             return result
+
+    def _left_behind(self, plan: RolloutPlan, before: EndpointState) -> str | None:
+        """The deployment of ``plan.version`` that appeared during a failed creation, if any."""
+        try:
+            after = self.platform.endpoint_state(plan.model, plan.env)
+        except PlatformError:
+            return None
+        known = {d.name for d in before.deployments}
+        new = [
+            d.name
+            for d in after.deployments
+            if d.name not in known and d.model_version == plan.version
+        ]
+        return new[0] if len(new) == 1 else None
 
     def check_health(self, plan: RolloutPlan, deployment: str, since: datetime) -> str:
         metrics = self.platform.deployment_metrics(

@@ -51,6 +51,8 @@ def test_a_deployment_that_ends_failed_fails_the_rollout_and_keeps_the_old_split
     assert reports[-1][0].state.value == "failed"
     state = platform.endpoint_state(MODEL, "dev")
     assert state.deployment(old).traffic == 100
+    # Azure keeps a deployment whose creation failed (state Failed, quota held): it is deleted.
+    assert [d.name for d in state.deployments] == [old]
 
 
 def test_a_failed_smoke_test_rolls_back_by_deleting_the_new_deployment(
