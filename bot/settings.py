@@ -244,6 +244,30 @@ class ColumnDrift(Strict):
     threshold: float | None = Field(default=None, gt=0)
 
 
+class QualityLevel(Strict):
+    """When a data-quality rate is worth a warning and when it is a breach (shares, 0 to 1)."""
+
+    warning: float = Field(ge=0, le=1)
+    breach: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> QualityLevel:
+        if self.warning > self.breach:
+            raise ValueError(f"warning ({self.warning}) must not be above breach ({self.breach})")
+        return self
+
+
+class QualityConfig(Strict):
+    """Data-quality findings of each drift check. Missing and invalid rates count as an
+    increase over the reference's own rate; out-of-range and new-category shares are of the
+    current rows, against ranges and categories learned from the reference."""
+
+    missing_increase: QualityLevel = QualityLevel(warning=0.05, breach=0.20)
+    invalid_increase: QualityLevel = QualityLevel(warning=0.0, breach=0.05)
+    out_of_range: QualityLevel = QualityLevel(warning=0.05, breach=0.20)
+    new_category: QualityLevel = QualityLevel(warning=0.01, breach=0.10)
+
+
 class DriftConfig(Strict):
     enabled: bool = True
     schedule: CronExpr = "0 * * * *"
@@ -252,6 +276,7 @@ class DriftConfig(Strict):
     """Dataset drift when at least this share of features drifted."""
     columns: dict[str, ColumnDrift] = Field(default_factory=dict)
     small_sample_rows: int = Field(default=1000, ge=10)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
 
 
 class PerformanceConfig(Strict):

@@ -100,6 +100,7 @@ class DriftOptions:
             share_threshold=config.share_threshold,
             small_sample_rows=config.small_sample_rows,
             columns=columns,
+            quality=QualityThresholds.from_config(config.quality),
         )
         return replace(base, **overrides)  # type: ignore[arg-type]
 

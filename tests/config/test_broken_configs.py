@@ -31,6 +31,13 @@ models:
 """,
         "models[0].monitoring.drift.share_threshold: Input should be a valid number",
     ),
+    "quality_warning_above_breach": (
+        GOOD_MODEL
+        + "    monitoring:\n      drift:\n        quality:\n"
+        + "          out_of_range: {warning: 0.3, breach: 0.2}\n",
+        "models[0].monitoring.drift.quality.out_of_range: warning (0.3) must not be above breach "
+        "(0.2)",
+    ),
     "missing_task": (
         "models:\n  - name: churn-model\n",
         "models[0].task: required key is missing",

@@ -28,6 +28,7 @@ from jobs.monitoring import (
     summarize,
 )
 from jobs.monitoring.chunks import NumericSummary
+from jobs.monitoring.quality import QualityThresholds
 from jobs.monitoring.samples import ColumnKind, infer_kinds
 from tests.jobs.churn_data import CATEGORICAL, NUMERIC, churn_frame, churn_model
 
@@ -131,6 +132,13 @@ def test_out_of_range_values() -> None:
     report = drift_frames(ref, cur)
     finding = next(f for f in report.quality.findings if f.check is QualityCheck.OUT_OF_RANGE)
     assert finding.value == pytest.approx(0.1) and finding.verdict is Verdict.WARNING
+    # A model that tolerates less says so in its configuration: the same 10% is a breach.
+    strict = DriftConfig.model_validate(
+        {"quality": {"out_of_range": {"warning": 0.01, "breach": 0.05}}}
+    )
+    report = drift_frames(ref, cur, options=DriftOptions.from_config(strict))
+    finding = next(f for f in report.quality.findings if f.check is QualityCheck.OUT_OF_RANGE)
+    assert finding.verdict is Verdict.BREACH
 
 
 @pytest.mark.parametrize(
@@ -222,6 +230,8 @@ def test_options_from_model_config() -> None:
     assert options.share_threshold == 0.3 and options.small_sample_rows == 500
     assert options.override("age") == ColumnOverride(Method.KS, 0.01)
     assert options.override("plan") == ColumnOverride()
+    # The configuration's default quality levels are the engine's own defaults.
+    assert options.quality == QualityThresholds()
 
 
 def test_profile_cache_reuses_the_reference(reference: pd.DataFrame) -> None:
