@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import pandas as pd
-from slack_sdk.errors import SlackApiError
 
+from bot.outbox import key_of
 from bot.platform.base import PlatformError
 from bot.responder import MessageRef, Upload
 from bot.settings import ModelConfig
@@ -761,14 +761,10 @@ def publish_summary(
         ),
         trigger=trigger,
     )
-    try:
-        ref = ctx.post(target, reply)
-    except (SlackApiError, OSError) as exc:  # refused, or Slack did not answer in time
-        error = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
-        log.warning("could not post the %s summary of %s: %s", report.kind, report.model, error)
-        return None
-    ctx.upload(ref, report.charts)
-    return ref
+    key = key_of("summary", report.kind, report.model, report.environment, report.end.isoformat())
+    return ctx.publish(
+        key, target, reply, report.charts, what=f"the {report.kind} summary of {report.model}"
+    )
 
 
 # --------------------------------------------------------------------------- /mlops drift|perf|usage

@@ -86,6 +86,35 @@ class MonitorContext:
     def post(self, channel: str, reply: Reply, *, thread_ts: str | None = None) -> MessageRef:
         return self.slack.post(channel, reply, thread_ts=thread_ts)
 
+    def publish(
+        self, key: str, channel: str, reply: Reply, uploads: Sequence[Upload], *, what: str
+    ) -> MessageRef | None:
+        """Post a report with its charts in its thread, once per ``key``.
+
+        Through the outbox a report that Slack refuses for now (outage, rate limit, timeout)
+        is kept and delivered when Slack is back, its charts right after it; without one the
+        failure is logged. Returns where it went, or None while it is not posted.
+        """
+        if self.outbox is None:
+            try:
+                ref = self.post(channel, reply)
+            except (SlackApiError, OSError) as exc:  # refused, or Slack did not answer in time
+                log.warning("could not post %s: %s", what, _describe(exc))
+                return None
+            self.upload(ref, uploads)
+            return ref
+        delivery = self.outbox.post(key, channel, reply)
+        charts_key = f"{key}:charts"
+        if delivery.ref is None:
+            log.warning("%s is queued (%s); it goes out when Slack takes it", what, delivery.error)
+            if uploads:
+                self.outbox.upload(charts_key, channel, uploads, parent=key)
+            return None
+        ref = delivery.ref
+        if uploads and not self.upload(ref, uploads):
+            self.outbox.upload(charts_key, ref.channel, uploads, thread_ts=ref.ts)
+        return ref
+
     def update(self, ref: MessageRef, reply: Reply) -> None:
         """Edit a card; through the outbox, the newest content is delivered even after an outage."""
         if self.outbox is not None:
@@ -129,6 +158,10 @@ class MonitorContext:
                 log.info("Slack rate-limited the chart upload; retrying in %.1fs", wait)
                 self.sleep(wait)
         return False
+
+
+def _describe(exc: Exception) -> str:
+    return _error(exc) if isinstance(exc, SlackApiError) else str(exc) or type(exc).__name__
 
 
 def _error(exc: SlackApiError) -> str:

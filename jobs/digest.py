@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
+from bot.outbox import key_of
 from bot.responder import MessageRef, Upload
 from bot.store import Alert
 from jobs import charts
@@ -129,10 +129,5 @@ def run_digest(
     """Post the digest (one message, chart in its thread) to the digest channel."""
     reply = build_digest(ctx)
     target = channel or ctx.settings.channel(None, "digest")
-    try:
-        ref = ctx.post(target, reply)
-    except SlackApiError as exc:
-        log.warning("could not post the daily digest: %s", exc.response.get("error"))
-        return reply, None
-    ctx.upload(ref, reply.uploads)
-    return reply, ref
+    key = key_of("digest", target, reply.generated_at.isoformat() if reply.generated_at else "")
+    return reply, ctx.publish(key, target, reply, reply.uploads, what="the daily digest")
