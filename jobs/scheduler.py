@@ -32,9 +32,7 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import threading
-import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -59,6 +57,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.cron import crontab_trigger
+from bot.holders import holder_gone, new_holder
 from bot.services import Services
 from bot.settings import Settings
 from bot.store import Lock, Store
@@ -120,9 +119,10 @@ class Lease:
                 row = session.get(Lock, self.name, with_for_update=True)
                 if row is None:
                     session.add(Lock(name=self.name, holder=self.holder, expires_at=until))
-                elif row.holder == self.holder or row.expires_at <= now:
+                elif row.holder == self.holder or row.expires_at <= now or holder_gone(row.holder):
                     if row.holder != self.holder:
-                        log.info("taking over %s from %s (expired)", self.name, row.holder)
+                        why = "expired" if row.expires_at <= now else "its process is gone"
+                        log.info("taking over %s from %s (%s)", self.name, row.holder, why)
                     row.holder, row.expires_at = self.holder, until
                 else:
                     self.valid_until = None
@@ -298,7 +298,7 @@ class MonitoringScheduler:
         self.services = services
         self.settings = services.settings
         self.store = services.store
-        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.holder = holder or new_holder()
         self.context = MonitorContext.from_services(
             services, clock=clock, on_job_submitted=self.job_submitted
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -12,6 +14,8 @@ import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import text
 
+from bot.holders import HOST
+from bot.store import Lock
 from jobs import run_job
 from jobs.alerts import active_mute
 from jobs.scheduler import CONFIG_STORE, LEADER_LOCK, MonitoringScheduler, lease_holder
@@ -227,3 +231,37 @@ def test_the_lease_row_names_the_leader(harness: Harness) -> None:
     scheduler.stop()
     harness.scheduler = None
     assert lease_holder(harness.store) is None  # a clean stop hands over at once
+
+
+def _lease_left_by(harness: Harness, holder: str) -> None:
+    """A lease row as a killed leader leaves it: valid for another hour."""
+    with harness.store.session() as session:
+        session.add(
+            Lock(name=LEADER_LOCK, holder=holder, expires_at=datetime.now(UTC) + timedelta(hours=1))
+        )
+
+
+def test_a_leader_that_was_killed_is_replaced_at_once_not_when_its_lease_expires(
+    harness: Harness,
+) -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    _lease_left_by(harness, f"{HOST}:{dead.pid}:deadbeef")
+    scheduler = harness.start(holder="successor")  # start() asserts it leads
+    assert lease_holder(harness.store) == "successor" == scheduler.holder
+
+
+def test_a_live_leader_on_this_host_keeps_its_lease(harness: Harness) -> None:
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        _lease_left_by(harness, f"{HOST}:{alive.pid}:cafef00d")
+        scheduler = MonitoringScheduler(harness.services, clock=harness.clock, holder="follower")
+        scheduler.start()
+        try:
+            assert not scheduler.is_leader
+            assert lease_holder(harness.store) == f"{HOST}:{alive.pid}:cafef00d"
+        finally:
+            scheduler.stop()
+    finally:
+        alive.kill()
+        alive.wait()
