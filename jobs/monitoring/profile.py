@@ -20,6 +20,7 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from jobs.monitoring.samples import (
     CategoricalSample,
@@ -137,12 +138,17 @@ def frame_fingerprint(frame: Frame, sample_rows: int = 2048) -> str:
         digest.update(str(frame.schema).encode())
         picks = np.unique(np.linspace(0, max(n - 1, 0), num=min(n, sample_rows)).astype(np.int64))
         sample = frame.take(pa.array(picks)).to_pandas() if n else frame.to_pandas()
-        numeric = [
-            frame.column(c).to_numpy(zero_copy_only=False)
-            for c in frame.column_names
-            if pa.types.is_integer(frame.schema.field(c).type)
-            or pa.types.is_floating(frame.schema.field(c).type)
-        ]
+        # Summed in Arrow, chunk by chunk: converting each column to numpy first copied the
+        # whole reference once more (0.3-1 s for 1M x 60, on one thread, before any work).
+        sums = np.array(
+            [
+                _finite_sum(frame.column(c))
+                for c in frame.column_names
+                if pa.types.is_integer(frame.schema.field(c).type)
+                or pa.types.is_floating(frame.schema.field(c).type)
+            ],
+            dtype=np.float64,
+        )
     else:
         digest.update(repr([(str(c), str(t)) for c, t in frame.dtypes.items()]).encode())
         picks = np.unique(np.linspace(0, max(n - 1, 0), num=min(n, sample_rows)).astype(np.int64))
@@ -153,8 +159,8 @@ def frame_fingerprint(frame: Frame, sample_rows: int = 2048) -> str:
             if pd.api.types.is_numeric_dtype(frame[c].dtype)
             and not pd.api.types.is_bool_dtype(frame[c].dtype)
         ]
+        sums = np.array([np.sum(v[np.isfinite(v)]) for v in numeric], dtype=np.float64)
     digest.update(str(n).encode())
-    sums = np.array([np.nansum(np.asarray(v, dtype=np.float64)) for v in numeric], dtype=np.float64)
     digest.update(sums.tobytes())
     if len(sample):
         hashed = pd.util.hash_pandas_object(
@@ -162,6 +168,14 @@ def frame_fingerprint(frame: Frame, sample_rows: int = 2048) -> str:
         )
         digest.update(hashed.to_numpy().tobytes())
     return digest.hexdigest()
+
+
+def _finite_sum(column: pa.ChunkedArray) -> float:
+    """Sum of the finite values (nulls, NaN and ±inf left out), as a float."""
+    if pa.types.is_floating(column.type):
+        column = pc.if_else(pc.is_finite(column), column, None)
+    total = pc.sum(column).as_py()
+    return float(total) if total is not None else 0.0
 
 
 class ProfileCache:
