@@ -20,8 +20,8 @@ _VERSION = re.compile(r"^[A-Za-z0-9]{1,32}$")
 def register(app: App, services: Services) -> None:
     @app.action(JOB_DEPLOY)
     def job_deploy(ack: Ack, body: dict[str, Any]) -> None:
+        services.workers.submit(deploy_from_job, services, body)  # queued before the ack
         ack()
-        services.workers.submit(deploy_from_job, services, body)
 
 
 def deploy_from_job(services: Services, body: dict[str, Any]) -> None:

@@ -255,10 +255,11 @@ def register(app: App, services: Services) -> None:
 
 
 def _acking(services: Services, handler: Callable[[Click], None]) -> Callable[..., None]:
-    """A Bolt listener that acks, then runs ``handler`` in the worker pool."""
+    """A Bolt listener that queues ``handler`` in the worker pool, then acks (queued first,
+    so a graceful shutdown that waits for idle workers after the ack still runs it)."""
 
     def listener(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
         services.workers.submit(handler, Click.from_body(body))
+        ack()
 
     return listener

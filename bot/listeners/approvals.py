@@ -46,15 +46,17 @@ def register(app: App, services: Services) -> None:
 
     @app.action(ACTION_APPROVE)
     def approve(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
+        # Work is queued before the ack, so whoever waits for idle workers once Slack has
+        # its answer (a graceful shutdown, a test) sees it.
         click = Click.from_body(body)
         services.workers.submit(_vote, services, desk, click, "approve")
+        ack()
 
     @app.action(ACTION_CANCEL)
     def cancel(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
         click = Click.from_body(body)
         services.workers.submit(_vote, services, desk, click, "cancel")
+        ack()
 
     @app.action(ACTION_REJECT)
     def reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
@@ -98,8 +100,8 @@ def register(app: App, services: Services) -> None:
             return
         result = desk.book.reject(approval_id, user, reason)
         if result.outcome is Outcome.REJECTED:
-            ack()
             services.workers.submit(desk.after_change, result, user)
+            ack()
             return
         message = outcome_reply("reject", result)
         ack(
@@ -111,8 +113,8 @@ def register(app: App, services: Services) -> None:
 
     @app.action(JOB_PROMOTE)
     def job_promote(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
         services.workers.submit(_promote_from_job, services, desk, Click.from_body(body))
+        ack()
 
 
 def _vote(services: Services, desk: PromotionDesk, click: Click, action: str) -> None:

@@ -19,8 +19,10 @@ log = logging.getLogger(__name__)
 def register(app: App, services: Services) -> None:
     @app.command("/mlops")
     def mlops(ack: Ack, body: dict[str, Any]) -> None:
-        ack()
+        # Queued before the ack: whoever waits for idle workers once Slack has its answer
+        # (a graceful shutdown, a test) must see this work, not an empty pool.
         services.workers.submit(run_slash_command, services, body)
+        ack()
 
 
 def command_context(services: Services, invocation: Invocation, progress: Any) -> CommandContext:
