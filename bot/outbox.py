@@ -35,12 +35,9 @@ import base64
 import hashlib
 import importlib
 import logging
-import os
 import random
-import socket
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -55,6 +52,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from bot.holders import holder_gone, holder_prefix, new_holder
 from bot.responder import MessageRef, Upload, message_payload, scrub
 from bot.store import OutboxMessage, Store
 from commands.replies import Reply
@@ -102,7 +100,6 @@ TRANSIENT_ERRORS = frozenset(
     }
 )
 
-HOST = socket.gethostname()
 
 Hook = Callable[[Any, Mapping[str, Any], MessageRef | None, bool], None]
 
@@ -209,7 +206,7 @@ class Outbox:
         self.max_age = max_age
         self.keep_delivered = keep_delivered
         self.batch = batch
-        self.instance = f"{HOST[:30]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.instance = new_holder()
         """Who holds a claim: host and process, so a restarted bot on the same host can take
         over the claims of a process that was killed instead of waiting for them to expire."""
         self._pause_until = 0.0
@@ -460,9 +457,12 @@ class Outbox:
                 )
                 self._give_up(row, why)
             else:
+                # The row is due no later than the pause ends: when the queue resumes it goes
+                # first again, not after messages queued behind it during the pause.
+                due_at = self.clock() + timedelta(seconds=failure.retry_in)
                 if failure.outage:
                     self._pause(failure.retry_in)
-                self._release(row, retry_in=failure.retry_in, error=failure.error)
+                self._release(row, retry_in=failure.retry_in, error=failure.error, due_at=due_at)
                 log.warning(
                     "Slack did not take %s (%s, attempt %d); retrying in %.0fs",
                     row.dedupe_key,
@@ -537,13 +537,19 @@ class Outbox:
             return False
 
     def _release(
-        self, row: OutboxMessage, *, retry_in: float, error: str | None, undo_attempt: bool = False
+        self,
+        row: OutboxMessage,
+        *,
+        retry_in: float,
+        error: str | None,
+        undo_attempt: bool = False,
+        due_at: datetime | None = None,
     ) -> None:
         table = OutboxMessage.__table__
         values: dict[str, Any] = {
             "claimed_by": None,
             "claimed_until": None,
-            "next_attempt_at": self.clock() + timedelta(seconds=retry_in),
+            "next_attempt_at": due_at or self.clock() + timedelta(seconds=retry_in),
         }
         if error is not None:
             values["last_error"] = error[:1000]
@@ -624,12 +630,12 @@ class Outbox:
                 select(table.c.id, table.c.claimed_by).where(
                     table.c.delivered_at.is_(None),
                     table.c.claimed_until >= now,
-                    table.c.claimed_by.like(f"{HOST[:30]}:%"),
+                    table.c.claimed_by.like(f"{holder_prefix()}%"),
                 )
             ).all()
         released = 0
         for row_id, holder in held:
-            if holder == self.instance or _alive(holder):
+            if holder == self.instance or not holder_gone(holder):
                 continue
             with self.store.session() as session:
                 result = session.execute(
@@ -719,23 +725,6 @@ class Outbox:
                     .order_by(table.c.id)
                 )
             )
-
-
-def _alive(holder: str) -> bool:
-    """Whether the process named in a claim (``host:pid:token``) still runs on this host."""
-    try:
-        pid = int(holder.split(":")[1])
-    except (IndexError, ValueError):
-        return True  # not ours to judge: wait for the claim to expire
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _ref(result: Mapping[str, Any] | None) -> MessageRef | None:
