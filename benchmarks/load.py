@@ -406,6 +406,9 @@ def flatness(samples: list[dict[str, Any]]) -> dict[str, float]:
         "rss_growth_mb": float(last["rss_mb"]) - float(first["rss_mb"]),
         "rss_mb_per_1000_checks": slope * 1000,
         "fd_growth": float(last["fds"]) - float(first["fds"]),
+        # A leak keeps growing; a connection pool filling up under load levels off. The second
+        # half of the warm run tells them apart.
+        "fd_growth_late": float(last["fds"]) - float(warm[len(warm) // 2]["fds"]),
         "thread_growth": float(last["threads"]) - float(first["threads"]),
         "rss_max_mb": max(ys),
         "fds_max": max(float(r["fds"]) for r in warm),

@@ -48,6 +48,9 @@ def test_soak_of_scheduled_checks_keeps_memory_and_descriptors_flat() -> None:
     print({k: v for k, v in figures.items() if k != "samples"})
     assert figures["checks"] == SOAK_CHECKS
     assert figures["outbox"]["pending"] == 0 and figures["outbox"]["given_up"] == 0
-    assert figures["fd_growth"] <= 5, figures["samples"]  # the SQLite pool may still grow
+    # The SQLite pool may still grow under load (5 kept connections, each with its database,
+    # WAL and shared-memory files open), then levels off; a leak keeps growing to the end.
+    assert figures["fd_growth"] <= 15, figures["samples"]
+    assert figures["fd_growth_late"] <= 3, figures["samples"]
     assert figures["thread_growth"] <= 2, figures["samples"]
     assert figures["rss_growth_mb"] <= 20, figures["samples"]
