@@ -112,7 +112,9 @@ def secrets_for(server_url: str) -> Secrets:
     )
 
 
-def wait_until(check: Callable[[], T], timeout: float = 15.0, what: str = "condition") -> T:
+def wait_until(check: Callable[[], T], timeout: float = 30.0, what: str = "condition") -> T:
+    """``check()`` once it is truthy. The generous default is for a loaded CI machine (child
+    processes, deployments that start runners): it only matters when something is slow."""
     deadline = time.monotonic() + timeout
     while True:
         value = check()
@@ -196,7 +198,7 @@ class Bot:
             for m in self.server.ephemerals(user)
         ]
 
-    def wait_ephemeral(self, user: str, contains: str, timeout: float = 10.0) -> str:
+    def wait_ephemeral(self, user: str, contains: str, timeout: float = 30.0) -> str:
         try:
             return wait_until(
                 lambda: next((t for t in self.ephemeral_texts(user) if contains in t), None),
@@ -216,7 +218,7 @@ class Bot:
         return found[0]
 
     def wait_state(
-        self, approval_id: str, *states: ApprovalState, timeout: float = 20.0
+        self, approval_id: str, *states: ApprovalState, timeout: float = 60.0
     ) -> ApprovalSnapshot:
         return wait_until(
             lambda: (a := self.desk.book.get(approval_id)) and a.state in states and a,

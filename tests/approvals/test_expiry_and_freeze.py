@@ -11,13 +11,14 @@ from tests.approvals.harness import MODEL, wait_until
 
 
 def test_expiry_marks_the_card_expired_and_removes_the_buttons(make_bot) -> None:
-    bot = make_bot(prod_approval={"expiry": "2s"})
+    # Long enough that a loaded machine gets Bob's vote in before the request expires.
+    bot = make_bot(prod_approval={"expiry": "5s"})
     approval, ts = bot.request()
     pending = bot.card(ts)
     bot.click(ts, "approval_approve", seed.BOB)
     bot.wait_ephemeral(seed.BOB, "1 of 2")
 
-    done = bot.wait_state(approval.id, ApprovalState.EXPIRED, timeout=10)
+    done = bot.wait_state(approval.id, ApprovalState.EXPIRED, timeout=30)
     assert "nobody completed the approvals" in (done.reason or "")
     card = wait_until(lambda: (c := bot.card(ts)) and "Expired" in json.dumps(c["blocks"]) and c)
     assert not [b for b in card["blocks"] if b["type"] == "actions"]

@@ -81,7 +81,7 @@ def test_rollout_killed_half_way_is_rolled_back_on_start_up(
     try:
         act = slack_server.interactions
         post(url, *act.slash_command(f"promote {MODEL} --to prod", user_id=seed.ALICE))
-        card = wait_until(lambda: slack_server.messages(APPROVALS), timeout=20)[-1]
+        card = wait_until(lambda: slack_server.messages(APPROVALS), timeout=60)[-1]
         post(url, *act.click(APPROVALS, card["ts"], "approval_approve", user_id=seed.BOB))
         wait_until(lambda: slack_server.ephemerals(seed.BOB), what="Bob's vote")
         post(url, *act.click(APPROVALS, card["ts"], "approval_approve", user_id=seed.CAROL))
@@ -90,7 +90,7 @@ def test_rollout_killed_half_way_is_rolled_back_on_start_up(
             deployments = platform.endpoint_state(MODEL, "prod").deployments
             return any(d.model_version == "2" and d.traffic == 10 for d in deployments)
 
-        wait_until(new_at_ten_percent, timeout=30, what="v2 to take 10% in prod")
+        wait_until(new_at_ten_percent, timeout=60, what="v2 to take 10% in prod")
     finally:
         child.kill()  # SIGKILL: no clean-up, the rollout stops mid-bake
         child.wait(10)

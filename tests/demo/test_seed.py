@@ -185,9 +185,15 @@ def test_simulated_live_traffic_is_scored_and_labelled(seeded: Seeded, tmp_path:
     shutil.copytree(seeded.settings.state_path, copy)
     settings = settings_for(copy)
     platform = LocalPlatform(settings)
+    # The seed's traffic ends at the top of the hour it ran in, and the window below starts
+    # there: in the first minute of that hour "now" would put some of the calm minute before
+    # it. So the calm minute ends at least a minute after the seeded traffic.
+    calm_end = max(datetime.now(UTC), seeded.summary.end + timedelta(minutes=1, seconds=1))
     try:
-        calm = simulate_traffic(platform, settings, DEMO_MODEL, "prod", 150, drifted=False, seed=1)
-        later = datetime.now(UTC) + timedelta(minutes=2)
+        calm = simulate_traffic(
+            platform, settings, DEMO_MODEL, "prod", 150, drifted=False, seed=1, now=calm_end
+        )
+        later = calm_end + timedelta(minutes=2)
         drifted = simulate_traffic(
             platform, settings, DEMO_MODEL, "prod", 150, drifted=True, seed=2, now=later
         )

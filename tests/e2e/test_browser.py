@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from PIL import Image
@@ -19,7 +20,9 @@ from PIL import Image
 from bot.demo.live import DemoSession
 from tests.e2e.conftest import ARTIFACTS, DOCS_IMAGES, UPDATE_DOCS
 
-expect: Any = pytest.importorskip("playwright.sync_api").expect
+_sync_api: Any = pytest.importorskip("playwright.sync_api")
+expect: Any = _sync_api.expect
+T = TypeVar("T")
 
 ALICE, BOB, CAROL = "alice", "bob", "carol"
 TIMEOUT = 30_000
@@ -46,6 +49,23 @@ def card(page: Any, header: str) -> Any:
     return page.locator("#messages .msg", has=page.locator(".bk-header", has_text=header)).last
 
 
+def on_the_settled_page(action: Callable[[], T], attempts: int = 10) -> T:
+    """``action()`` on a locator, again if the page redrew its element meanwhile.
+
+    The sandbox page redraws a message whenever the workspace changes (a card edit, a thread
+    reply landing late on a slow machine); a locator action that had already found the old
+    element then fails with "not attached to the DOM". Assertions retry by themselves; the
+    screenshots' scroll, measure and shoot do not."""
+    for attempt in range(attempts):
+        try:
+            return action()
+        except _sync_api.Error as exc:
+            if "not attached" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.2)
+    raise AssertionError("unreachable")
+
+
 def shoot(
     target: Any, name: str, docs_name: str | None = None, *, without_sidebar: bool = False
 ) -> Path:
@@ -59,11 +79,11 @@ def shoot(
     resized = None
     if page is not None:  # a locator: fit the window to it
         size = page.viewport_size
-        box = target.bounding_box()
+        box = on_the_settled_page(target.bounding_box)
         if box and box["height"] > size["height"] - 220:
             resized = size
             page.set_viewport_size({"width": size["width"], "height": int(box["height"]) + 260})
-        target.scroll_into_view_if_needed()
+        on_the_settled_page(target.scroll_into_view_if_needed)
     options: dict[str, Any] = {"path": str(path), "animations": "disabled"}
     if without_sidebar:  # the channel and the thread, as in a wide Slack window
         size = target.viewport_size
@@ -74,7 +94,7 @@ def shoot(
             "width": size["width"] - sidebar,
             "height": size["height"],
         }
-    target.screenshot(**options)
+    on_the_settled_page(lambda: target.screenshot(**options))
     if resized is not None:
         page.set_viewport_size(resized)
     if UPDATE_DOCS and docs_name:
@@ -251,7 +271,7 @@ def test_page_updates_live_and_renders_every_block_kind(page: Any, demo: DemoSes
     marker = f"posted from outside the page at {time.time():.0f}"
     _, plain = ws.post_message("C0GENERAL", user_id="U0CAROL", text=f"*{marker}* :rocket:")
     message = page.locator(f'.msg[data-ts="{plain["ts"]}"]')
-    expect(message.locator("b")).to_have_text(marker, timeout=5_000)
+    expect(message.locator("b")).to_have_text(marker, timeout=TIMEOUT)
     expect(message.locator(".emoji")).to_have_text("🚀")
 
     chart = next(f for f in ws.files.all_files() if f["mimetype"] == "image/png")
@@ -293,7 +313,7 @@ def test_page_updates_live_and_renders_every_block_kind(page: Any, demo: DemoSes
     ]
     _, rich = ws.post_message("C0GENERAL", user_id="U0CAROL", text="blocks", blocks=blocks)
     shown = page.locator(f'.msg[data-ts="{rich["ts"]}"]')
-    expect(shown.locator(".bk-header")).to_have_text("Every block kind", timeout=5_000)
+    expect(shown.locator(".bk-header")).to_have_text("Every block kind", timeout=TIMEOUT)
     expect(shown.locator(".bk-field")).to_have_count(2)
     expect(shown.locator(".mention").first).to_have_text("@bob")
     expect(shown.locator(".channel-mention")).to_have_text("#mlops")
@@ -308,6 +328,6 @@ def test_page_updates_live_and_renders_every_block_kind(page: Any, demo: DemoSes
     )
 
     ws.update_message("C0GENERAL", rich["ts"], user_id="U0CAROL", text="edited", blocks=blocks[:1])
-    expect(shown.locator(".bk-field")).to_have_count(0, timeout=5_000)
+    expect(shown.locator(".bk-field")).to_have_count(0, timeout=TIMEOUT)
     expect(shown.locator(".edited")).to_have_text("(edited)")
     shoot(page, "live-updates")

@@ -24,6 +24,9 @@ from slack_sdk.signature import SignatureVerifier
 from bot.sandbox import SlackWebApiServer, seed
 from bot.sandbox.page import SandboxPage
 
+ACK_TIMEOUT = 2.0
+"""How long the page waits for the app's ack in these tests (Slack waits three seconds)."""
+
 
 @dataclass
 class Received:
@@ -88,7 +91,9 @@ def app() -> Iterator[RecordingApp]:
 @pytest.fixture
 def sandbox(app: RecordingApp) -> Iterator[tuple[SlackWebApiServer, SandboxPage]]:
     server = SlackWebApiServer()
-    page = SandboxPage(server, bot_url=app.url, ack_timeout=0.5).attach()
+    # Long enough for a loaded machine to answer a local request; the slow app below waits
+    # past it.
+    page = SandboxPage(server, bot_url=app.url, ack_timeout=ACK_TIMEOUT).attach()
     server.start()
     yield server, page
     page.close()
@@ -157,7 +162,7 @@ def test_an_ack_body_is_shown_to_the_person_as_slack_does(sandbox, app) -> None:
 
 def test_an_app_that_does_not_ack_in_time_is_an_operation_timeout(sandbox, app) -> None:
     server, _ = sandbox
-    app.answer = lambda _: (200, "", 1.5)
+    app.answer = lambda _: (200, "", ACK_TIMEOUT + 1.0)
     status, answer = call(
         server,
         "/sandbox/api/command",

@@ -215,7 +215,7 @@ def test_tampered_approval_buttons_are_refused_and_recorded(live_bot: RunningBot
     )
     wait_until(
         lambda: len([t for t in _ephemerals(bot, seed.BOB) if "nothing was changed" in t]) >= 4,
-        timeout=20,
+        timeout=60,
         what="four refusals",
     )
     settle(bot)

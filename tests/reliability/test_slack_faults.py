@@ -174,7 +174,7 @@ def test_a_request_card_that_slack_refused_is_posted_once_when_it_is_back(
     )
     assert bot.cards() == []
     slack_back(bot.server, outbox)
-    card = wait_until(lambda: bot.cards(), timeout=20, what="the card")[0]
+    card = wait_until(lambda: bot.cards(), timeout=60, what="the card")[0]
     recorded = wait_until(
         lambda: (a := bot.desk.book.get(approval.id)) and a.published and a, what="the record"
     )
