@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,20 +13,15 @@ import pytest
 
 from bot.sandbox import seed
 from bot.sandbox.signed_requests import slash_command
+from tests.fakes.processes import free_port, wait_healthy
 from tests.fakes.signing import post
 from tests.fakes.slack_server import FakeSlackServer
 from tests.slackapp.conftest import blocks_text
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def served(state_dir: Path, slack_server: FakeSlackServer) -> Iterator[str]:
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "SLACK_BOT_TOKEN": seed.BOT_TOKEN,
@@ -56,15 +49,11 @@ def served(state_dir: Path, slack_server: FakeSlackServer) -> Iterator[str]:
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        assert process.poll() is None, process.stdout.read().decode()
-        try:
-            urllib.request.urlopen(f"{url}/healthz", timeout=1)
-            break
-        except OSError:
-            assert time.monotonic() < deadline, "serve did not come up"
-            time.sleep(0.2)
+    try:
+        wait_healthy(f"{url}/healthz", process, timeout=60)
+    except RuntimeError as exc:
+        process.kill()
+        pytest.fail(f"{exc}\n{process.stdout.read().decode()}")
     try:
         yield url
     finally:
