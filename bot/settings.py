@@ -276,6 +276,8 @@ class DriftConfig(Strict):
     """Dataset drift when at least this share of features drifted."""
     columns: dict[str, ColumnDrift] = Field(default_factory=dict)
     small_sample_rows: int = Field(default=1000, ge=10)
+    min_rows: int = Field(default=30, ge=2)
+    """Fewer valid values than this in either window: "not enough data", never a verdict."""
     quality: QualityConfig = Field(default_factory=QualityConfig)
 
 

@@ -99,6 +99,7 @@ class DriftOptions:
         base = cls(
             share_threshold=config.share_threshold,
             small_sample_rows=config.small_sample_rows,
+            min_rows=config.min_rows,
             columns=columns,
             quality=QualityThresholds.from_config(config.quality),
         )

@@ -223,11 +223,13 @@ def test_options_from_model_config() -> None:
         {
             "share_threshold": 0.3,
             "small_sample_rows": 500,
+            "min_rows": 100,
             "columns": {"age": {"method": "ks", "threshold": 0.01}},
         }
     )
     options = DriftOptions.from_config(config)
     assert options.share_threshold == 0.3 and options.small_sample_rows == 500
+    assert options.min_rows == 100
     assert options.override("age") == ColumnOverride(Method.KS, 0.01)
     assert options.override("plan") == ColumnOverride()
     # The configuration's default quality levels are the engine's own defaults.
