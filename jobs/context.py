@@ -87,9 +87,17 @@ class MonitorContext:
         return self.slack.post(channel, reply, thread_ts=thread_ts)
 
     def publish(
-        self, key: str, channel: str, reply: Reply, uploads: Sequence[Upload], *, what: str
+        self,
+        key: str,
+        channel: str,
+        reply: Reply,
+        uploads: Sequence[Upload],
+        *,
+        what: str,
+        thread_ts: str | None = None,
     ) -> MessageRef | None:
-        """Post a report with its charts in its thread, once per ``key``.
+        """Post a report (in ``thread_ts``'s thread when given) with its charts in its thread,
+        once per ``key``.
 
         Through the outbox a report that Slack refuses for now (outage, rate limit, timeout)
         is kept and delivered when Slack is back, its charts right after it; without one the
@@ -97,13 +105,13 @@ class MonitorContext:
         """
         if self.outbox is None:
             try:
-                ref = self.post(channel, reply)
+                ref = self.post(channel, reply, thread_ts=thread_ts)
             except (SlackApiError, OSError) as exc:  # refused, or Slack did not answer in time
                 log.warning("could not post %s: %s", what, _describe(exc))
                 return None
             self.upload(ref, uploads)
             return ref
-        delivery = self.outbox.post(key, channel, reply)
+        delivery = self.outbox.post(key, channel, reply, thread_ts=thread_ts)
         charts_key = f"{key}:charts"
         if delivery.ref is None:
             log.warning("%s is queued (%s); it goes out when Slack takes it", what, delivery.error)

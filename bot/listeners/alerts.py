@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackApiError
 
 from bot.blocks.monitoring import ACTION_ACK, ACTION_DETAILS, ACTION_MUTE, ACTION_RETRAIN
 from bot.listeners.clicks import Click
+from bot.outbox import key_of
 from bot.responder import MessageRef
 from bot.services import Services
 from bot.settings import ModelConfig
@@ -196,12 +197,17 @@ class AlertButtons:
         lines = tuple(row.summary.get("details", ())) or (str(row.summary.get("headline", "")),)
         if window:
             title += f" · {window}"
-        try:
-            ctx.post(ref.channel, DetailsReply(title=title, lines=lines), thread_ts=ref.ts)
-        except SlackApiError as exc:
-            log.warning(
-                "could not post the details of %s: %s", row.fingerprint, exc.response.get("error")
-            )
+        posted = ctx.publish(
+            key_of("details", row.fingerprint, checked),
+            ref.channel,
+            DetailsReply(title=title, lines=lines),
+            (),
+            what=f"the details of {row.fingerprint}",
+            thread_ts=ref.ts,
+        )
+        if posted is None and ctx.outbox is None:  # lost, not queued: let the next click retry
+            book.set_fields(row.fingerprint, summary={"details_for": None})
+            self._tell(click, "Slack did not take the report; try again.", ok=False)
             return
         self.services.store.audit(
             click.user,

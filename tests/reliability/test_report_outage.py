@@ -1,8 +1,11 @@
-"""Scheduled reports while Slack is down: a check's summary and the daily digest are kept in
-the outbox and posted once, charts in their thread, when Slack is back (they used to be lost).
+"""Reports while Slack is down: a check's summary, the daily digest and an alert's full report
+(the Details button) are kept in the outbox and posted once, charts in their thread, when Slack
+is back (they used to be lost).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import pytest
 
@@ -10,6 +13,7 @@ from bot.sandbox import seed
 from jobs.digest import run_digest
 from tests.reliability.test_slack_faults import drain, quick_outbox, slack_back, slack_down
 from tests.scheduling.conftest import Harness, text_of
+from tests.scheduling.test_buttons import open_alert
 
 
 def _charts_in_thread(harness: Harness, ts: str) -> list[dict]:
@@ -54,3 +58,22 @@ def test_a_digest_slack_refused_is_posted_once_when_it_is_back(harness: Harness)
     digests = harness.top_level(seed.MLOPS_CHANNEL)
     assert len(digests) == 1
     assert len(_charts_in_thread(harness, digests[0]["ts"])) == 1
+
+
+@pytest.mark.usefixtures("quick_charts")
+def test_details_pressed_while_slack_is_down_arrive_once_when_it_is_back(
+    make_harness: Callable[..., Harness],
+) -> None:
+    # The press was marked as answered before the post; when the post was lost, every later
+    # press said "already in the thread" and the report never came.
+    harness, clicker, alert = open_alert(make_harness)
+    outbox = quick_outbox(harness.services)
+    slack_down(harness.slack, "chat.postMessage")
+    clicker.press(alert["ts"], "alert_details")
+    assert not [r for r in harness.replies(alert["ts"]) if "Full report" in text_of(r)]
+    slack_back(harness.slack, outbox)
+    drain(outbox)
+    clicker.press(alert["ts"], "alert_details")  # pressed again once Slack is back
+    drain(outbox)
+    details = [r for r in harness.replies(alert["ts"]) if "Full report" in text_of(r)]
+    assert len(details) == 1
