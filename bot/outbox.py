@@ -101,6 +101,10 @@ TRANSIENT_ERRORS = frozenset(
 )
 
 
+#: Backoff jitter from a generator of its own: the global ``random`` state belongs to the
+#: application (and to hypothesis in the tests, which flags any other thread touching it).
+_JITTER = random.Random()
+
 Hook = Callable[[Any, Mapping[str, Any], MessageRef | None, bool], None]
 
 
@@ -372,7 +376,7 @@ class Outbox:
 
     def backoff(self, attempts: int) -> float:
         wait = min(self.backoff_base * 2 ** max(attempts - 1, 0), self.backoff_max)
-        return wait * random.uniform(0.8, 1.2)
+        return wait * _JITTER.uniform(0.8, 1.2)
 
     def _claim(self, row_id: int) -> OutboxMessage | None:
         now = self.clock()
