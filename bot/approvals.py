@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.cron import crontab_trigger
 from bot.settings import ApprovalPolicy, FreezeWindow, Principals, Settings
-from bot.store import Approval, StaleStateError, Store, Vote
+from bot.store import Approval, AuditNote, StaleStateError, Store, Vote
 from commands.context import AccessPolicy, Decision
 from commands.replies import Reply, Step, StepState
 
@@ -504,11 +504,18 @@ class ApprovalBook:
         return self.require(approval_id)
 
     # -- compare-and-set
-    def update(self, approval: ApprovalSnapshot, **changes: Any) -> ApprovalSnapshot:
+    def update(
+        self, approval: ApprovalSnapshot, *, audit: AuditNote | None = None, **changes: Any
+    ) -> ApprovalSnapshot:
         """Change fields of exactly this version of the row (StaleStateError otherwise)."""
         values = {k: _jsonable(v) if k in ("rollout", "context") else v for k, v in changes.items()}
         self.store.compare_and_set(
-            Approval, approval.id, approval.row_version, updated_at=self.clock(), **values
+            Approval,
+            approval.id,
+            approval.row_version,
+            audit=audit,
+            updated_at=self.clock(),
+            **values,
         )
         return self.require(approval.id)
 
@@ -528,19 +535,22 @@ class ApprovalBook:
             )
         if reason is not None:
             changes["reason"] = reason
-        updated = self.update(approval, state=to.value, **changes)
-        self.store.audit(
+        # The audit row commits with the state change: whoever sees the new state (a card, an
+        # /mlops audit right after) also sees the line that explains it.
+        note = AuditNote(
             actor,
             "promotion",
             to.value,
             model=approval.model,
             environment=approval.target_env,
             subject=approval.id,
-            previous=approval.state.value,
-            version=approval.version,
-            reason=reason,
+            detail={
+                "previous": approval.state.value,
+                "version": approval.version,
+                "reason": reason,
+            },
         )
-        return updated
+        return self.update(approval, audit=note, state=to.value, **changes)
 
     # -- votes
     def _record_vote(self, approval_id: str, user: str, decision: str) -> bool:

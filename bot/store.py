@@ -13,7 +13,7 @@ import json
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -268,6 +268,32 @@ class AuditRecord:
     detail: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class AuditNote:
+    """An audit row to write in the same transaction as a state change (see compare_and_set)."""
+
+    actor: str
+    action: str
+    outcome: str
+    model: str | None = None
+    environment: str | None = None
+    subject: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def entry(self) -> AuditEntry:
+        return AuditEntry(
+            actor=self.actor,
+            action=self.action,
+            outcome=self.outcome,
+            model=self.model,
+            environment=self.environment,
+            subject=self.subject,
+            # The trail is read back into Slack (/mlops audit): no secret goes in, even one a
+            # user typed or an error quoted.
+            detail=_scrubbed(json.loads(json.dumps(dict(self.detail), default=str))),
+        )
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -289,12 +315,19 @@ class Store:
 
     # -- compare-and-set
     def compare_and_set(
-        self, model: type[Base], key: Any, expected_version: int, **changes: Any
+        self,
+        model: type[Base],
+        key: Any,
+        expected_version: int,
+        *,
+        audit: AuditNote | None = None,
+        **changes: Any,
     ) -> None:
         """Apply ``changes`` only if the row is still at ``expected_version``; bump the version.
 
         Raises StaleStateError when another writer got there first, so the caller can re-read
-        and decide (usually: the click was a duplicate, do nothing).
+        and decide (usually: the click was a duplicate, do nothing). ``audit`` is written in the
+        same transaction: a reader who sees the change also sees its audit row.
         """
         pk = next(iter(model.__table__.primary_key.columns))
         table = model.__table__
@@ -306,6 +339,8 @@ class Store:
             )
             if result.rowcount != 1:
                 raise StaleStateError(f"{table.name} {key!r} changed concurrently")
+            if audit is not None:
+                session.add(audit.entry())
 
     # -- audit
     def audit(
@@ -319,20 +354,9 @@ class Store:
         subject: str | None = None,
         **detail: Any,
     ) -> None:
+        note = AuditNote(actor, action, outcome, model, environment, subject, detail)
         with self.session() as session:
-            session.add(
-                AuditEntry(
-                    actor=actor,
-                    action=action,
-                    outcome=outcome,
-                    model=model,
-                    environment=environment,
-                    subject=subject,
-                    # The trail is read back into Slack (/mlops audit): no secret goes in, even
-                    # one a user typed or an error quoted.
-                    detail=_scrubbed(json.loads(json.dumps(detail, default=str))),
-                )
-            )
+            session.add(note.entry())
 
     def audit_trail(
         self,
