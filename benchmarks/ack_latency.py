@@ -12,7 +12,6 @@ the bot's p99 no worse than 2x the bare app's.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import subprocess
 import sys
@@ -28,7 +27,7 @@ from slack_bolt import Ack, App
 from bot.sandbox import seed
 from bot.server import SlackHTTPServer
 from bot.settings import load_settings
-from tests.fakes.processes import free_port, wait_healthy
+from tests.fakes.processes import free_port, serve_command, serve_env, wait_healthy
 from tests.fakes.signing import post
 from tests.fakes.slack_server import running_slack_server
 
@@ -118,15 +117,7 @@ def main() -> int:
             )
         # Both servers run in their own processes, as in production; this process only sends
         # requests and plays Slack, so its own work does not slow either server down.
-        env = {
-            **os.environ,
-            "SLACK_BOT_TOKEN": seed.BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": seed.SIGNING_SECRET,
-            "SLACK_API_URL": slack.base_url,
-            "MLOPS_BOT_STATE_DIR": str(state),
-        }
-        env.pop("SLACK_APP_TOKEN", None)
-        env.pop("MLOPS_BOT_CONFIG", None)
+        env = serve_env(slack.base_url, state)
         bare_port, bot_port = free_port(), free_port()
         bare = subprocess.Popen(
             [
@@ -140,17 +131,7 @@ def main() -> int:
             env=env,
         )
         bot = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bot.cli",
-                "serve",
-                "--http",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(bot_port),
-            ],
+            serve_command(bot_port),
             env=env,
             cwd=tmp,
         )

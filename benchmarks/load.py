@@ -42,7 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
-from tests.fakes.processes import free_port, wait_healthy  # noqa: E402
+from tests.fakes.processes import free_port, serve_command, serve_env, wait_healthy  # noqa: E402
 
 COMMAND_MIX = (
     ["status churn-model"] * 5
@@ -86,7 +86,6 @@ def ack_load(
 ) -> dict[str, Any]:
     """Signed slash commands against ``mlops-bot serve`` in a subprocess."""
     from bot.demo.seed import seed_demo
-    from bot.sandbox import seed
     from bot.settings import load_settings
     from tests.fakes.signing import post
     from tests.fakes.slack_server import running_slack_server
@@ -96,32 +95,12 @@ def ack_load(
         state = Path(tmp) / "state"
         log("seeding a small demo ...")
         seed_demo(load_settings(None, state_dir=state), plan=SMALL_PLAN)
-        env = {
-            **os.environ,
-            "SLACK_BOT_TOKEN": seed.BOT_TOKEN,
-            "SLACK_SIGNING_SECRET": seed.SIGNING_SECRET,
-            "SLACK_API_URL": slack.base_url,
-            "MLOPS_BOT_STATE_DIR": str(state),
-            "MLOPS_BOT_SCHEDULE": "off",
-            "PYTHONPATH": str(ROOT),
-        }
-        env.pop("SLACK_APP_TOKEN", None)
-        env.pop("MLOPS_BOT_CONFIG", None)
+        env = serve_env(slack.base_url, state, MLOPS_BOT_SCHEDULE="off", PYTHONPATH=str(ROOT))
         port = free_port()
         # The server's log goes to a file: a pipe nobody reads would fill up and block it.
         server_log = (Path(tmp) / "serve.log").open("w")
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "bot.cli",
-                "serve",
-                "--http",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
+            serve_command(port),
             env=env,
             cwd=tmp,
             stdout=server_log,
@@ -431,26 +410,11 @@ def soak_child(args: argparse.Namespace) -> int:
     from bot.store import open_store
     from jobs import charts
     from jobs.scheduler import MonitoringScheduler
-    from tests.scheduling.conftest import Clock, _tiny_png, make_settings
+    from tests.scheduling.conftest import CHART_NAMES, Clock, make_settings, tiny_chart
     from tests.scheduling.platform import ScriptedPlatform
 
-    chart_names = (
-        "drift_overview_chart",
-        "distributions_chart",
-        "metric_trend_chart",
-        "fairness_chart",
-        "utilization_chart",
-        "digest_chart",
-    )
-    real = {name: getattr(charts, name) for name in chart_names}
-    png = _tiny_png()
-
-    def tiny(name: str) -> Callable[..., Any]:
-        return lambda *a, **k: charts.Chart(
-            title=name, png=png, alt_text=name, filename=f"{name}.png"
-        )
-
-    fake = {name: tiny(name) for name in chart_names}
+    real = {name: getattr(charts, name) for name in CHART_NAMES}
+    fake = {name: tiny_chart(name) for name in CHART_NAMES}
 
     state = Path(args.state)
     settings = make_settings(state)
@@ -485,7 +449,7 @@ def soak_child(args: argparse.Namespace) -> int:
         scripted.drifted = (i // 40) % 2 == 1
         scripted.overloaded = (i // 70) % 2 == 1
         use_real = args.real_chart_every and i % args.real_chart_every == 0
-        for name in chart_names:
+        for name in CHART_NAMES:
             setattr(charts, name, real[name] if use_real else fake[name])
         job = jobs[i % len(jobs)]
         if not scheduler.run_and_wait(job, timeout=120):

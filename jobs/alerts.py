@@ -580,46 +580,18 @@ class AlertBook:
         a check that runs while it is still queued refreshes its content instead of queueing a
         second card, and :func:`card_delivered` records the card when it finally goes out."""
         fp = row.fingerprint
-        channel = self.ctx.settings.channel(model_cfg, "alerts")
-        reply = AlertReply(alert=self.view(row, model_cfg))
-        outbox = self.ctx.outbox
-        if outbox is None:
-            try:
-                ref = self.ctx.post(channel, reply)
-            except SlackApiError as exc:
-                log.warning(
-                    "could not post the %s alert (%s); the next check retries",
-                    fp,
-                    exc.response.get("error"),
-                )
-                return None
-            self.set_fields(fp, channel=ref.channel, message_ts=ref.ts)
-            if obs.chart is not None:
-                self.ctx.upload(ref, [obs.chart])
-            return ref
-        key = card_key(row)
-        delivery = outbox.post(
-            key,
-            channel,
-            reply,
+        opened_at = _iso(row.opened_at)
+        ref = self.ctx.publish(
+            card_key(row),
+            self.ctx.settings.channel(model_cfg, "alerts"),
+            AlertReply(alert=self.view(row, model_cfg)),
+            [obs.chart] if obs.chart is not None else [],
+            what=f"the {fp} alert",
             hook="jobs.alerts:card_delivered",
-            hook_args={"fingerprint": fp, "opened_at": _iso(row.opened_at)},
+            hook_args={"fingerprint": fp, "opened_at": opened_at},
         )
-        chart_key = f"{key}:chart"
-        if delivery.ref is None:
-            log.warning(
-                "the %s alert is queued (%s); it goes out when Slack takes it", fp, delivery.error
-            )
-            if obs.chart is not None:
-                outbox.upload(chart_key, channel, [obs.chart], parent=key)
-            return None
-        ref = delivery.ref
-        self.record_card(fp, _iso(row.opened_at), ref)
-        if obs.chart is not None:
-            if outbox.is_pending(chart_key):  # queued with the card: refresh it and send it now
-                outbox.upload(chart_key, ref.channel, [obs.chart], parent=key)
-            elif not self.ctx.upload(ref, [obs.chart]):
-                outbox.upload(chart_key, ref.channel, [obs.chart], thread_ts=ref.ts)
+        if ref is not None:
+            self.record_card(fp, opened_at, ref)
         return ref
 
     def record_card(self, fp: str, opened_at: str | None, ref: MessageRef) -> bool:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
@@ -95,13 +96,17 @@ class MonitorContext:
         *,
         what: str,
         thread_ts: str | None = None,
+        hook: str | None = None,
+        hook_args: Mapping[str, Any] | None = None,
     ) -> MessageRef | None:
         """Post a report (in ``thread_ts``'s thread when given) with its charts in its thread,
         once per ``key``.
 
         Through the outbox a report that Slack refuses for now (outage, rate limit, timeout)
-        is kept and delivered when Slack is back, its charts right after it; without one the
-        failure is logged. Returns where it went, or None while it is not posted.
+        is kept and delivered when Slack is back, its charts right after it (``hook`` runs when
+        a queued message finally goes out); posting again under the same key while it is queued
+        refreshes its content. Without an outbox the failure is logged. Returns where it went,
+        or None while it is not posted.
         """
         if self.outbox is None:
             try:
@@ -111,7 +116,9 @@ class MonitorContext:
                 return None
             self.upload(ref, uploads)
             return ref
-        delivery = self.outbox.post(key, channel, reply, thread_ts=thread_ts)
+        delivery = self.outbox.post(
+            key, channel, reply, thread_ts=thread_ts, hook=hook, hook_args=hook_args
+        )
         charts_key = f"{key}:charts"
         if delivery.ref is None:
             log.warning("%s is queued (%s); it goes out when Slack takes it", what, delivery.error)
@@ -119,7 +126,11 @@ class MonitorContext:
                 self.outbox.upload(charts_key, channel, uploads, parent=key)
             return None
         ref = delivery.ref
-        if uploads and not self.upload(ref, uploads):
+        if not uploads:
+            return ref
+        if self.outbox.is_pending(charts_key):  # queued with the message: refresh, send now
+            self.outbox.upload(charts_key, ref.channel, uploads, parent=key)
+        elif not self.upload(ref, uploads):
             self.outbox.upload(charts_key, ref.channel, uploads, thread_ts=ref.ts)
         return ref
 

@@ -1,6 +1,11 @@
-"""Shared test set-up: the fake Slack fixtures and a headless matplotlib."""
+"""Shared test set-up: the fake Slack fixtures, a headless matplotlib, and one seeded demo
+per session that every suite copies from."""
 
 import os
+import shutil
+from pathlib import Path
+
+import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 # Suites that start a whole runtime must not get scheduled checks posting into their fake
@@ -8,3 +13,26 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 os.environ.setdefault("MLOPS_BOT_SCHEDULE", "off")
 
 pytest_plugins = ["tests.fakes.conftest_plugin"]
+
+
+@pytest.fixture(scope="session")
+def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo seeded once per session (real training jobs, compressed traffic). Never
+    written to: tests take a private copy through ``state_dir``."""
+    from bot.demo.seed import seed_demo
+    from tests.slackapp.conftest import SMALL_PLAN, embedded_settings
+
+    state = tmp_path_factory.mktemp("seeded-demo")
+    seed_demo(embedded_settings(state), plan=SMALL_PLAN)
+    return state
+
+
+@pytest.fixture
+def state_dir(seeded_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of the seeded demo, so each test may deploy and roll back freely."""
+    monkeypatch.delenv("MLOPS_BOT_CONFIG", raising=False)
+    monkeypatch.delenv("MLOPS_BOT_STATE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    target = tmp_path / "state"
+    shutil.copytree(seeded_template, target)
+    return target

@@ -395,18 +395,7 @@ class SandboxPage:
             raise SlackError(
                 "action_not_found", messages=[f"no element {action_id!r} in {view_id}"]
             )
-        pressed: dict[str, Any] = {
-            "action_id": action_id,
-            "block_id": block_id,
-            "text": element.get("text"),
-            "type": element.get("type", "button"),
-            "action_ts": f"{time.time():.6f}",
-        }
-        if value is not None or "value" in element:
-            pressed["value"] = value if value is not None else element["value"]
-        for key in ("style", "confirm", "url"):
-            if key in element:
-                pressed[key] = element[key]
+        pressed = signed_requests.pressed_action(action_id, block_id or "actions", element, value)
         user = ws.user(user_id)
         payload = {
             "type": "block_actions",

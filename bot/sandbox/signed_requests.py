@@ -146,18 +146,7 @@ def block_actions(
         block_id = block_id or found_block
         element = element or found_element or {}
     ts = message_ts or (message or {}).get("ts") or f"{time.time():.6f}"
-    pressed: dict[str, Any] = {
-        "action_id": action_id,
-        "block_id": block_id or "actions",
-        "text": element.get("text", {"type": "plain_text", "text": action_id, "emoji": True}),
-        "type": element.get("type", "button"),
-        "action_ts": f"{time.time():.6f}",
-    }
-    if value is not None or "value" in element:
-        pressed["value"] = value if value is not None else element["value"]
-    for key in ("style", "confirm", "url"):
-        if key in element:
-            pressed[key] = element[key]
+    pressed = pressed_action(action_id, block_id or "actions", element, value)
     payload = {
         "type": "block_actions",
         "user": _user(user_id, team_id),
@@ -183,6 +172,26 @@ def block_actions(
             dict(message) if message is not None else {"type": "message", "ts": ts, "text": ""}
         )
     return interaction(payload, signing_secret=signing_secret, timestamp=timestamp)
+
+
+def pressed_action(
+    action_id: str, block_id: str, element: Mapping[str, Any], value: str | None = None
+) -> dict[str, Any]:
+    """The ``actions[0]`` of a block_actions payload: the pressed element as Slack echoes it
+    (its text, style, confirm and url), with ``value`` or the element's own value."""
+    pressed: dict[str, Any] = {
+        "action_id": action_id,
+        "block_id": block_id,
+        "text": element.get("text", {"type": "plain_text", "text": action_id, "emoji": True}),
+        "type": element.get("type", "button"),
+        "action_ts": f"{time.time():.6f}",
+    }
+    if value is not None or "value" in element:
+        pressed["value"] = value if value is not None else element["value"]
+    for key in ("style", "confirm", "url"):
+        if key in element:
+            pressed[key] = element[key]
+    return pressed
 
 
 def view_submission(

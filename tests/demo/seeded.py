@@ -21,20 +21,23 @@ from bot.demo.config import demo_config
 from bot.demo.seed import SeedPlan, VersionPlan, seed_demo
 from bot.settings import Settings
 
+#: The demo's three versions with fewer iterations: trained for real, in seconds.
+QUICK_VERSIONS = (
+    VersionPlan("v1", {"learning_rate": "0.1", "max_iter": "60", "max_depth": "3"}, 0),
+    VersionPlan(
+        "v2",
+        {"learning_rate": "0.05", "max_iter": "80", "max_depth": "4", "window_days": "60"},
+        1,
+    ),
+    VersionPlan("v3", {"max_iter": "60", "window_days": "12"}, 2, trained_on_traffic=True),
+)
+
 SMALL_PLAN = SeedPlan(
     days=3,
     drift_day=1,
     history_rows=3_000,
     requests_per_day={0: 400, 1: 40, 2: 20},
-    versions=(
-        VersionPlan("v1", {"learning_rate": "0.1", "max_iter": "60", "max_depth": "3"}, 0),
-        VersionPlan(
-            "v2",
-            {"learning_rate": "0.05", "max_iter": "80", "max_depth": "4", "window_days": "60"},
-            1,
-        ),
-        VersionPlan("v3", {"max_iter": "60", "window_days": "12"}, 2, trained_on_traffic=True),
-    ),
+    versions=QUICK_VERSIONS,
 )
 
 _lock = threading.Lock()

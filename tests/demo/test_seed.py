@@ -15,24 +15,15 @@ import pytest
 
 from bot.demo.config import DEMO_MODEL, demo_config
 from bot.demo.data import DRIFTING_FEATURES, generate_churn_data
-from bot.demo.seed import MARKER_FILE, REFERENCE_ROWS, SeedPlan, SeedSummary, VersionPlan, seed_demo
+from bot.demo.seed import MARKER_FILE, REFERENCE_ROWS, SeedPlan, SeedSummary, seed_demo
 from bot.demo.traffic import simulate_traffic
 from bot.platform.base import JobStatus
 from bot.platform.local import LocalPlatform
 from bot.settings import Settings
+from tests.demo.seeded import QUICK_VERSIONS
 
 SMALL_PLAN = SeedPlan(
-    history_rows=3_000,
-    requests_per_day={0: 40, 1: 10, 2: 5},
-    versions=(
-        VersionPlan("v1", {"learning_rate": "0.1", "max_iter": "60", "max_depth": "3"}, 0),
-        VersionPlan(
-            "v2",
-            {"learning_rate": "0.05", "max_iter": "80", "max_depth": "4", "window_days": "60"},
-            1,
-        ),
-        VersionPlan("v3", {"max_iter": "60", "window_days": "12"}, 2, trained_on_traffic=True),
-    ),
+    history_rows=3_000, requests_per_day={0: 40, 1: 10, 2: 5}, versions=QUICK_VERSIONS
 )
 
 

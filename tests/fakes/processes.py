@@ -1,4 +1,5 @@
-"""Starting a bot server in another process: a port to give it, and waiting until it answers.
+"""Starting a bot server in another process: its command and environment, a port to give it,
+and waiting until it answers.
 
 Shared by the black-box tests and the benchmarks, which both run ``mlops-bot serve`` (or a bare
 Bolt app) as a child process on a free local port.
@@ -6,11 +7,16 @@ Bolt app) as a child process on a free local port.
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
+
+from bot.sandbox import seed
 
 
 def free_port() -> int:
@@ -32,3 +38,35 @@ def wait_healthy(url: str, process: subprocess.Popen[Any], timeout: float = 60.0
         except OSError:
             time.sleep(0.2)
     raise RuntimeError(f"{url} not healthy after {timeout:.0f} s")
+
+
+def serve_command(port: int) -> list[str]:
+    """``mlops-bot serve`` over HTTP on 127.0.0.1:``port``, with this interpreter."""
+    return [
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "serve",
+        "--http",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+
+
+def serve_env(slack_api_url: str, state_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment for ``serve`` on the embedded defaults in ``state_dir``, talking to the
+    fake Slack at ``slack_api_url`` with the sandbox's token and signing secret (no Socket Mode
+    token and no configuration file from the caller's environment)."""
+    env = {
+        **os.environ,
+        "SLACK_BOT_TOKEN": seed.BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": seed.SIGNING_SECRET,
+        "SLACK_API_URL": slack_api_url,
+        "MLOPS_BOT_STATE_DIR": str(state_dir),
+        **extra,
+    }
+    env.pop("SLACK_APP_TOKEN", None)
+    env.pop("MLOPS_BOT_CONFIG", None)
+    return env

@@ -8,13 +8,11 @@ platform, Slack calls into the fake Slack server (which can fail on demand).
 from __future__ import annotations
 
 import logging
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from bot.demo.seed import seed_demo
 from bot.platform.base import MLPlatform
 from bot.platform.local import LocalPlatform
 from bot.sandbox import seed
@@ -23,29 +21,10 @@ from bot.settings import Secrets, Settings
 from tests.approvals.conftest import make_bot
 from tests.fakes.slack_server import FakeSlackServer
 from tests.scheduling.conftest import clock, harness, make_harness, platform, quick_charts
-from tests.slackapp.conftest import SMALL_PLAN, RunningBot, embedded_settings
+from tests.slackapp.conftest import RunningBot, embedded_settings
 
 #: Fixtures of the approvals and scheduling harnesses, reused here.
 __all__ = ["clock", "harness", "make_bot", "make_harness", "platform", "quick_charts"]
-
-
-@pytest.fixture(scope="session")
-def seeded_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo seeded once per session (real training jobs, a month of traffic, compressed)."""
-    state = tmp_path_factory.mktemp("reliability-demo")
-    seed_demo(embedded_settings(state), plan=SMALL_PLAN)
-    return state
-
-
-@pytest.fixture
-def demo_state(seeded_demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private copy of the seeded demo."""
-    monkeypatch.delenv("MLOPS_BOT_CONFIG", raising=False)
-    monkeypatch.delenv("MLOPS_BOT_STATE_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
-    target = tmp_path / "state"
-    shutil.copytree(seeded_demo, target)
-    return target
 
 
 def bot_secrets(slack: FakeSlackServer) -> Secrets:
@@ -60,7 +39,7 @@ def bot_secrets(slack: FakeSlackServer) -> Secrets:
 
 @pytest.fixture
 def start_demo_bot(
-    demo_state: Path, slack_server: FakeSlackServer
+    state_dir: Path, slack_server: FakeSlackServer
 ) -> Iterator[Callable[..., RunningBot]]:
     """``start_demo_bot(settings=None, platform=None)``: the real bot behind the real HTTP server
     on the demo copy (background services off unless asked), stopped after the test."""
@@ -71,7 +50,7 @@ def start_demo_bot(
         platform: Callable[[Settings], MLPlatform] | None = None,
         background: bool = False,
     ) -> RunningBot:
-        settings = settings or embedded_settings(demo_state)
+        settings = settings or embedded_settings(state_dir)
         runtime = build_runtime(
             settings,
             bot_secrets(slack_server),

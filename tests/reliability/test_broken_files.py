@@ -124,10 +124,10 @@ DATA_CASES = [
 
 @pytest.mark.parametrize("case", DATA_CASES)
 def test_broken_data_gives_a_clear_error_and_never_a_false_alarm(
-    case: str, seeded_demo: Path, tmp_path: Path
+    case: str, seeded_template: Path, tmp_path: Path
 ) -> None:
     state = tmp_path / "state"
-    shutil.copytree(seeded_demo, state)
+    shutil.copytree(seeded_template, state)
     expected = _damage(state, case)
     settings = embedded_settings(state)
     platform = guarded(LocalPlatform(settings))

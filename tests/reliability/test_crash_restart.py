@@ -187,12 +187,12 @@ def test_killed_during_a_rollout_is_rolled_back_once_on_restart(
 
 
 def test_killed_during_a_scheduled_check_and_what_survives(
-    seeded_demo, start_demo_bot, demo_state, slack_server, tmp_path, monkeypatch
+    seeded_template, start_demo_bot, state_dir, slack_server, tmp_path, monkeypatch
 ) -> None:
     # Before the crash: a pending promotion request, a mute, the configured schedules.
     trigger = tmp_path / "run-the-check"
     spec = {
-        "state_dir": str(demo_state),
+        "state_dir": str(state_dir),
         "slack_api_url": slack_server.base_url,
         "die_at": "alert_post",
         "run_job": "drift:churn-model:prod",
@@ -204,7 +204,7 @@ def test_killed_during_a_scheduled_check_and_what_survives(
         child.send(act.slash_command(f"promote {MODEL} --to prod", user_id=seed.ALICE))
         card = wait_until(lambda: slack_server.messages(APPROVALS), timeout=30, what="a card")[-1]
         child.send(act.slash_command(f"mute {MODEL} performance 24h", user_id=seed.BOB))
-        observer = open_store(default_database_url(demo_state))
+        observer = open_store(default_database_url(state_dir))
         try:
             wait_until(
                 lambda: list_mutes(observer, MODEL, datetime.now(UTC)), timeout=60, what="the mute"

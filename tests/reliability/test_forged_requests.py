@@ -313,9 +313,9 @@ def test_tampered_alert_buttons_are_refused(bot: RunningBot) -> None:
 
 
 def test_requests_from_another_workspace_are_refused_when_a_team_is_configured(
-    start_demo_bot, demo_state
+    start_demo_bot, state_dir
 ) -> None:
-    settings = embedded_settings(demo_state)
+    settings = embedded_settings(state_dir)
     settings = settings.model_copy(
         update={"slack": settings.slack.model_copy(update={"team_id": seed.TEAM_ID})}
     )

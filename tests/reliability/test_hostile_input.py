@@ -56,9 +56,9 @@ class Bench:
 
 
 @pytest.fixture(scope="module")
-def bench(seeded_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
+def bench(seeded_template: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bench]:
     state = tmp_path_factory.mktemp("fuzz") / "state"
-    shutil.copytree(seeded_demo, state)
+    shutil.copytree(seeded_template, state)
     settings = embedded_settings(state)
     platform = ReadOnlyPlatform(LocalPlatform(settings))
     store = open_store(default_database_url(settings.state_path))
@@ -137,13 +137,15 @@ def test_cards_and_trails_built_from_fuzzed_requests_are_safe(bench: Bench) -> N
 
 
 @pytest.fixture(scope="module")
-def http_bot(seeded_demo: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBot]:
+def http_bot(
+    seeded_template: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningBot]:
     from bot.server import build_runtime, start_http
     from tests.fakes.slack_server import FakeSlackServer
     from tests.reliability.conftest import bot_secrets
 
     state = tmp_path_factory.mktemp("fuzz-http") / "state"
-    shutil.copytree(seeded_demo, state)
+    shutil.copytree(seeded_template, state)
     slack = FakeSlackServer()
     slack.start()
     settings = embedded_settings(state)

@@ -203,28 +203,34 @@ def _tiny_png() -> bytes:
     return buffer.getvalue()
 
 
+#: Every renderer in jobs.charts that the jobs call.
+CHART_NAMES = (
+    "drift_overview_chart",
+    "distributions_chart",
+    "metric_trend_chart",
+    "fairness_chart",
+    "utilization_chart",
+    "digest_chart",
+)
+
+
+def tiny_chart(name: str) -> Callable[..., Any]:
+    """A stand-in for the renderer ``name``: a tiny PNG, whatever it is given."""
+    from jobs import charts
+
+    png = _tiny_png()
+
+    def render(*args: Any, **kwargs: Any) -> charts.Chart:
+        return charts.Chart(title=name, png=png, alt_text=f"{name} chart", filename=f"{name}.png")
+
+    return render
+
+
 @pytest.fixture
 def quick_charts(monkeypatch: pytest.MonkeyPatch) -> None:
     """Tiny PNGs instead of full renders, for scenarios that count messages, not pixels
     (the chart tests and the 429 scenario keep the real charts)."""
     from jobs import charts
 
-    png = _tiny_png()
-
-    def fake(name: str) -> Callable[..., charts.Chart]:
-        def render(*args: Any, **kwargs: Any) -> charts.Chart:
-            return charts.Chart(
-                title=name, png=png, alt_text=f"{name} chart", filename=f"{name}.png"
-            )
-
-        return render
-
-    for name in (
-        "drift_overview_chart",
-        "distributions_chart",
-        "metric_trend_chart",
-        "fairness_chart",
-        "utilization_chart",
-        "digest_chart",
-    ):
-        monkeypatch.setattr(charts, name, fake(name))
+    for name in CHART_NAMES:
+        monkeypatch.setattr(charts, name, tiny_chart(name))

@@ -3,7 +3,6 @@ to the fake Slack server. Scenario tests send signed HTTP requests, as Slack wou
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from bot.demo.seed import SeedPlan, seed_demo
+from bot.demo.seed import SeedPlan
 from bot.sandbox import seed
 from bot.sandbox.signed_requests import SignedRequest
 from bot.server import Runtime, SlackHTTPServer, build_runtime, start_http
@@ -28,24 +27,6 @@ SMALL_PLAN = SeedPlan(
 
 def embedded_settings(state_dir: Path) -> Settings:
     return load_settings(None, state_dir=state_dir)
-
-
-@pytest.fixture(scope="session")
-def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    state = tmp_path_factory.mktemp("seeded-demo")
-    seed_demo(embedded_settings(state), plan=SMALL_PLAN)
-    return state
-
-
-@pytest.fixture
-def state_dir(seeded_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private copy of the seeded demo, so each test may deploy and roll back freely."""
-    monkeypatch.delenv("MLOPS_BOT_CONFIG", raising=False)
-    monkeypatch.delenv("MLOPS_BOT_STATE_DIR", raising=False)
-    monkeypatch.chdir(tmp_path)
-    target = tmp_path / "state"
-    shutil.copytree(seeded_template, target)
-    return target
 
 
 @dataclass

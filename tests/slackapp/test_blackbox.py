@@ -11,9 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.sandbox import seed
 from bot.sandbox.signed_requests import slash_command
-from tests.fakes.processes import free_port, wait_healthy
+from tests.fakes.processes import free_port, serve_command, serve_env, wait_healthy
 from tests.fakes.signing import post
 from tests.fakes.slack_server import FakeSlackServer
 from tests.slackapp.conftest import blocks_text
@@ -22,27 +21,9 @@ from tests.slackapp.conftest import blocks_text
 @pytest.fixture
 def served(state_dir: Path, slack_server: FakeSlackServer) -> Iterator[str]:
     port = free_port()
-    env = {
-        **os.environ,
-        "SLACK_BOT_TOKEN": seed.BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": seed.SIGNING_SECRET,
-        "SLACK_API_URL": slack_server.base_url,
-        "MLOPS_BOT_STATE_DIR": str(state_dir),
-    }
-    env.pop("SLACK_APP_TOKEN", None)
-    env.pop("MLOPS_BOT_CONFIG", None)
+    env = serve_env(slack_server.base_url, state_dir)
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "serve",
-            "--http",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
+        serve_command(port),
         env=env,
         cwd=state_dir.parent,
         stdout=subprocess.PIPE,
