@@ -25,15 +25,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a check
 from slack_bolt import Ack, App
 
 from bot.sandbox import seed
-from bot.server import SlackHTTPServer
-from bot.settings import load_settings
+from bot.slack.server import SlackHTTPServer
+from infra.settings import load_settings
 from tests.fakes.processes import free_port, serve_command, serve_env, wait_healthy
 from tests.fakes.signing import post
 from tests.fakes.slack_server import running_slack_server
 
 
 def bare_app(slack_base_url: str) -> App:
-    from bot.responder import make_client
+    from bot.slack.responder import make_client
 
     app = App(
         client=make_client(seed.BOT_TOKEN, slack_base_url),

@@ -37,8 +37,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from jobs.monitoring.allocator import ENVIRONMENT as ALLOCATOR_ENV  # noqa: E402
-from jobs.monitoring.allocator import keep_freed_memory  # noqa: E402
+from engine.allocator import ENVIRONMENT as ALLOCATOR_ENV  # noqa: E402
+from engine.allocator import keep_freed_memory  # noqa: E402
 
 N_NUMERIC = 50
 N_CATEGORICAL = 10
@@ -241,8 +241,8 @@ def run_engine(
     ref: Path, cur: Path, profile: str, repeats: int = 3
 ) -> tuple[object, dict[str, float]]:
     """Best of ``repeats`` (read, compute) timings in this process, and the report."""
-    from jobs.drift_cli import read_table
-    from jobs.monitoring import ColumnKind, DriftOptions, Profile, drift_frames
+    from bot.cli.drift import read_table
+    from engine import ColumnKind, DriftOptions, Profile, drift_frames
 
     numeric, categorical = column_lists()
     kinds = {
@@ -273,10 +273,10 @@ BIG_RUN = textwrap.dedent(
     import json, resource, sys, time
     t0 = time.perf_counter()
     import numpy as np
-    from jobs.drift_cli import read_table
-    from jobs.monitoring import drift_frames
-    from jobs.monitoring.allocator import keep_freed_memory
-    from jobs.monitoring.profile import default_workers
+    from bot.cli.drift import read_table
+    from engine import drift_frames
+    from engine.allocator import keep_freed_memory
+    from engine.profile import default_workers
     keep_freed_memory()  # as `mlops-bot drift` does; the floor gets the same
     t_import = time.perf_counter()
     mode = sys.argv[3]

@@ -86,7 +86,7 @@ def ack_load(
 ) -> dict[str, Any]:
     """Signed slash commands against ``mlops-bot serve`` in a subprocess."""
     from bot.demo.seed import seed_demo
-    from bot.settings import load_settings
+    from infra.settings import load_settings
     from tests.fakes.signing import post
     from tests.fakes.slack_server import running_slack_server
     from tests.slackapp.conftest import SMALL_PLAN
@@ -187,9 +187,9 @@ def click_storm(
     """R promotion requests, 5 approve clicks on each, all at once: exactly R rollouts."""
     import joblib
 
-    from bot.approvals import ApprovalState
-    from bot.platform.local import LocalPlatform
     from bot.sandbox import seed
+    from core.promotion.approvals import ApprovalState
+    from infra.platform.local import LocalPlatform
     from tests.approvals.harness import config, settings_for, start_bot, wait_until
     from tests.approvals.models import fitted_model
     from tests.fakes.signing import post
@@ -402,12 +402,12 @@ def soak_child(args: argparse.Namespace) -> int:
 
     import psutil
 
-    from bot.app import build_services
-    from bot.outbox import outbox_for
-    from bot.platform.guard import guarded
-    from bot.responder import make_client
     from bot.sandbox import seed
-    from bot.store import open_store
+    from bot.slack.app import build_services
+    from bot.slack.outbox import outbox_for
+    from bot.slack.responder import make_client
+    from infra.platform.guard import guarded
+    from infra.store import open_store
     from jobs import charts
     from jobs.scheduler import MonitoringScheduler
     from tests.scheduling.conftest import CHART_NAMES, Clock, make_settings, tiny_chart

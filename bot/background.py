@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from bot.server import Runtime
+    from bot.slack.server import Runtime
 
 
 def start_background_services(runtime: Runtime) -> None:
@@ -15,6 +15,6 @@ def start_background_services(runtime: Runtime) -> None:
     # as an interval job and offers add_periodic() to feature modules.
     scheduler = start_scheduler(runtime.services)
     runtime.stoppers.append(scheduler.stop)
-    from bot.promotion import start_promotions
+    from core.promotion.desk import start_promotions
 
     start_promotions(runtime)  # reconciles interrupted rollouts, then posts/expires/retires

@@ -5,10 +5,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.approvals import FINISHED, ApprovalBook, ApprovalRules, ApprovalSnapshot, ApprovalState
 from commands.context import CommandContext
 from commands.parsing import parse_args
-from commands.replies import Reply
+from core.promotion.approvals import (
+    FINISHED,
+    ApprovalBook,
+    ApprovalRules,
+    ApprovalSnapshot,
+    ApprovalState,
+)
+from core.replies import Reply
 
 NAME = "approvals"
 USAGE = "/mlops approvals [<model>]"

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.approvals import APPROVAL_ID
-from bot.store import AuditRecord
 from commands.context import CommandContext
 from commands.parsing import UsageError, parse_args
-from commands.replies import Reply
+from core.promotion.approvals import APPROVAL_ID
+from core.replies import Reply
+from infra.store import AuditRecord
 
 NAME = "audit"
 USAGE = "/mlops audit <model> [--env E] [--request ID] [--limit 50]"

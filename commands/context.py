@@ -7,11 +7,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from bot.platform.base import MLPlatform
-from bot.settings import ModelConfig, Principals, Settings
-from bot.store import Store
 from commands.parsing import UsageError, suggest
-from commands.replies import Reply, ScheduledJobRow
+from core.replies import Reply, ScheduledJobRow
+from infra.platform.base import MLPlatform
+from infra.settings import ModelConfig, Principals, Settings
+from infra.store import Store
 
 
 class GroupResolver(Protocol):

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from commands.context import CommandContext
 from commands.parsing import UsageError, parse_args, parse_percent
-from commands.replies import ProgressReply, Reply, Tone
 from commands.rollouts import plan_for, run_with_progress
+from core.replies import ProgressReply, Reply, Tone
 
 NAME = "deploy"
 USAGE = "/mlops deploy <model> <version> [--env dev] [--traffic 100]"

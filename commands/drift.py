@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from commands.context import CommandContext
-from commands.replies import Reply
+from core.replies import Reply
 from jobs.checks import on_demand
 
 NAME = "drift"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from commands.context import CommandContext
-from commands.replies import HelpReply, Reply
+from core.replies import HelpReply, Reply
 
 NAME = "help"
 USAGE = "/mlops help"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from commands.context import CommandContext
 from commands.parsing import parse_args
-from commands.replies import JobRow, JobsReply, Reply, ScheduledJobRow
-from commands.serving import gather
+from core.replies import JobRow, JobsReply, Reply, ScheduledJobRow
+from core.serving import gather
 
 NAME = "jobs"
 USAGE = "/mlops jobs [<model>]"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from commands.context import CommandContext
 from commands.parsing import parse_args
-from commands.replies import ModelRow, ModelsReply, Reply
-from commands.serving import gather, traffic_summary
+from core.replies import ModelRow, ModelsReply, Reply
+from core.serving import gather, traffic_summary
 
 NAME = "models"
 USAGE = "/mlops models"

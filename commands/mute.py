@@ -10,9 +10,9 @@ from datetime import timedelta
 
 from commands.context import CommandContext
 from commands.parsing import UsageError, parse_args, parse_window, suggest
-from commands.replies import Reply
+from core.replies import Reply
+from core.reports import SIGNALS, MuteReply
 from jobs.alerts import list_mutes, set_mute
-from jobs.reports import SIGNALS, MuteReply
 
 NAME = "mute"
 USAGE = "/mlops mute <model> [drift|data_quality|performance|fairness|utilization] <duration>"

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.settings import parse_duration
+from infra.settings import parse_duration
 
 #: Slack sends "smart" quotes when people type on phones; treat them as plain quotes.
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "\u00a0": " "})

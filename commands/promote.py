@@ -3,7 +3,7 @@
 The command checks everything it can before anyone is asked to approve: the version exists and
 is healthy where it comes from, the target does not already serve it, nothing else is pending for
 the same target, someone could approve it, and no freeze window is on. It then records the
-request; the bot posts the request card in the approvals channel (see :mod:`bot.promotion`) and
+request; the bot posts the request card in the approvals channel (see :mod:`core.promotion.desk`) and
 sends the requester its link.
 """
 
@@ -12,14 +12,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, NoReturn
 
-from bot.approvals import ApprovalBook, ApprovalRules, NewRequest
-from bot.platform.base import EndpointState, MLPlatform, PlatformError
-from bot.settings import ModelConfig
 from commands.context import CommandContext, CommandDenied
-from commands.monitoring_state import latest_verdicts
 from commands.parsing import UsageError, parse_args
-from commands.replies import MessageReply, Reply, Tone
-from commands.serving import current_split, traffic_summary
+from core.monitoring_state import latest_verdicts
+from core.promotion.approvals import ApprovalBook, ApprovalRules, NewRequest
+from core.replies import MessageReply, Reply, Tone
+from core.serving import current_split, traffic_summary
+from infra.platform.base import EndpointState, MLPlatform, PlatformError
+from infra.settings import ModelConfig
 
 NAME = "promote"
 USAGE = "/mlops promote <model> [<version>] --to <env> [--from <env>]"

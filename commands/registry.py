@@ -7,15 +7,6 @@ import uuid
 from dataclasses import replace
 from types import ModuleType
 
-from bot.logging import redact
-from bot.platform.base import (
-    ConflictError,
-    InvalidRequestError,
-    NotFoundError,
-    PermissionDeniedError,
-    PlatformError,
-    TransientError,
-)
 from commands import (
     approvals,
     audit,
@@ -35,7 +26,16 @@ from commands import (
 )
 from commands.context import CommandContext, CommandDenied
 from commands.parsing import UsageError, split_words, suggest
-from commands.replies import CommandHelp, ErrorReply, Reply
+from core.replies import CommandHelp, ErrorReply, Reply
+from infra.logs import redact
+from infra.platform.base import (
+    ConflictError,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+    PlatformError,
+    TransientError,
+)
 
 log = logging.getLogger(__name__)
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from commands.context import CommandContext
 from commands.parsing import UsageError, parse_args
-from commands.replies import JobReply, Reply
 from commands.training import submit_retraining
+from core.replies import JobReply, Reply
 
 NAME = "retrain"
 USAGE = "/mlops retrain <model> [key=value ...]"

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from bot.rollout import previous_split
 from commands.context import CommandContext
 from commands.parsing import UsageError, parse_args
-from commands.replies import MessageReply, Reply, Tone
-from commands.serving import current_split
+from core.replies import MessageReply, Reply, Tone
+from core.rollout import previous_split
+from core.serving import current_split
 
 NAME = "rollback"
 USAGE = "/mlops rollback <model> --env E"

@@ -1,14 +1,14 @@
-"""Glue between commands and bot.rollout: plans from the configuration, progress to the card."""
+"""Glue between commands and core.rollout: plans from the configuration, progress to the card."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from bot.platform.base import MLPlatform
-from bot.rollout import HealthThresholds, Rollout, RolloutPlan, RolloutResult
-from bot.settings import ModelConfig, Settings
 from commands.context import CommandContext
-from commands.replies import ProgressReply, Step, Tone
+from core.replies import ProgressReply, Step, Tone
+from core.rollout import HealthThresholds, Rollout, RolloutPlan, RolloutResult
+from infra.platform.base import MLPlatform
+from infra.settings import ModelConfig, Settings
 
 
 def sample_request(platform: MLPlatform, model: ModelConfig) -> Any:

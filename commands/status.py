@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from bot.platform.base import EndpointState, JobInfo, ModelVersion, PlatformError
 from commands.context import CommandContext
-from commands.monitoring_state import latest_verdicts, pending_approvals
 from commands.parsing import UsageError, parse_args
-from commands.replies import EnvironmentStatus, Reply, StatusReply
-from commands.serving import gather
+from core.monitoring_state import latest_verdicts, pending_approvals
+from core.replies import EnvironmentStatus, Reply, StatusReply
+from core.serving import gather
+from infra.platform.base import EndpointState, JobInfo, ModelVersion, PlatformError
 
 NAME = "status"
 USAGE = "/mlops status <model> [--env E]"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.platform.base import JobInfo, JobStatus
-from bot.settings import ModelConfig
-from bot.store import JobRun, Store
 from commands.context import CommandContext
 from commands.parsing import UsageError
+from infra.platform.base import JobInfo, JobStatus
+from infra.settings import ModelConfig
+from infra.store import JobRun, Store
 
 
 def in_flight(store: Store, model: str) -> JobRun | None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from commands.context import CommandContext
 from commands.mute import parse_signal
 from commands.parsing import UsageError, parse_args
-from commands.replies import Reply
+from core.replies import Reply
+from core.reports import MuteReply
 from jobs.alerts import list_mutes, remove_mutes
-from jobs.reports import MuteReply
 
 NAME = "unmute"
 USAGE = "/mlops unmute <model> [drift|data_quality|performance|fairness|utilization]"

@@ -13,7 +13,7 @@ Rules, so a drifting model produces one conversation instead of a flood:
 Every row also keeps the last verdict of its signal (``summary["level"]``/``["headline"]``), for
 ``/mlops status`` and the digest, healthy ones included. State changes are compare-and-set on the
 row version before any Slack call. Cards, edits and thread notes go through the outbox
-(:mod:`bot.outbox`): a card Slack does not take at once is kept under one key per incident and
+(:mod:`bot.slack.outbox`): a card Slack does not take at once is kept under one key per incident and
 delivered when Slack is back (a check meanwhile refreshes its content, never queues a second
 card), then recorded on its row by :func:`card_delivered`; nothing is lost, nothing is posted
 twice.
@@ -32,11 +32,11 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.responder import MessageRef, Upload
-from bot.settings import AlertConfig, ModelConfig, Settings
-from bot.store import Alert, Mute, StaleStateError, Store
+from bot.slack.responder import MessageRef, Upload
+from core.reports import SIGNAL_LABELS, AlertReply, AlertView, Finding
+from infra.settings import AlertConfig, ModelConfig, Settings
+from infra.store import Alert, Mute, StaleStateError, Store
 from jobs.context import MonitorContext
-from jobs.reports import SIGNAL_LABELS, AlertReply, AlertView, Finding
 
 log = logging.getLogger(__name__)
 

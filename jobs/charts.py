@@ -1,6 +1,6 @@
 """Charts for Slack: PNG bytes in memory, one style, readable in a message preview.
 
-Every function takes a report from ``jobs.monitoring`` (or a metric history) and returns a
+Every function takes a report from ``engine`` (or a metric history) and returns a
 :class:`Chart` — title, PNG bytes, alt text and a file name — ready for ``files_upload_v2``.
 Images are 800 px wide (Slack shows previews at about that width) with fonts large enough to
 read there without opening the image. Matplotlib's object API (``Figure`` + Agg canvas) keeps
@@ -31,13 +31,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
-from bot.settings import UtilizationConfig
-from jobs.monitoring.digest import DigestRow, worst_first
-from jobs.monitoring.fairness import FairnessResult
-from jobs.monitoring.results import ColumnDriftResult, DriftReport
-from jobs.monitoring.samples import ColumnKind
-from jobs.monitoring.utilization import DeploymentUtilization
-from jobs.monitoring.verdict import Verdict
+from engine.digest import DigestRow, worst_first
+from engine.fairness import FairnessResult
+from engine.results import ColumnDriftResult, DriftReport
+from engine.samples import ColumnKind
+from engine.utilization import DeploymentUtilization
+from engine.verdict import Verdict
+from infra.settings import UtilizationConfig
 
 WIDTH_IN = 8.0
 DPI = 100  # 8 in x 100 dpi = 800 px

@@ -2,8 +2,8 @@
 
 ``check_drift``, ``check_performance`` and ``check_utilization`` are what the scheduler,
 ``mlops-bot run-job`` and the ``/mlops drift|perf|usage`` commands call. Each reads its window
-from the platform port, runs the engine in :mod:`jobs.monitoring`, turns the result into a
-:class:`~jobs.reports.CheckReport` with charts, and then (when asked) feeds every signal through
+from the platform port, runs the engine in :mod:`engine`, turns the result into a
+:class:`~core.reports.CheckReport` with charts, and then (when asked) feeds every signal through
 the alert lifecycle, applies the retraining policy, and posts one summary with its charts in
 the summary's thread.
 """
@@ -17,13 +17,35 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from bot.outbox import key_of
-from bot.platform.base import PlatformError
-from bot.responder import MessageRef, Upload
-from bot.settings import ModelConfig
+from bot.slack.outbox import key_of
+from bot.slack.responder import MessageRef, Upload
 from commands.context import CommandContext
 from commands.parsing import UsageError, parse_args, parse_window
-from commands.replies import ErrorReply, MessageReply, Reply
+from core.replies import ErrorReply, MessageReply, Reply
+from core.reports import (
+    KIND_SIGNALS,
+    CheckReport,
+    Finding,
+    SignalResult,
+    SummaryReply,
+    from_verdict,
+    level_rank,
+    worst_level,
+)
+from engine import (
+    ColumnDriftResult,
+    DriftReport,
+    MetricResult,
+    PerformanceReport,
+    UtilizationReport,
+    UtilizationState,
+    run_drift,
+    run_performance,
+    run_utilization,
+)
+from engine.verdict import Verdict
+from infra.platform.base import PlatformError
+from infra.settings import ModelConfig
 from jobs import charts
 from jobs.alerts import (
     AlertBook,
@@ -35,28 +57,6 @@ from jobs.alerts import (
     retrain_mode,
 )
 from jobs.context import MonitorContext
-from jobs.monitoring import (
-    ColumnDriftResult,
-    DriftReport,
-    MetricResult,
-    PerformanceReport,
-    UtilizationReport,
-    UtilizationState,
-    run_drift,
-    run_performance,
-    run_utilization,
-)
-from jobs.monitoring.verdict import Verdict
-from jobs.reports import (
-    KIND_SIGNALS,
-    CheckReport,
-    Finding,
-    SignalResult,
-    SummaryReply,
-    from_verdict,
-    level_rank,
-    worst_level,
-)
 from jobs.retraining import on_breach
 
 log = logging.getLogger(__name__)

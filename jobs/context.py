@@ -19,14 +19,14 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-import bot.blocks.monitoring  # noqa: F401  (registers the cards of the replies jobs post)
-from bot.outbox import Outbox, digest, key_of, outbox_for
-from bot.platform.base import MLPlatform
-from bot.responder import MessageRef, Responder, Upload
-from bot.services import Services
-from bot.settings import Settings
-from bot.store import Store
-from commands.replies import Reply
+import bot.slack.blocks.monitoring  # noqa: F401  (registers the cards of the replies jobs post)
+from bot.slack.outbox import Outbox, digest, key_of, outbox_for
+from bot.slack.responder import MessageRef, Responder, Upload
+from bot.slack.services import Services
+from core.replies import Reply
+from infra.platform.base import MLPlatform
+from infra.settings import Settings
+from infra.store import Store
 
 log = logging.getLogger(__name__)
 

@@ -13,15 +13,15 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.outbox import key_of
-from bot.responder import MessageRef, Upload
-from bot.store import Alert
+from bot.slack.outbox import key_of
+from bot.slack.responder import MessageRef, Upload
+from core.reports import SIGNALS, DigestLine, DigestReply, level_rank, worst_level
+from engine.digest import DigestRow
+from engine.verdict import Verdict
+from infra.store import Alert
 from jobs import charts
 from jobs.alerts import active_mute
 from jobs.context import MonitorContext
-from jobs.monitoring.digest import DigestRow
-from jobs.monitoring.verdict import Verdict
-from jobs.reports import SIGNALS, DigestLine, DigestReply, level_rank, worst_level
 
 log = logging.getLogger(__name__)
 

@@ -22,14 +22,14 @@ from datetime import datetime, timedelta
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
-from bot.platform.base import JobInfo, PlatformError
-from bot.responder import MessageRef
-from bot.settings import ModelConfig
-from bot.store import JobRun
+from bot.slack.responder import MessageRef
 from commands.context import AccessPolicy, CommandContext, Decision, Invocation, NoGroups
 from commands.parsing import UsageError
-from commands.replies import MessageReply, Tone
 from commands.training import in_flight, submit_retraining
+from core.replies import MessageReply, Tone
+from infra.platform.base import JobInfo, PlatformError
+from infra.settings import ModelConfig
+from infra.store import JobRun
 from jobs.alerts import AlertBook, Outcome, retrain_mode
 from jobs.context import BOT_ACTOR, MonitorContext
 from jobs.scheduler import Lease

@@ -56,12 +56,12 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.cron import crontab_trigger
-from bot.holders import holder_gone, new_holder
-from bot.services import Services
-from bot.settings import Settings
-from bot.store import Lock, Store
-from commands.replies import ScheduledJobRow
+from bot.slack.services import Services
+from core.replies import ScheduledJobRow
+from infra.cron import crontab_trigger
+from infra.holders import holder_gone, new_holder
+from infra.settings import Settings
+from infra.store import Lock, Store
 from jobs.context import MonitorContext, utcnow
 from jobs.watcher import JobWatcher
 
@@ -248,7 +248,7 @@ def run_scheduled(kind: str, model: str | None, env: str | None) -> Any:
             "skipping %s %s %s: this process is no longer the scheduler leader", kind, model, env
         )
         return None
-    from jobs.run_job import run_kind
+    from jobs.run import run_kind
 
     return run_kind(owner.context, kind, model, env)
 

@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.outbox import key_of, outbox_for
-from bot.platform.base import JobInfo, PlatformError
-from bot.services import Services
-from bot.store import JobRun, StaleStateError
-from commands.replies import JobReply
+from bot.slack.outbox import key_of, outbox_for
+from bot.slack.services import Services
+from core.replies import JobReply
+from infra.platform.base import JobInfo, PlatformError
+from infra.store import JobRun, StaleStateError
 
 log = logging.getLogger(__name__)
 

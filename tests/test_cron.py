@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.cron import _crontab_days, crontab_trigger
+from infra.cron import _crontab_days, crontab_trigger
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from datetime import datetime
 import numpy as np
 import pandas as pd
 
-from bot.demo.config import CATEGORICAL_FEATURES, NUMERIC_FEATURES, SENSITIVE_FEATURES
+from infra.defaults import CATEGORICAL_FEATURES, NUMERIC_FEATURES, SENSITIVE_FEATURES
 
 TARGET = "churned"
 TIMESTAMP = "timestamp"

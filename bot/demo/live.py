@@ -3,7 +3,7 @@ accelerated schedules, and simulated production traffic.
 
 :class:`DemoSession` is what ``mlops-bot demo`` runs until Ctrl-C, what ``mlops-bot demo --once``
 runs for one round of monitoring, and what the browser tests drive. The bot is the one
-``mlops-bot serve`` builds (:func:`bot.server.build_runtime`), with ``SLACK_API_URL`` pointing at
+``mlops-bot serve`` builds (:func:`bot.slack.server.build_runtime`), with ``SLACK_API_URL`` pointing at
 the sandbox and the sandbox's tokens; nothing in it knows it is a demo.
 
 The sandbox keeps its messages in memory, so the bot's own database (approvals, alerts, mutes,
@@ -26,12 +26,12 @@ from typing import Any
 
 from bot.demo.seed import MARKER_FILE
 from bot.demo.traffic import simulate_traffic
-from bot.platform.base import PlatformError
-from bot.platform.local import LocalPlatform
 from bot.sandbox import SlackWebApiServer, seed
 from bot.sandbox.page import SandboxPage
-from bot.server import Runtime, SlackHTTPServer, build_runtime, start_http
-from bot.settings import Secrets, Settings
+from bot.slack.server import Runtime, SlackHTTPServer, build_runtime, start_http
+from infra.platform.base import PlatformError
+from infra.platform.local import LocalPlatform
+from infra.settings import Secrets, Settings
 
 log = logging.getLogger(__name__)
 
@@ -328,7 +328,7 @@ class DemoSession:
         """Every configured monitoring job once, now, publishing to the sandbox like the
         scheduler does (same runner, same alert policy, same responder)."""
         from jobs.context import MonitorContext
-        from jobs.run_job import run_kind
+        from jobs.run import run_kind
         from jobs.scheduler import desired_jobs
 
         runtime = self._running()

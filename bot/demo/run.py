@@ -28,7 +28,7 @@ from rich.panel import Panel
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot.settings import Settings
+from infra.settings import Settings
 
 if TYPE_CHECKING:
     from bot.demo.seed import SeedSummary
@@ -78,7 +78,7 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
             "[red]The demo runs on the embedded local platform; this configuration uses Azure.[/]"
         )
         return 2
-    from bot.logging import configure_logging
+    from infra.logs import configure_logging
 
     configure_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING)
     summary = _seed(settings)

@@ -25,10 +25,10 @@ from typing import Any
 
 import pandas as pd
 
-from bot.demo.config import CATEGORICAL_FEATURES, DEMO_MODEL, NUMERIC_FEATURES, SENSITIVE_FEATURES
 from bot.demo.data import ID_COLUMN, TARGET, TIMESTAMP, generate_churn_data
-from bot.platform.base import JobInfo, JobStatus, NotFoundError
-from bot.platform.local import LocalPlatform
+from infra.defaults import CATEGORICAL_FEATURES, DEMO_MODEL, NUMERIC_FEATURES, SENSITIVE_FEATURES
+from infra.platform.base import JobInfo, JobStatus, NotFoundError
+from infra.platform.local import LocalPlatform
 
 MARKER_FILE = "demo-seed.json"
 REFERENCE_ROWS = 5_000

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.demo.config import CATEGORICAL_FEATURES, NUMERIC_FEATURES, SENSITIVE_FEATURES
 from bot.demo.data import TARGET, TIMESTAMP, generate_churn_data
-from bot.platform.local import LocalPlatform
+from infra.defaults import CATEGORICAL_FEATURES, NUMERIC_FEATURES, SENSITIVE_FEATURES
+from infra.platform.local import LocalPlatform
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """The demo workspace the sandbox starts with: who is who, which channels exist.
 
-The identities match the embedded demo configuration (``bot/demo/config.py``): Alice requests,
+The identities match the embedded demo configuration (``infra/defaults.py``): Alice requests,
 Bob and Carol are in ``@ml-approvers`` so a prod promotion can collect two distinct approvals,
 Dave is an ordinary member who gets refused. Tests and the sandbox page use the same constants,
 so a signed request built in a test names people and channels the fake server knows.

@@ -17,13 +17,13 @@ from typing import Any, TypeVar
 
 import joblib
 
-from bot.approvals import ApprovalSnapshot, ApprovalState
-from bot.demo.config import demo_config
-from bot.platform.local import LocalPlatform
-from bot.promotion import PromotionDesk
 from bot.sandbox import seed
-from bot.server import Runtime, SlackHTTPServer, build_runtime, start_http
-from bot.settings import Secrets, Settings
+from bot.slack.server import Runtime, SlackHTTPServer, build_runtime, start_http
+from core.promotion.approvals import ApprovalSnapshot, ApprovalState
+from core.promotion.desk import PromotionDesk
+from infra.defaults import demo_config
+from infra.platform.local import LocalPlatform
+from infra.settings import Secrets, Settings
 from tests.approvals.models import FEATURES, fitted_model
 from tests.fakes.signing import HttpResult, SignedRequest, block_actions, post
 from tests.fakes.slack_server import FakeSlackServer

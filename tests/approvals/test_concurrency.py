@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from bot.approvals import ApprovalState
 from bot.sandbox import seed
+from core.promotion.approvals import ApprovalState
 from tests.approvals.harness import wait_until
 from tests.fakes.signing import HttpResult
 
@@ -15,7 +15,9 @@ def test_twenty_concurrent_approve_clicks_start_exactly_one_rollout(make_bot) ->
     approval, ts = bot.request()
     clickers = [seed.BOB, seed.CAROL] * 10
     requests = [
-        bot.server.interactions.click(seed.APPROVALS_CHANNEL, ts, "approval_approve", user_id=u)
+        bot.slack.server.interactions.click(
+            seed.APPROVALS_CHANNEL, ts, "approval_approve", user_id=u
+        )
         for u in clickers
     ]
     start = threading.Barrier(len(requests))
@@ -50,7 +52,7 @@ def test_twenty_concurrent_approve_clicks_start_exactly_one_rollout(make_bot) ->
         + actions.count(("approval_approve", "ignored"))
         == 18
     )
-    deployments = bot.platform.endpoint_state("churn-model", "prod").deployments
+    deployments = infra.platform.endpoint_state("churn-model", "prod").deployments
     assert [d.model_version for d in deployments].count("2") == 1
     # everyone got an answer, and exactly one was told their vote started the rollout
     answers = wait_until(

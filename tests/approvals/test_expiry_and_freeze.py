@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from bot.approvals import ApprovalState
 from bot.sandbox import seed
+from core.promotion.approvals import ApprovalState
 from tests.approvals.harness import MODEL, wait_until
 
 
@@ -37,7 +37,7 @@ def test_freeze_window_refuses_the_request_with_its_reason(make_bot) -> None:
     answer = bot.wait_ephemeral(seed.ALICE, "frozen")
     assert "promotions into prod are frozen until" in answer
     assert "quarter-end close" in answer
-    assert bot.approvals() == [] and bot.cards() == []
+    assert core.promotion.approvals() == [] and bot.cards() == []
     refused = [
         e for e in bot.runtime.store.audit_trail(model=MODEL) if e.action == "promotion_request"
     ]

@@ -6,7 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.approvals import (
+from bot.slack.blocks.approval import approval_card_blocks
+from bot.slack.blocks.common import check_limits
+from core.promotion.approvals import (
     ApprovalCardReply,
     ApprovalSnapshot,
     ApprovalState,
@@ -15,10 +17,8 @@ from bot.approvals import (
     active_freeze,
     steps_json,
 )
-from bot.blocks.approval import approval_card_blocks
-from bot.blocks.common import check_limits
-from bot.settings import FreezeWindow, Principals
-from commands.replies import Step, StepState
+from core.replies import Step, StepState
+from infra.settings import FreezeWindow, Principals
 
 FRIDAY_AFTERNOONS = FreezeWindow(cron="0 14 * * 5", duration=timedelta(hours=4), reason="weekend")
 

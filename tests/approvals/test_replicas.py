@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import threading
 
-from bot.approvals import ApprovalState
 from bot.sandbox import seed
+from core.promotion.approvals import ApprovalState
 from tests.approvals.harness import APPROVALS, MODEL, wait_until
 from tests.fakes.signing import post
 

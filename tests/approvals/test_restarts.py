@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.approvals import ApprovalState, steps_json
-from bot.platform.local import LocalPlatform
-from bot.promotion import HOST
 from bot.sandbox import seed
-from commands.replies import Step, StepState
+from core.promotion.approvals import ApprovalState, steps_json
+from core.promotion.desk import HOST
+from core.replies import Step, StepState
+from infra.platform.local import LocalPlatform
 from tests.approvals.harness import (
     APPROVALS,
     MODEL,

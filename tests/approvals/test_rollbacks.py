@@ -10,8 +10,8 @@ import uuid
 import numpy as np
 import pandas as pd
 
-from bot.approvals import ApprovalState
 from bot.sandbox import seed
+from core.promotion.approvals import ApprovalState
 from tests.approvals.harness import MODEL, wait_until
 from tests.approvals.models import FEATURES, AnswersThenBreaks, FailsOnHighX1, fitted_model
 
@@ -62,7 +62,7 @@ def test_failing_health_check_rolls_back(make_bot) -> None:
         rng = np.random.default_rng(5)
         while not stop.is_set():
             rows = pd.DataFrame(rng.uniform(-1, 1, size=(20, len(FEATURES))), columns=FEATURES)
-            bot.platform.score(
+            infra.platform.score(
                 MODEL, "prod", rows, request_ids=[uuid.uuid4().hex for _ in range(20)]
             )
             stop.wait(0.02)

@@ -6,8 +6,8 @@ import json
 import os
 from pathlib import Path
 
-from bot.approvals import ApprovalState
 from bot.sandbox import seed
+from core.promotion.approvals import ApprovalState
 from tests.approvals.harness import MODEL, wait_until
 
 

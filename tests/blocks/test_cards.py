@@ -6,10 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.blocks.common import BlockLimitError, check_limits, esc, section
-from bot.blocks.render import message_payload, render
-from bot.platform.base import Deployment, EndpointState, JobInfo, JobStatus, ModelVersion
-from commands.replies import (
+from bot.slack.blocks.common import BlockLimitError, check_limits, esc, section
+from bot.slack.blocks.render import message_payload, render
+from core.replies import (
     EnvironmentStatus,
     ErrorReply,
     PendingApproval,
@@ -19,6 +18,7 @@ from commands.replies import (
     StepState,
     Verdict,
 )
+from infra.platform.base import Deployment, EndpointState, JobInfo, JobStatus, ModelVersion
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.settings import ConfigError, load_settings
+from infra.settings import ConfigError, load_settings
 
 GOOD_MODEL = """
 models:

@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from bot.demo.config import demo_config
 from bot.demo.seed import SeedPlan, VersionPlan, seed_demo
-from bot.settings import Settings
+from infra.defaults import demo_config
+from infra.settings import Settings
 
 #: The demo's three versions with fewer iterations: trained for real, in seconds.
 QUICK_VERSIONS = (

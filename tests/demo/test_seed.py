@@ -13,13 +13,13 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from bot.demo.config import DEMO_MODEL, demo_config
 from bot.demo.data import DRIFTING_FEATURES, generate_churn_data
 from bot.demo.seed import MARKER_FILE, REFERENCE_ROWS, SeedPlan, SeedSummary, seed_demo
 from bot.demo.traffic import simulate_traffic
-from bot.platform.base import JobStatus
-from bot.platform.local import LocalPlatform
-from bot.settings import Settings
+from infra.defaults import DEMO_MODEL, demo_config
+from infra.platform.base import JobStatus
+from infra.platform.local import LocalPlatform
+from infra.settings import Settings
 from tests.demo.seeded import QUICK_VERSIONS
 
 SMALL_PLAN = SeedPlan(

@@ -32,8 +32,8 @@ from typing import Any
 import pytest
 import yaml
 
-from bot.demo.config import demo_config
 from bot.sandbox import SlackWebApiServer, seed
+from infra.defaults import demo_config
 from tests.fakes.processes import free_port
 
 dockerfile_parse = pytest.importorskip("dockerfile_parse")
@@ -385,7 +385,7 @@ def test_compose_runs_the_image_with_postgres() -> None:
     user = db["environment"]["POSTGRES_USER"]
     database = db["environment"]["POSTGRES_DB"]
     assert url.endswith(f"/{database}") and f"//{user}:" in url
-    from bot.store import make_engine
+    from infra.store import make_engine
 
     engine = make_engine(url)  # loads the dialect and its driver, connects to nothing
     assert engine.dialect.driver == "psycopg"

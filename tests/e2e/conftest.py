@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from bot.demo.config import demo_config
 from bot.demo.live import DemoOptions, DemoSession
+from infra.defaults import demo_config
 from tests.demo.seeded import demo_settings, seeded_state
 
 CHROMIUM = Path("/usr/bin/chromium")

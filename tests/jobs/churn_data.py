@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from bot.demo.config import demo_config
-from bot.settings import ModelConfig
+from infra.defaults import demo_config
+from infra.settings import ModelConfig
 
 NUMERIC = [
     "tenure_months",

@@ -19,15 +19,15 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from jobs.monitoring.drift import (
+from engine.drift import (
     DriftOptions,
     InMemoryNumeric,
     categorical_column_drift,
     numeric_column_drift,
 )
-from jobs.monitoring.methods import Profile
-from jobs.monitoring.profile import NumericReference
-from jobs.monitoring.samples import CategoricalSample, NumericSample
+from engine.methods import Profile
+from engine.profile import NumericReference
+from engine.samples import CategoricalSample, NumericSample
 
 CATEGORIES = np.array(["a", "b", "c", "d", "e", "f"])
 CATEGORY_P = np.array([0.35, 0.25, 0.15, 0.12, 0.08, 0.05])

@@ -9,9 +9,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.settings import UtilizationConfig
+from engine import digest_row, run_drift, run_performance, run_utilization
+from infra.settings import UtilizationConfig
 from jobs import charts
-from jobs.monitoring import digest_row, run_drift, run_performance, run_utilization
 from tests.jobs.churn_data import churn_frame, churn_model, utilization_frame
 
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from matplotlib import image
 
-from bot.settings import UtilizationConfig
+from engine import digest_row, run_drift, run_performance, run_utilization
+from infra.settings import UtilizationConfig
 from jobs import charts
-from jobs.monitoring import digest_row, run_drift, run_performance, run_utilization
 from tests.jobs.churn_data import churn_frame, churn_model, utilization_frame
 from tests.jobs.render_charts import render_all
 

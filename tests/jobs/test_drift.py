@@ -10,8 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bot.settings import DriftConfig
-from jobs.monitoring import (
+from engine import (
     ColumnOverride,
     ColumnStatus,
     DriftOptions,
@@ -27,9 +26,10 @@ from jobs.monitoring import (
     run_drift,
     summarize,
 )
-from jobs.monitoring.chunks import NumericSummary
-from jobs.monitoring.quality import QualityThresholds
-from jobs.monitoring.samples import ColumnKind, infer_kinds
+from engine.chunks import NumericSummary
+from engine.quality import QualityThresholds
+from engine.samples import ColumnKind, infer_kinds
+from infra.settings import DriftConfig
 from tests.jobs.churn_data import CATEGORICAL, NUMERIC, churn_frame, churn_model
 
 

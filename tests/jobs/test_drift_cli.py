@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from jobs.drift_cli import drift_main, perf_main
+from bot.cli.drift import drift_main, perf_main
 from tests.jobs.churn_data import churn_frame
 
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from jobs.monitoring.methods import Profile
+from engine.methods import Profile
 from tests.jobs.false_alarms import false_alarm_rate, format_table, table
 
 

@@ -7,10 +7,10 @@ import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from bot.settings import ModelConfig
-from jobs.monitoring import Verdict, run_performance
-from jobs.monitoring.fairness import classification_fairness
-from jobs.monitoring.performance import resolve_positive
+from engine import Verdict, run_performance
+from engine.fairness import classification_fairness
+from engine.performance import resolve_positive
+from infra.settings import ModelConfig
 from tests.jobs.churn_data import churn_frame, churn_model
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 from scipy.spatial import distance
 
-from jobs.monitoring import stats
+from engine import stats
 
 finite_floats = st.floats(min_value=-1e6, max_value=1e6, allow_nan=False, allow_infinity=False)
 samples = st.lists(finite_floats, min_size=1, max_size=60)

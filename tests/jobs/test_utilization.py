@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from bot.platform.base import METRIC_COLUMNS
-from bot.settings import UtilizationConfig
-from jobs.monitoring import UtilizationState, Verdict, run_utilization
+from engine import UtilizationState, Verdict, run_utilization
+from infra.platform.base import METRIC_COLUMNS
+from infra.settings import UtilizationConfig
 from tests.jobs.churn_data import utilization_frame
 
 CFG = UtilizationConfig()

@@ -32,12 +32,12 @@ import joblib
 import pandas as pd
 import pytest
 
-from bot.demo.config import CATEGORICAL_FEATURES, NUMERIC_FEATURES, demo_config
 from bot.demo.data import generate_churn_data
-from bot.demo.train_churn import build_pipeline, parse_args
-from bot.platform.base import JobInfo, MLPlatform, ModelVersion
-from bot.platform.local import LocalPlatform
-from bot.settings import Settings
+from infra.defaults import CATEGORICAL_FEATURES, NUMERIC_FEATURES, demo_config
+from infra.platform.base import JobInfo, MLPlatform, ModelVersion
+from infra.platform.local import LocalPlatform
+from infra.platform.local.train_churn import build_pipeline, parse_args
+from infra.settings import Settings
 
 MODEL = "churn-model"
 FAILING_MODEL = "broken-model"

@@ -1,6 +1,6 @@
 """The contract every ML platform adapter must honour, run against each adapter in ADAPTERS.
 
-The tests talk only to the port (:class:`bot.platform.base.MLPlatform`) and the harness, so the
+The tests talk only to the port (:class:`infra.platform.base.MLPlatform`) and the harness, so the
 same assertions hold for the embedded platform and for Azure ML.
 """
 
@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from bot.platform.base import (
+from infra.platform.base import (
     METRIC_COLUMNS,
     ConflictError,
     Deployment,

@@ -15,10 +15,10 @@ import psutil
 import pytest
 
 from bot.demo.data import generate_churn_data
-from bot.platform.base import InvalidRequestError, JobStatus, NotFoundError
-from bot.platform.factory import build_platform
-from bot.platform.local import LocalPlatform
-from bot.platform.local.jobs import process_alive
+from infra.platform.base import InvalidRequestError, JobStatus, NotFoundError
+from infra.platform.factory import build_platform
+from infra.platform.local import LocalPlatform
+from infra.platform.local.jobs import process_alive
 from tests.platform.conftest import FEATURES, MODEL, PlatformHarness, local_settings
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.platform.base import MLPlatform
-from bot.platform.local import LocalPlatform
 from bot.sandbox import seed
-from bot.server import build_runtime, start_http
-from bot.settings import Secrets, Settings
+from bot.slack.server import build_runtime, start_http
+from infra.platform.base import MLPlatform
+from infra.platform.local import LocalPlatform
+from infra.settings import Secrets, Settings
 from tests.approvals.conftest import make_bot
 from tests.fakes.slack_server import FakeSlackServer
 from tests.scheduling.conftest import clock, harness, make_harness, platform, quick_charts
@@ -80,7 +80,7 @@ class CapturedLogs(logging.Handler):
 
 @pytest.fixture
 def captured_logs() -> Iterator[CapturedLogs]:
-    from bot.logging import RedactingFilter
+    from infra.logs import RedactingFilter
 
     handler = CapturedLogs()
     handler.addFilter(RedactingFilter())

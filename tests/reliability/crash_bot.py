@@ -30,11 +30,11 @@ def die() -> None:
 
 def install(die_at: str | None) -> None:
     if die_at == "approved":
-        from bot.promotion import PromotionDesk
+        from core.promotion.desk import PromotionDesk
 
         PromotionDesk.start_rollout = lambda self, approval_id: die()  # type: ignore[method-assign]
     elif die_at == "traffic":
-        from bot.platform.local import LocalPlatform
+        from infra.platform.local import LocalPlatform
 
         original = LocalPlatform.set_traffic
 
@@ -46,7 +46,7 @@ def install(die_at: str | None) -> None:
 
         LocalPlatform.set_traffic = set_traffic  # type: ignore[method-assign]
     elif die_at == "alert_post":
-        from bot.outbox import POST, Outbox
+        from bot.slack.outbox import POST, Outbox
 
         original_call = Outbox._call
 
@@ -61,8 +61,8 @@ def install(die_at: str | None) -> None:
 def main() -> None:
     spec = json.loads(Path(sys.argv[1]).read_text())
     install(spec.get("die_at"))
-    from bot.platform.local import LocalPlatform
-    from bot.server import build_runtime, start_http
+    from bot.slack.server import build_runtime, start_http
+    from infra.platform.local import LocalPlatform
     from tests.approvals.harness import secrets_for, settings_for
     from tests.slackapp.conftest import embedded_settings
 

@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from bot.platform.base import MLPlatform, PermissionDeniedError, PlatformError, TransientError
+from infra.platform.base import MLPlatform, PermissionDeniedError, PlatformError, TransientError
 
 #: The port methods and where their model/environment arguments sit.
 PORT_METHODS = (

@@ -13,7 +13,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from bot.platform.base import (
+from commands.registry import MODULES
+from infra.platform.base import (
     ConflictError,
     Deployment,
     EndpointState,
@@ -24,7 +25,6 @@ from bot.platform.base import (
     Operation,
     SmokeTestResult,
 )
-from commands.registry import MODULES
 
 COMMANDS = [m.NAME for m in MODULES]
 MODELS = ["churn-model", "CHURN-MODEL", "churn-modle", "churn_model", "other-model", "*", ".."]

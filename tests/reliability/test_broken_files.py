@@ -16,16 +16,16 @@ import pandas as pd
 import pytest
 
 from bot.cli import main
-from bot.platform.guard import guarded
-from bot.platform.local import LocalPlatform
 from bot.sandbox import seed
-from bot.settings import ConfigError, load_settings
-from bot.store import Alert, default_database_url, open_store
 from commands.context import AccessPolicy, CommandContext, Invocation, NoGroups
 from commands.registry import dispatch
-from commands.replies import ErrorReply
+from core.replies import ErrorReply
+from infra.platform.guard import guarded
+from infra.platform.local import LocalPlatform
+from infra.settings import ConfigError, load_settings
+from infra.store import Alert, default_database_url, open_store
 from jobs.context import MonitorContext
-from jobs.run_job import run_kind
+from jobs.run import run_kind
 from tests.slackapp.conftest import embedded_settings
 
 INTERNAL_ERROR = "Something went wrong on the bot's side"

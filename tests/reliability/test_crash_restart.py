@@ -21,10 +21,10 @@ from typing import Any
 
 import pytest
 
-from bot.approvals import ApprovalState
-from bot.platform.local import LocalPlatform
 from bot.sandbox import seed
-from bot.store import Alert, JobRun, Lock, default_database_url, open_store
+from core.promotion.approvals import ApprovalState
+from infra.platform.local import LocalPlatform
+from infra.store import Alert, JobRun, Lock, default_database_url, open_store
 from jobs.alerts import list_mutes
 from tests.approvals.harness import (
     APPROVALS,
@@ -131,7 +131,7 @@ def test_killed_between_the_approval_and_its_rollout(make_bot, slack_server, tmp
     )
     assert done.state is ApprovalState.SUCCEEDED, done.reason
     assert bot.serving()["2"] == 100
-    deployments = bot.platform.endpoint_state(MODEL, "prod").deployments
+    deployments = infra.platform.endpoint_state(MODEL, "prod").deployments
     assert [d.model_version for d in deployments].count("2") == 1  # rolled out once
     actions = [(a, o) for _, a, o in bot.audit(approval.id)]
     assert actions.count(("promotion", "rolling_out")) == 1

@@ -12,9 +12,9 @@ import urllib.parse
 
 import pytest
 
-from bot.approvals import ApprovalState
 from bot.sandbox import seed
 from bot.sandbox.signed_requests import block_actions, sign, slash_command
+from core.promotion.approvals import ApprovalState
 from tests.approvals.harness import wait_until
 from tests.reliability.world import slack_writes, snapshot
 from tests.slackapp.conftest import RunningBot, embedded_settings
@@ -264,7 +264,7 @@ def test_tampered_deploy_and_promote_buttons_are_refused(bot: RunningBot) -> Non
 def test_tampered_alert_buttons_are_refused(bot: RunningBot) -> None:
     from datetime import UTC, datetime
 
-    from bot.store import Alert
+    from infra.store import Alert
 
     with bot.runtime.store.session() as session:
         session.add(

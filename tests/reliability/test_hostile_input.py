@@ -20,16 +20,16 @@ import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from bot.approvals import ApprovalCardReply, ApprovalRules, ApprovalState
-from bot.blocks.render import message_payload
-from bot.platform.local import LocalPlatform
 from bot.sandbox import seed
 from bot.sandbox.signed_requests import slash_command
-from bot.settings import Settings
-from bot.store import Store, default_database_url, open_store
+from bot.slack.blocks.render import message_payload
 from commands.context import AccessPolicy, CommandContext, Invocation
 from commands.registry import dispatch
-from commands.replies import ErrorReply, Reply
+from core.promotion.approvals import ApprovalCardReply, ApprovalRules, ApprovalState
+from core.replies import ErrorReply, Reply
+from infra.platform.local import LocalPlatform
+from infra.settings import Settings
+from infra.store import Store, default_database_url, open_store
 from tests.reliability.fuzzing import ReadOnlyPlatform, command_texts, payload_json, unsafe_tokens
 from tests.slackapp.conftest import RunningBot, embedded_settings
 
@@ -117,7 +117,7 @@ def test_cards_and_trails_built_from_fuzzed_requests_are_safe(bench: Bench) -> N
     if bench.cases < BULK_CASES:
         pytest.skip("needs what the fuzzing test of this module left in the store")
     rules = ApprovalRules(bench.settings, bench.access)
-    from bot.approvals import ApprovalBook
+    from core.promotion.approvals import ApprovalBook
 
     book = ApprovalBook(bench.store, rules)
     requests = book.in_states(list(ApprovalState))
@@ -140,7 +140,7 @@ def test_cards_and_trails_built_from_fuzzed_requests_are_safe(bench: Bench) -> N
 def http_bot(
     seeded_template: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningBot]:
-    from bot.server import build_runtime, start_http
+    from bot.slack.server import build_runtime, start_http
     from tests.fakes.slack_server import FakeSlackServer
     from tests.reliability.conftest import bot_secrets
 

@@ -1,7 +1,7 @@
 """The outbox against a Slack that rate-limits, fails, hangs and refuses: every message that
 matters is delivered once Slack takes it, and never twice.
 
-These drive :class:`bot.outbox.Outbox` directly against the fake Slack (over HTTP, through the
+These drive :class:`bot.slack.outbox.Outbox` directly against the fake Slack (over HTTP, through the
 bot's own slack_sdk client); ``test_slack_faults.py`` shows the same through alerts, approval
 cards, rollouts and job results.
 """
@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.outbox import NEVER, Outbox, delivery_client
-from bot.responder import MessageRef, make_client
 from bot.sandbox import seed
-from bot.store import OutboxMessage, Store, open_store
-from commands.replies import MessageReply
+from bot.slack.outbox import NEVER, Outbox, delivery_client
+from bot.slack.responder import MessageRef, make_client
+from core.replies import MessageReply
+from infra.store import OutboxMessage, Store, open_store
 from tests.fakes.slack_server import FakeSlackServer
 
 CHANNEL = seed.ALERTS_CHANNEL
@@ -291,7 +291,7 @@ def test_a_restarted_bot_delivers_what_the_previous_one_queued(
 def test_uploads_are_kept_and_delivered_into_the_thread(
     make_outbox, slack_server, store, method, fault
 ) -> None:
-    from bot.responder import Upload
+    from bot.slack.responder import Upload
 
     outbox = make_outbox(timeout=1)
     ref = outbox.post("summary:z", CHANNEL, "summary").ref

@@ -11,13 +11,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.approvals import ApprovalState
-from bot.platform.base import ConflictError
-from bot.platform.guard import Deadlines, GuardedPlatform
-from bot.platform.local import LocalPlatform
 from bot.sandbox import seed
+from core.promotion.approvals import ApprovalState
+from infra.platform.base import ConflictError
+from infra.platform.guard import Deadlines, GuardedPlatform
+from infra.platform.local import LocalPlatform
 from jobs.context import MonitorContext
-from jobs.run_job import run_kind
+from jobs.run import run_kind
 from tests.approvals.harness import wait_until
 from tests.reliability.faulty import Hang, Misbehaving, fails_at, fails_transiently, lacks_role
 from tests.scheduling.conftest import model_config
@@ -230,7 +230,7 @@ def test_a_model_whose_platform_hangs_does_not_hold_up_the_other_models(
         assert scheduler.wait_for(job, mark, timeout=30), f"{job} never ended"
     assert time.monotonic() - started < 15
     # The hung model's checks ended as "could not run", with the reason, not as a breach.
-    from bot.store import Alert
+    from infra.store import Alert
 
     with harness.store.session() as session:
         rows = session.query(Alert).filter(Alert.model == "fraud-model").all()

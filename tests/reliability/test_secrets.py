@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
-from bot.platform.base import PermissionDeniedError, PlatformError
-from bot.platform.local import LocalPlatform
 from bot.sandbox import seed
 from bot.sandbox.signed_requests import block_actions, slash_command
-from bot.store import AuditEntry, OutboxMessage
+from infra.platform.base import PermissionDeniedError, PlatformError
+from infra.platform.local import LocalPlatform
+from infra.store import AuditEntry, OutboxMessage
 from tests.reliability.faulty import Misbehaving
 from tests.slackapp.conftest import RunningBot
 

@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.store import (
+from core.serving import current_split
+from infra.store import (
     Alert,
     Approval,
     AuditEntry,
@@ -18,7 +19,6 @@ from bot.store import (
     Store,
     Vote,
 )
-from commands.serving import current_split
 from tests.fakes.slack_server import FakeSlackServer
 
 TABLES = (AuditEntry, Approval, Vote, Alert, Mute, JobRun, OutboxMessage)

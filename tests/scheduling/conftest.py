@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_services
-from bot.responder import make_client
 from bot.sandbox import seed
-from bot.services import Services
-from bot.settings import Settings
-from bot.store import Store, open_store
+from bot.slack.app import build_services
+from bot.slack.responder import make_client
+from bot.slack.services import Services
+from infra.settings import Settings
+from infra.store import Store, open_store
 from jobs.scheduler import MonitoringScheduler
 from tests.fakes.slack_server import FakeSlackServer
 from tests.scheduling.platform import CATEGORICAL, NUMERIC, ScriptedPlatform

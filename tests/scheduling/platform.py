@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bot.platform.base import (
+from infra.platform.base import (
     Deployment,
     EndpointState,
     JobInfo,

@@ -29,11 +29,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
-from bot.app import build_services
-from bot.responder import make_client
 from bot.sandbox import seed
-from bot.settings import Settings, load_settings
-from bot.store import open_store
+from bot.slack.app import build_services
+from bot.slack.responder import make_client
+from infra.settings import Settings, load_settings
+from infra.store import open_store
 from jobs.checks import run_check
 from jobs.context import MonitorContext
 from jobs.digest import run_digest
@@ -269,7 +269,7 @@ def main(argv: list[str]) -> int:
     out = Path(argv[0] if argv else "cards-preview")
     out.mkdir(parents=True, exist_ok=True)
     if len(argv) > 1:
-        from bot.platform.factory import build_platform
+        from infra.platform.factory import build_platform
 
         settings = load_settings(None, state_dir=argv[1])
         marker = json.loads((Path(argv[1]) / "demo-seed.json").read_text())

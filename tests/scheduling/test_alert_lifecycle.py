@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bot.sandbox import seed
-from commands.monitoring_state import latest_verdicts
+from core.monitoring_state import latest_verdicts
 from tests.scheduling.conftest import Harness, text_of
 
 pytestmark = pytest.mark.usefixtures("quick_charts")

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from slack_bolt import App, BoltRequest
 
-from bot.app import build_app
 from bot.sandbox import seed
 from bot.sandbox.signed_requests import block_actions
-from bot.settings import Secrets
-from bot.store import JobRun
+from bot.slack.app import build_app
+from infra.settings import Secrets
+from infra.store import JobRun
 from jobs.alerts import active_mute
 from tests.scheduling.conftest import Harness, model_config, text_of
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.blocks.render import message_payload, render
-from jobs.reports import (
+from bot.slack.blocks.render import message_payload, render
+from core.reports import (
     AlertReply,
     AlertView,
     CheckReport,

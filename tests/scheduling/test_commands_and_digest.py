@@ -7,12 +7,12 @@ from datetime import timedelta
 
 import pytest
 
-from bot.blocks.render import render
 from bot.sandbox import seed
+from bot.slack.blocks.render import render
 from commands.context import CommandContext, Invocation
 from commands.registry import dispatch
-from commands.replies import ErrorReply, JobsReply, MessageReply, Reply
-from jobs.reports import SummaryReply
+from core.replies import ErrorReply, JobsReply, MessageReply, Reply
+from core.reports import SummaryReply
 from tests.scheduling.conftest import Harness, model_config, text_of
 
 

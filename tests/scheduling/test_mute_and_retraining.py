@@ -7,12 +7,12 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from bot.platform.base import JobStatus
 from bot.sandbox import seed
-from bot.store import AuditEntry, JobRun
 from commands.context import CommandContext, Invocation
 from commands.registry import dispatch
-from jobs.reports import MuteReply
+from core.reports import MuteReply
+from infra.platform.base import JobStatus
+from infra.store import AuditEntry, JobRun
 from tests.scheduling.conftest import Harness, model_config, text_of
 
 pytestmark = pytest.mark.usefixtures("quick_charts")

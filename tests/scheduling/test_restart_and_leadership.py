@@ -14,9 +14,9 @@ import pytest
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import text
 
-from bot.holders import HOST
-from bot.store import Lock
-from jobs import run_job
+from infra.holders import HOST
+from infra.store import Lock
+from jobs import run as run_job
 from jobs.alerts import active_mute
 from jobs.scheduler import CONFIG_STORE, LEADER_LOCK, MonitoringScheduler, lease_holder
 from tests.scheduling.conftest import Harness, model_config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.settings import AlertConfig
+from infra.settings import AlertConfig
 from jobs.alerts import Effect, Snapshot, Transition, plan
 from jobs.scheduler import desired_jobs
 from tests.scheduling.conftest import make_settings, model_config

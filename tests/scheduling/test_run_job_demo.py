@@ -10,7 +10,7 @@ import pytest
 from bot.cli import main
 from bot.demo.seed import SeedPlan, seed_demo
 from bot.sandbox import seed
-from bot.settings import load_settings
+from infra.settings import load_settings
 from tests.fakes.slack_server import FakeSlackServer
 from tests.scheduling.conftest import text_of
 

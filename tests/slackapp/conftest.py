@@ -14,8 +14,8 @@ import pytest
 from bot.demo.seed import SeedPlan
 from bot.sandbox import seed
 from bot.sandbox.signed_requests import SignedRequest
-from bot.server import Runtime, SlackHTTPServer, build_runtime, start_http
-from bot.settings import Secrets, Settings, load_settings
+from bot.slack.server import Runtime, SlackHTTPServer, build_runtime, start_http
+from infra.settings import Secrets, Settings, load_settings
 from tests.fakes.signing import HttpResult, post
 from tests.fakes.slack_server import FakeSlackServer
 

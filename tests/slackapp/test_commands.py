@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import time
 
-from bot.platform.base import JobStatus
 from bot.sandbox import seed
 from bot.sandbox.signed_requests import slash_command
-from commands.serving import traffic_summary
+from core.serving import traffic_summary
+from infra.platform.base import JobStatus
 from tests.slackapp.conftest import RunningBot, blocks_text
 
 
@@ -216,8 +216,8 @@ def test_probes(bot: RunningBot) -> None:
 
 
 def test_deploy_button_under_a_job_runs_the_deploy_as_the_clicker(bot: RunningBot) -> None:
-    from bot.blocks.render import message_payload
-    from commands.replies import JobReply
+    from bot.slack.blocks.render import message_payload
+    from core.replies import JobReply
 
     platform = bot.runtime.platform
     current = platform.endpoint_state("churn-model", "dev").primary.model_version
@@ -246,8 +246,8 @@ def test_deploy_button_under_a_job_runs_the_deploy_as_the_clicker(bot: RunningBo
 
 
 def test_tampered_deploy_button_is_refused_without_side_effects(bot: RunningBot) -> None:
-    from bot.blocks.render import message_payload
-    from commands.replies import JobReply
+    from bot.slack.blocks.render import message_payload
+    from core.replies import JobReply
 
     platform = bot.runtime.platform
     before = platform.endpoint_state("churn-model", "dev")

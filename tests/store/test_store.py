@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import inspect, text
 
-from bot.store import Approval, StaleStateError, Store, open_store
+from infra.store import Approval, StaleStateError, Store, open_store
 
 POSTGRES_URL = os.environ.get("MLOPS_BOT_TEST_POSTGRES_URL")
 
@@ -70,7 +70,7 @@ def test_schema_is_migrated_to_head(store: Store) -> None:
 
 
 def test_migration_is_idempotent(store: Store) -> None:
-    from bot.store import upgrade_schema
+    from infra.store import upgrade_schema
 
     upgrade_schema(store.engine)
     upgrade_schema(store.engine)

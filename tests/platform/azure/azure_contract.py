@@ -17,10 +17,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bot.demo.config import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from bot.demo.data import generate_churn_data
-from bot.platform.base import ModelVersion
-from bot.settings import Settings
+from infra.defaults import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from infra.platform.base import ModelVersion
+from infra.settings import Settings
 from tests.platform.conftest import FAILING_MODEL, MODEL, SLOW_MODEL, PlatformHarness
 
 from .azure_fake_cloud import FakeAzureCloud, JobScript
@@ -60,7 +60,7 @@ def collected_event(kind: str, when: datetime, correlation: str, data: list) -> 
 
 
 def make_azure_harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[PlatformHarness]:
-    from bot.platform.azure import AzurePlatform
+    from infra.platform.azure import AzurePlatform
 
     monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
     guard = SocketGuard().install(monkeypatch)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bot.settings import Settings
+from infra.settings import Settings
 
 from .azure_fake_cloud import FakeAzureCloud, FakeRegistry, FakeWorkspace
 

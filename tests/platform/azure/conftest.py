@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings
+from infra.settings import Settings
 
 from .azure_fake_cloud import FakeAzureCloud
 from .azure_harness import FakeCredential, NoWaitTransport, SocketGuard
@@ -67,7 +67,7 @@ def platform(
     credential: FakeCredential,
     transport: NoWaitTransport,
 ):
-    from bot.platform.azure import AzurePlatform
+    from infra.platform.azure import AzurePlatform
 
     adapter = AzurePlatform(
         azure_settings, credential=credential, client_options=client_options(transport)

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from bot.platform.base import PermissionDeniedError
+from infra.platform.base import PermissionDeniedError
 
 from .azure_world import MODEL
 

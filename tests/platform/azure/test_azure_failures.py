@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.platform.base import (
+from infra.platform.base import (
     ConflictError,
     InvalidRequestError,
     NotFoundError,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.platform.base import NotFoundError
+from infra.platform.base import NotFoundError
 
 from .azure_world import MODEL
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from azure.core.exceptions import ClientAuthenticationError
 
-from bot.platform.online_check import CheckResult, allowed, check_azure_access
+from infra.platform.azure.online_check import CheckResult, allowed, check_azure_access
 
 
 def run(settings, credential, transport) -> list[CheckResult]:

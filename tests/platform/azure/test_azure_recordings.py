@@ -11,8 +11,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.platform.base import InvalidRequestError, JobStatus, NotFoundError, PermissionDeniedError
-from bot.settings import Settings
+from infra.platform.base import InvalidRequestError, JobStatus, NotFoundError, PermissionDeniedError
+from infra.settings import Settings
 
 from .azure_fake_cloud import FakeAzureCloud, FakeRegistry, FakeWorkspace
 from .azure_harness import TENANT_ID
@@ -66,7 +66,7 @@ def recorded_cloud(http) -> FakeAzureCloud:
 
 
 def adapter(settings, credential, transport):
-    from bot.platform.azure import AzurePlatform
+    from infra.platform.azure import AzurePlatform
 
     return AzurePlatform(
         settings,

@@ -1,4 +1,4 @@
-"""The rollout (bot/rollout.py) driving the Azure adapter through its failure paths."""
+"""The rollout (core/rollout.py) driving the Azure adapter through its failure paths."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import timedelta
 
 import pytest
 
-from bot.rollout import HealthThresholds, Rollout, RolloutPlan
-from bot.store import open_store
+from core.rollout import HealthThresholds, Rollout, RolloutPlan
+from infra.store import open_store
 
 from .azure_world import FEATURES_SAMPLE, MODEL
 

@@ -6,7 +6,7 @@ import time
 
 
 def _from_rest_object() -> bool:  # named like the SDK's converters
-    from bot.platform.azure import sdk_patches  # imported late: the package loads the slow SDK
+    from infra.platform.azure import sdk_patches  # imported late: the package loads the slow SDK
 
     return sdk_patches.fast_should_skip_warning()
 
@@ -18,7 +18,7 @@ def nested_in_converter() -> bool:
 def test_same_rule_as_the_sdk() -> None:
     from azure.ai.ml._utils import _experimental
 
-    from bot.platform.azure import sdk_patches
+    from infra.platform.azure import sdk_patches
 
     original = _experimental._should_skip_warning
     assert nested_in_converter() is True
@@ -35,7 +35,7 @@ def test_applied_by_the_adapter_and_cheap(platform) -> None:
     from azure.ai.ml._utils import _experimental
     from azure.ai.ml.entities import DataCollector, DeploymentCollection
 
-    from bot.platform.azure import sdk_patches
+    from infra.platform.azure import sdk_patches
 
     assert _experimental._should_skip_warning is sdk_patches.fast_should_skip_warning
     started = time.perf_counter()

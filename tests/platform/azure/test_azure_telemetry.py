@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from bot.platform.base import METRIC_COLUMNS, NotFoundError, PermissionDeniedError
+from infra.platform.base import METRIC_COLUMNS, NotFoundError, PermissionDeniedError
 
 from .azure_world import LOG_ANALYTICS_ID, MODEL
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.platform.base import InvalidRequestError, JobStatus
-from bot.settings import Settings
+from infra.platform.base import InvalidRequestError, JobStatus
+from infra.settings import Settings
 
 from .azure_world import MODEL, azure_config
 
@@ -85,7 +85,7 @@ def test_cancel_uses_the_cancel_operation_and_is_a_no_op_once_finished(
 def test_schedule_pipelines_are_triggered_and_refuse_overrides(
     cloud, credential, transport, tmp_path
 ) -> None:
-    from bot.platform.azure import AzurePlatform
+    from infra.platform.azure import AzurePlatform
 
     config = azure_config(tmp_path, retraining={"pipeline": "schedule:churn-weekly"})
     adapter = AzurePlatform(

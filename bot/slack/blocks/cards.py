@@ -1,0 +1,171 @@
+"""Small cards: messages, errors, help, the models overview, progress and jobs."""
+
+from __future__ import annotations
+
+from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, DividerBlock
+
+from bot.slack.blocks.common import (
+    TONE_MARK,
+    ago,
+    context,
+    duration,
+    esc,
+    header,
+    metrics_line,
+    section,
+    user,
+)
+from bot.slack.blocks.status import job_text
+from core.replies import (
+    ErrorReply,
+    HelpReply,
+    JobReply,
+    JobsReply,
+    MessageReply,
+    ModelsReply,
+    ProgressReply,
+    StepState,
+    TableReply,
+    Tone,
+)
+
+STEP_MARK = {
+    StepState.PENDING: ":white_circle:",
+    StepState.RUNNING: ":arrows_counterclockwise:",
+    StepState.DONE: ":white_check_mark:",
+    StepState.FAILED: ":x:",
+    StepState.SKIPPED: ":heavy_minus_sign:",
+}
+
+
+def message_blocks(reply: MessageReply) -> list[Block]:
+    blocks: list[Block] = []
+    if reply.title:
+        blocks.append(section(f"{TONE_MARK[reply.tone]} *{esc(reply.title)}*\n{esc(reply.text)}"))
+    else:
+        blocks.append(section(f"{TONE_MARK[reply.tone]} {esc(reply.text)}"))
+    if reply.context:
+        blocks.append(context(esc(reply.context)))
+    return blocks
+
+
+def error_blocks(reply: ErrorReply) -> list[Block]:
+    text = f":warning: {esc(reply.message)}"
+    if reply.suggestion:
+        text += f"\nDid you mean *{esc(reply.suggestion)}*?"
+    blocks: list[Block] = [section(text)]
+    if reply.usage:
+        blocks.append(context(f"Usage: `{esc(reply.usage)}` · `/mlops help` lists every command"))
+    return blocks
+
+
+def help_blocks(reply: HelpReply) -> list[Block]:
+    blocks: list[Block] = [header("mlops-bot commands")]
+    if reply.intro:
+        blocks.append(context(esc(reply.intro)))
+    for command in reply.commands:
+        blocks.append(
+            section(
+                f"*{esc(command.name)}* — {esc(command.summary)}\n`{esc(command.usage)}`\n"
+                f"e.g. `{esc(command.example)}`"
+            )
+        )
+    return blocks
+
+
+def models_blocks(reply: ModelsReply) -> list[Block]:
+    blocks: list[Block] = [header("Models")]
+    if not reply.rows:
+        blocks.append(
+            section("No models are configured. Add them under `models:` in the configuration.")
+        )
+    for row in reply.rows:
+        fields = [f"*{esc(env)}*\n{esc(row.versions.get(env, '-'))}" for env in reply.environments]
+        blocks.append(section(f"*{esc(row.name)}* · {esc(row.task)}", fields=fields))
+        if row.problems:
+            blocks.append(context(*(f":warning: {esc(p)}" for p in row.problems)))
+    blocks.append(context("`/mlops status <model>` for the full card"))
+    return blocks
+
+
+def progress_blocks(reply: ProgressReply) -> list[Block]:
+    mark = TONE_MARK[reply.tone] if reply.finished else ":arrows_counterclockwise:"
+    lines = []
+    for step in reply.steps:
+        line = f"{STEP_MARK[step.state]} {esc(step.label)}"
+        if step.detail:
+            line += f" — _{esc(step.detail)}_"
+        lines.append(line)
+    blocks: list[Block] = [section(f"{mark} *{esc(reply.title)}*"), section("\n".join(lines))]
+    if reply.outcome:
+        blocks.append(section(esc(reply.outcome)))
+    if reply.actor:
+        blocks.append(context(f"Started by {user(reply.actor)}"))
+    return blocks
+
+
+def job_blocks(reply: JobReply) -> list[Block]:
+    blocks: list[Block] = [section(f"*{esc(reply.heading)}*")]
+    job = reply.job
+    if job is not None:
+        fields = [f"*Job*\n{job_text(job)}", f"*Environment*\n{esc(job.environment)}"]
+        if job.parameters:
+            params = ", ".join(f"{esc(k)}={esc(v)}" for k, v in sorted(job.parameters.items()))
+            fields.append(f"*Parameters*\n{params}")
+        if job.metrics:
+            text = metrics_line(job.metrics)
+            if reply.baseline_metrics:
+                text += f"\n_serving now:_ {metrics_line(reply.baseline_metrics)}"
+            fields.append(f"*Metrics*\n{text}")
+        blocks.append(section("", fields=fields))
+        if job.error or (job.status.value == "failed" and job.log_tail):
+            tail = "\n".join(job.log_tail.strip().splitlines()[-15:])[-2500:]
+            blocks.append(section(f"*Error*: {esc(job.error or 'see log')}\n```{esc(tail)}```"))
+    if reply.actions:
+        blocks.append(
+            ActionsBlock(
+                elements=[
+                    ButtonElement(text=label, action_id=action_id, value=value)
+                    for action_id, label, value in reply.actions
+                ]
+            )
+        )
+    return blocks
+
+
+def jobs_blocks(reply: JobsReply) -> list[Block]:
+    title = f"Jobs · {reply.model}" if reply.model else "Jobs"
+    blocks: list[Block] = [header(title)]
+    if reply.rows:
+        lines = [f"*{esc(r.model)}* ({esc(r.environment)}) {job_text(r.job)}" for r in reply.rows]
+        blocks.append(section("*Recent training jobs*\n" + "\n".join(lines)))
+    else:
+        blocks.append(
+            section("*Recent training jobs*\nnone yet — `/mlops retrain <model>` starts one")
+        )
+    if reply.scheduled:
+        blocks.append(DividerBlock())
+        lines = [
+            f"`{esc(s.name)}` next {ago(s.next_run) if s.next_run else 'paused'} · {esc(s.trigger)}"
+            for s in reply.scheduled[:25]
+        ]
+        blocks.append(section("*Scheduled*\n" + "\n".join(lines)))
+    return blocks
+
+
+def table_blocks(reply: TableReply) -> list[Block]:
+    blocks: list[Block] = [header(reply.title)]
+    if not reply.rows:
+        blocks.append(section(esc(reply.empty)))
+        return blocks
+    chunk: list[str] = []
+    for row in reply.rows:
+        if sum(len(r) + 1 for r in chunk) + len(row) > 2800:
+            blocks.append(section("\n".join(chunk)))
+            chunk = []
+        chunk.append(row)
+    blocks.append(section("\n".join(chunk)))
+    return blocks[:50]
+
+
+__all__ = ["Tone", "ago", "duration"]

@@ -1,0 +1,135 @@
+"""Shared pieces of every card: escaping, tone marks, time formats and Slack's limits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    PlainTextObject,
+    SectionBlock,
+)
+
+from core.replies import Tone
+
+MAX_BLOCKS = 50
+MAX_SECTION_TEXT = 3000
+MAX_FIELD_TEXT = 2000
+MAX_FIELDS = 10
+MAX_HEADER = 150
+MAX_CONTEXT_ELEMENTS = 10
+MAX_FALLBACK_TEXT = 4000
+
+TONE_MARK = {
+    Tone.INFO: ":information_source:",
+    Tone.SUCCESS: ":white_check_mark:",
+    Tone.WARNING: ":warning:",
+    Tone.ERROR: ":x:",
+}
+LEVEL_MARK = {
+    "healthy": ":large_green_circle:",
+    "warning": ":large_yellow_circle:",
+    "breach": ":red_circle:",
+    "muted": ":no_bell:",
+    "flapping": ":arrows_counterclockwise:",
+    "unknown": ":white_circle:",
+}
+
+
+def esc(text: object) -> str:
+    """Escape text for mrkdwn so it cannot mention a channel, a user or forge a link."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def user(user_id: str | None) -> str:
+    """A user mention from a Slack user ID (IDs come from Slack payloads, never from free text)."""
+    if user_id and user_id.replace("_", "").isalnum():
+        return f"<@{user_id}>"
+    return esc(user_id or "someone")
+
+
+def slack_date(when: datetime, fmt: str = "{date_short_pretty} {time}") -> str:
+    """A date every reader sees in their own time zone, with a UTC fallback."""
+    ts = int(when.timestamp())
+    fallback = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{ts}^{fmt}|{fallback}>"
+
+
+def ago(when: datetime | None, now: datetime | None = None) -> str:
+    if when is None:
+        return "never"
+    seconds = int(((now or datetime.now(UTC)) - when).total_seconds())
+    future = seconds < 0
+    seconds = abs(seconds)
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            amount = f"{seconds // size}{unit}"
+            break
+    else:
+        amount = f"{seconds}s"
+    return f"in {amount}" if future else f"{amount} ago"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    seconds = int(seconds)
+    if seconds >= 3600:
+        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
+    if seconds >= 60:
+        return f"{seconds // 60}m {seconds % 60}s"
+    return f"{seconds}s"
+
+
+def metrics_line(metrics: Mapping[str, float], keys: Sequence[str] | None = None) -> str:
+    order = keys or ("accuracy", "f1", "roc_auc", "precision", "recall", "mae", "rmse", "r2")
+    shown = [f"{k} {metrics[k]:.3f}" for k in order if k in metrics]
+    return " · ".join(shown) if shown else "no metrics"
+
+
+def header(text: str) -> HeaderBlock:
+    return HeaderBlock(text=PlainTextObject(text=clip(text, MAX_HEADER), emoji=True))
+
+
+def section(text: str, fields: Sequence[str] = ()) -> SectionBlock:
+    return SectionBlock(
+        text=MarkdownTextObject(text=clip(text, MAX_SECTION_TEXT)) if text else None,
+        fields=[MarkdownTextObject(text=clip(f, MAX_FIELD_TEXT)) for f in fields[:MAX_FIELDS]]
+        or None,
+    )
+
+
+def context(*parts: str) -> ContextBlock:
+    return ContextBlock(
+        elements=[
+            MarkdownTextObject(text=clip(p, MAX_SECTION_TEXT)) for p in parts[:MAX_CONTEXT_ELEMENTS]
+        ]
+    )
+
+
+class BlockLimitError(ValueError):
+    pass
+
+
+def check_limits(blocks: Sequence[Block]) -> list[dict]:
+    """Serialise (which runs slack_sdk's own validation) and check what the SDK does not."""
+    if len(blocks) > MAX_BLOCKS:
+        raise BlockLimitError(f"{len(blocks)} blocks; Slack accepts at most {MAX_BLOCKS}")
+    out = [b.to_dict() for b in blocks]
+    for block in out:
+        if block["type"] == "section":
+            if len(block.get("text", {}).get("text", "")) > MAX_SECTION_TEXT:
+                raise BlockLimitError("section text over 3000 characters")
+            if len(block.get("fields", [])) > MAX_FIELDS:
+                raise BlockLimitError("more than 10 fields in a section")
+        if block["type"] == "context" and len(block["elements"]) > MAX_CONTEXT_ELEMENTS:
+            raise BlockLimitError("more than 10 context elements")
+    return out

@@ -1,0 +1,326 @@
+"""Monitoring cards: a check's summary, an alert, its full report, the daily digest, mutes.
+
+Pure builders; importing the module registers them with :mod:`bot.slack.blocks.render`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ConfirmObject,
+    DividerBlock,
+)
+
+from bot.slack.blocks.common import (
+    LEVEL_MARK,
+    MAX_SECTION_TEXT,
+    clip,
+    context,
+    esc,
+    header,
+    section,
+    slack_date,
+    user,
+)
+from bot.slack.blocks.render import register_renderer
+from core.reports import (
+    SIGNAL_LABELS,
+    AlertReply,
+    AlertView,
+    ButtonAnswer,
+    DetailsReply,
+    DigestReply,
+    Finding,
+    MuteReply,
+    SummaryReply,
+)
+
+ACTION_RETRAIN = "alert_retrain"
+ACTION_MUTE = "alert_mute"
+ACTION_ACK = "alert_ack"
+ACTION_DETAILS = "alert_details"
+
+MAX_FINDINGS_SHOWN = 5
+_TRIGGER = {"scheduled": "scheduled check", "on demand": "run on demand", "run-job": "run-job"}
+
+
+def _label(signal: str) -> str:
+    return SIGNAL_LABELS.get(signal, signal.replace("_", " ").capitalize())
+
+
+def _mark(level: str) -> str:
+    return LEVEL_MARK.get(level, LEVEL_MARK["unknown"])
+
+
+def _finding_line(finding: Finding, headline: str = "") -> str:
+    line = (
+        f"{_mark(finding.level)} `{esc(finding.name)}` {esc(finding.value)} — {esc(finding.limit)}"
+    )
+    if finding.note and finding.level != "healthy" and finding.note not in headline:
+        line += f"\n      _{esc(finding.note)}_"
+    return line
+
+
+# --------------------------------------------------------------------------- summary
+
+
+def summary_blocks(reply: SummaryReply) -> list[Block]:
+    report = reply.report
+    if report is None:
+        return [section("No report.")]
+    kind = _label(report.kind)
+    blocks: list[Block] = [
+        header(
+            f"{_mark(report.level)} {kind} · {report.model} · {report.environment} — {report.level}"
+        )
+    ]
+    window = (
+        f"{slack_date(report.start)} → {slack_date(report.end)}"
+        f" ({_span(report.end - report.start)})"
+    )
+    about = [f":calendar: {window}", _TRIGGER.get(reply.trigger, esc(reply.trigger))]
+    if reply.muted:
+        about.append(":no_bell: muted: " + ", ".join(_label(s) for s in reply.muted))
+    blocks.append(context(" · ".join(about)))
+    verdicts = "\n".join(
+        f"{_mark(s.level)} *{_label(s.signal)}*: {esc(s.headline)}" for s in report.signals
+    )
+    blocks.append(section(verdicts))
+    if report.fields:
+        blocks.append(
+            section("", fields=[f"*{esc(label)}*\n{esc(value)}" for label, value in report.fields])
+        )
+    top = [f for f in report.main.findings if f.level != "healthy"][:MAX_FINDINGS_SHOWN]
+    if top:
+        lines = [_finding_line(f, report.main.headline) for f in top]
+        blocks.append(section("*What changed*\n" + "\n".join(lines)))
+    footer = []
+    if reply.open_alerts:
+        footer.append(
+            ":rotating_light: open alert: " + ", ".join(_label(s) for s in reply.open_alerts)
+        )
+    if report.charts:
+        count = len(report.charts)
+        footer.append(f":bar_chart: {count} chart{'s' if count > 1 else ''} in the thread")
+    footer.extend(esc(n) for n in report.notes[:2])
+    if footer:
+        blocks.append(context(*footer))
+    return blocks
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(delta.total_seconds())
+    if seconds % 86400 == 0:
+        return f"last {seconds // 86400}d"
+    if seconds % 3600 == 0:
+        return f"last {seconds // 3600}h"
+    return f"last {seconds // 60}m"
+
+
+# --------------------------------------------------------------------------- alert
+
+_STATE_TITLE = {
+    "open": ":rotating_light: {label} alert",
+    "resolved": ":white_check_mark: Resolved: {label}",
+    "flapping": ":arrows_counterclockwise: Flapping: {label}",
+}
+
+
+def alert_blocks(reply: AlertReply) -> list[Block]:
+    alert = reply.alert
+    if alert is None:
+        return [section("No alert.")]
+    label = _label(alert.signal)
+    title = _STATE_TITLE.get(alert.state, ":rotating_light: {label} alert").format(label=label)
+    blocks: list[Block] = [header(f"{title} · {alert.model} · {alert.environment}")]
+    level = "healthy" if alert.state == "resolved" else alert.level
+    severity = "" if alert.state == "resolved" else f"*{esc(alert.severity.upper())}* · "
+    blocks.append(section(f"{_mark(level)} {severity}{esc(alert.headline)}"))
+    shown = [f for f in alert.findings if f.level != "healthy"][:MAX_FINDINGS_SHOWN] or list(
+        alert.findings[:3]
+    )
+    if shown and alert.state != "resolved":
+        lines = [_finding_line(f, alert.headline) for f in shown]
+        blocks.append(section("*What changed*\n" + "\n".join(lines)))
+    blocks.append(section("", fields=_alert_fields(alert)))
+    notes = _alert_notes(alert)
+    if notes:
+        blocks.append(context(*notes))
+    actions = _alert_actions(alert)
+    if actions:
+        blocks.append(ActionsBlock(block_id=f"alert:{alert.fingerprint}"[:255], elements=actions))
+    return blocks
+
+
+def _alert_fields(alert: AlertView) -> list[str]:
+    fields = [f"*State*\n{esc(alert.state)}"]
+    if alert.opened_at is not None:
+        fields.append(f"*First seen*\n{slack_date(alert.opened_at)}")
+    if alert.last_checked_at is not None:
+        fields.append(f"*Last check*\n{slack_date(alert.last_checked_at)}")
+    if alert.state == "resolved" and alert.resolved_at is not None:
+        fields.append(f"*Resolved*\n{slack_date(alert.resolved_at)}")
+    fields.append(f"*Breaching checks*\n{alert.breach_count}")
+    if alert.state != "resolved":
+        fields.append(f"*In a row*\n{alert.consecutive}")
+    if alert.state == "flapping":
+        fields.append(f"*Changes*\n{alert.flips} in the flap window")
+    if alert.window:
+        fields.append(f"*Window*\n{esc(alert.window)}")
+    return fields
+
+
+def _alert_notes(alert: AlertView) -> list[str]:
+    notes = []
+    if alert.acknowledged_by:
+        notes.append(f":eyes: Acknowledged by {user(alert.acknowledged_by)}")
+    if alert.muted_until is not None:
+        notes.append(f":no_bell: Muted until {slack_date(alert.muted_until)}")
+    if alert.retrain_note:
+        notes.append(f":repeat: {esc(alert.retrain_note)}")
+    elif alert.retrain_mode == "auto" and alert.state == "open":
+        notes.append(":repeat: Retraining is automatic for this signal (cooldown permitting)")
+    return notes
+
+
+def _alert_actions(alert: AlertView) -> list[ButtonElement]:
+    value = alert.fingerprint
+    buttons: list[ButtonElement] = []
+    if alert.state != "resolved" and alert.retrain_mode != "off":
+        buttons.append(
+            ButtonElement(
+                text="Retrain",
+                action_id=ACTION_RETRAIN,
+                value=value,
+                style="primary" if alert.retrain_mode == "ask" else None,
+                confirm=ConfirmObject(
+                    title="Retrain?",
+                    text=f"Submit the retraining pipeline of {alert.model} now?",
+                    confirm="Retrain",
+                    deny="Cancel",
+                ),
+            )
+        )
+    if alert.state != "resolved" and alert.muted_until is None:
+        buttons.append(ButtonElement(text="Mute 24h", action_id=ACTION_MUTE, value=value))
+    if alert.state != "resolved" and not alert.acknowledged_by:
+        buttons.append(ButtonElement(text="Acknowledge", action_id=ACTION_ACK, value=value))
+    buttons.append(ButtonElement(text="Details", action_id=ACTION_DETAILS, value=value))
+    return buttons
+
+
+# --------------------------------------------------------------------------- details
+
+
+def details_blocks(reply: DetailsReply) -> list[Block]:
+    blocks: list[Block] = [section(f"*{esc(reply.title)}*")]
+    chunk: list[str] = []
+    budget = MAX_SECTION_TEXT - 10
+    for line in reply.lines or ("(no details recorded)",):
+        text = esc(line)
+        if chunk and sum(len(c) + 1 for c in chunk) + len(text) > budget:
+            blocks.append(section("```" + "\n".join(chunk) + "```"))
+            chunk = []
+        chunk.append(clip(text, budget))
+        if len(blocks) >= 45:
+            break
+    if chunk:
+        blocks.append(section("```" + "\n".join(chunk) + "```"))
+    return blocks
+
+
+# --------------------------------------------------------------------------- digest
+
+
+def digest_blocks(reply: DigestReply) -> list[Block]:
+    when = reply.generated_at or datetime.now(UTC)
+    breaches = sum(1 for line in reply.lines if line.level == "breach")
+    warnings = sum(1 for line in reply.lines if line.level == "warning")
+    worst = reply.lines[0].level if reply.lines else "unknown"
+    blocks: list[Block] = [header(f"{_mark(worst)} Daily model health")]
+    blocks.append(
+        context(
+            f"{slack_date(when, '{date_short_pretty}')} · {len(reply.lines)} model "
+            f"environment{'s' if len(reply.lines) != 1 else ''} · "
+            f"{breaches} in breach · {warnings} with warnings"
+        )
+    )
+    if not reply.lines:
+        blocks.append(section("No monitored models yet."))
+        return blocks
+    rendered = []
+    for line in reply.lines:
+        parts = [
+            f"{_label(signal)} {_mark(level)} {esc(clip(text, 90))}"
+            for signal, level, text in line.signals
+        ] or ["no checks have run yet"]
+        extra = []
+        if line.open_alerts:
+            extra.append(f":rotating_light: {line.open_alerts} open")
+        if line.muted:
+            extra.append(":no_bell: muted")
+        suffix = f" ({', '.join(extra)})" if extra else ""
+        rendered.append(
+            f"{_mark(line.level)} *{esc(line.model)}* · {esc(line.environment)}{suffix}\n"
+            + "\n".join(f"      {p}" for p in parts)
+        )
+    chunk: list[str] = []
+    for text in rendered:
+        if chunk and sum(len(c) + 2 for c in chunk) + len(text) > MAX_SECTION_TEXT - 50:
+            blocks.append(section("\n\n".join(chunk)))
+            chunk = []
+        chunk.append(clip(text, MAX_SECTION_TEXT - 50))
+        if len(blocks) >= 45:
+            break
+    if chunk:
+        blocks.append(section("\n\n".join(chunk)))
+    if reply.chart is not None:
+        blocks.append(DividerBlock())
+        blocks.append(context(":bar_chart: The combined chart is in the thread"))
+    return blocks
+
+
+# --------------------------------------------------------------------------- mutes
+
+
+def mute_blocks(reply: MuteReply) -> list[Block]:
+    what = "every signal" if reply.signal == "*" else _label(reply.signal)
+    if reply.until is not None:
+        text = (
+            f":no_bell: Alerts of *{esc(reply.model)}* ({esc(what)}) are muted until "
+            f"{slack_date(reply.until)}. Summaries still run and say they are muted."
+        )
+    elif reply.removed:
+        text = (
+            f":bell: Unmuted *{esc(reply.model)}* ({esc(what)}): {reply.removed} mute(s) removed."
+        )
+    else:
+        text = f":bell: *{esc(reply.model)}* had no mute for {esc(what)}; nothing changed."
+    blocks: list[Block] = [section(text)]
+    if reply.active:
+        lines = [
+            f"{'every signal' if s == '*' else esc(_label(s))} until {slack_date(u)} by {user(b)}"
+            for s, u, b in reply.active
+        ]
+        blocks.append(context("Active mutes: " + "; ".join(lines)))
+    return blocks
+
+
+def answer_blocks(reply: ButtonAnswer) -> list[Block]:
+    mark = ":white_check_mark:" if reply.ok else ":warning:"
+    mention = f" {user(reply.mention)}" if reply.mention else ""
+    return [section(f"{mark} {esc(reply.text)}{mention}")]
+
+
+register_renderer(SummaryReply, summary_blocks)
+register_renderer(ButtonAnswer, answer_blocks)
+register_renderer(AlertReply, alert_blocks)
+register_renderer(DetailsReply, details_blocks)
+register_renderer(DigestReply, digest_blocks)
+register_renderer(MuteReply, mute_blocks)
+
+__all__ = ["ACTION_ACK", "ACTION_DETAILS", "ACTION_MUTE", "ACTION_RETRAIN"]

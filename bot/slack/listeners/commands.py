@@ -1,0 +1,82 @@
+"""The `/mlops` slash command: ack at once, run the subcommand in a worker, answer in place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from slack_bolt import Ack, App
+
+from bot.slack.responder import CommandMessage
+from bot.slack.services import Services
+from commands.context import CommandContext, Invocation
+from commands.registry import dispatch
+from core.replies import ErrorReply, JobReply, Reply
+
+log = logging.getLogger(__name__)
+
+
+def register(app: App, services: Services) -> None:
+    @app.command("/mlops")
+    def mlops(ack: Ack, body: dict[str, Any]) -> None:
+        # Queued before the ack: whoever waits for idle workers once Slack has its answer
+        # (a graceful shutdown, a test) must see this work, not an empty pool.
+        services.workers.submit(run_slash_command, services, body)
+        ack()
+
+
+def command_context(services: Services, invocation: Invocation, progress: Any) -> CommandContext:
+    watcher = services.extras.get("job_watcher")
+    return CommandContext(
+        settings=services.settings,
+        platform=services.platform,
+        store=services.store,
+        access=services.access,
+        invocation=invocation,
+        progress=progress,
+        on_job_submitted=watcher.watch if watcher is not None else None,
+        scheduled_jobs=services.extras.get("scheduled_jobs"),
+    )
+
+
+def run_slash_command(services: Services, body: dict[str, Any]) -> Reply:
+    invocation = Invocation(
+        user_id=str(body.get("user_id", "")),
+        text=str(body.get("text", "")),
+        channel_id=body.get("channel_id"),
+        team_id=body.get("team_id"),
+        user_name=body.get("user_name"),
+    )
+    message = CommandMessage(services.responder, invocation.channel_id, body.get("response_url"))
+    ctx = command_context(services, invocation, message.show)
+    reply = dispatch(ctx)
+    try:
+        message.show(reply)
+        uploads = getattr(reply, "uploads", ())
+        if uploads:
+            # Charts go into the card's thread (or, for ephemeral answers, the channel where
+            # the command was typed), never as a flood of top-level messages.
+            channel = message.ref.channel if message.ref else invocation.channel_id
+            if channel:
+                services.responder.upload(
+                    channel, list(uploads), thread_ts=message.ref.ts if message.ref else None
+                )
+    except Exception:
+        log.exception("could not deliver the reply to %r", invocation.text[:100])
+    name = invocation.text.strip().split(" ", 1)[0].lower() or "help"
+    services.store.audit(
+        invocation.user_id,
+        f"command:{name[:40]}",
+        "error" if isinstance(reply, ErrorReply) else "ok",
+        text=invocation.text[:500],
+        channel=invocation.channel_id,
+        error=reply.message if isinstance(reply, ErrorReply) else None,
+    )
+    if isinstance(reply, JobReply) and reply.job is not None and message.ref is not None:
+        from infra.store import JobRun
+
+        with services.store.session() as session:
+            run = session.get(JobRun, reply.job.id)
+            if run is not None:
+                run.channel, run.thread_ts = message.ref.channel, message.ref.ts
+    return reply

@@ -1,0 +1,338 @@
+"""`mlops-bot serve`: HTTP mode (threaded server for /slack/events, /healthz, /readyz) or Socket
+Mode, plus the background services (job watcher, scheduler) the app needs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+from slack_bolt import App, BoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+from bot.slack.app import build_app, build_services
+from bot.slack.services import Services
+from infra.logs import redact
+from infra.platform.base import MLPlatform
+from infra.settings import Secrets, Settings
+from infra.store import Store, default_database_url, open_store
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1_000_000
+
+
+@dataclass
+class Runtime:
+    """Everything a running bot holds, so serve/demo/tests start and stop it the same way."""
+
+    settings: Settings
+    secrets: Secrets
+    platform: MLPlatform
+    store: Store
+    services: Services
+    app: App
+    stoppers: list[Callable[[], None]]
+
+    def stop(self) -> None:
+        for stop in reversed(self.stoppers):
+            try:
+                stop()
+            except Exception:
+                log.exception("error while stopping")
+
+
+def database_url(settings: Settings, secrets: Secrets) -> str:
+    return (
+        secrets.mlops_bot_database_url
+        or settings.database_url
+        or default_database_url(settings.state_path)
+    )
+
+
+def build_runtime(
+    settings: Settings,
+    secrets: Secrets | None = None,
+    *,
+    platform: MLPlatform | None = None,
+    start_background: bool = True,
+) -> Runtime:
+    from infra.platform.factory import build_platform
+    from infra.platform.guard import guarded
+
+    secrets = secrets or Secrets()
+    store = open_store(database_url(settings, secrets))
+    # Deadlines, retries of transient failures and a per-model breaker around every platform
+    # call: a hung workspace delays one model's answer, never the acks or the other models.
+    platform = guarded(platform or build_platform(settings))
+    services = build_services(settings, platform, store, secrets=secrets)
+    app = build_app(settings, platform, store, secrets=secrets, services=services)
+    runtime = Runtime(
+        settings, secrets, platform, store, services, app, [store.close, platform.close]
+    )
+    runtime.stoppers.append(lambda: services.workers.shutdown(wait=False))
+    if start_background:
+        from bot.background import start_background_services
+        from bot.slack.outbox import outbox_for
+
+        start_background_services(runtime)
+        # Delivers what Slack could not take at once (alerts, cards, results), in every
+        # replica: claims keep two from sending the same message.
+        outbox = outbox_for(services)
+        outbox.start()
+        runtime.stoppers.append(outbox.stop)
+    return runtime
+
+
+def readiness(runtime: Runtime) -> tuple[bool, dict[str, str]]:
+    checks: dict[str, str] = {}
+    ok = True
+    for name, probe in (("store", runtime.store.ping), ("platform", runtime.platform.check)):
+        try:
+            probe()
+            checks[name] = "ok"
+        except Exception as exc:  # readiness reports, it does not crash
+            ok = False
+            # Probes are often public: an error that quotes a connection string or a
+            # credential must not hand it out.
+            checks[name] = redact(f"failed: {type(exc).__name__}: {exc}")[:300]
+    return ok, checks
+
+
+class ReplayGuard:
+    """Refuses a correctly signed request seen before.
+
+    Bolt refuses signatures older than five minutes; inside those five minutes a captured request
+    could be sent again. Each valid signature is remembered for the five minutes (plus clock
+    skew) in which Bolt would still accept it, and a second request with it is refused (except
+    what Slack marks as a retry of an event or interaction, see :func:`_redelivery`). The memory
+    is per process; every state change is also a compare-and-set in the store, so a replay that
+    reaches another replica still changes nothing twice.
+    """
+
+    WINDOW_SECONDS = 60 * 5 + 60
+    MAX_ENTRIES = 200_000
+
+    def __init__(self, signing_secret: str, clock: Callable[[], float] = time.time) -> None:
+        self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
+        self.clock = clock
+        self._seen: OrderedDict[str, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def is_replay(self, body: str, headers: dict[str, list[str]]) -> bool:
+        """True when this exact signed request was already accepted (invalid ones are left to
+        Bolt, which refuses them)."""
+        if self.verifier is None:
+            return False
+        signature = (headers.get("x-slack-signature") or [""])[0]
+        if not self.is_signed(body, headers):
+            return False  # Bolt refuses it
+        now = self.clock()
+        with self._lock:
+            while self._seen and (
+                len(self._seen) > self.MAX_ENTRIES
+                or next(iter(self._seen.values())) < now - self.WINDOW_SECONDS
+            ):
+                self._seen.popitem(last=False)
+            if signature in self._seen:
+                return True
+            self._seen[signature] = now
+            return False
+
+    def is_signed(self, body: str, headers: dict[str, list[str]]) -> bool:
+        """A valid, fresh Slack signature of ``body``."""
+        if self.verifier is None:
+            return False
+        signature = (headers.get("x-slack-signature") or [""])[0]
+        timestamp = (headers.get("x-slack-request-timestamp") or [""])[0]
+        if not signature or not timestamp.isdigit():
+            return False
+        return self.verifier.is_valid(body, timestamp, signature)
+
+
+def _redelivery(body: str, headers: dict[str, list[str]]) -> bool:
+    """A delivery Slack says it is retrying (``X-Slack-Retry-Num``) of an event or interaction.
+
+    Those go through: their handlers are idempotent (every change is a compare-and-set, a vote
+    counts once), so a retry changes nothing twice. Slack never retries slash commands, so a
+    "retried" slash command is a replay and is refused like one."""
+    if not headers.get("x-slack-retry-num"):
+        return False
+    try:
+        return "command" not in parse_qs(body, max_num_fields=64)
+    except ValueError:  # not what Slack sends
+        return False
+
+
+class SlackRequestHandler(BaseHTTPRequestHandler):
+    """Hands Slack's HTTP requests to Bolt (which verifies the signature) and serves probes."""
+
+    server: SlackHTTPServer
+    protocol_version = "HTTP/1.1"
+    timeout = 30
+    """Seconds a connection may stay silent: a client that never sends its body frees the
+    thread instead of holding it forever."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("http: " + format, *args)
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        headers = {"Content-Type": "text/plain; charset=utf-8", **(headers or {})}
+        for key, value in headers.items():
+            self.send_header(key, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self) -> None:
+        path = urlparse(self.path).path
+        if path == "/healthz":
+            self._send(200, b"ok")
+        elif path == "/readyz":
+            ok, checks = self.server.readiness()
+            self._send(
+                200 if ok else 503,
+                json.dumps(checks).encode(),
+                {"Content-Type": "application/json"},
+            )
+        else:
+            self._send(404, b"not found")
+
+    def do_POST(self) -> None:
+        parsed = urlparse(self.path)
+        if parsed.path != "/slack/events":
+            self._send(404, b"not found")
+            return
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            self.close_connection = True
+            self._send(400, b"invalid Content-Length")
+            return
+        if length > MAX_BODY_BYTES:
+            self.close_connection = True
+            self._send(413, b"request too large")
+            return
+        body = self.rfile.read(length).decode("utf-8", errors="replace")
+        headers: dict[str, list[str]] = {}
+        for key, value in self.headers.items():
+            headers.setdefault(key.lower(), []).append(value)
+        if self.server.replays.is_replay(body, headers) and not _redelivery(body, headers):
+            log.warning("refused a replayed Slack request (same signature seen before)")
+            self._send(401, b"replayed request")
+            return
+        try:
+            request = BoltRequest(body=body, query=parsed.query, headers=headers)
+        except Exception:
+            # Bolt parses the body before it checks the signature; a body that is not what
+            # Slack sends must not crash the handler (and tells a forger nothing).
+            signed = self.server.replays.is_signed(body, headers)
+            self._send(
+                400 if signed else 401, b"malformed request" if signed else b"invalid request"
+            )
+            return
+        try:
+            response = self.server.app.dispatch(request)
+        except Exception:
+            log.exception("Bolt failed on a request")
+            self._send(500, b"internal error")
+            return
+        out_headers = {
+            k: ",".join(v) if isinstance(v, list) else str(v) for k, v in response.headers.items()
+        }
+        out_headers.pop("content-length", None)
+        self._send(response.status, (response.body or "").encode("utf-8"), out_headers)
+
+
+class SlackHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        app: App,
+        readiness: Callable[[], tuple[bool, dict[str, str]]] = lambda: (True, {}),
+        signing_secret: str | None = None,
+    ) -> None:
+        super().__init__(address, SlackRequestHandler)
+        self.app = app
+        self.readiness = readiness
+        secret = signing_secret if signing_secret is not None else _signing_secret(app)
+        self.replays = ReplayGuard(secret)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+
+def _signing_secret(app: App) -> str:
+    return str(getattr(app, "_signing_secret", "") or "")
+
+
+def start_http(runtime: Runtime, host: str, port: int) -> SlackHTTPServer:
+    server = SlackHTTPServer(
+        (host, port),
+        runtime.app,
+        lambda: readiness(runtime),
+        signing_secret=runtime.secrets.slack_signing_secret or "",
+    )
+    threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
+
+    def stop() -> None:
+        server.shutdown()
+        server.server_close()  # the listening socket too, or a restart in-process leaks it
+
+    runtime.stoppers.append(stop)
+    return server
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    secrets = Secrets()
+    socket_mode = bool(secrets.slack_app_token) and not args.http
+    missing = [] if secrets.slack_bot_token else ["SLACK_BOT_TOKEN"]
+    if not socket_mode and not secrets.slack_signing_secret:
+        missing.append("SLACK_SIGNING_SECRET")
+    if missing:
+        log.error(
+            "%s not set: create the Slack app from manifest.yml and export its tokens "
+            "(see README, 'Run against a real Slack workspace'); `mlops-bot demo` runs without Slack",
+            " and ".join(missing),
+        )
+        return 2
+    # Acks are tiny and must not queue behind the work that follows earlier acks: a shorter GIL
+    # switch interval lets a waiting request thread in sooner (measured by ack_latency.py).
+    sys.setswitchinterval(0.001)
+    runtime = build_runtime(settings, secrets, start_background=not args.no_scheduler)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    server = start_http(runtime, args.host, args.port)
+    if socket_mode:
+        from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+        handler = SocketModeHandler(runtime.app, secrets.slack_app_token)
+        handler.connect()
+        runtime.stoppers.append(handler.close)
+        log.info("Socket Mode connected; health probes on %s/healthz", server.url)
+    else:
+        log.info("listening for Slack on %s/slack/events (health: /healthz, /readyz)", server.url)
+    stop.wait()
+    log.info("shutting down")
+    runtime.stop()
+    return 0

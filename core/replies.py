@@ -1,0 +1,232 @@
+"""What commands return: data, not Slack calls. ``bot.slack.blocks`` turns each into Block Kit.
+
+All strings here are plain text; the renderer escapes them, so user input echoed back can
+never ping a channel or forge a link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from infra.platform.base import EndpointState, JobInfo, ModelVersion
+
+
+class Tone(StrEnum):
+    INFO = "info"
+    SUCCESS = "success"
+    WARNING = "warning"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """Base of every reply. ``public`` replies are visible to the channel."""
+
+    public: bool = False
+
+    @property
+    def fallback_text(self) -> str:
+        return "mlops-bot"
+
+
+@dataclass(frozen=True)
+class MessageReply(Reply):
+    text: str = ""
+    title: str | None = None
+    tone: Tone = Tone.INFO
+    context: str | None = None
+
+    @property
+    def fallback_text(self) -> str:
+        return f"{self.title}: {self.text}" if self.title else self.text
+
+
+@dataclass(frozen=True)
+class ErrorReply(Reply):
+    message: str = ""
+    usage: str | None = None
+    suggestion: str | None = None
+
+    @property
+    def fallback_text(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class CommandHelp:
+    name: str
+    usage: str
+    summary: str
+    example: str
+
+
+@dataclass(frozen=True)
+class HelpReply(Reply):
+    commands: tuple[CommandHelp, ...] = ()
+    intro: str | None = None
+
+    @property
+    def fallback_text(self) -> str:
+        return "mlops-bot commands: " + ", ".join(c.name for c in self.commands)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    signal: str
+    level: str
+    """healthy, warning, breach, muted or unknown."""
+    summary: str
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    id: str
+    model: str
+    version: str
+    source_env: str
+    target_env: str
+    requester: str
+    votes: int
+    required: int
+    expires_at: datetime
+    link: str | None = None
+
+
+@dataclass(frozen=True)
+class EnvironmentStatus:
+    name: str
+    endpoint: EndpointState | None
+    error: str | None = None
+    serving_metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
+    """Metrics of each serving version, keyed by version."""
+    verdicts: tuple[Verdict, ...] = ()
+
+
+@dataclass(frozen=True)
+class StatusReply(Reply):
+    model: str = ""
+    description: str = ""
+    task: str = ""
+    environments: tuple[EnvironmentStatus, ...] = ()
+    latest_versions: tuple[ModelVersion, ...] = ()
+    last_job: JobInfo | None = None
+    pending: tuple[PendingApproval, ...] = ()
+
+    @property
+    def fallback_text(self) -> str:
+        parts = []
+        for env in self.environments:
+            primary = env.endpoint.primary if env.endpoint else None
+            parts.append(f"{env.name}: v{primary.model_version}" if primary else f"{env.name}: -")
+        return f"Status of {self.model}: " + ", ".join(parts)
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    name: str
+    task: str
+    versions: Mapping[str, str]
+    """Per environment: the serving summary, e.g. ``v3`` or ``v3 90% / v4 10%`` or ``-``."""
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelsReply(Reply):
+    environments: tuple[str, ...] = ()
+    rows: tuple[ModelRow, ...] = ()
+
+    @property
+    def fallback_text(self) -> str:
+        return f"{len(self.rows)} models"
+
+
+class StepState(StrEnum):
+    PENDING = "pending"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Step:
+    label: str
+    state: StepState = StepState.PENDING
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class ProgressReply(Reply):
+    """A long operation's card, edited in place as its steps advance."""
+
+    title: str = ""
+    steps: tuple[Step, ...] = ()
+    outcome: str | None = None
+    tone: Tone = Tone.INFO
+    actor: str | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self.outcome is not None
+
+    @property
+    def fallback_text(self) -> str:
+        return f"{self.title}: {self.outcome or 'in progress'}"
+
+
+@dataclass(frozen=True)
+class JobReply(Reply):
+    heading: str = ""
+    job: JobInfo | None = None
+    baseline_metrics: Mapping[str, float] = field(default_factory=dict)
+    """Metrics of the version currently serving, to compare a finished job against."""
+    actions: tuple[tuple[str, str, str], ...] = ()
+    """Buttons as (action_id, label, value)."""
+
+    @property
+    def fallback_text(self) -> str:
+        return self.heading
+
+
+@dataclass(frozen=True)
+class JobRow:
+    model: str
+    environment: str
+    job: JobInfo
+
+
+@dataclass(frozen=True)
+class ScheduledJobRow:
+    name: str
+    next_run: datetime | None
+    trigger: str
+
+
+@dataclass(frozen=True)
+class JobsReply(Reply):
+    rows: tuple[JobRow, ...] = ()
+    scheduled: tuple[ScheduledJobRow, ...] = ()
+    model: str | None = None
+
+    @property
+    def fallback_text(self) -> str:
+        return f"{len(self.rows)} recent jobs"
+
+
+@dataclass(frozen=True)
+class TableReply(Reply):
+    """A titled list of rows for audit trails and approval lists."""
+
+    title: str = ""
+    rows: tuple[str, ...] = ()
+    empty: str = "Nothing to show."
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def fallback_text(self) -> str:
+        return self.title

@@ -1,0 +1,269 @@
+"""What a monitoring run produces and what the monitoring cards show: plain data, no Slack.
+
+A check turns an engine report (drift, performance, utilization) into a :class:`CheckReport`:
+per-signal levels and headlines, the key numbers, the "what changed" findings and PNG charts.
+The alert lifecycle, the summary card, the alert card and the digest all read this one shape,
+so a scheduled run, ``mlops-bot run-job`` and ``/mlops drift`` say exactly the same thing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from bot.slack.responder import Upload
+from core.replies import Reply
+
+#: Alert signals, one fingerprint each per model and environment.
+SIGNALS: tuple[str, ...] = ("drift", "data_quality", "performance", "fairness", "utilization")
+
+#: The signals each check kind measures, main signal first.
+KIND_SIGNALS: dict[str, tuple[str, ...]] = {
+    "drift": ("drift", "data_quality"),
+    "performance": ("performance", "fairness"),
+    "utilization": ("utilization",),
+}
+
+SIGNAL_LABELS: dict[str, str] = {
+    "drift": "Drift",
+    "data_quality": "Data quality",
+    "performance": "Performance",
+    "fairness": "Fairness",
+    "utilization": "Utilization",
+}
+
+#: Levels in the order "worst first" sorts them; ``unknown`` is "not enough data to say".
+LEVELS: tuple[str, ...] = ("healthy", "unknown", "warning", "breach")
+
+
+def level_rank(level: str) -> int:
+    return LEVELS.index(level) if level in LEVELS else 1
+
+
+def worst_level(levels: Iterable[str], default: str = "healthy") -> str:
+    items = list(levels)
+    return max(items, key=level_rank) if items else default
+
+
+def from_verdict(verdict: object) -> str:
+    """The engine's Verdict (healthy/warning/breach/no_data) as a card level."""
+    value = str(getattr(verdict, "value", verdict))
+    return "unknown" if value == "no_data" else value
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of "what changed": a feature or metric, its value and the limit it is held to."""
+
+    name: str
+    value: str
+    limit: str
+    level: str
+    note: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "name": self.name,
+            "value": self.value,
+            "limit": self.limit,
+            "level": self.level,
+            "note": self.note,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, str]) -> Finding:
+        return cls(
+            name=str(data.get("name", "")),
+            value=str(data.get("value", "")),
+            limit=str(data.get("limit", "")),
+            level=str(data.get("level", "unknown")),
+            note=str(data.get("note", "")),
+        )
+
+
+@dataclass(frozen=True)
+class SignalResult:
+    signal: str
+    level: str
+    headline: str
+    findings: tuple[Finding, ...] = ()
+    """Worst first; the alert card shows the top few."""
+    chart: Upload | None = None
+    """The one chart that explains this signal (uploaded with its alert)."""
+    trend: tuple[tuple[str, float], ...] = ()
+    """(ISO time, value) of the headline number, for trend charts across checks."""
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    kind: str
+    model: str
+    environment: str
+    start: datetime
+    end: datetime
+    signals: tuple[SignalResult, ...]
+    fields: tuple[tuple[str, str], ...] = ()
+    """Key numbers as (label, value), shown as card fields."""
+    details: tuple[str, ...] = ()
+    """The full report as text lines (the alert's Details button posts them)."""
+    charts: tuple[Upload, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def level(self) -> str:
+        return worst_level(s.level for s in self.signals)
+
+    @property
+    def main(self) -> SignalResult:
+        return self.signals[0]
+
+    @property
+    def headline(self) -> str:
+        return self.main.headline
+
+    def signal(self, name: str) -> SignalResult | None:
+        return next((s for s in self.signals if s.signal == name), None)
+
+
+# --------------------------------------------------------------------------- replies
+
+
+@dataclass(frozen=True)
+class SummaryReply(Reply):
+    """One scheduled (or on-demand) run: verdict header, window, key numbers; charts go in its
+    thread through ``uploads``."""
+
+    report: CheckReport | None = None
+    muted: tuple[str, ...] = ()
+    """Signals whose alerts are muted right now (the summary still runs, marked muted)."""
+    open_alerts: tuple[str, ...] = ()
+    """Signals with an open alert, so the summary points at it instead of repeating it."""
+    trigger: str = "scheduled"
+    """scheduled, on demand (``/mlops drift``), or ``run-job``."""
+
+    @property
+    def uploads(self) -> tuple[Upload, ...]:
+        return self.report.charts if self.report else ()
+
+    @property
+    def fallback_text(self) -> str:
+        if self.report is None:
+            return "monitoring summary"
+        r = self.report
+        label = SIGNAL_LABELS.get(r.kind, r.kind)
+        return f"{label} check of {r.model} in {r.environment}: {r.level} — {r.headline}"
+
+
+@dataclass(frozen=True)
+class AlertView:
+    """What the alert card shows, read back from the ``alerts`` row."""
+
+    fingerprint: str
+    model: str
+    environment: str
+    signal: str
+    state: str
+    """open, resolved or flapping."""
+    severity: str
+    level: str
+    headline: str
+    findings: tuple[Finding, ...] = ()
+    window: str = ""
+    opened_at: datetime | None = None
+    last_checked_at: datetime | None = None
+    resolved_at: datetime | None = None
+    breach_count: int = 0
+    consecutive: int = 0
+    checks: int = 0
+    acknowledged_by: str | None = None
+    muted_until: datetime | None = None
+    retrain_mode: str = "off"
+    """off / auto / ask for this signal's trigger; decides the Retrain button."""
+    retrain_note: str | None = None
+    """e.g. "Retraining job abc submitted automatically"."""
+    flips: int = 0
+
+
+@dataclass(frozen=True)
+class AlertReply(Reply):
+    alert: AlertView | None = None
+
+    @property
+    def fallback_text(self) -> str:
+        a = self.alert
+        if a is None:
+            return "alert"
+        label = SIGNAL_LABELS.get(a.signal, a.signal)
+        prefix = {"resolved": "Resolved: ", "flapping": "Flapping: "}.get(a.state, "")
+        return f"{prefix}{label} alert for {a.model} in {a.environment}: {a.headline}"
+
+
+@dataclass(frozen=True)
+class DetailsReply(Reply):
+    """The full report of an alert, posted in its thread by the Details button."""
+
+    title: str = ""
+    lines: tuple[str, ...] = ()
+
+    @property
+    def fallback_text(self) -> str:
+        return self.title
+
+
+@dataclass(frozen=True)
+class DigestLine:
+    model: str
+    environment: str
+    level: str
+    signals: tuple[tuple[str, str, str], ...] = ()
+    """(signal, level, short text) in SIGNALS order."""
+    open_alerts: int = 0
+    muted: bool = False
+
+
+@dataclass(frozen=True)
+class DigestReply(Reply):
+    lines: tuple[DigestLine, ...] = ()
+    generated_at: datetime | None = None
+    chart: Upload | None = None
+
+    @property
+    def uploads(self) -> tuple[Upload, ...]:
+        return (self.chart,) if self.chart else ()
+
+    @property
+    def fallback_text(self) -> str:
+        bad = sum(1 for line in self.lines if line.level == "breach")
+        return f"Daily model health: {len(self.lines)} model environments, {bad} in breach"
+
+
+@dataclass(frozen=True)
+class ButtonAnswer(Reply):
+    """An ephemeral answer to a button press; ``mention`` (a Slack user ID) becomes a mention
+    after ``text`` (free text is escaped, IDs from Slack payloads are safe to mention)."""
+
+    text: str = ""
+    mention: str | None = None
+    ok: bool = True
+
+    @property
+    def fallback_text(self) -> str:
+        return self.text
+
+
+@dataclass(frozen=True)
+class MuteReply(Reply):
+    model: str = ""
+    signal: str = "*"
+    until: datetime | None = None
+    by: str | None = None
+    removed: int = 0
+    active: tuple[tuple[str, datetime, str], ...] = field(default_factory=tuple)
+    """(signal, until, by) of the model's mutes after the change."""
+
+    @property
+    def fallback_text(self) -> str:
+        if self.until is None:
+            return f"Alerts of {self.model} unmuted"
+        return f"Alerts of {self.model} ({self.signal}) muted until {self.until:%Y-%m-%d %H:%M} UTC"

@@ -1,0 +1,89 @@
+"""The monitoring engine: drift, data quality, performance, fairness and utilization.
+
+Pure computation on pandas / pyarrow data, no Slack. One call per monitor:
+
+* :func:`run_drift` (model config, reference, current) -> :class:`DriftReport`
+* :func:`run_performance` (model config, reference, current) -> :class:`PerformanceReport`
+* :func:`run_utilization` (utilization config, metrics frame) -> :class:`UtilizationReport`
+
+and :func:`drift_frames` for two tables without a model (the ``mlops-bot drift`` CLI).
+"""
+
+from engine.chunks import (
+    WindowSummary,
+    drift_from_summary,
+    iter_csv,
+    iter_parquet,
+    summarize,
+)
+from engine.digest import DigestRow, digest_row, worst_first
+from engine.drift import (
+    ColumnOverride,
+    DriftOptions,
+    compare_to_profile,
+    drift_frames,
+    run_drift,
+)
+from engine.fairness import FairnessResult, GroupMetrics
+from engine.methods import Method, Profile
+from engine.performance import (
+    ClassMetrics,
+    MetricResult,
+    PerformanceReport,
+    run_performance,
+)
+from engine.profile import PROFILE_CACHE, ProfileCache, ReferenceProfile, build_profile
+from engine.quality import QualityCheck, QualityFinding, QualityReport, QualityThresholds
+from engine.results import ColumnDriftResult, ColumnStatus, Distribution, DriftReport
+from engine.samples import ColumnKind
+from engine.utilization import (
+    DeploymentUtilization,
+    SignalCheck,
+    UtilizationReport,
+    UtilizationState,
+    run_utilization,
+)
+from engine.verdict import Verdict
+
+__all__ = [
+    "PROFILE_CACHE",
+    "ClassMetrics",
+    "ColumnDriftResult",
+    "ColumnKind",
+    "ColumnOverride",
+    "ColumnStatus",
+    "DeploymentUtilization",
+    "DigestRow",
+    "Distribution",
+    "DriftOptions",
+    "DriftReport",
+    "FairnessResult",
+    "GroupMetrics",
+    "Method",
+    "MetricResult",
+    "PerformanceReport",
+    "Profile",
+    "ProfileCache",
+    "QualityCheck",
+    "QualityFinding",
+    "QualityReport",
+    "QualityThresholds",
+    "ReferenceProfile",
+    "SignalCheck",
+    "UtilizationReport",
+    "UtilizationState",
+    "Verdict",
+    "WindowSummary",
+    "build_profile",
+    "compare_to_profile",
+    "digest_row",
+    "drift_frames",
+    "drift_from_summary",
+    "iter_csv",
+    "iter_parquet",
+    "run_drift",
+    "run_performance",
+    "run_utilization",
+    "summarize",
+    "worst_first",
+]

@@ -1,0 +1,187 @@
+"""Plain result dataclasses of the drift engine: what a Slack card, an alert or the CLI shows.
+
+They hold numbers and short sentences only (no Slack, no matplotlib), so the Block Kit builders
+and the charts render the same object, and ``to_json`` gives the CLI's stable schema.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from engine.methods import Method
+from engine.quality import QualityReport
+from engine.samples import ColumnKind
+from engine.verdict import Verdict
+
+
+class ColumnStatus(StrEnum):
+    OK = "ok"
+    DRIFTED = "drifted"
+    NOT_ENOUGH_DATA = "not_enough_data"
+
+
+@dataclass(frozen=True)
+class Distribution:
+    """Reference and current shares over common bins or categories, ready to plot."""
+
+    kind: ColumnKind
+    labels: tuple[str, ...]
+    """One label per bar (categories, or formatted bin ranges for numbers)."""
+    reference: tuple[float, ...]
+    current: tuple[float, ...]
+    edges: tuple[float, ...] = ()
+    """Numeric bins: ``len(labels) + 1`` edges; the outer bins also hold values beyond them."""
+
+
+@dataclass(frozen=True)
+class ColumnDriftResult:
+    column: str
+    kind: ColumnKind
+    method: Method
+    threshold: float
+    score: float | None
+    """The number compared with ``threshold``: a distance, or the p-value for tests."""
+    p_value: float | None
+    drifted: bool
+    status: ColumnStatus
+    note: str | None = None
+    statistic: float | None = None
+    """The test statistic (KS D, chi-squared, z) or, for distances, the distance itself."""
+    n_reference: int = 0
+    n_current: int = 0
+    exact: bool = True
+    """False when computed from chunked summaries (binned CDFs)."""
+    distribution: Distribution | None = None
+
+    @property
+    def tested(self) -> bool:
+        return self.status is not ColumnStatus.NOT_ENOUGH_DATA
+
+    @property
+    def strength(self) -> float:
+        """Score relative to its threshold, 1 at the threshold and larger = more drift.
+
+        Distances: ``score / threshold``. Tests: ``log(p) / log(threshold)``, so p = 0.05 is 1
+        and p = 0.0025 is 2; p = 0 is infinite. Lets one chart rank mixed methods.
+        """
+        if self.score is None or not self.tested or math.isnan(self.score):
+            return 0.0
+        if self.method.is_test:
+            if self.score <= 0:
+                return math.inf
+            if self.score >= 1:
+                return 0.0
+            return math.log(self.score) / math.log(self.threshold)
+        return self.score / self.threshold if self.threshold > 0 else math.inf
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method": str(self.method),
+            "score": _finite_or_none(self.score),
+            "threshold": self.threshold,
+            "p_value": _finite_or_none(self.p_value),
+            "drifted": self.drifted,
+            "note": self.note,
+        }
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """Drift of one current window against the reference, per feature and for the dataset."""
+
+    columns: Mapping[str, ColumnDriftResult]
+    """Model features, in configuration order."""
+    share_threshold: float
+    quality: QualityReport = field(default_factory=QualityReport)
+    outputs: Mapping[str, ColumnDriftResult] = field(default_factory=dict)
+    """Prediction drift: the model's prediction and score columns, same machinery."""
+    model: str | None = None
+    n_reference: int = 0
+    n_current: int = 0
+    profile: str = "default"
+    exact: bool = True
+    elapsed_seconds: float = 0.0
+    notes: tuple[str, ...] = ()
+
+    @property
+    def tested(self) -> list[ColumnDriftResult]:
+        return [c for c in self.columns.values() if c.tested]
+
+    @property
+    def drifted(self) -> list[ColumnDriftResult]:
+        return [c for c in self.columns.values() if c.drifted]
+
+    @property
+    def drifted_count(self) -> int:
+        return len(self.drifted)
+
+    @property
+    def tested_count(self) -> int:
+        return len(self.tested)
+
+    @property
+    def share_drifted(self) -> float:
+        """Drifted features over features that could be tested (untestable ones do not dilute)."""
+        tested = self.tested_count
+        return self.drifted_count / tested if tested else 0.0
+
+    @property
+    def dataset_drift(self) -> bool:
+        return self.tested_count > 0 and self.share_drifted >= self.share_threshold
+
+    @property
+    def prediction_drift(self) -> bool:
+        return any(c.drifted for c in self.outputs.values())
+
+    @property
+    def verdict(self) -> Verdict:
+        if self.tested_count == 0:
+            return Verdict.NO_DATA
+        if self.dataset_drift:
+            return Verdict.BREACH
+        if self.drifted_count or self.prediction_drift:
+            return Verdict.WARNING
+        return Verdict.HEALTHY
+
+    @property
+    def overall_verdict(self) -> Verdict:
+        """Drift and data quality together (a card's colour)."""
+        return Verdict.worst([self.verdict, self.quality.verdict])
+
+    def ranked(self) -> list[ColumnDriftResult]:
+        """Features, most drifted first (by score relative to threshold)."""
+        return sorted(self.columns.values(), key=lambda c: (-c.strength, c.column))
+
+    @property
+    def headline(self) -> str:
+        untested = len(self.columns) - self.tested_count
+        if self.tested_count == 0:
+            return f"not enough data to test any of {len(self.columns)} features"
+        text = (
+            f"{self.drifted_count} of {self.tested_count} features drifted "
+            f"({self.share_drifted:.0%}; dataset drift at {self.share_threshold:.0%})"
+        )
+        if untested:
+            text += f", {untested} not tested"
+        return text
+
+    def to_json(self) -> dict[str, Any]:
+        """The CLI's ``--json`` schema."""
+        return {
+            "dataset_drift": self.dataset_drift,
+            "drifted_count": self.drifted_count,
+            "share_drifted": self.share_drifted,
+            "columns": {name: result.to_json() for name, result in self.columns.items()},
+        }
+
+
+def _finite_or_none(value: float | None) -> float | None:
+    if value is None or math.isnan(value):
+        return None
+    if math.isinf(value):
+        return None
+    return float(value)

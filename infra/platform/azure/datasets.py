@@ -1,0 +1,302 @@
+"""Reference data from data assets, production data from the data collector's files.
+
+Deployments created by the bot collect ``model_inputs`` and ``model_outputs`` into the workspace
+blob datastore as JSON Lines of CloudEvents::
+
+    modelDataCollector/<endpoint>/<deployment>/<collection>/yyyy/MM/dd/HH/<instance>.jsonl
+
+Each event's ``data`` holds the rows of one request; inputs and outputs of the same request share
+a ``correlationid`` and are aligned row by row. Only the hour folders inside the requested window
+are listed and downloaded. Blobs are read with the bot's own Azure AD identity (Storage Blob Data
+Reader), never with account keys.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pandas as pd
+from azure.ai.ml import MLClient
+from azure.storage.blob import ContainerClient
+
+from infra.platform.azure.clients import STORAGE_SUFFIX, AzureClients
+from infra.platform.azure.endpoints import EndpointManager
+from infra.platform.azure.errors import azure_errors
+from infra.platform.base import InvalidRequestError, NotFoundError
+from infra.settings import ModelConfig
+
+COLLECTOR_ROOT = "modelDataCollector"
+INPUTS, OUTPUTS = "model_inputs", "model_outputs"
+CORRELATION = "correlationid"
+ROW = "_row"
+DEPLOYMENT_COLUMN = "deployment"
+_READERS = {
+    ".parquet": lambda raw: pd.read_parquet(io.BytesIO(raw)),
+    ".csv": lambda raw: pd.read_csv(io.BytesIO(raw)),
+    ".jsonl": lambda raw: pd.read_json(io.BytesIO(raw), lines=True),
+    ".json": lambda raw: pd.read_json(io.BytesIO(raw)),
+}
+_DATASTORE_URI = re.compile(
+    r"^azureml://(?:subscriptions/[^/]+/resource[gG]roups/[^/]+/workspaces/[^/]+/)?datastores/([^/]+)/paths/(.*)$"
+)
+_HOUR_IN_PATH = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
+
+
+@dataclass(frozen=True)
+class BlobLocation:
+    datastore: str
+    path: str
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def days_in(start: datetime, end: datetime) -> Iterator[datetime]:
+    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
+    while day < end:
+        yield day
+        day += timedelta(days=1)
+
+
+def hour_of(blob_name: str) -> datetime | None:
+    match = _HOUR_IN_PATH.search(blob_name)
+    if not match:
+        return None
+    year, month, day, hour = (int(g) for g in match.groups())
+    return datetime(year, month, day, hour, tzinfo=UTC)
+
+
+def parse_events(raw: bytes, deployment: str) -> Iterator[tuple[dict[str, Any], Any]]:
+    """(event envelope, one data row) for every row of every CloudEvent in a JSONL file."""
+    for line in raw.decode("utf-8").splitlines():
+        if not line.strip():
+            continue
+        event = json.loads(line)
+        data = event.get("data")
+        rows = data if isinstance(data, list) else [data]
+        for index, row in enumerate(rows):
+            envelope = {
+                CORRELATION: event.get(CORRELATION) or event.get("id"),
+                ROW: index,
+                "_time": event.get("time"),
+                DEPLOYMENT_COLUMN: deployment,
+            }
+            yield envelope, row
+
+
+def collected_frame(
+    events: Iterator[tuple[dict[str, Any], Any]], prediction_column: str
+) -> pd.DataFrame:
+    """Rows that are objects become columns; scalar outputs become the prediction column."""
+    records = []
+    for envelope, row in events:
+        record = dict(envelope)
+        if isinstance(row, dict):
+            record.update(row)
+        else:
+            record[prediction_column] = row
+        records.append(record)
+    return pd.DataFrame.from_records(records)
+
+
+def datastore_container(clients: AzureClients, env: str, datastore_name: str) -> ContainerClient:
+    """The blob container behind a workspace datastore, opened with the bot's own identity."""
+    ml: MLClient = clients.workspace(env)
+    scope = clients.workspace_scope(env)
+    with azure_errors(
+        f"read datastore '{datastore_name}'", scope, missing=f"datastore '{datastore_name}'"
+    ):
+        datastore = ml.datastores.get(datastore_name)
+    account = getattr(datastore, "account_name", None)
+    container = getattr(datastore, "container_name", None)
+    if not account or not container:
+        raise InvalidRequestError(
+            f"datastore '{datastore_name}' in {scope.description} is not an Azure Blob datastore"
+        )
+    suffix = getattr(datastore, "endpoint", None) or STORAGE_SUFFIX
+    protocol = getattr(datastore, "protocol", None) or "https"
+    service = clients.blob_service(f"{protocol}://{account}.blob.{suffix}")
+    return service.get_container_client(container)
+
+
+class DataReader:
+    def __init__(self, clients: AzureClients, endpoints: EndpointManager) -> None:
+        self.clients = clients
+        self.endpoints = endpoints
+
+    def _model(self, model: str) -> ModelConfig:
+        try:
+            return self.clients.settings.model(model)
+        except KeyError:
+            raise NotFoundError(f"model '{model}' is not configured") from None
+
+    # -- storage access
+    def _container(self, env: str, datastore_name: str) -> ContainerClient:
+        return datastore_container(self.clients, env, datastore_name)
+
+    def _download(self, container: ContainerClient, name: str, env: str) -> bytes:
+        with azure_errors(
+            f"download blob '{name}'", self.clients.storage_scope(env), missing=f"blob '{name}'"
+        ):
+            return container.download_blob(name).readall()
+
+    def _list(self, container: ContainerClient, prefix: str, env: str) -> list[str]:
+        with azure_errors(f"list blobs under '{prefix}'", self.clients.storage_scope(env)):
+            return [b.name for b in container.list_blobs(name_starts_with=prefix)]
+
+    # -- reference data and labels
+    def reference_data(self, model: str) -> pd.DataFrame:
+        config = self._model(model)
+        if not config.reference_data:
+            raise NotFoundError(
+                f"model '{model}' has no reference_data; set it to azureml:<data-asset>:<version> "
+                "or a path in the workspace datastore"
+            )
+        return self.read_table(config.reference_data, self.clients.settings.training_env(config))
+
+    def locate(self, reference: str, env: str) -> BlobLocation:
+        """Where a data asset, datastore URI or datastore-relative path lives."""
+        default = self.clients.workspace_config(env).datastore
+        if reference.startswith("azureml:") and not reference.startswith("azureml://"):
+            name, _, version = reference[len("azureml:") :].partition(":")
+            name, _, label = name.partition("@")
+            ml = self.clients.workspace(env)
+            with azure_errors(
+                f"read data asset '{name}'",
+                self.clients.workspace_scope(env),
+                missing=f"data asset '{reference}'",
+            ):
+                asset = (
+                    ml.data.get(name, version=version)
+                    if version
+                    else ml.data.get(name, label=label or "latest")
+                )
+            reference = str(asset.path)
+        match = _DATASTORE_URI.match(reference)
+        if match:
+            return BlobLocation(datastore=match.group(1), path=match.group(2))
+        if "://" in reference:
+            raise InvalidRequestError(
+                f"cannot read {reference!r}: expected azureml:<asset>:<version>, "
+                "azureml://datastores/<name>/paths/<path> or a path in the workspace datastore"
+            )
+        return BlobLocation(datastore=default, path=reference.lstrip("/"))
+
+    def read_table(self, reference: str, env: str) -> pd.DataFrame:
+        where = self.locate(reference, env)
+        container = self._container(env, where.datastore)
+        suffix = (
+            "." + where.path.rsplit(".", 1)[-1].lower()
+            if "." in where.path.rsplit("/", 1)[-1]
+            else ""
+        )
+        if suffix in _READERS:
+            return _READERS[suffix](self._download(container, where.path, env))
+        prefix = where.path.rstrip("/") + "/"
+        files = [
+            n
+            for n in self._list(container, prefix, env)
+            if "." + n.rsplit(".", 1)[-1].lower() in _READERS
+        ]
+        if not files:
+            raise NotFoundError(
+                f"no parquet, CSV or JSON files under '{where.path}' in datastore '{where.datastore}'"
+            )
+        frames = [
+            _READERS["." + n.rsplit(".", 1)[-1].lower()](self._download(container, n, env))
+            for n in sorted(files)
+        ]
+        return pd.concat(frames, ignore_index=True)
+
+    # -- production data
+    def production_data(self, model: str, env: str, start: datetime, end: datetime) -> pd.DataFrame:
+        start, end = _utc(start), _utc(end)
+        if end <= start:
+            raise InvalidRequestError(
+                f"the data window must end after it starts ({start} .. {end})"
+            )
+        config = self._model(model)
+        endpoint = self.endpoints.endpoint_name(model, env)
+        container = self._container(env, self.clients.workspace_config(env).datastore)
+        root = f"{COLLECTOR_ROOT}/{endpoint}/"
+        with azure_errors(
+            f"list collected data of endpoint '{endpoint}'", self.clients.storage_scope(env)
+        ):
+            deployments = [
+                p.name[len(root) :].strip("/")
+                for p in container.walk_blobs(name_starts_with=root, delimiter="/")
+            ]
+        first_hour = start.replace(minute=0, second=0, microsecond=0)
+        collections: dict[str, list[pd.DataFrame]] = {INPUTS: [], OUTPUTS: []}
+        for deployment in deployments:
+            for collection in collections:
+                for day in days_in(first_hour, end):
+                    prefix = f"{root}{deployment}/{collection}/{day:%Y/%m/%d}/"
+                    for name in self._list(container, prefix, env):
+                        hour = hour_of(name)
+                        if hour is None or not first_hour <= hour < end:
+                            continue
+                        raw = self._download(container, name, env)
+                        frame = collected_frame(
+                            parse_events(raw, deployment), config.columns.prediction
+                        )
+                        collections[collection].append(frame)
+        inputs = (
+            pd.concat(collections[INPUTS], ignore_index=True)
+            if collections[INPUTS]
+            else pd.DataFrame()
+        )
+        outputs = (
+            pd.concat(collections[OUTPUTS], ignore_index=True)
+            if collections[OUTPUTS]
+            else pd.DataFrame()
+        )
+        return self._assemble(config, env, inputs, outputs, start, end)
+
+    def _assemble(
+        self,
+        config: ModelConfig,
+        env: str,
+        inputs: pd.DataFrame,
+        outputs: pd.DataFrame,
+        start: datetime,
+        end: datetime,
+    ) -> pd.DataFrame:
+        timestamp = config.columns.timestamp
+        if inputs.empty:
+            columns = [*config.features.all, config.columns.prediction, timestamp]
+            return pd.DataFrame(columns=columns)
+        keys = [CORRELATION, ROW, DEPLOYMENT_COLUMN]
+        if not outputs.empty:
+            outputs = outputs.drop(columns=["_time"]).drop_duplicates(subset=keys)
+            inputs = inputs.merge(outputs, on=keys, how="left", suffixes=("", "_output"))
+        inputs[timestamp] = pd.to_datetime(inputs.pop("_time"), utc=True, format="ISO8601")
+        inside = (inputs[timestamp] >= pd.Timestamp(start)) & (
+            inputs[timestamp] < pd.Timestamp(end)
+        )
+        frame = inputs.loc[inside].drop(columns=[ROW])
+        if config.labels_data and config.columns.target:
+            frame = self._join_labels(config, env, frame)
+        return frame.sort_values(timestamp).reset_index(drop=True)
+
+    def _join_labels(self, config: ModelConfig, env: str, frame: pd.DataFrame) -> pd.DataFrame:
+        labels = self.read_table(str(config.labels_data), env)
+        key = next((c for c in (CORRELATION, "correlation_id") if c in labels.columns), None)
+        target = config.columns.target
+        if key is None or target not in labels.columns:
+            raise InvalidRequestError(
+                f"labels_data of '{config.name}' must have a '{CORRELATION}' column and the target "
+                f"column '{target}'; it has {list(labels.columns)}"
+            )
+        labels = labels[[key, target]].drop_duplicates(subset=[key], keep="last")
+        labels = labels.rename(columns={key: CORRELATION})
+        if target in frame.columns:
+            frame = frame.drop(columns=[target])
+        return frame.merge(labels, on=CORRELATION, how="left")

@@ -1,0 +1,26 @@
+"""The embedded local platform (``from infra.platform.local import LocalPlatform``).
+
+The package is split by concern: ``db`` (SQLite schema and engine), ``layout`` (paths),
+``versions`` (model versions and the shared registry), ``jobs`` (training job records and the
+detached runner), ``serving`` (model loading and scoring), ``telemetry`` (request logs, labels,
+metrics) and ``platform`` (the :class:`~infra.platform.base.MLPlatform` implementation).
+``LocalPlatform`` is imported lazily so the training runner, which only needs the database
+modules, starts without loading pandas and scikit-learn.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from infra.platform.local.platform import LocalPlatform
+
+__all__ = ["LocalPlatform"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "LocalPlatform":
+        from infra.platform.local.platform import LocalPlatform
+
+        return LocalPlatform
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,540 @@
+"""The embedded ML platform: the port implemented with SQLite, files and subprocesses.
+
+It is the default when no Azure is configured and the one the demo and the tests drive, so it
+behaves like the real thing in the ways the bot can observe: deployments load and validate
+their model, traffic splits route real scoring requests, request logs feed production data and
+metrics, and retraining runs a real script in a detached process that registers a new version.
+This module wires the pieces together; each concern lives in its own module of the package.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psutil
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from infra.platform.base import (
+    ConflictError,
+    Deployment,
+    EndpointState,
+    InvalidRequestError,
+    JobInfo,
+    JobStatus,
+    MLPlatform,
+    ModelVersion,
+    NotFoundError,
+    Operation,
+    PlatformError,
+    SmokeTestResult,
+)
+from infra.platform.local import telemetry
+from infra.platform.local.db import Database, utcnow
+from infra.platform.local.endpoints import SUCCEEDED, EndpointStore, to_deployment
+from infra.platform.local.jobs import (
+    OUTPUTS_DIR,
+    JobStore,
+    check_parameters,
+    new_job_id,
+    resolve_script,
+    spawn_runner,
+    terminate_group,
+    training_command,
+)
+from infra.platform.local.layout import EnvLayout, StateLayout
+from infra.platform.local.routing import Requests, route
+from infra.platform.local.serving import (
+    BatchResult,
+    ModelCache,
+    required_features,
+    sample_frame,
+    score_batch,
+)
+from infra.platform.local.telemetry import TrafficLog
+from infra.platform.local.versions import SharedRegistry, VersionStore
+
+LOCAL_INSTANCE_TYPE = "local-process"
+SAMPLE_ROWS = 5
+_UNFINISHED = [JobStatus.QUEUED.value, JobStatus.RUNNING.value]
+
+
+@dataclass
+class _Env:
+    layout: EnvLayout
+    db: Database
+    versions: VersionStore
+    endpoints: EndpointStore
+    jobs: JobStore
+    traffic: TrafficLog
+
+
+class LocalPlatform(MLPlatform):
+    """The port on the local disk: one directory (and SQLite file) per environment."""
+
+    name = "local"
+    remote = False
+
+    def __init__(self, settings: Any) -> None:
+        self.settings = settings
+        self.layout = StateLayout.from_settings(settings)
+        self.registry = SharedRegistry(self.layout.registry)
+        self._lock = threading.Lock()
+        self._envs: dict[str, _Env] = {}
+        self._models = ModelCache()
+
+    # ------------------------------------------------------------------ lookups
+    def _env(self, env: str) -> _Env:
+        with self._lock:
+            opened = self._envs.get(env)
+            if opened is None:
+                env_layout = self.layout.envs.get(env)
+                if env_layout is None:
+                    raise NotFoundError(
+                        f"environment {env!r} is not configured; expected one of "
+                        f"{list(self.layout.envs)}"
+                    )
+                db = Database(env_layout.db)
+                opened = _Env(
+                    layout=env_layout,
+                    db=db,
+                    versions=VersionStore(db, self.layout, env_layout, self.registry),
+                    endpoints=EndpointStore(db, env),
+                    jobs=JobStore(db, env_layout),
+                    traffic=TrafficLog(env_layout),
+                )
+                self._envs[env] = opened
+            return opened
+
+    def _model(self, model: str) -> Any:
+        try:
+            return self.settings.model(model)
+        except KeyError:
+            known = [m.name for m in self.settings.models]
+            raise NotFoundError(
+                f"model {model!r} is not configured; expected one of {known}"
+            ) from None
+
+    def training_data_dir(self, model: str) -> Path:
+        """Where the retraining script reads data unless a ``data`` parameter says otherwise."""
+        return self.layout.data_dir(model) / "training"
+
+    def reference_data_path(self, model: str) -> Path:
+        configured = self._model(model).reference_data
+        if configured:
+            return self.layout.resolve(configured)
+        return self.layout.data_dir(model) / "reference.parquet"
+
+    # ------------------------------------------------------------------ health
+    def check(self) -> None:
+        try:
+            self.layout.registry.mkdir(parents=True, exist_ok=True)
+            for env in self.layout.envs:
+                with self._env(env).db.read() as conn:
+                    conn.execute(text("SELECT 1"))
+        except (OSError, SQLAlchemyError) as exc:
+            raise PlatformError(
+                f"the local platform cannot use its state directory {self.layout.root}: {exc}",
+                hint="check that the directory exists and is writable",
+            ) from exc
+
+    # ------------------------------------------------------------------ models
+    def list_models(self, env: str) -> list[str]:
+        return self._env(env).versions.models()
+
+    def list_versions(self, model: str, env: str) -> list[ModelVersion]:
+        return self._env(env).versions.list(model)
+
+    def get_version(self, model: str, version: str, env: str) -> ModelVersion:
+        return self._env(env).versions.get(model, str(version))
+
+    def copy_version(
+        self, model: str, version: str, source_env: str, target_env: str
+    ) -> ModelVersion:
+        source = self._env(source_env)
+        if source_env == target_env:
+            return source.versions.get(model, str(version))
+        return self._env(target_env).versions.import_from(source.versions, model, str(version))
+
+    def register_model_file(
+        self,
+        model: str,
+        env: str,
+        artifact: Path,
+        *,
+        metrics: Mapping[str, float] | None = None,
+        tags: Mapping[str, str] | None = None,
+        source: str | None = None,
+    ) -> ModelVersion:
+        """Register an existing model file (a pickled estimator) as the next version in ``env``."""
+        return self._env(env).versions.register_file(
+            model, Path(artifact), metrics=metrics, tags=tags, source=source
+        )
+
+    # ------------------------------------------------------------------ endpoints
+    def endpoint_state(self, model: str, env: str) -> EndpointState:
+        endpoint = self._model(model).endpoint(env)
+        return self._env(env).endpoints.state(model, endpoint)
+
+    def begin_deploy(
+        self,
+        model: str,
+        version: str,
+        env: str,
+        *,
+        deployment_name: str | None = None,
+        instance_type: str | None = None,
+        instance_count: int | None = None,
+    ) -> Operation[Deployment]:
+        config = self._model(model)
+        store = self._env(env)
+        version_row = store.versions.row(model, str(version))
+        rollout = self.settings.environment(env).rollout
+        endpoint = config.endpoint(env)
+        name = store.endpoints.create(
+            endpoint=endpoint,
+            model=model,
+            version=version_row.version,
+            name=deployment_name,
+            instance_type=instance_type or rollout.instance_type or LOCAL_INSTANCE_TYPE,
+            instance_count=instance_count
+            if instance_count is not None
+            else (rollout.instance_count or 1),
+        )
+        artifact = self.layout.resolve(version_row.artifact)
+
+        def work(progress: Callable[[str], None]) -> Deployment:
+            progress(
+                f"Creating deployment {name} of {model} v{version_row.version} on {endpoint} ({env})"
+            )
+            try:
+                progress("Loading the model artifact")
+                loaded = self._models.load(artifact)
+                sample = self._default_sample(config)
+                if sample is None:
+                    progress("No sample request or reference data to validate with; model loaded")
+                else:
+                    progress(f"Validating the model on {len(sample)} sample row(s)")
+                    failures = [e for e in self._score(config, loaded, sample).errors if e]
+                    if failures:
+                        raise InvalidRequestError(
+                            f"the model could not score the sample request: {failures[0]}"
+                        )
+            except Exception as exc:
+                store.endpoints.set_state(endpoint, name, "Failed", error=str(exc))
+                progress(f"Deployment {name} failed: {exc}")
+                if isinstance(exc, PlatformError):
+                    raise
+                raise PlatformError(f"deployment {name} failed: {exc}") from exc
+            store.endpoints.set_state(endpoint, name, SUCCEEDED)
+            progress(f"Deployment {name} is ready at 0% traffic")
+            return to_deployment(store.endpoints.row(endpoint, name))
+
+        return Operation.run_in_thread(f"deploy {model} v{version_row.version} to {env}", work)
+
+    def smoke_test(
+        self, model: str, env: str, deployment: str, sample: Mapping[str, Any] | Sequence[Any]
+    ) -> SmokeTestResult:
+        """Score ``sample`` on one deployment only. An empty sample means the configured
+        ``sample_request``, else the first reference rows."""
+        config = self._model(model)
+        store = self._env(env)
+        row = store.endpoints.row(config.endpoint(env), deployment)
+        if row.provisioning_state != SUCCEEDED:
+            reason = f": {row.error}" if row.error else ""
+            return SmokeTestResult(
+                ok=False,
+                latency_ms=0.0,
+                detail=f"deployment {deployment} is {row.provisioning_state}, not serving{reason}",
+            )
+        frame = self._default_sample(config) if _empty(sample) else sample_frame(sample)
+        if frame is None:
+            raise InvalidRequestError(
+                f"no sample to send: pass one, set sample_request for {model}, or provide reference data"
+            )
+        try:
+            loaded = self._models.load(store.versions.artifact_path(model, row.model_version))
+        except PlatformError as exc:
+            return SmokeTestResult(ok=False, latency_ms=0.0, detail=str(exc))
+        result = self._score(config, loaded, frame)
+        failures = [e for e in result.errors if e]
+        where = f"{deployment} (v{row.model_version})"
+        if failures:
+            detail = f"{where} failed on {len(failures)} of {len(frame)} row(s): {failures[0]}"
+        else:
+            shown = ", ".join(str(p) for p in result.predictions[:5])
+            detail = f"{where} scored {len(frame)} row(s) in {result.latency_ms:.1f} ms: [{shown}]"
+        return SmokeTestResult(
+            ok=not failures,
+            latency_ms=result.latency_ms,
+            detail=detail,
+            response={"predictions": result.predictions, "scores": result.scores},
+        )
+
+    def set_traffic(
+        self,
+        model: str,
+        env: str,
+        traffic: Mapping[str, int],
+        mirror: Mapping[str, int] | None = None,
+    ) -> EndpointState:
+        """Set the live split (and the mirror split; ``None`` keeps the current mirror)."""
+        endpoint = self._model(model).endpoint(env)
+        self._env(env).endpoints.set_traffic(endpoint, traffic, mirror)
+        return self.endpoint_state(model, env)
+
+    def begin_delete_deployment(self, model: str, env: str, deployment: str) -> Operation[None]:
+        endpoint = self._model(model).endpoint(env)
+        store = self._env(env)
+        row = store.endpoints.mark_deleting(endpoint, deployment)
+
+        def work(progress: Callable[[str], None]) -> None:
+            progress(
+                f"Deleting deployment {deployment} (v{row.model_version}) from {endpoint} ({env})"
+            )
+            store.endpoints.delete(endpoint, deployment)
+            progress(f"Deployment {deployment} deleted")
+
+        return Operation.run_in_thread(f"delete {deployment} from {endpoint}", work)
+
+    # ------------------------------------------------------------------ scoring
+    def _default_sample(self, config: Any) -> pd.DataFrame | None:
+        if config.sample_request:
+            return sample_frame(config.sample_request)
+        try:
+            reference = self.reference_data(config.name)
+        except NotFoundError:
+            return None
+        features = [f for f in config.features.all if f in reference.columns]
+        if not features:
+            columns = config.columns
+            excluded = {columns.target, columns.prediction, columns.score, columns.timestamp}
+            features = [c for c in reference.columns if c not in excluded]
+        return reference.head(SAMPLE_ROWS)[features].reset_index(drop=True)
+
+    def _score(self, config: Any, loaded: Any, frame: pd.DataFrame) -> BatchResult:
+        return score_batch(
+            loaded,
+            frame,
+            features=required_features(loaded, config.features.all),
+            task=config.task,
+            positive_label=config.positive_label,
+        )
+
+    def score(
+        self,
+        model: str,
+        env: str,
+        rows: pd.DataFrame | Sequence[Mapping[str, Any]] | Mapping[str, Any],
+        *,
+        timestamps: Sequence[datetime] | pd.Series | datetime | None = None,
+        correlation_ids: Sequence[str] | None = None,
+        request_ids: Sequence[str] | None = None,
+        seed: int | None = None,
+    ) -> pd.DataFrame:
+        """Score rows through the endpoint as live traffic and log them as production data.
+
+        Each row goes to a deployment drawn by the live split; mirror deployments score their
+        share in the shadow. ``timestamps`` backdate the records (the demo's history); by
+        default rows are stamped now. All rows of a call are one request unless
+        ``request_ids`` says otherwise. Returns one row per input, in order, with the columns of
+        :data:`infra.platform.local.routing.RESULT_COLUMNS`.
+        """
+        config = self._model(model)
+        store = self._env(env)
+        state = self.endpoint_state(model, env)
+        if not state.exists:
+            raise NotFoundError(f"endpoint {state.endpoint} does not exist in {env}")
+        if not state.serving:
+            raise ConflictError(
+                f"endpoint {state.endpoint} in {env} has no deployment taking traffic"
+            )
+        requests = Requests.build(
+            sample_frame(rows),
+            now=datetime.now(UTC),
+            timestamps=timestamps,
+            correlation_ids=correlation_ids,
+            request_ids=request_ids,
+        )
+
+        def on_deployment(deployment: Deployment, frame: pd.DataFrame) -> BatchResult:
+            artifact = store.versions.artifact_path(model, deployment.model_version)
+            return self._score(config, self._models.load(artifact), frame)
+
+        answers, records = route(requests, state, on_deployment, seed=seed)
+        for batch in records:
+            store.traffic.append(model, batch)
+        return answers
+
+    def record_labels(self, model: str, env: str, labels: pd.DataFrame | Mapping[str, Any]) -> int:
+        """Record ground truth for scored rows by correlation id (labels usually arrive late).
+
+        ``labels`` is a mapping of correlation id to label, or a frame with ``correlation_id``
+        and the model's target column. A later label for the same id replaces the earlier one.
+        """
+        config = self._model(model)
+        store = self._env(env)
+        if isinstance(labels, pd.DataFrame):
+            target = config.columns.target or "label"
+            if "correlation_id" not in labels.columns or target not in labels.columns:
+                raise InvalidRequestError(
+                    f"labels need columns 'correlation_id' and {target!r}, got {list(labels.columns)}"
+                )
+            values = dict(zip(labels["correlation_id"].astype(str), labels[target], strict=True))
+        else:
+            values = {str(k): v for k, v in labels.items()}
+        return telemetry.record_labels(store.db, model, values)
+
+    def traffic_days(self, model: str, env: str) -> list[str]:
+        """Days (``YYYY-MM-DD``) with logged requests for ``model`` in ``env``."""
+        return self._env(env).traffic.days(model)
+
+    def flush(self) -> None:
+        """Write buffered request logs now (reads do this themselves)."""
+        with self._lock:
+            opened = list(self._envs.values())
+        for store in opened:
+            store.traffic.flush()
+
+    # ------------------------------------------------------------------ training
+    def submit_training(
+        self, model: str, env: str, parameters: Mapping[str, str], *, reason: str = ""
+    ) -> JobInfo:
+        """Start the model's retraining script in a detached runner.
+
+        Parameters (the configured defaults overridden by ``parameters``) become the script's
+        ``--kebab-case`` options; ``data`` (default: :meth:`training_data_dir`) is ``--data``
+        and the platform adds ``--out``, the directory the script leaves its model in.
+        """
+        config = self._model(model)
+        store = self._env(env)
+        merged = {**config.retraining.parameters, **{str(k): str(v) for k, v in parameters.items()}}
+        check_parameters(merged)
+        script = resolve_script(config.retraining.pipeline, self.settings.source, self.layout.root)
+        job_id = new_job_id(model)
+        work_dir = store.jobs.work_dir(job_id)
+        data = self.layout.resolve(merged.get("data") or self.training_data_dir(model))
+        command = training_command(script, data, work_dir / OUTPUTS_DIR, merged)
+        store.jobs.create(
+            job_id=job_id, model=model, parameters=merged, reason=reason, command=command
+        )
+        try:
+            runner = spawn_runner(self.layout, store.layout, job_id, work_dir)
+        except OSError as exc:
+            store.jobs.transition(
+                job_id,
+                _UNFINISHED,
+                JobStatus.FAILED,
+                ended=utcnow(),
+                error=f"could not start the runner: {exc}",
+            )
+            return self.get_job(env, job_id)
+        try:
+            started: float | None = psutil.Process(runner.pid).create_time()
+        except psutil.Error:
+            started = None  # already over; reconcile reads the status it left behind
+        store.jobs.set_runner(job_id, runner.pid, started)
+        # Reap the runner when it exits so it never lingers as a zombie of the bot process.
+        threading.Thread(target=runner.wait, name=f"reap:{job_id}", daemon=True).start()
+        return self.get_job(env, job_id)
+
+    def get_job(self, env: str, job_id: str) -> JobInfo:
+        store = self._env(env)
+        return store.jobs.info(store.jobs.reconcile(store.jobs.row(job_id)))
+
+    def list_jobs(self, model: str, env: str, limit: int = 10) -> list[JobInfo]:
+        store = self._env(env)
+        return [store.jobs.info(store.jobs.reconcile(r)) for r in store.jobs.recent(model, limit)]
+
+    def cancel_job(self, env: str, job_id: str) -> JobInfo:
+        """Cancel a queued or running job (cancelling a cancelled job changes nothing)."""
+        store = self._env(env)
+        row = store.jobs.reconcile(store.jobs.row(job_id))
+        if row.status == JobStatus.CANCELED.value:
+            return store.jobs.info(row)
+        if row.status not in _UNFINISHED:
+            raise ConflictError(f"job {job_id} already {row.status}; there is nothing to cancel")
+        if store.jobs.transition(
+            job_id, _UNFINISHED, JobStatus.CANCELED, ended=utcnow(), error="canceled on request"
+        ):
+            terminate_group(row.runner_pid, row.runner_started)
+        return self.get_job(env, job_id)
+
+    # ------------------------------------------------------------------ telemetry and data
+    def deployment_metrics(
+        self,
+        model: str,
+        env: str,
+        start: datetime,
+        end: datetime,
+        *,
+        deployment: str | None = None,
+        interval_minutes: int = 5,
+    ) -> pd.DataFrame:
+        """Request metrics from the request log, plus CPU and memory measured while scoring.
+
+        The endpoint's series counts live requests only; a deployment's series includes the
+        mirrored requests it served. There is no GPU column: scoring runs on the CPU.
+        """
+        if interval_minutes < 1:
+            raise InvalidRequestError(
+                f"interval_minutes must be at least 1, got {interval_minutes}"
+            )
+        if telemetry.utc_timestamp(end) <= telemetry.utc_timestamp(start):
+            raise InvalidRequestError(f"the window must end after it starts ({start} .. {end})")
+        state = self.endpoint_state(model, env)
+        if not state.exists:
+            raise NotFoundError(f"endpoint {state.endpoint} does not exist in {env}")
+        records = self._env(env).traffic.read(model, start, end)
+        records = records[records["endpoint"] == state.endpoint]
+        if deployment is not None:
+            current = next((d for d in state.deployments if d.name == deployment), None)
+            records = records[records["deployment"] == deployment]
+            if current is None and records.empty:
+                state.deployment(deployment)  # raises NotFoundError naming the endpoint
+            fallback = current.instance_count if current is not None else None
+        else:
+            records = records[~records["mirrored"].astype(bool)]
+            fallback = sum(d.instance_count for d in state.deployments) or None
+        return telemetry.request_metrics(
+            records, start, end, interval_minutes=interval_minutes, instance_count=fallback
+        )
+
+    def reference_data(self, model: str) -> pd.DataFrame:
+        path = self.reference_data_path(model)
+        if not path.is_file():
+            raise NotFoundError(
+                f"reference data for {model} not found at {path}",
+                hint="run `mlops-bot demo` or set models[].reference_data",
+            )
+        return pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+
+    def production_data(self, model: str, env: str, start: datetime, end: datetime) -> pd.DataFrame:
+        config = self._model(model)
+        store = self._env(env)
+        records = store.traffic.read(model, start, end)
+        ids = records["correlation_id"].astype(str).tolist()
+        known = telemetry.lookup_labels(store.db, model, ids)
+        return telemetry.production_frame(records, known, config.columns)
+
+    def close(self) -> None:
+        """Write buffered request logs and close the databases (runners keep running)."""
+        self.flush()
+        with self._lock:
+            for store in self._envs.values():
+                store.db.close()
+            self._envs.clear()
+
+
+def _empty(sample: Any) -> bool:
+    if sample is None:
+        return True
+    if isinstance(sample, pd.DataFrame):
+        return sample.empty
+    return isinstance(sample, Mapping | list | tuple) and len(sample) == 0

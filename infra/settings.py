@@ -1,0 +1,626 @@
+"""Configuration: one YAML file validated with pydantic, secrets only from the environment.
+
+The file describes the environment chain, the registry, channels, policies and models. Every
+model is ``extra="forbid"`` so a typo is an error naming its key path instead of a silently
+ignored setting. Secrets (Slack tokens, database URL with a password, Azure credentials) are
+never read from the file: :class:`Secrets` takes them from environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CONFIG_FILE = "mlops-bot.yaml"
+DEFAULT_STATE_DIR = ".mlops-bot"
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|m|min|h|d|w)?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(value: Any) -> Any:
+    """Accept ``90``, ``"90s"``, ``"15m"``, ``"24h"``, ``"7d"`` as well as timedelta/ISO 8601."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return timedelta(seconds=value)
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match:
+            number, unit = match.groups()
+            return timedelta(seconds=float(number) * _UNIT_SECONDS[(unit or "s").lower()])
+    return value
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+_CRON_FIELD = re.compile(r"^[\d*/,\-A-Za-z?]+$")
+
+
+def _check_cron(value: str | None) -> str | None:
+    """Validate a five-field crontab expression early, with APScheduler's own parser."""
+    if value is None:
+        return value
+    fields = value.split()
+    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+        raise ValueError(f"expected a five-field cron expression like '0 6 * * *', got {value!r}")
+    from infra.cron import crontab_trigger
+
+    try:
+        crontab_trigger(value)
+    except ValueError as exc:
+        raise ValueError(f"invalid cron expression {value!r}: {exc}") from exc
+    return value
+
+
+CronExpr = Annotated[str, AfterValidator(_check_cron)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- platform coordinates
+
+
+class LocalCoordinates(Strict):
+    path: str | None = None
+    """Directory of this environment (relative paths are under the state directory)."""
+
+
+class AzureWorkspace(Strict):
+    subscription_id: str
+    resource_group: str
+    workspace: str
+    log_analytics_workspace_id: str | None = None
+    """Log Analytics workspace (GUID) that receives AmlOnlineEndpointTrafficLog, if any."""
+    datastore: str = "workspaceblobstore"
+
+
+class AzureRegistry(Strict):
+    name: str
+    subscription_id: str | None = None
+    resource_group: str | None = None
+    location: str | None = None
+
+
+class AzureCredentialConfig(Strict):
+    kind: Literal["default", "managed_identity", "workload_identity"] = "default"
+    managed_identity_client_id: str | None = None
+
+
+# --------------------------------------------------------------------------- policies
+
+
+class Principals(Strict):
+    """Who may do something: Slack user IDs (``U...``) and user group handles (``@handle``).
+
+    ``["*"]`` means everyone in the workspace.
+    """
+
+    users: tuple[str, ...] = ()
+    groups: tuple[str, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, value: Any) -> Any:
+        # Accept the short form: a list mixing user IDs, "@group" handles and "*".
+        if isinstance(value, list | tuple):
+            users = [v for v in value if isinstance(v, str) and not v.startswith("@")]
+            groups = [v[1:] for v in value if isinstance(v, str) and v.startswith("@")]
+            bad = [v for v in value if not isinstance(v, str)]
+            if bad:
+                raise ValueError(f"expected Slack user IDs or @group handles, got {bad!r}")
+            return {"users": users, "groups": groups}
+        return value
+
+    @field_validator("users")
+    @classmethod
+    def _user_ids(cls, users: tuple[str, ...]) -> tuple[str, ...]:
+        for user in users:
+            if user != "*" and not re.fullmatch(r"[UW][A-Z0-9]{2,}", user):
+                raise ValueError(
+                    f"expected a Slack user ID like U012ABCDEF or an @group handle, got {user!r}"
+                )
+        return users
+
+    @property
+    def everyone(self) -> bool:
+        return "*" in self.users
+
+    @property
+    def empty(self) -> bool:
+        return not self.users and not self.groups
+
+
+EVERYONE = Principals(users=("*",))
+
+
+class FreezeWindow(Strict):
+    """A period when promotions into the environment are refused (e.g. Friday afternoons)."""
+
+    cron: CronExpr
+    """When the freeze starts, five-field cron in UTC."""
+    duration: Duration
+    reason: str = "change freeze"
+
+
+class ApprovalPolicy(Strict):
+    approvers: Principals = Field(default_factory=Principals)
+    required: int = Field(default=1, ge=1, le=10)
+    allow_self_approval: bool = False
+    expiry: Duration = timedelta(hours=24)
+    freeze_windows: tuple[FreezeWindow, ...] = ()
+
+
+class RolloutPolicy(Strict):
+    steps: tuple[int, ...] = (10, 50, 100)
+    bake_time: Duration = timedelta(minutes=5)
+    max_error_rate: float = Field(default=0.02, ge=0, le=1)
+    max_latency_p99_ms: float = Field(default=1000, gt=0)
+    retire_after: Duration = timedelta(hours=1)
+    instance_type: str | None = None
+    instance_count: int | None = Field(default=None, ge=1)
+
+    @field_validator("steps")
+    @classmethod
+    def _steps(cls, steps: tuple[int, ...]) -> tuple[int, ...]:
+        if not steps or steps[-1] != 100 or list(steps) != sorted(set(steps)):
+            raise ValueError(
+                "expected increasing traffic percentages ending at 100, e.g. [10, 50, 100]"
+            )
+        if any(s <= 0 or s > 100 for s in steps):
+            raise ValueError("traffic steps must be between 1 and 100")
+        return steps
+
+
+class Permissions(Strict):
+    deploy: Principals = EVERYONE
+    rollback: Principals = EVERYONE
+    retrain: Principals = EVERYONE
+    promote: Principals = EVERYONE
+    """Who may *request* a promotion into this environment (approval is separate)."""
+
+
+class Environment(Strict):
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$")
+    local: LocalCoordinates | None = None
+    azure: AzureWorkspace | None = None
+    allow_direct_deploy: bool = False
+    permissions: Permissions = Field(default_factory=Permissions)
+    approval: ApprovalPolicy = Field(default_factory=ApprovalPolicy)
+    rollout: RolloutPolicy = Field(default_factory=RolloutPolicy)
+
+
+class Registry(Strict):
+    local: LocalCoordinates | None = None
+    azure: AzureRegistry | None = None
+
+
+# --------------------------------------------------------------------------- channels
+
+
+class Channels(Strict):
+    alerts: str | None = None
+    approvals: str | None = None
+    digest: str | None = None
+
+
+class SlackConfig(Strict):
+    channels: Channels = Field(
+        default_factory=lambda: Channels(
+            alerts="#mlops-alerts", approvals="#mlops-approvals", digest="#mlops"
+        )
+    )
+    team_id: str | None = None
+    """When set, requests from any other Slack workspace are refused."""
+    group_cache_ttl: Duration = timedelta(minutes=5)
+    digest_schedule: CronExpr | None = "0 8 * * *"
+    """When the daily digest of every model goes out (UTC); null for none."""
+
+
+# --------------------------------------------------------------------------- models
+
+
+DriftMethod = Literal["auto", "wasserstein", "ks", "jensenshannon", "chi2", "psi", "pearson_chi2"]
+
+
+class ColumnDrift(Strict):
+    method: DriftMethod = "auto"
+    threshold: float | None = Field(default=None, gt=0)
+
+
+class QualityLevel(Strict):
+    """When a data-quality rate is worth a warning and when it is a breach (shares, 0 to 1)."""
+
+    warning: float = Field(ge=0, le=1)
+    breach: float = Field(ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> QualityLevel:
+        if self.warning > self.breach:
+            raise ValueError(f"warning ({self.warning}) must not be above breach ({self.breach})")
+        return self
+
+
+class QualityConfig(Strict):
+    """Data-quality findings of each drift check. Missing and invalid rates count as an
+    increase over the reference's own rate; out-of-range and new-category shares are of the
+    current rows, against ranges and categories learned from the reference."""
+
+    missing_increase: QualityLevel = QualityLevel(warning=0.05, breach=0.20)
+    invalid_increase: QualityLevel = QualityLevel(warning=0.0, breach=0.05)
+    out_of_range: QualityLevel = QualityLevel(warning=0.05, breach=0.20)
+    new_category: QualityLevel = QualityLevel(warning=0.01, breach=0.10)
+
+
+class DriftConfig(Strict):
+    enabled: bool = True
+    schedule: CronExpr = "0 * * * *"
+    window: Duration = timedelta(days=1)
+    share_threshold: float = Field(default=0.5, gt=0, le=1)
+    """Dataset drift when at least this share of features drifted."""
+    columns: dict[str, ColumnDrift] = Field(default_factory=dict)
+    small_sample_rows: int = Field(default=1000, ge=10)
+    min_rows: int = Field(default=30, ge=2)
+    """Fewer valid values than this in either window: "not enough data", never a verdict."""
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+
+
+class PerformanceConfig(Strict):
+    enabled: bool = True
+    schedule: CronExpr = "0 6 * * *"
+    window: Duration = timedelta(days=1)
+    min_accuracy: float | None = Field(default=None, ge=0, le=1)
+    min_f1: float | None = Field(default=None, ge=0, le=1)
+    min_roc_auc: float | None = Field(default=None, ge=0, le=1)
+    max_mae: float | None = Field(default=None, ge=0)
+    max_rmse: float | None = Field(default=None, ge=0)
+    min_r2: float | None = None
+    max_drop: float = Field(default=0.05, ge=0, le=1)
+    """Breach when a headline metric falls more than this below the reference baseline."""
+    max_demographic_parity_difference: float = Field(default=0.1, ge=0, le=1)
+    max_equalized_odds_difference: float = Field(default=0.1, ge=0, le=1)
+
+
+class UtilizationConfig(Strict):
+    enabled: bool = True
+    schedule: CronExpr = "*/15 * * * *"
+    window: Duration = timedelta(hours=6)
+    high_cpu_percent: float = Field(default=80, gt=0, le=100)
+    low_cpu_percent: float = Field(default=10, ge=0, le=100)
+    high_memory_percent: float = Field(default=85, gt=0, le=100)
+    max_error_rate: float = Field(default=0.02, ge=0, le=1)
+    max_latency_p99_ms: float = Field(default=1000, gt=0)
+    sustained_share: float = Field(default=0.8, gt=0, le=1)
+    """Share of samples in the window that must be over/under a threshold to count."""
+
+
+class AlertConfig(Strict):
+    consecutive_breaches: int = Field(default=1, ge=1, le=100)
+    flap_threshold: int = Field(default=4, ge=2)
+    """Open/resolve flips within ``flap_window`` that mark a fingerprint as flapping."""
+    flap_window: Duration = timedelta(hours=6)
+
+
+class MonitoringConfig(Strict):
+    environments: tuple[str, ...] | None = None
+    """Environments to monitor (default: the last one of the chain, production)."""
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    performance: PerformanceConfig = Field(default_factory=PerformanceConfig)
+    utilization: UtilizationConfig = Field(default_factory=UtilizationConfig)
+    alerts: AlertConfig = Field(default_factory=AlertConfig)
+
+
+TriggerMode = Literal["off", "auto", "ask"]
+
+
+class RetrainingConfig(Strict):
+    environment: str | None = None
+    """Where retraining jobs run (default: the first environment of the chain)."""
+    schedule: CronExpr | None = None
+    on_drift: TriggerMode = "ask"
+    on_performance: TriggerMode = "ask"
+    cooldown: Duration = timedelta(hours=6)
+    pipeline: str | None = None
+    """Local: a Python training script; Azure: a pipeline job YAML (or ``schedule:<name>``)."""
+    parameters: dict[str, str] = Field(default_factory=dict)
+    """Default parameters; ``/mlops retrain model key=value`` overrides them."""
+    allowed_parameters: tuple[str, ...] | None = None
+    """When set, only these keys may be overridden from Slack."""
+
+    @field_validator("parameters", mode="before")
+    @classmethod
+    def _stringify(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {str(k): str(v) for k, v in value.items()}
+        return value
+
+
+class Columns(Strict):
+    target: str | None = None
+    prediction: str = "prediction"
+    score: str | None = None
+    timestamp: str = "timestamp"
+
+
+class Features(Strict):
+    numeric: tuple[str, ...] = ()
+    categorical: tuple[str, ...] = ()
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        return self.numeric + self.categorical
+
+
+class ModelConfig(Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
+    task: Literal["classification", "regression"]
+    description: str = ""
+    endpoints: dict[str, str] = Field(default_factory=dict)
+    """Endpoint name per environment (default ``<model>-<env>``)."""
+    columns: Columns = Field(default_factory=Columns)
+    features: Features = Field(default_factory=Features)
+    sensitive_features: tuple[str, ...] = ()
+    positive_label: str | int | None = None
+    reference_data: str | None = None
+    """Local: a parquet/CSV path; Azure: ``azureml:<data-asset>:<version>`` or a path."""
+    production_data: str | None = None
+    labels_data: str | None = None
+    sample_request: dict[str, Any] | list[Any] | None = None
+    """Payload for smoke tests; default: the first reference rows' features."""
+    channels: Channels = Field(default_factory=Channels)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    retraining: RetrainingConfig = Field(default_factory=RetrainingConfig)
+
+    def endpoint(self, env: str) -> str:
+        return self.endpoints.get(env, f"{self.name}-{env}")
+
+
+# --------------------------------------------------------------------------- the whole file
+
+
+class Settings(Strict):
+    platform: Literal["local", "azure"] = "local"
+    state_dir: str | None = None
+    database_url: str | None = None
+    """Non-secret URL only; a URL with a password belongs in MLOPS_BOT_DATABASE_URL."""
+    environments: tuple[Environment, ...] = ()
+    registry: Registry = Field(default_factory=Registry)
+    azure_credential: AzureCredentialConfig = Field(default_factory=AzureCredentialConfig)
+    slack: SlackConfig = Field(default_factory=SlackConfig)
+    models: tuple[ModelConfig, ...] = ()
+
+    # Set by load_settings, not by the file.
+    source: str | None = Field(default=None, exclude=True)
+    resolved_state_dir: str = Field(default=DEFAULT_STATE_DIR, exclude=True)
+
+    @model_validator(mode="after")
+    def _defaults_and_cross_checks(self) -> Settings:
+        if not self.environments:
+            object.__setattr__(self, "environments", default_environments())
+        names = [e.name for e in self.environments]
+        if len(set(names)) != len(names):
+            raise ValueError(f"environment names must be unique, got {names}")
+        model_names = [m.name for m in self.models]
+        if len(set(model_names)) != len(model_names):
+            raise ValueError(f"model names must be unique, got {model_names}")
+        if self.database_url and re.search(r"://[^/@:]+:[^/@]+@", self.database_url):
+            raise ValueError(
+                "database_url contains a password; put it in the MLOPS_BOT_DATABASE_URL "
+                "environment variable instead of the file"
+            )
+        for i, model in enumerate(self.models):
+            for env in model.endpoints:
+                if env not in names:
+                    raise ValueError(
+                        f"models[{i}].endpoints names environment {env!r}; expected one of {names}"
+                    )
+            for env in model.monitoring.environments or ():
+                if env not in names:
+                    raise ValueError(
+                        f"models[{i}].monitoring.environments names {env!r}; expected one of {names}"
+                    )
+            unknown_columns = set(model.monitoring.drift.columns) - set(model.features.all)
+            if unknown_columns and model.features.all:
+                raise ValueError(
+                    f"models[{i}].monitoring.drift.columns names {sorted(unknown_columns)}, which are "
+                    f"not features of the model; expected some of {list(model.features.all)}"
+                )
+            retrain_env = model.retraining.environment
+            if retrain_env is not None and retrain_env not in names:
+                raise ValueError(
+                    f"models[{i}].retraining.environment is {retrain_env!r}; expected one of {names}"
+                )
+        if self.platform == "azure":
+            missing = [e.name for e in self.environments if e.azure is None]
+            if missing:
+                raise ValueError(
+                    f"platform is azure but environments {missing} have no 'azure:' workspace "
+                    "(subscription_id, resource_group, workspace)"
+                )
+            if self.registry.azure is None:
+                raise ValueError("platform is azure but 'registry.azure.name' is not set")
+        return self
+
+    # -- lookups used everywhere
+    @property
+    def env_names(self) -> list[str]:
+        return [e.name for e in self.environments]
+
+    def environment(self, name: str) -> Environment:
+        for env in self.environments:
+            if env.name == name:
+                return env
+        raise KeyError(name)
+
+    def model(self, name: str) -> ModelConfig:
+        for model in self.models:
+            if model.name == name:
+                return model
+        raise KeyError(name)
+
+    def previous_env(self, name: str) -> str | None:
+        names = self.env_names
+        index = names.index(name)
+        return names[index - 1] if index > 0 else None
+
+    def channel(
+        self, model: ModelConfig | None, kind: Literal["alerts", "approvals", "digest"]
+    ) -> str:
+        """The model's own channel for ``kind``, else the global one, else the digest channel."""
+        if model is not None and getattr(model.channels, kind):
+            return getattr(model.channels, kind)
+        return getattr(self.slack.channels, kind) or self.slack.channels.digest or "#mlops"
+
+    def monitored_envs(self, model: ModelConfig) -> list[str]:
+        return list(model.monitoring.environments or (self.env_names[-1],))
+
+    def training_env(self, model: ModelConfig) -> str:
+        return model.retraining.environment or self.env_names[0]
+
+    @property
+    def state_path(self) -> Path:
+        return Path(self.resolved_state_dir)
+
+
+def default_environments() -> tuple[Environment, ...]:
+    """dev -> preprod -> prod with direct deploys in dev and approvals above it."""
+    return (
+        Environment(name="dev", allow_direct_deploy=True),
+        Environment(name="preprod", approval=ApprovalPolicy(required=1)),
+        Environment(name="prod", approval=ApprovalPolicy(required=2)),
+    )
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+class Secrets(BaseSettings):
+    """Secrets and deployment-specific values, from environment variables only."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str | None = None
+    mlops_bot_database_url: str | None = None
+
+    def __repr__(self) -> str:  # never print secrets by accident
+        present = [k for k, v in self.__dict__.items() if v]
+        return f"Secrets(set={present})"
+
+    __str__ = __repr__
+
+
+# --------------------------------------------------------------------------- loading
+
+
+class ConfigError(Exception):
+    """A configuration problem, with a message naming the file and the key path."""
+
+    exit_code = 2
+
+
+def format_location(loc: tuple[Any, ...]) -> str:
+    """``('models', 0, 'monitoring', 'drift', 'threshold')`` -> ``models[0].monitoring.drift.threshold``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and part.startswith(("function-", "lambda")):
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _describe(error: dict[str, Any]) -> str:
+    where = format_location(tuple(p for p in error["loc"] if p not in ("list[str]",)))
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling; see mlops-bot.example.yaml)"
+    elif error["type"] == "missing":
+        message = "required key is missing"
+    given = error.get("input")
+    if error["type"] not in ("missing", "extra_forbidden") and not isinstance(given, dict | list):
+        message += f" (got {given!r})"
+    return f"{where}: {message}"
+
+
+def resolve_config_path(config: str | os.PathLike[str] | None) -> tuple[Path, bool]:
+    """The file to read and whether the user named it explicitly."""
+    if config is not None:
+        return Path(config), True
+    env = os.environ.get("MLOPS_BOT_CONFIG")
+    if env:
+        return Path(env), True
+    return Path(DEFAULT_CONFIG_FILE), False
+
+
+def load_settings(
+    config: str | os.PathLike[str] | None = None, *, state_dir: str | os.PathLike[str] | None = None
+) -> Settings:
+    """Read and validate the configuration, or the embedded defaults when there is none.
+
+    An explicitly named file that is missing is an error; the default ``./mlops-bot.yaml``
+    missing means "embedded defaults" (the local platform with the demo model).
+    """
+    path, explicit = resolve_config_path(config)
+    if path.exists():
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(f"{path}: not valid YAML{where}: {problem}") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot be read: {exc}") from exc
+        if raw is None:
+            raw = {}
+        if not isinstance(raw, dict):
+            raise ConfigError(
+                f"{path}: expected a mapping of settings at the top level, got {type(raw).__name__}"
+            )
+        source = str(path)
+    elif explicit:
+        raise ConfigError(f"{path}: configuration file not found")
+    else:
+        from infra.defaults import demo_config
+
+        raw, source = demo_config(), "embedded defaults (no mlops-bot.yaml)"
+
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = "\n".join(f"  - {_describe(e)}" for e in exc.errors())
+        count = exc.error_count()
+        raise ConfigError(
+            f"{source}: {count} problem{'s' if count > 1 else ''} in the configuration:\n{problems}"
+        ) from None
+
+    chosen_state = (
+        state_dir
+        or os.environ.get("MLOPS_BOT_STATE_DIR")
+        or settings.state_dir
+        or DEFAULT_STATE_DIR
+    )
+    return settings.model_copy(
+        update={"source": source, "resolved_state_dir": str(Path(chosen_state).expanduser())}
+    )

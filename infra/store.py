@@ -1,0 +1,401 @@
+"""The bot's own state: audit log, approvals, alerts, mutes, job runs, outbox and locks.
+
+SQLAlchemy 2 on SQLite (default, in the state directory) or PostgreSQL (by URL). The schema is
+owned by Alembic migrations in ``bot/migrations``; :func:`open_store` upgrades to head on start.
+Every state change the bot makes is a compare-and-set on a ``version`` column (see
+:meth:`Store.compare_and_set`), so double clicks, Slack retries and two replicas never apply the
+same transition twice.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    create_engine,
+    event,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both SQLite (which drops tzinfo) and PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use timezone-aware UTC")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class AuditEntry(Base):
+    """Append-only: the bot never updates or deletes rows here."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(32))
+    model: Mapped[str | None] = mapped_column(String(128), index=True)
+    environment: Mapped[str | None] = mapped_column(String(64))
+    subject: Mapped[str | None] = mapped_column(String(128), index=True)
+    """What the entry is about beyond the model: an approval id, a job id, an alert fingerprint."""
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Approval(Base):
+    __tablename__ = "approvals"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), index=True)
+    version: Mapped[str] = mapped_column(String(64))
+    source_env: Mapped[str] = mapped_column(String(64))
+    target_env: Mapped[str] = mapped_column(String(64))
+    requester: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(32), index=True)
+    required: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    channel: Mapped[str | None] = mapped_column(String(64))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    rollout: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """Rollout progress: steps done, old/new deployment names, owner, heartbeat."""
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """What the card shows: metrics of both versions, verdicts, serving before."""
+    version_no: Mapped[int] = mapped_column("row_version", Integer, default=0)
+
+
+class Vote(Base):
+    __tablename__ = "approval_votes"
+    __table_args__ = (UniqueConstraint("approval_id", "user_id", name="uq_vote_per_user"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    approval_id: Mapped[str] = mapped_column(String(32), index=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Alert(Base):
+    __tablename__ = "alerts"
+    fingerprint: Mapped[str] = mapped_column(String(255), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), index=True)
+    environment: Mapped[str] = mapped_column(String(64))
+    signal: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(32))
+    severity: Mapped[str] = mapped_column(String(16), default="warning")
+    consecutive: Mapped[int] = mapped_column(Integer, default=0)
+    breach_count: Mapped[int] = mapped_column(Integer, default=0)
+    opened_at: Mapped[datetime | None]
+    last_checked_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[str | None] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    flips: Mapped[list[Any]] = mapped_column(default=list)
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    version_no: Mapped[int] = mapped_column("row_version", Integer, default=0)
+
+
+class Mute(Base):
+    __tablename__ = "mutes"
+    __table_args__ = (UniqueConstraint("model", "signal", name="uq_mute"),)
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128))
+    signal: Mapped[str] = mapped_column(String(64))
+    """A signal name, or ``*`` for every signal of the model."""
+    until: Mapped[datetime]
+    by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobRun(Base):
+    """A training job the bot submitted, so the watcher can report its end exactly once."""
+
+    __tablename__ = "job_runs"
+    job_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), index=True)
+    environment: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(255))
+    requested_by: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(32))
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    channel: Mapped[str | None] = mapped_column(String(64))
+    thread_ts: Mapped[str | None] = mapped_column(String(32))
+    reported: Mapped[bool] = mapped_column(default=False)
+    version_no: Mapped[int] = mapped_column("row_version", Integer, default=0)
+
+
+class OutboxMessage(Base):
+    """Slack messages that matter, kept until Slack has accepted them (at most once each)."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(255), unique=True)
+    method: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    delivered_at: Mapped[datetime | None]
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_until: Mapped[datetime | None]
+
+
+class Lock(Base):
+    """Named leases (e.g. the scheduler leader), taken over when the holder stops renewing."""
+
+    __tablename__ = "locks"
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    expires_at: Mapped[datetime]
+
+
+Index("ix_outbox_pending", OutboxMessage.delivered_at, OutboxMessage.next_attempt_at)
+
+
+# --------------------------------------------------------------------------- engine + migrations
+
+
+def default_database_url(state_dir: Path) -> str:
+    return f"sqlite:///{(state_dir / 'bot.db').resolve()}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the scheduler, workers and a second process read while one writes; the busy
+    # timeout turns "database is locked" into a short wait instead of an error.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        # SQLite's default deferred transactions let two writers both read then fail to upgrade;
+        # BEGIN IMMEDIATE takes the write lock up front so compare-and-set is serialised.
+        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+
+        @event.listens_for(engine, "connect")
+        def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def upgrade_schema(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (idempotent, safe for two processes)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(__file__).parent / "migrations"))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class StaleStateError(Exception):
+    """A compare-and-set lost: someone else changed the row first."""
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    at: datetime
+    actor: str
+    action: str
+    outcome: str
+    model: str | None
+    environment: str | None
+    subject: str | None
+    detail: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class AuditNote:
+    """An audit row to write in the same transaction as a state change (see compare_and_set)."""
+
+    actor: str
+    action: str
+    outcome: str
+    model: str | None = None
+    environment: str | None = None
+    subject: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+
+    def entry(self) -> AuditEntry:
+        return AuditEntry(
+            actor=self.actor,
+            action=self.action,
+            outcome=self.outcome,
+            model=self.model,
+            environment=self.environment,
+            subject=self.subject,
+            # The trail is read back into Slack (/mlops audit): no secret goes in, even one a
+            # user typed or an error quoted.
+            detail=_scrubbed(json.loads(json.dumps(dict(self.detail), default=str))),
+        )
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._local = threading.local()
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on any error."""
+        with self._sessions.begin() as session:
+            yield session
+
+    def ping(self) -> None:
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # -- compare-and-set
+    def compare_and_set(
+        self,
+        model: type[Base],
+        key: Any,
+        expected_version: int,
+        *,
+        audit: AuditNote | None = None,
+        **changes: Any,
+    ) -> None:
+        """Apply ``changes`` only if the row is still at ``expected_version``; bump the version.
+
+        Raises StaleStateError when another writer got there first, so the caller can re-read
+        and decide (usually: the click was a duplicate, do nothing). ``audit`` is written in the
+        same transaction: a reader who sees the change also sees its audit row.
+        """
+        pk = next(iter(model.__table__.primary_key.columns))
+        table = model.__table__
+        with self.session() as session:
+            result = session.execute(
+                update(table)
+                .where(pk == key, table.c.row_version == expected_version)
+                .values(row_version=expected_version + 1, **changes)
+            )
+            if result.rowcount != 1:
+                raise StaleStateError(f"{table.name} {key!r} changed concurrently")
+            if audit is not None:
+                session.add(audit.entry())
+
+    # -- audit
+    def audit(
+        self,
+        actor: str,
+        action: str,
+        outcome: str,
+        *,
+        model: str | None = None,
+        environment: str | None = None,
+        subject: str | None = None,
+        **detail: Any,
+    ) -> None:
+        note = AuditNote(actor, action, outcome, model, environment, subject, detail)
+        with self.session() as session:
+            session.add(note.entry())
+
+    def audit_trail(
+        self,
+        *,
+        model: str | None = None,
+        environment: str | None = None,
+        subject: str | None = None,
+        limit: int = 100,
+    ) -> list[AuditRecord]:
+        query = select(AuditEntry).order_by(AuditEntry.at.desc(), AuditEntry.id.desc()).limit(limit)
+        if model is not None:
+            query = query.where(AuditEntry.model == model)
+        if environment is not None:
+            query = query.where(AuditEntry.environment == environment)
+        if subject is not None:
+            query = query.where(AuditEntry.subject == subject)
+        with self.session() as session:
+            rows = session.scalars(query).all()
+            return [
+                AuditRecord(
+                    r.at, r.actor, r.action, r.outcome, r.model, r.environment, r.subject, r.detail
+                )
+                for r in rows
+            ]
+
+
+def _scrubbed(value: Any) -> Any:
+    from infra.logs import redact
+
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: _scrubbed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_scrubbed(v) for v in value]
+    return value
+
+
+def open_store(url: str) -> Store:
+    engine = make_engine(url)
+    upgrade_schema(engine)
+    return Store(engine)
