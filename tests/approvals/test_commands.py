@@ -21,21 +21,21 @@ def test_promote_refuses_what_cannot_be_promoted(make_bot) -> None:
     for text, expected in cases.items():
         bot.command(text, user=seed.ALICE)
         bot.wait_ephemeral(seed.ALICE, expected)
-    assert core.promotion.approvals() == []
+    assert bot.approvals() == []
 
     approval, _ts = bot.request()
     bot.command(f"promote {MODEL} --to prod", user=seed.CAROL)
     duplicate = bot.wait_ephemeral(seed.CAROL, "already pending")
     assert approval.id in duplicate
-    assert len(core.promotion.approvals()) == 1
+    assert len(bot.approvals()) == 1
 
 
 def test_preprod_takes_one_approval_from_the_group(make_bot) -> None:
     bot = make_bot()
-    infra.platform.copy_version(MODEL, "1", "preprod", "dev")
+    bot.platform.copy_version(MODEL, "1", "preprod", "dev")
     from tests.approvals.harness import deploy
 
-    deploy(infra.platform, "1", "dev")
+    deploy(bot.platform, "1", "dev")
     approval, ts = bot.request(f"promote {MODEL} 1 --to preprod")
     assert approval.required == 1 and approval.source_env == "dev"
     bot.click(ts, "approval_approve", seed.ALICE)  # the requester may not approve...
@@ -90,7 +90,7 @@ def test_promote_button_under_a_training_result_requests_a_promotion(make_bot) -
         "text": {"type": "plain_text", "text": "Promote v2 to prod"},
         "value": f"{MODEL}|2|prod",
     }
-    _ch, message = bot.slack.server.workspace.post_message(
+    _ch, message = bot.server.workspace.post_message(
         seed.MLOPS_CHANNEL,
         user_id=seed.BOT_USER_ID,
         text="Retraining finished",
@@ -105,7 +105,7 @@ def test_promote_button_under_a_training_result_requests_a_promotion(make_bot) -
                 user_id=user,
                 channel_id=seed.MLOPS_CHANNEL,
                 message=message,
-                response_url=bot.slack.server.new_response_url(
+                response_url=bot.server.new_response_url(
                     seed.MLOPS_CHANNEL, user, kind="actions"
                 ),
             )

@@ -15,7 +15,7 @@ def test_twenty_concurrent_approve_clicks_start_exactly_one_rollout(make_bot) ->
     approval, ts = bot.request()
     clickers = [seed.BOB, seed.CAROL] * 10
     requests = [
-        bot.slack.server.interactions.click(
+        bot.server.interactions.click(
             seed.APPROVALS_CHANNEL, ts, "approval_approve", user_id=u
         )
         for u in clickers
@@ -52,7 +52,7 @@ def test_twenty_concurrent_approve_clicks_start_exactly_one_rollout(make_bot) ->
         + actions.count(("approval_approve", "ignored"))
         == 18
     )
-    deployments = infra.platform.endpoint_state("churn-model", "prod").deployments
+    deployments = bot.platform.endpoint_state("churn-model", "prod").deployments
     assert [d.model_version for d in deployments].count("2") == 1
     # everyone got an answer, and exactly one was told their vote started the rollout
     answers = wait_until(

@@ -37,7 +37,7 @@ def test_freeze_window_refuses_the_request_with_its_reason(make_bot) -> None:
     answer = bot.wait_ephemeral(seed.ALICE, "frozen")
     assert "promotions into prod are frozen until" in answer
     assert "quarter-end close" in answer
-    assert core.promotion.approvals() == [] and bot.cards() == []
+    assert bot.approvals() == [] and bot.cards() == []
     refused = [
         e for e in bot.runtime.store.audit_trail(model=MODEL) if e.action == "promotion_request"
     ]

@@ -46,7 +46,7 @@ def test_forged_button_values_are_refused(make_bot) -> None:
     for forged in ("0123456789ab", "not-an-id'; drop table approvals", approval.id + "0"):
         bot.click(ts, "approval_approve", seed.BOB, value=forged)
     # a real id on a message that is not its card
-    other = bot.slack.server.workspace.post_message(
+    other = bot.server.workspace.post_message(
         seed.APPROVALS_CHANNEL, user_id=seed.BOT_USER_ID, text="x", blocks=bot.card(ts)["blocks"]
     )[1]
     bot.click(other["ts"], "approval_approve", seed.CAROL)
@@ -62,7 +62,7 @@ def test_forged_button_values_are_refused(make_bot) -> None:
 def test_double_clicks_and_slack_retries_count_once(make_bot) -> None:
     bot = make_bot()
     approval, ts = bot.request()
-    request = bot.slack.server.interactions.click(
+    request = bot.server.interactions.click(
         seed.APPROVALS_CHANNEL, ts, "approval_approve", user_id=seed.BOB
     )
     bot.send(request)
@@ -90,11 +90,11 @@ def test_reject_asks_for_a_reason_and_ends_the_request(make_bot) -> None:
     pending_card = bot.card(ts)
     bot.click(ts, "approval_reject", seed.CAROL)
     view = wait_until(
-        lambda: bot.slack.server.workspace.views._stacks.get(seed.CAROL), what="the dialog"
+        lambda: bot.server.workspace.views._stacks.get(seed.CAROL), what="the dialog"
     )
     view_id = view[-1]
     too_short = bot.send(
-        bot.slack.server.interactions.submit_view(
+        bot.server.interactions.submit_view(
             view_id, {"reason": {"reason_input": {"type": "plain_text_input", "value": " "}}}
         )
     )
@@ -103,7 +103,7 @@ def test_reject_asks_for_a_reason_and_ends_the_request(make_bot) -> None:
 
     reason = "<!channel> drift in preprod is unexplained"
     bot.send(
-        bot.slack.server.interactions.submit_view(
+        bot.server.interactions.submit_view(
             view_id, {"reason": {"reason_input": {"type": "plain_text_input", "value": reason}}}
         )
     )

@@ -62,7 +62,7 @@ def test_failing_health_check_rolls_back(make_bot) -> None:
         rng = np.random.default_rng(5)
         while not stop.is_set():
             rows = pd.DataFrame(rng.uniform(-1, 1, size=(20, len(FEATURES))), columns=FEATURES)
-            infra.platform.score(
+            bot.platform.score(
                 MODEL, "prod", rows, request_ids=[uuid.uuid4().hex for _ in range(20)]
             )
             stop.wait(0.02)

@@ -131,7 +131,7 @@ def test_killed_between_the_approval_and_its_rollout(make_bot, slack_server, tmp
     )
     assert done.state is ApprovalState.SUCCEEDED, done.reason
     assert bot.serving()["2"] == 100
-    deployments = infra.platform.endpoint_state(MODEL, "prod").deployments
+    deployments = bot.platform.endpoint_state(MODEL, "prod").deployments
     assert [d.model_version for d in deployments].count("2") == 1  # rolled out once
     actions = [(a, o) for _, a, o in bot.audit(approval.id)]
     assert actions.count(("promotion", "rolling_out")) == 1

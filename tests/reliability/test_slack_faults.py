@@ -166,14 +166,14 @@ def test_a_request_card_that_slack_refused_is_posted_once_when_it_is_back(
     make_bot,
 ) -> None:
     bot, outbox = _rollout_bot(make_bot)
-    slack_down(bot.slack.server, "chat.postMessage")
+    slack_down(bot.server, "chat.postMessage")
     bot.command(f"promote {MODEL} --to prod")
-    approval = wait_until(lambda: core.promotion.approvals(), what="the request")[0]
+    approval = wait_until(lambda: bot.approvals(), what="the request")[0]
     wait_until(
         lambda: f"approval-card:{approval.id}" in outbox.pending_keys(), what="the queued card"
     )
     assert bot.cards() == []
-    slack_back(bot.slack.server, outbox)
+    slack_back(bot.server, outbox)
     card = wait_until(lambda: bot.cards(), timeout=60, what="the card")[0]
     recorded = wait_until(
         lambda: (a := bot.desk.book.get(approval.id)) and a.published and a, what="the record"
@@ -206,7 +206,7 @@ def test_slack_failing_during_a_rollout_never_fails_the_rollout(
     bot.click(ts, "approval_approve", seed.BOB)
     bot.wait_ephemeral(seed.BOB, "1 of 2")
     for method in ("chat.update", "chat.postMessage"):
-        bot.slack.server.inject(method, times=None, **fault)
+        bot.server.inject(method, times=None, **fault)
     bot.click(ts, "approval_approve", seed.CAROL)
     done = bot.wait_state(
         approval.id,
@@ -219,7 +219,7 @@ def test_slack_failing_during_a_rollout_never_fails_the_rollout(
     assert bot.serving()["2"] == 100
     stale = bot.card_text(ts)
     assert "Promoted" not in stale  # Slack has not been told yet ...
-    slack_back(bot.slack.server, outbox)
+    slack_back(bot.server, outbox)
     text = wait_until(
         lambda: "Promoted" in bot.card_text(ts) and bot.card_text(ts),
         timeout=30,
@@ -231,7 +231,7 @@ def test_slack_failing_during_a_rollout_never_fails_the_rollout(
         timeout=30,
         what="the end of the rollout in the thread",
     )
-    lines = [m.get("text", "") for m in bot.slack.server.thread(APPROVALS, ts)[1:]]
+    lines = [m.get("text", "") for m in bot.server.thread(APPROVALS, ts)[1:]]
     assert len(lines) == len(set(lines)), "a thread line was posted twice"
     assert sum("is live" in line for line in lines) == 1
     assert json.dumps(thread)  # the thread is readable
@@ -246,11 +246,11 @@ def test_the_result_of_a_rollout_that_ends_while_slack_is_down_arrives_after(
     bot.wait_ephemeral(seed.BOB, "1 of 2")
     bot.click(ts, "approval_approve", seed.CAROL)
     bot.wait_state(approval.id, ApprovalState.ROLLING_OUT, ApprovalState.SUCCEEDED)
-    slack_down(bot.slack.server, "chat.update", "chat.postMessage", status=500)
+    slack_down(bot.server, "chat.update", "chat.postMessage", status=500)
     bot.wait_state(approval.id, ApprovalState.SUCCEEDED)
     bot.runtime.stop()  # the bot restarts before Slack is back ...
     bot.stopped = True
-    bot.slack.server.clear_faults()
+    bot.server.clear_faults()
     second = make_bot()  # ... and the new process delivers what the old one queued
     quick_outbox(second.runtime.services)
     wait_until(lambda: "Promoted" in second.card_text(ts), timeout=30, what="the final card")
