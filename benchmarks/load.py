@@ -221,7 +221,7 @@ def click_storm(
         url = f"{http.url}/slack/events"
         try:
             act = slack.interactions
-            desk = runtime.services.extras["promotions"]
+            desk = runtime.services.desk
             for name in names:
                 post(url, *act.slash_command(f"promote {name} --to prod", user_id=seed.ALICE))
             cards = wait_until(
@@ -402,9 +402,8 @@ def soak_child(args: argparse.Namespace) -> int:
 
     import psutil
 
+    from bot.runtime import build_services
     from bot.sandbox import seed
-    from bot.slack.app import build_services
-    from bot.slack.outbox import outbox_for
     from bot.slack.responder import make_client
     from infra.platform.guard import guarded
     from infra.store import open_store
@@ -425,11 +424,11 @@ def soak_child(args: argparse.Namespace) -> int:
     )
     clock = Clock()
     scheduler = MonitoringScheduler(
-        services, clock=clock, lease_ttl=timedelta(seconds=30), max_workers=4
+        services.monitor, clock=clock, lease_ttl=timedelta(seconds=30), max_workers=4
     )
-    services.extras["scheduler"] = scheduler
+    services.scheduler = scheduler
     scheduler.start()
-    outbox = outbox_for(services)
+    outbox = services.outbox
     outbox.start()
     # Mostly the cheap utilization check; drift and performance open and resolve alerts.
     jobs = [

@@ -15,6 +15,25 @@ from typing import Any
 from infra.platform.base import EndpointState, JobInfo, ModelVersion
 
 
+@dataclass(frozen=True)
+class MessageRef:
+    """Where a posted message lives: its channel ID and timestamp (Slack's message identity)."""
+
+    channel: str
+    ts: str
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file posted with a message (a chart PNG): what the reader sees and what a screen
+    reader says."""
+
+    filename: str
+    content: bytes
+    title: str
+    alt_text: str
+
+
 class Tone(StrEnum):
     INFO = "info"
     SUCCESS = "success"

@@ -12,8 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.slack.responder import Upload
-from core.replies import Reply
+from core.replies import Reply, Upload
 
 #: Alert signals, one fingerprint each per model and environment.
 SIGNALS: tuple[str, ...] = ("drift", "data_quality", "performance", "fairness", "utilization")

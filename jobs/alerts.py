@@ -28,11 +28,10 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.slack.responder import MessageRef, Upload
+from core.replies import MessageRef, Upload
 from core.reports import SIGNAL_LABELS, AlertReply, AlertView, Finding
 from infra.settings import AlertConfig, ModelConfig, Settings
 from infra.store import Alert, Mute, StaleStateError, Store
@@ -44,6 +43,8 @@ MAX_FINDINGS_STORED = 10
 MAX_DETAIL_LINES = 120
 MAX_TREND_POINTS = 60
 CAS_ATTEMPTS = 5
+CARD_HOOK = "alert-card"
+"""The outbox hook name under which a late-delivered alert card is recorded."""
 
 #: Which retraining trigger answers a breach of each signal.
 RETRAIN_TRIGGER = {
@@ -483,10 +484,7 @@ class AlertBook:
         ref = self.message_ref(row) if row is not None else None
         if row is None or ref is None:
             return
-        try:
-            self.ctx.update(ref, AlertReply(alert=self.view(row, model_cfg)))
-        except SlackApiError as exc:
-            log.warning("could not edit alert %s: %s", fp, exc.response.get("error"))
+        self.ctx.update(ref, AlertReply(alert=self.view(row, model_cfg)))
 
     def set_fields(self, fp: str, **changes: Any) -> Alert:
         """Compare-and-set ``changes`` (``summary`` keys merge) on the alert row, retrying."""
@@ -565,10 +563,7 @@ class AlertBook:
         if ref is None:
             return None
         if step.edit:
-            try:
-                self.ctx.update(ref, AlertReply(alert=self.view(row, model_cfg)))
-            except SlackApiError as exc:
-                log.warning("could not edit alert %s: %s", fp, exc.response.get("error"))
+            self.ctx.update(ref, AlertReply(alert=self.view(row, model_cfg)))
         if step.note:
             self.ctx.note(ref, step.note)
         return ref
@@ -578,7 +573,7 @@ class AlertBook:
 
         Through the outbox the card is kept until Slack takes it, under one key per incident:
         a check that runs while it is still queued refreshes its content instead of queueing a
-        second card, and :func:`card_delivered` records the card when it finally goes out."""
+        second card, and :meth:`AlertBook.card_delivered` records the card when it finally goes out."""
         fp = row.fingerprint
         opened_at = _iso(row.opened_at)
         ref = self.ctx.publish(
@@ -587,12 +582,32 @@ class AlertBook:
             AlertReply(alert=self.view(row, model_cfg)),
             [obs.chart] if obs.chart is not None else [],
             what=f"the {fp} alert",
-            hook="jobs.alerts:card_delivered",
+            hook=CARD_HOOK,
             hook_args={"fingerprint": fp, "opened_at": opened_at},
         )
         if ref is not None:
             self.record_card(fp, opened_at, ref)
         return ref
+
+    def card_delivered(
+        self, args: Mapping[str, Any], ref: MessageRef | None, deferred: bool
+    ) -> None:
+        """Outbox hook (:data:`CARD_HOOK`): an alert card went out. Record it, and when it
+        waited in the outbox, edit it to what the alert says now (it may have been resolved or
+        muted meanwhile)."""
+        if ref is None:
+            return
+        fp = str(args.get("fingerprint"))
+        if not self.record_card(fp, args.get("opened_at"), ref) or not deferred:
+            return
+        row = self.get(fp)
+        if row is None:
+            return
+        try:
+            model_cfg = self.ctx.settings.model(row.model)
+        except KeyError:
+            return
+        self.refresh(fp, model_cfg)
 
     def record_card(self, fp: str, opened_at: str | None, ref: MessageRef) -> bool:
         """Remember where the card of the incident that opened at ``opened_at`` was posted
@@ -622,28 +637,6 @@ def card_key(row: Alert) -> str:
 
 def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
-
-
-def card_delivered(
-    services: Any, args: Mapping[str, Any], ref: MessageRef | None, deferred: bool
-) -> None:
-    """Outbox hook: an alert card went out. Record it, and when it waited in the outbox, edit
-    it to what the alert says now (it may have been resolved or muted meanwhile)."""
-    if ref is None:
-        return
-    ctx = MonitorContext.from_services(services)
-    book = AlertBook(ctx)
-    fp = str(args.get("fingerprint"))
-    if not book.record_card(fp, args.get("opened_at"), ref) or not deferred:
-        return
-    row = book.get(fp)
-    if row is None:
-        return
-    try:
-        model_cfg = ctx.settings.model(row.model)
-    except KeyError:
-        return
-    book.refresh(fp, model_cfg)
 
 
 def label(signal: str) -> str:

@@ -17,11 +17,10 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
-from bot.slack.outbox import key_of
-from bot.slack.responder import MessageRef, Upload
 from commands.context import CommandContext
 from commands.parsing import UsageError, parse_args, parse_window
-from core.replies import ErrorReply, MessageReply, Reply
+from core.publisher import key_of
+from core.replies import ErrorReply, MessageRef, MessageReply, Reply, Upload
 from core.reports import (
     KIND_SIGNALS,
     CheckReport,

@@ -13,8 +13,8 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from bot.slack.outbox import key_of
-from bot.slack.responder import MessageRef, Upload
+from core.publisher import key_of
+from core.replies import MessageRef, Upload
 from core.reports import SIGNALS, DigestLine, DigestReply, level_rank, worst_level
 from engine.digest import DigestRow
 from engine.verdict import Verdict

@@ -19,14 +19,14 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
 
-from bot.slack.responder import MessageRef
-from commands.context import AccessPolicy, CommandContext, Decision, Invocation, NoGroups
+from commands.context import CommandContext, Invocation
 from commands.parsing import UsageError
 from commands.training import in_flight, submit_retraining
-from core.replies import MessageReply, Tone
+from core.access import AccessPolicy, Decision, NoGroups
+from core.publisher import key_of
+from core.replies import MessageRef, MessageReply, Tone
 from infra.platform.base import JobInfo, PlatformError
 from infra.settings import ModelConfig
 from infra.store import JobRun
@@ -242,21 +242,21 @@ def scheduled_retrain(
         if decision.submitted
         else f"Scheduled retraining of {name} skipped: {decision.sentence}."
     )
-    try:
-        ref = ctx.post(
-            channel,
-            MessageReply(
-                public=True,
-                title=f"Scheduled retraining · {name}",
-                text=text,
-                tone=Tone.INFO if decision.submitted else Tone.WARNING,
-            ),
-        )
-    except SlackApiError as exc:
-        log.warning(
-            "could not announce the scheduled retraining of %s: %s", name, exc.response.get("error")
-        )
-        return decision
+    what = decision.submitted.id if decision.submitted else ctx.now().isoformat()
+    ref = ctx.publish(
+        key_of("scheduled-retrain", name, what),
+        channel,
+        MessageReply(
+            public=True,
+            title=f"Scheduled retraining · {name}",
+            text=text,
+            tone=Tone.INFO if decision.submitted else Tone.WARNING,
+        ),
+        (),
+        what=f"the scheduled retraining announcement of {name}",
+    )
+    if ref is None:
+        return decision  # queued: the job's result is posted on its own when it ends
     if decision.submitted is not None:
         with ctx.store.session() as session:
             run = session.get(JobRun, decision.submitted.id)

@@ -31,11 +31,10 @@ Job options are deliberate:
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -56,7 +55,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from bot.slack.services import Services
 from core.replies import ScheduledJobRow
 from infra.cron import crontab_trigger
 from infra.holders import holder_gone, new_holder
@@ -285,9 +283,9 @@ class _ClaimingExecutor(ThreadPoolExecutor):
 class MonitoringScheduler:
     def __init__(
         self,
-        services: Services,
+        context: MonitorContext,
         *,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] | None = None,
         lease_ttl: timedelta = timedelta(seconds=30),
         lease_clock: Callable[[], datetime] = utcnow,
         holder: str | None = None,
@@ -295,16 +293,15 @@ class MonitoringScheduler:
         watcher_seconds: float = WATCHER_SECONDS,
         configured_jobs: bool = True,
     ) -> None:
-        self.services = services
-        self.settings = services.settings
-        self.store = services.store
+        self.settings = context.settings
+        self.store = context.store
         self.holder = holder or new_holder()
-        self.context = MonitorContext.from_services(
-            services, clock=clock, on_job_submitted=self.job_submitted
+        self.context = replace(
+            context, clock=clock or context.clock, on_job_submitted=self.job_submitted
         )
         self.lease = Lease(self.store, LEADER_LOCK, self.holder, lease_ttl, lease_clock)
         self.watcher_seconds = watcher_seconds
-        self.watcher = JobWatcher(services)
+        self.watcher = JobWatcher(self.context)
         self.configured_jobs = configured_jobs
         self._leading = False
         self._started = False
@@ -575,39 +572,3 @@ def lease_holder(store: Store) -> str | None:
     with store.session() as session:
         row = session.scalars(select(Lock).where(Lock.name == LEADER_LOCK)).first()
         return row.holder if row is not None else None
-
-
-class ScheduledWatcher:
-    """``services.extras["job_watcher"]``: the watcher whose polling the scheduler runs.
-
-    ``watch`` (called after a submission) makes the next poll happen now instead of at the
-    next interval; only the leader polls, and reporting is a compare-and-set either way.
-    """
-
-    def __init__(self, scheduler: MonitoringScheduler) -> None:
-        self.scheduler = scheduler
-
-    def watch(self, job_id: str, model: str, env: str) -> None:
-        self.scheduler.job_submitted(job_id, model, env)
-
-    def poll_once(self) -> int:
-        return self.scheduler.watcher.poll_once()
-
-
-def start_scheduler(services: Services, **options: Any) -> MonitoringScheduler:
-    """Build, register in ``services.extras`` and start the scheduler (used by serve).
-
-    Registers ``scheduler`` (with :meth:`MonitoringScheduler.add_periodic` for feature
-    modules), ``scheduled_jobs`` (for ``/mlops jobs``) and ``job_watcher``.
-    ``MLOPS_BOT_SCHEDULE=off`` leaves the configured checks out (the watcher and periodic work
-    still run): for test suites and for replicas that should only answer Slack.
-    """
-    options.setdefault(
-        "configured_jobs", os.environ.get("MLOPS_BOT_SCHEDULE", "on").lower() != "off"
-    )
-    scheduler = MonitoringScheduler(services, **options)
-    services.extras["scheduler"] = scheduler
-    services.extras["scheduled_jobs"] = scheduler.scheduled_jobs
-    services.extras["job_watcher"] = ScheduledWatcher(scheduler)
-    scheduler.start()
-    return scheduler

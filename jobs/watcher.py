@@ -13,11 +13,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from bot.slack.outbox import key_of, outbox_for
-from bot.slack.services import Services
+from core.publisher import key_of
 from core.replies import JobReply
 from infra.platform.base import JobInfo, PlatformError
 from infra.store import JobRun, StaleStateError
+from jobs.context import MonitorContext
 
 log = logging.getLogger(__name__)
 
@@ -25,18 +25,18 @@ log = logging.getLogger(__name__)
 class JobWatcher:
     """Polled by the scheduler's watcher job (only the leader polls) and by ``run-job``."""
 
-    def __init__(self, services: Services) -> None:
-        self.services = services
+    def __init__(self, ctx: MonitorContext) -> None:
+        self.ctx = ctx
 
     # -- one round
     def poll_once(self) -> int:
         """Refresh every unreported job; report the finished ones. Returns how many were reported."""
-        with self.services.store.session() as session:
+        with self.ctx.store.session() as session:
             runs = session.scalars(select(JobRun).where(JobRun.reported.is_(False))).all()
         reported = 0
         for run in runs:
             try:
-                job = self.services.platform.get_job(run.environment, run.job_id)
+                job = self.ctx.platform.get_job(run.environment, run.job_id)
             except PlatformError as exc:
                 log.warning("cannot read job %s: %s", run.job_id, exc)
                 continue
@@ -59,16 +59,16 @@ class JobWatcher:
             except Exception as exc:
                 # Not even queued (the store or the platform failed): report it next poll.
                 log.warning("could not report job %s (%s); will retry", run.job_id, exc)
-                with self.services.store.session() as session:
+                with self.ctx.store.session() as session:
                     session.get(JobRun, run.job_id).reported = False
         return reported
 
     def _cas(self, run: JobRun, **changes: object) -> None:
-        self.services.store.compare_and_set(JobRun, run.job_id, run.version_no, **changes)
+        self.ctx.store.compare_and_set(JobRun, run.job_id, run.version_no, **changes)
         run.version_no += 1
 
     def report(self, run: JobRun, job: JobInfo) -> None:
-        settings = self.services.settings
+        settings = self.ctx.settings
         model = settings.model(run.model)
         baseline = self._serving_metrics(run.model)
         verb = {"completed": "finished", "failed": "failed", "canceled": "was canceled"}[
@@ -97,12 +97,12 @@ class JobWatcher:
         )
         channel = run.channel or settings.channel(model, "alerts")
         # Through the outbox: a Slack outage delays the result, it never loses or repeats it.
-        delivery = outbox_for(self.services).post(
+        delivery = self.ctx.out.post(
             key_of("job-result", run.job_id), channel, reply, thread_ts=run.thread_ts
         )
         if not delivery.delivered:
             log.info("the result of job %s is queued: %s", run.job_id, delivery.error)
-        self.services.store.audit(
+        self.ctx.store.audit(
             "bot",
             "retrain",
             job.status.value,
@@ -114,13 +114,13 @@ class JobWatcher:
 
     def _serving_metrics(self, model: str) -> dict[str, float]:
         """Metrics of the version serving in the last environment (what a new one must beat)."""
-        env = self.services.settings.env_names[-1]
+        env = self.ctx.settings.env_names[-1]
         try:
-            state = self.services.platform.endpoint_state(model, env)
+            state = self.ctx.platform.endpoint_state(model, env)
             if state.primary is None:
                 return {}
             return dict(
-                self.services.platform.get_version(model, state.primary.model_version, env).metrics
+                self.ctx.platform.get_version(model, state.primary.model_version, env).metrics
             )
         except PlatformError:
             return {}

@@ -80,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         "error, 3 the job could not run.",
     )
     _common(run_job)
-    from jobs.run import add_arguments as add_run_job_arguments
+    from bot.cli.run_job import add_arguments as add_run_job_arguments
 
     add_run_job_arguments(run_job)
 
@@ -132,15 +132,15 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from bot.slack.server import serve
+    from bot.cli.serve import serve
 
     _configure_logging(args.verbose)
     return serve(_load(args), args)
 
 
 def cmd_run_job(args: argparse.Namespace) -> int:
+    from bot.cli.run_job import main as run_job_main
     from infra.logs import configure_logging
-    from jobs.run import main as run_job_main
 
     configure_logging(logging.DEBUG if args.verbose else logging.WARNING)
     return run_job_main(args, _load(args))

@@ -26,9 +26,10 @@ from typing import Any
 
 from bot.demo.seed import MARKER_FILE
 from bot.demo.traffic import simulate_traffic
+from bot.runtime import Runtime, build_runtime, serve_http
 from bot.sandbox import SlackWebApiServer, seed
 from bot.sandbox.page import SandboxPage
-from bot.slack.server import Runtime, SlackHTTPServer, build_runtime, start_http
+from bot.slack.server import SlackHTTPServer
 from infra.platform.base import PlatformError
 from infra.platform.local import LocalPlatform
 from infra.settings import Secrets, Settings
@@ -151,7 +152,7 @@ class DemoSession:
         self.runtime = build_runtime(
             self.settings, secrets, platform=self._platform, start_background=self.options.scheduler
         )
-        self.bot_http = start_http(self.runtime, "127.0.0.1", 0)
+        self.bot_http = serve_http(self.runtime, "127.0.0.1", 0)
         self.page.bot_url = f"{self.bot_http.url}/slack/events"
         if self.options.catch_up and self.options.traffic_seconds <= 0:
             self.catch_up_traffic()  # one round (--once) needs the data before it starts
@@ -196,7 +197,7 @@ class DemoSession:
     @property
     def scheduler(self) -> Any:
         """The bot's scheduler (None with ``scheduler=False``)."""
-        return self.runtime.services.extras.get("scheduler") if self.runtime else None
+        return self.runtime.services.scheduler if self.runtime else None
 
     # ------------------------------------------------------------------ traffic
 
@@ -327,12 +328,11 @@ class DemoSession:
     def run_round(self, kinds: tuple[str, ...] = MONITORING_KINDS) -> list[StepResult]:
         """Every configured monitoring job once, now, publishing to the sandbox like the
         scheduler does (same runner, same alert policy, same responder)."""
-        from jobs.context import MonitorContext
         from jobs.run import run_kind
         from jobs.scheduler import desired_jobs
 
         runtime = self._running()
-        ctx = MonitorContext.from_services(runtime.services)
+        ctx = runtime.services.jobs_context
         results = []
         for spec in desired_jobs(self.settings):
             if spec.kind not in kinds:

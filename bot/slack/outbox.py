@@ -20,8 +20,8 @@ the ``outbox`` table under a *dedupe key* that names what it is (``alert:<finger
 * a thread reply or a chart whose parent message is itself still queued waits for it and is
   then sent into its thread;
 * what the owner must learn after a late delivery (an alert card's ``ts``, a request card's
-  ``ts``) is told through a *delivery hook*, named as ``"module:function"`` so whichever process
-  delivers the row can call it.
+  ``ts``) is told through a *delivery hook*, stored by name: every process registers the same
+  hooks at start-up (:meth:`Outbox.on_delivered`), so whichever one delivers the row calls it.
 
 Errors that no retry can fix (``invalid_blocks``, ``msg_too_long``, ``message_not_found``...) are
 given up at once and logged; everything else is retried for ``max_age`` (a day by default).
@@ -32,8 +32,6 @@ has no idempotency key for ``chat.postMessage``, so this window is only as large
 from __future__ import annotations
 
 import base64
-import hashlib
-import importlib
 import logging
 import random
 import threading
@@ -52,8 +50,9 @@ from slack_sdk.http_retry.builtin_handlers import (
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from bot.slack.responder import MessageRef, Upload, message_payload, scrub
-from core.replies import Reply
+from bot.slack.responder import message_payload, scrub
+from core.publisher import Delivery, DeliveryHook, key_of
+from core.replies import MessageRef, Reply, Upload
 from infra.holders import holder_gone, holder_prefix, new_holder
 from infra.store import OutboxMessage, Store
 
@@ -63,7 +62,6 @@ POST = "chat.postMessage"
 UPDATE = "chat.update"
 UPLOAD = "files.upload"
 
-MAX_KEY = 255
 NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 """``next_attempt_at`` of a row that was given up."""
 
@@ -104,22 +102,6 @@ TRANSIENT_ERRORS = frozenset(
 #: Backoff jitter from a generator of its own: the global ``random`` state belongs to the
 #: application (and to hypothesis in the tests, which flags any other thread touching it).
 _JITTER = random.Random()
-
-Hook = Callable[[Any, Mapping[str, Any], MessageRef | None, bool], None]
-
-
-def key_of(*parts: object) -> str:
-    """A dedupe key from its parts, hashed down when it would not fit the column."""
-    key = ":".join(str(p) for p in parts)
-    if len(key) <= MAX_KEY:
-        return key
-    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    return f"{key[: MAX_KEY - 33]}#{digest}"
-
-
-def digest(text: str) -> str:
-    """A short fingerprint of a text, for keys of thread lines (the same line is sent once)."""
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -166,21 +148,6 @@ def classify(exc: BaseException, attempts: int, backoff: Callable[[int], float])
     return Failure(f"{type(exc).__name__}: {exc}"[:300], max(backoff(attempts), 60.0))
 
 
-def _resolve_hook(name: str) -> Hook:
-    module, _, attribute = name.partition(":")
-    return getattr(importlib.import_module(module), attribute)
-
-
-@dataclass(frozen=True)
-class Delivery:
-    """What became of one ``send``."""
-
-    key: str
-    delivered: bool
-    ref: MessageRef | None = None
-    error: str | None = None
-
-
 class Outbox:
     """The outbox of one bot process (every process on the same database shares the table)."""
 
@@ -189,7 +156,6 @@ class Outbox:
         store: Store,
         client: Any,
         *,
-        hook_context: Any = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         interval_seconds: float = 1.0,
         backoff_base: float = 2.0,
@@ -201,7 +167,7 @@ class Outbox:
     ) -> None:
         self.store = store
         self.client = client
-        self.hook_context = hook_context
+        self._hooks: dict[str, DeliveryHook] = {}
         self.clock = clock
         self.interval = interval_seconds
         self.backoff_base = backoff_base
@@ -219,6 +185,10 @@ class Outbox:
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
         self._rounds = 0
+
+    def on_delivered(self, name: str, hook: DeliveryHook) -> None:
+        """Register the hook that messages sent with ``hook=name`` run once they are out."""
+        self._hooks[name] = hook
 
     # ------------------------------------------------------------------ sending
 
@@ -440,13 +410,12 @@ class Outbox:
             else:
                 args["thread_ts"] = ref.ts
         hook_name = payload.get("hook")
-        try:
-            hook = _resolve_hook(hook_name) if hook_name else None
-        except (ImportError, AttributeError) as exc:
+        hook = self._hooks.get(hook_name) if hook_name else None
+        if hook_name and hook is None:
             # Without its hook the owner would never learn the message went out and would send
             # it again: better to wait for a process that knows it.
-            log.error("outbox hook %s of %s cannot be loaded: %s", hook_name, row.dedupe_key, exc)
-            self._release(row, retry_in=self.backoff(row.attempts), error=f"hook: {exc}")
+            log.error("outbox hook %s of %s is not registered here", hook_name, row.dedupe_key)
+            self._release(row, retry_in=self.backoff(row.attempts), error="hook: not registered")
             return Delivery(row.dedupe_key, False, error="hook unavailable")
         try:
             result = self._call(row.method, args)
@@ -481,7 +450,7 @@ class Outbox:
         ref = _ref(result)
         if hook is not None:
             try:
-                hook(self.hook_context, payload.get("hook_args") or {}, ref, deferred)
+                hook(payload.get("hook_args") or {}, ref, deferred)
             except Exception:
                 log.exception("delivery hook of %s failed", row.dedupe_key)
         return Delivery(row.dedupe_key, True, ref)
@@ -750,14 +719,3 @@ def delivery_client(client: WebClient) -> WebClient:
             ConnectionErrorRetryHandler(max_retry_count=1),
         ],
     )
-
-
-def outbox_for(services: Any) -> Outbox:
-    """The process's outbox for these services (created on first use, like the desk)."""
-    outbox = services.extras.get("outbox")
-    if outbox is None:
-        outbox = services.extras.setdefault(
-            "outbox",
-            Outbox(services.store, delivery_client(services.client), hook_context=services),
-        )
-    return outbox

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
@@ -21,7 +20,7 @@ from slack_sdk.http_retry.builtin_handlers import (
 from slack_sdk.webhook import WebhookClient
 
 from bot.slack.blocks.render import message_payload as render_payload
-from core.replies import Reply
+from core.replies import MessageRef, Reply, Upload
 from infra.logs import redact
 
 log = logging.getLogger(__name__)
@@ -62,20 +61,6 @@ def make_client(token: str | None, base_url: str | None = None, *, timeout: int 
     if not url.endswith("/"):
         url += "/"
     return WebClient(token=token, base_url=url, timeout=timeout, retry_handlers=retry_handlers())
-
-
-@dataclass(frozen=True)
-class MessageRef:
-    channel: str
-    ts: str
-
-
-@dataclass(frozen=True)
-class Upload:
-    filename: str
-    content: bytes
-    title: str
-    alt_text: str
 
 
 class Responder:

@@ -1,18 +1,14 @@
-"""`mlops-bot serve`: HTTP mode (threaded server for /slack/events, /healthz, /readyz) or Socket
-Mode, plus the background services (job watcher, scheduler) the app needs."""
+"""The HTTP front of the Slack app: a threaded server for /slack/events (signature checked by
+Bolt, replays refused), /healthz and /readyz."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import signal
-import sys
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -20,93 +16,9 @@ from urllib.parse import parse_qs, urlparse
 from slack_bolt import App, BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
-from bot.slack.app import build_app, build_services
-from bot.slack.services import Services
-from infra.logs import redact
-from infra.platform.base import MLPlatform
-from infra.settings import Secrets, Settings
-from infra.store import Store, default_database_url, open_store
-
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000
-
-
-@dataclass
-class Runtime:
-    """Everything a running bot holds, so serve/demo/tests start and stop it the same way."""
-
-    settings: Settings
-    secrets: Secrets
-    platform: MLPlatform
-    store: Store
-    services: Services
-    app: App
-    stoppers: list[Callable[[], None]]
-
-    def stop(self) -> None:
-        for stop in reversed(self.stoppers):
-            try:
-                stop()
-            except Exception:
-                log.exception("error while stopping")
-
-
-def database_url(settings: Settings, secrets: Secrets) -> str:
-    return (
-        secrets.mlops_bot_database_url
-        or settings.database_url
-        or default_database_url(settings.state_path)
-    )
-
-
-def build_runtime(
-    settings: Settings,
-    secrets: Secrets | None = None,
-    *,
-    platform: MLPlatform | None = None,
-    start_background: bool = True,
-) -> Runtime:
-    from infra.platform.factory import build_platform
-    from infra.platform.guard import guarded
-
-    secrets = secrets or Secrets()
-    store = open_store(database_url(settings, secrets))
-    # Deadlines, retries of transient failures and a per-model breaker around every platform
-    # call: a hung workspace delays one model's answer, never the acks or the other models.
-    platform = guarded(platform or build_platform(settings))
-    services = build_services(settings, platform, store, secrets=secrets)
-    app = build_app(settings, platform, store, secrets=secrets, services=services)
-    runtime = Runtime(
-        settings, secrets, platform, store, services, app, [store.close, platform.close]
-    )
-    runtime.stoppers.append(lambda: services.workers.shutdown(wait=False))
-    if start_background:
-        from bot.background import start_background_services
-        from bot.slack.outbox import outbox_for
-
-        start_background_services(runtime)
-        # Delivers what Slack could not take at once (alerts, cards, results), in every
-        # replica: claims keep two from sending the same message.
-        outbox = outbox_for(services)
-        outbox.start()
-        runtime.stoppers.append(outbox.stop)
-    return runtime
-
-
-def readiness(runtime: Runtime) -> tuple[bool, dict[str, str]]:
-    checks: dict[str, str] = {}
-    ok = True
-    for name, probe in (("store", runtime.store.ping), ("platform", runtime.platform.check)):
-        try:
-            probe()
-            checks[name] = "ok"
-        except Exception as exc:  # readiness reports, it does not crash
-            ok = False
-            # Probes are often public: an error that quotes a connection string or a
-            # credential must not hand it out.
-            checks[name] = redact(f"failed: {type(exc).__name__}: {exc}")[:300]
-    return ok, checks
 
 
 class ReplayGuard:
@@ -285,54 +197,20 @@ def _signing_secret(app: App) -> str:
     return str(getattr(app, "_signing_secret", "") or "")
 
 
-def start_http(runtime: Runtime, host: str, port: int) -> SlackHTTPServer:
-    server = SlackHTTPServer(
-        (host, port),
-        runtime.app,
-        lambda: readiness(runtime),
-        signing_secret=runtime.secrets.slack_signing_secret or "",
-    )
+def start_http(
+    app: App,
+    host: str,
+    port: int,
+    *,
+    readiness: Callable[[], tuple[bool, dict[str, str]]],
+    signing_secret: str,
+) -> SlackHTTPServer:
+    """Serve in a background thread; stop with :func:`stop_http`."""
+    server = SlackHTTPServer((host, port), app, readiness, signing_secret=signing_secret)
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
-
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()  # the listening socket too, or a restart in-process leaks it
-
-    runtime.stoppers.append(stop)
     return server
 
 
-def serve(settings: Settings, args: argparse.Namespace) -> int:
-    secrets = Secrets()
-    socket_mode = bool(secrets.slack_app_token) and not args.http
-    missing = [] if secrets.slack_bot_token else ["SLACK_BOT_TOKEN"]
-    if not socket_mode and not secrets.slack_signing_secret:
-        missing.append("SLACK_SIGNING_SECRET")
-    if missing:
-        log.error(
-            "%s not set: create the Slack app from manifest.yml and export its tokens "
-            "(see README, 'Run against a real Slack workspace'); `mlops-bot demo` runs without Slack",
-            " and ".join(missing),
-        )
-        return 2
-    # Acks are tiny and must not queue behind the work that follows earlier acks: a shorter GIL
-    # switch interval lets a waiting request thread in sooner (measured by ack_latency.py).
-    sys.setswitchinterval(0.001)
-    runtime = build_runtime(settings, secrets, start_background=not args.no_scheduler)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    server = start_http(runtime, args.host, args.port)
-    if socket_mode:
-        from slack_bolt.adapter.socket_mode import SocketModeHandler
-
-        handler = SocketModeHandler(runtime.app, secrets.slack_app_token)
-        handler.connect()
-        runtime.stoppers.append(handler.close)
-        log.info("Socket Mode connected; health probes on %s/healthz", server.url)
-    else:
-        log.info("listening for Slack on %s/slack/events (health: /healthz, /readyz)", server.url)
-    stop.wait()
-    log.info("shutting down")
-    runtime.stop()
-    return 0
+def stop_http(server: SlackHTTPServer) -> None:
+    server.shutdown()
+    server.server_close()  # the listening socket too, or a restart in-process leaks it

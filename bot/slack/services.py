@@ -1,4 +1,4 @@
-"""The bot's collaborators, built once and handed to every listener and job."""
+"""What the Slack listeners act through, built once by :mod:`bot.runtime` (typed fields only)."""
 
 from __future__ import annotations
 
@@ -6,17 +6,22 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from slack_sdk import WebClient
 
 from bot.slack.groups import SlackGroupResolver
+from bot.slack.outbox import Outbox
+from bot.slack.publisher import SlackPublisher
 from bot.slack.responder import Responder
-from commands.context import AccessPolicy
+from core.access import AccessPolicy
+from core.promotion.desk import PromotionDesk
 from infra.platform.base import MLPlatform
 from infra.settings import Settings
 from infra.store import Store
+from jobs.context import MonitorContext
+from jobs.scheduler import MonitoringScheduler
 
 log = logging.getLogger(__name__)
 
@@ -64,5 +69,15 @@ class Services:
     access: AccessPolicy
     groups: SlackGroupResolver
     workers: WorkerPool
-    extras: dict[str, Any] = field(default_factory=dict)
-    """Feature-specific services (scheduler, job watcher, approvals) registered by their modules."""
+    outbox: Outbox
+    publisher: SlackPublisher
+    monitor: MonitorContext
+    """The context alert buttons and on-demand checks act through (the scheduler's, once one runs
+    here: same clock, same job-watcher wake-up)."""
+    desk: PromotionDesk
+    scheduler: MonitoringScheduler | None = None
+    """Set when this process runs the scheduler (``serve`` without ``--no-scheduler``)."""
+
+    @property
+    def jobs_context(self) -> MonitorContext:
+        return self.scheduler.context if self.scheduler is not None else self.monitor

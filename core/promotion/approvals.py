@@ -28,7 +28,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from commands.context import AccessPolicy, Decision
+from core.access import AccessPolicy, Decision
 from core.replies import Reply, Step, StepState
 from infra.cron import crontab_trigger
 from infra.settings import ApprovalPolicy, FreezeWindow, Principals, Settings

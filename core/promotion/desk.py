@@ -31,10 +31,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.slack.blocks import approval as texts
-from bot.slack.outbox import digest, key_of, outbox_for
-from bot.slack.responder import MessageRef
-from bot.slack.services import Services
 from commands.rollouts import plan_for
+from core.access import AccessPolicy
 from core.promotion.approvals import (
     CAS_ATTEMPTS,
     ActionResult,
@@ -50,13 +48,18 @@ from core.promotion.approvals import (
     rollout_steps,
     steps_json,
 )
-from core.replies import Step, StepState
+from core.publisher import Publisher, digest, key_of
+from core.replies import MessageRef, Step, StepState
 from core.rollout import DEPLOY_TIMEOUT_SECONDS, Rollout
 from core.serving import current_split
-from infra.platform.base import EndpointState, PlatformError
-from infra.store import StaleStateError
+from infra.platform.base import EndpointState, MLPlatform, PlatformError
+from infra.settings import Settings
+from infra.store import StaleStateError, Store
 
 log = logging.getLogger(__name__)
+
+CARD_HOOK = "approval-card"
+"""The outbox hook name under which a late-delivered request card is recorded."""
 
 BOT_ACTOR = "mlops-bot"
 HOST = socket.gethostname()
@@ -232,7 +235,11 @@ class PromotionDesk:
 
     def __init__(
         self,
-        services: Services,
+        settings: Settings,
+        platform: MLPlatform,
+        store: Store,
+        access: AccessPolicy,
+        publisher: Publisher,
         *,
         interval_seconds: float = 1.0,
         heartbeat_seconds: float = 15.0,
@@ -243,7 +250,10 @@ class PromotionDesk:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self.services = services
+        self.settings = settings
+        self.platform = platform
+        self.store = store
+        self.publisher = publisher
         self.interval = interval_seconds
         self.heartbeat_seconds = heartbeat_seconds
         self.stale_after = timedelta(seconds=stale_after_seconds)
@@ -251,8 +261,8 @@ class PromotionDesk:
         self.max_attempts = max_attempts
         self.clock = clock
         self.sleep = sleep
-        self.rules = ApprovalRules(services.settings, services.access)
-        self.book = ApprovalBook(services.store, self.rules, clock)
+        self.rules = ApprovalRules(settings, access)
+        self.book = ApprovalBook(store, self.rules, clock)
         self.instance = uuid.uuid4().hex[:12]
         self._pool = ThreadPoolExecutor(
             max_workers=max_parallel_rollouts, thread_name_prefix="rollout"
@@ -313,7 +323,7 @@ class PromotionDesk:
             approval = self.book.get(approval_id)
             if approval is None or not approval.published:
                 return
-            outbox_for(self.services).update(
+            self.publisher.update(
                 key_of("approval-card-edit", approval_id),
                 MessageRef(str(approval.channel), str(approval.message_ts)),
                 self.card(approval),
@@ -330,7 +340,7 @@ class PromotionDesk:
         # Keyed by the rollout attempt too: a resumed rollout (attempt 2) says its steps again,
         # a process that took over the same attempt does not.
         attempt = (approval.rollout or {}).get("attempt") or 0
-        outbox_for(self.services).post(
+        self.publisher.post(
             key_of("approval-thread", approval.id, attempt, digest(text)),
             str(approval.channel),
             text,
@@ -338,7 +348,7 @@ class PromotionDesk:
         )
 
     def _approvals_channel(self, approval: ApprovalSnapshot) -> str:
-        settings = self.services.settings
+        settings = self.settings
         try:
             model = settings.model(approval.model)
         except KeyError:
@@ -377,11 +387,11 @@ class PromotionDesk:
 
     def _publish(self, approval: ApprovalSnapshot) -> bool:
         channel = self._approvals_channel(approval)
-        delivery = outbox_for(self.services).post(
+        delivery = self.publisher.post(
             key_of("approval-card", approval.id),
             channel,
             self.card(approval),
-            hook="core.promotion.desk:card_delivered",
+            hook=CARD_HOOK,
             hook_args={"approval": approval.id},
         )
         if delivery.ref is None:
@@ -399,11 +409,18 @@ class PromotionDesk:
             return False
         return self.card_posted(approval.id, delivery.ref)
 
+    def card_delivered(
+        self, args: Mapping[str, Any], ref: MessageRef | None, deferred: bool
+    ) -> None:
+        """Outbox hook (:data:`CARD_HOOK`): a request card went out after waiting: record it."""
+        if ref is not None and deferred:
+            self.card_posted(str(args.get("approval")), ref)
+
     def card_posted(self, approval_id: str, ref: MessageRef) -> bool:
         """Record where the card went, then what follows (link to the requester, the rollout of
         a request approved meanwhile). Idempotent: the outbox hook and the sweep may both call."""
         try:
-            link = self.services.responder.permalink(ref)
+            link = self.publisher.permalink(ref)
         except Exception as exc:  # a Slack timeout must not leave the card unrecorded
             log.info("no permalink for the card of %s: %s", approval_id, exc)
             link = None
@@ -440,16 +457,11 @@ class PromotionDesk:
     def _send_link(self, approval: ApprovalSnapshot, link: str | None) -> None:
         reply = CardLinkReply(approval=approval, link=link)
         channel = approval.context.get("request_channel")
-        if channel:
-            try:
-                self.services.responder.ephemeral(str(channel), approval.requester, reply)
-                return
-            except Exception as exc:  # best effort: the card itself is in the channel
-                log.info("ephemeral link to %s failed (%s); sending a DM", approval.requester, exc)
-        try:
-            self.services.responder.post(approval.requester, reply)
-        except Exception as exc:
-            log.warning("could not tell %s where their card is: %s", approval.requester, exc)
+        # Best effort: the card itself is in the channel. Where the requester cannot be answered
+        # in the channel they asked from, a direct message tells them.
+        if channel and self.publisher.ephemeral(str(channel), approval.requester, reply):
+            return
+        self.publisher.direct_message(approval.requester, reply)
 
     # -- clicks (called by the listeners after they ack)
     def approve(self, approval_id: str, user: str, where: ClickLocation | None) -> ActionResult:
@@ -549,8 +561,8 @@ class PromotionDesk:
 
     def _execute(self, tracker: _Tracker, attempt: int) -> None:
         approval = tracker.approval
-        settings = self.services.settings
-        platform = self.services.platform
+        settings = self.settings
+        platform = self.platform
         env = settings.environment(approval.target_env)
         copy = Step(
             f"Copy v{approval.version} from {approval.source_env} into {approval.target_env} "
@@ -609,9 +621,7 @@ class PromotionDesk:
                     fields["new_deployment"] = found
             tracker.set_steps(steps, **fields)
 
-        result = Rollout(platform, self.services.store, sleep=self.sleep, clock=self.clock).run(
-            plan, report
-        )
+        result = Rollout(platform, self.store, sleep=self.sleep, clock=self.clock).run(plan, report)
         steps = tracker.steps
         if result.ok:
             replaced = [n for n in before["split"] if n != result.new_deployment]
@@ -647,7 +657,7 @@ class PromotionDesk:
         approval = tracker.approval
         before = set((tracker.rollout.get("before") or {}).get("deployments") or [])
         try:
-            state = self.services.platform.endpoint_state(approval.model, approval.target_env)
+            state = self.platform.endpoint_state(approval.model, approval.target_env)
         except PlatformError:
             return None
         fresh = [
@@ -660,7 +670,7 @@ class PromotionDesk:
     def _fail_safely(self, tracker: _Tracker, reason: str) -> None:
         """After an unexpected error: put the previous traffic back if we moved any, then fail."""
         try:
-            state = self.services.platform.endpoint_state(
+            state = self.platform.endpoint_state(
                 tracker.approval.model, tracker.approval.target_env
             )
             new = tracker.rollout.get("new_deployment") or self._find_new_deployment(tracker)
@@ -684,7 +694,7 @@ class PromotionDesk:
     ) -> bool:
         """Previous split back, new deployment deleted. False when there was nothing to restore."""
         approval = tracker.approval
-        platform = self.services.platform
+        platform = self.platform
         before = tracker.rollout.get("before") or {}
         existing = {d.name: d for d in state.deployments}
         restore = {
@@ -698,7 +708,7 @@ class PromotionDesk:
                 target = {name: 0 for name in existing}
                 target.update(restore)
                 platform.set_traffic(approval.model, approval.target_env, target)
-                self.services.store.audit(
+                self.store.audit(
                     BOT_ACTOR,
                     "traffic",
                     "ok",
@@ -716,7 +726,7 @@ class PromotionDesk:
             platform.begin_delete_deployment(approval.model, approval.target_env, new).wait(
                 DEPLOY_TIMEOUT_SECONDS
             )
-        self.services.store.audit(
+        self.store.audit(
             BOT_ACTOR,
             "rolled_back",
             "ok",
@@ -776,7 +786,7 @@ class PromotionDesk:
             except StaleStateError:
                 _release(approval.id)
                 continue
-            self.services.store.audit(
+            self.store.audit(
                 BOT_ACTOR,
                 "promotion_step",
                 "taken_over",
@@ -822,7 +832,7 @@ class PromotionDesk:
         """Decide what an interrupted rollout becomes; returns the attempt number to resume
         with, or None when it was settled here (finished or rolled back)."""
         approval = tracker.approval
-        platform = self.services.platform
+        platform = self.platform
         state = platform.endpoint_state(approval.model, approval.target_env)
         existing = {d.name: d for d in state.deployments}
         new = tracker.rollout.get("new_deployment") or self._find_new_deployment(tracker)
@@ -878,9 +888,7 @@ class PromotionDesk:
             self._audit_step(approval, "resumed", at=at, attempt=attempt + 1)
             return attempt + 1
         if existing[new].traffic == 100:
-            retire_after = self.services.settings.environment(
-                approval.target_env
-            ).rollout.retire_after
+            retire_after = self.settings.environment(approval.target_env).rollout.retire_after
             replaced = [n for n in before_split if n != new]
             retire_at = self.clock() + retire_after
             steps = [
@@ -932,7 +940,7 @@ class PromotionDesk:
         return None
 
     def _audit_step(self, approval: ApprovalSnapshot, outcome: str, **detail: Any) -> None:
-        self.services.store.audit(
+        self.store.audit(
             BOT_ACTOR,
             "promotion_step",
             outcome,
@@ -973,7 +981,7 @@ class PromotionDesk:
         return retired
 
     def _retire(self, approval: ApprovalSnapshot) -> bool:
-        platform = self.services.platform
+        platform = self.platform
         retire = dict(approval.rollout.get("retire") or {})
         removed, kept = [], []
         try:
@@ -1025,27 +1033,3 @@ class PromotionDesk:
         if steps:
             self.say(approval, texts.step_thread_text(steps[-1]))
         return True
-
-
-def card_delivered(
-    services: Services, args: Mapping[str, Any], ref: MessageRef | None, deferred: bool
-) -> None:
-    """Outbox hook: a request card went out (at once or after an outage): record it."""
-    if ref is not None and deferred:
-        desk_for(services).card_posted(str(args.get("approval")), ref)
-
-
-def desk_for(services: Services) -> PromotionDesk:
-    """The runtime's desk (one per Services), created on first use."""
-    desk = services.extras.get("promotions")
-    if desk is None:
-        desk = services.extras.setdefault("promotions", PromotionDesk(services))
-    return desk
-
-
-def start_promotions(runtime: Any) -> PromotionDesk:
-    """Start-up hook for bot.background: reconcile interrupted rollouts, then sweep."""
-    desk = desk_for(runtime.services)
-    desk.start()
-    runtime.stoppers.append(desk.stop)
-    return desk

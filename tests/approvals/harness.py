@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 
 import joblib
 
+from bot.runtime import Runtime, build_runtime, serve_http
 from bot.sandbox import seed
-from bot.slack.server import Runtime, SlackHTTPServer, build_runtime, start_http
+from bot.slack.server import SlackHTTPServer
 from core.promotion.approvals import ApprovalSnapshot, ApprovalState
 from core.promotion.desk import PromotionDesk
 from infra.defaults import demo_config
@@ -127,10 +128,10 @@ def wait_until(check: Callable[[], T], timeout: float = 30.0, what: str = "condi
 
 def start_bot(settings: Settings, slack_api_url: str) -> tuple[Runtime, SlackHTTPServer]:
     runtime = build_runtime(settings, secrets_for(slack_api_url), platform=LocalPlatform(settings))
-    desk: PromotionDesk = runtime.services.extras["promotions"]
+    desk: PromotionDesk = runtime.services.desk
     desk.interval = 0.05
     desk.wake()
-    return runtime, start_http(runtime, "127.0.0.1", 0)
+    return runtime, serve_http(runtime, "127.0.0.1", 0)
 
 
 @dataclass
@@ -148,7 +149,7 @@ class Bot:
 
     @property
     def desk(self) -> PromotionDesk:
-        return self.runtime.services.extras["promotions"]
+        return self.runtime.services.desk
 
     @property
     def platform(self) -> LocalPlatform:

@@ -105,9 +105,7 @@ def test_promote_button_under_a_training_result_requests_a_promotion(make_bot) -
                 user_id=user,
                 channel_id=seed.MLOPS_CHANNEL,
                 message=message,
-                response_url=bot.server.new_response_url(
-                    seed.MLOPS_CHANNEL, user, kind="actions"
-                ),
+                response_url=bot.server.new_response_url(seed.MLOPS_CHANNEL, user, kind="actions"),
             )
         )
 

@@ -15,9 +15,7 @@ def test_twenty_concurrent_approve_clicks_start_exactly_one_rollout(make_bot) ->
     approval, ts = bot.request()
     clickers = [seed.BOB, seed.CAROL] * 10
     requests = [
-        bot.server.interactions.click(
-            seed.APPROVALS_CHANNEL, ts, "approval_approve", user_id=u
-        )
+        bot.server.interactions.click(seed.APPROVALS_CHANNEL, ts, "approval_approve", user_id=u)
         for u in clickers
     ]
     start = threading.Barrier(len(requests))

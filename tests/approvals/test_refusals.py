@@ -89,9 +89,7 @@ def test_reject_asks_for_a_reason_and_ends_the_request(make_bot) -> None:
 
     pending_card = bot.card(ts)
     bot.click(ts, "approval_reject", seed.CAROL)
-    view = wait_until(
-        lambda: bot.server.workspace.views._stacks.get(seed.CAROL), what="the dialog"
-    )
+    view = wait_until(lambda: bot.server.workspace.views._stacks.get(seed.CAROL), what="the dialog")
     view_id = view[-1]
     too_short = bot.send(
         bot.server.interactions.submit_view(

@@ -36,7 +36,7 @@ from bot.demo.data import generate_churn_data
 from infra.defaults import CATEGORICAL_FEATURES, NUMERIC_FEATURES, demo_config
 from infra.platform.base import JobInfo, MLPlatform, ModelVersion
 from infra.platform.local import LocalPlatform
-from infra.platform.local.train_churn import build_pipeline, parse_args
+from infra.platform.local.scripts.train_churn import build_pipeline, parse_args
 from infra.settings import Settings
 
 MODEL = "churn-model"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.runtime import build_runtime, serve_http
 from bot.sandbox import seed
-from bot.slack.server import build_runtime, start_http
 from infra.platform.base import MLPlatform
 from infra.platform.local import LocalPlatform
 from infra.settings import Secrets, Settings
@@ -57,7 +57,7 @@ def start_demo_bot(
             platform=platform(settings) if platform else LocalPlatform(settings),
             start_background=background,
         )
-        bot = RunningBot(runtime, start_http(runtime, "127.0.0.1", 0), slack_server)
+        bot = RunningBot(runtime, serve_http(runtime, "127.0.0.1", 0), slack_server)
         started.append(bot)
         return bot
 

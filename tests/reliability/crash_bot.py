@@ -61,7 +61,7 @@ def install(die_at: str | None) -> None:
 def main() -> None:
     spec = json.loads(Path(sys.argv[1]).read_text())
     install(spec.get("die_at"))
-    from bot.slack.server import build_runtime, start_http
+    from bot.runtime import build_runtime, serve_http
     from infra.platform.local import LocalPlatform
     from tests.approvals.harness import secrets_for, settings_for
     from tests.slackapp.conftest import embedded_settings
@@ -73,16 +73,16 @@ def main() -> None:
     runtime = build_runtime(
         settings, secrets_for(spec["slack_api_url"]), platform=LocalPlatform(settings)
     )
-    desk = runtime.services.extras["promotions"]
+    desk = runtime.services.desk
     desk.interval = 0.05
-    http = start_http(runtime, "127.0.0.1", 0)
+    http = serve_http(runtime, "127.0.0.1", 0)
     print(http.url, flush=True)
     if spec.get("run_job"):
         # Fired when the test creates the trigger file (after it set the scene up).
         trigger = Path(spec["trigger"])
         while not trigger.exists():
             time.sleep(0.05)
-        runtime.services.extras["scheduler"].run_now(spec["run_job"])
+        runtime.services.scheduler.run_now(spec["run_job"])
     threading.Event().wait()
 
 

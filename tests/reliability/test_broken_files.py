@@ -17,8 +17,9 @@ import pytest
 
 from bot.cli import main
 from bot.sandbox import seed
-from commands.context import AccessPolicy, CommandContext, Invocation, NoGroups
+from commands.context import CommandContext, Invocation
 from commands.registry import dispatch
+from core.access import AccessPolicy, NoGroups
 from core.replies import ErrorReply
 from infra.platform.guard import guarded
 from infra.platform.local import LocalPlatform

@@ -243,7 +243,7 @@ def test_killed_during_a_scheduled_check_and_what_survives(
             if lock.name.startswith("run:drift:churn-model:prod@")
         ]
     assert len(claims) == 1  # the killed occurrence is not run a second time ...
-    scheduler = runtime.services.extras["scheduler"]
+    scheduler = runtime.services.scheduler
     assert "drift:churn-model:prod" in scheduler.job_ids()  # ... and the schedule is still there
     # The killed leader's lease was taken over at once (same host, its pid is gone), so the
     # next check runs through the scheduler; it replies in the alert's thread, no second card.
@@ -260,7 +260,7 @@ def test_killed_during_a_scheduled_check_and_what_survives(
     assert len(slack_server.messages(seed.ALERTS_CHANNEL)) == 1
     # The mute and the pending request survived, and the request can still be approved.
     assert [m.signal for m in list_mutes(store, MODEL, row.opened_at)] == ["performance"]
-    desk = runtime.services.extras["promotions"]
+    desk = runtime.services.desk
     pending = desk.book.in_states([ApprovalState.PENDING])
     assert len(pending) == 1 and pending[0].message_ts == card["ts"]
     bot.send(act.click(APPROVALS, card["ts"], "approval_approve", user_id=seed.BOB))

@@ -176,7 +176,7 @@ def _request_card(bot: RunningBot, env: str) -> tuple[str, str]:
         timeout=30,
         what=f"the {env} request card",
     )
-    desk = bot.runtime.services.extras["promotions"]
+    desk = bot.runtime.services.desk
     approval = wait_until(
         lambda: next(
             (a for a in desk.book.in_states(list(ApprovalState)) if a.message_ts == card["ts"]),
@@ -192,7 +192,7 @@ def test_tampered_approval_buttons_are_refused_and_recorded(live_bot: RunningBot
     prod_id, prod_ts = _request_card(bot, "prod")
     preprod_id, preprod_ts = _request_card(bot, "preprod")
     quiet(bot)
-    desk = bot.runtime.services.extras["promotions"]
+    desk = bot.runtime.services.desk
     before = world(bot)
     act = bot.slack.interactions
     # Bob approves "preprod" from the prod card: another request's id in this card's button.

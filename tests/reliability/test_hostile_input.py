@@ -23,8 +23,9 @@ from hypothesis import strategies as st
 from bot.sandbox import seed
 from bot.sandbox.signed_requests import slash_command
 from bot.slack.blocks.render import message_payload
-from commands.context import AccessPolicy, CommandContext, Invocation
+from commands.context import CommandContext, Invocation
 from commands.registry import dispatch
+from core.access import AccessPolicy
 from core.promotion.approvals import ApprovalCardReply, ApprovalRules, ApprovalState
 from core.replies import ErrorReply, Reply
 from infra.platform.local import LocalPlatform
@@ -140,7 +141,7 @@ def test_cards_and_trails_built_from_fuzzed_requests_are_safe(bench: Bench) -> N
 def http_bot(
     seeded_template: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RunningBot]:
-    from bot.slack.server import build_runtime, start_http
+    from bot.runtime import build_runtime, serve_http
     from tests.fakes.slack_server import FakeSlackServer
     from tests.reliability.conftest import bot_secrets
 
@@ -155,7 +156,7 @@ def http_bot(
         platform=ReadOnlyPlatform(LocalPlatform(settings)),
         start_background=False,
     )
-    bot = RunningBot(runtime, start_http(runtime, "127.0.0.1", 0), slack)
+    bot = RunningBot(runtime, serve_http(runtime, "127.0.0.1", 0), slack)
     try:
         yield bot
     finally:

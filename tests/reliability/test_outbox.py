@@ -20,8 +20,8 @@ from sqlalchemy import select
 
 from bot.sandbox import seed
 from bot.slack.outbox import NEVER, Outbox, delivery_client
-from bot.slack.responder import MessageRef, make_client
-from core.replies import MessageReply
+from bot.slack.responder import make_client
+from core.replies import MessageRef, MessageReply
 from infra.store import OutboxMessage, Store, open_store
 from tests.fakes.slack_server import FakeSlackServer
 
@@ -291,7 +291,7 @@ def test_a_restarted_bot_delivers_what_the_previous_one_queued(
 def test_uploads_are_kept_and_delivered_into_the_thread(
     make_outbox, slack_server, store, method, fault
 ) -> None:
-    from bot.slack.responder import Upload
+    from core.replies import Upload
 
     outbox = make_outbox(timeout=1)
     ref = outbox.post("summary:z", CHANNEL, "summary").ref

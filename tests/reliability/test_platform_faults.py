@@ -16,7 +16,6 @@ from core.promotion.approvals import ApprovalState
 from infra.platform.base import ConflictError
 from infra.platform.guard import Deadlines, GuardedPlatform
 from infra.platform.local import LocalPlatform
-from jobs.context import MonitorContext
 from jobs.run import run_kind
 from tests.approvals.harness import wait_until
 from tests.reliability.faulty import Hang, Misbehaving, fails_at, fails_transiently, lacks_role
@@ -138,7 +137,7 @@ def test_permission_errors_name_the_missing_role(start_demo_bot) -> None:
     assert SCOPE in blocks_text(reply)
 
     services = bot.runtime.services
-    result = run_kind(MonitorContext.from_services(services), "drift", MODEL, "prod", publish=False)
+    result = run_kind(services.jobs_context, "drift", MODEL, "prod", publish=False)
     assert result.level == "unknown" and ROLE in result.headline
 
 

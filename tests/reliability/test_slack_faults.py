@@ -15,7 +15,7 @@ import json
 import pytest
 
 from bot.sandbox import seed
-from bot.slack.outbox import Outbox, outbox_for
+from bot.slack.outbox import Outbox
 from bot.slack.services import Services
 from core.promotion.approvals import ApprovalState
 from infra.platform.base import JobStatus
@@ -27,7 +27,7 @@ SLACK_WRITES = ("chat.postMessage", "chat.update", "files.getUploadURLExternal")
 
 def quick_outbox(services: Services) -> Outbox:
     """The bot's outbox with test-sized backoffs (seconds, not minutes)."""
-    outbox = outbox_for(services)
+    outbox = services.outbox
     outbox.backoff_base, outbox.backoff_max, outbox.interval = 0.1, 0.5, 0.1
     return outbox
 

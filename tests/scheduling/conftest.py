@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from bot.runtime import build_services
 from bot.sandbox import seed
-from bot.slack.app import build_services
 from bot.slack.responder import make_client
 from bot.slack.services import Services
 from infra.settings import Settings
@@ -115,8 +115,8 @@ class Harness:
 
     def start(self, **options: Any) -> MonitoringScheduler:
         options.setdefault("lease_ttl", timedelta(seconds=2))
-        self.scheduler = MonitoringScheduler(self.services, clock=self.clock, **options)
-        self.services.extras["scheduler"] = self.scheduler
+        self.scheduler = MonitoringScheduler(self.services.monitor, clock=self.clock, **options)
+        self.services.scheduler = self.scheduler
         self.scheduler.start()
         assert self.scheduler.is_leader, "the only scheduler on this database should lead"
         return self.scheduler

@@ -25,17 +25,18 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+from dataclasses import replace
+
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
+from bot.runtime import build_services
 from bot.sandbox import seed
-from bot.slack.app import build_services
 from bot.slack.responder import make_client
 from infra.settings import Settings, load_settings
 from infra.store import open_store
 from jobs.checks import run_check
-from jobs.context import MonitorContext
 from jobs.digest import run_digest
 from tests.fakes.slack_server import running_slack_server
 
@@ -239,7 +240,7 @@ def scenario(settings: Settings, platform: Any, out: Path, end: datetime) -> Non
         model = settings.models[0]
         env = settings.monitored_envs(model)[0]
         now = {"at": end}
-        ctx = MonitorContext.from_services(services, clock=lambda: now["at"])
+        ctx = replace(services.monitor, clock=lambda: now["at"])
         for hours_before in (2, 1, 0):  # three hourly checks: one alert, two thread updates
             now["at"] = end - timedelta(hours=hours_before)
             run_check(ctx, "drift", model, env)

@@ -33,11 +33,7 @@ class Clicker:
             slack_api_url=harness.slack.base_url,
         )
         self.app: App = build_app(
-            harness.settings,
-            harness.platform,
-            harness.store,
-            secrets=secrets,
-            services=harness.services,
+            harness.services, signing_secret=secrets.slack_signing_secret or ""
         )
 
     def press(

@@ -158,7 +158,7 @@ def test_two_schedulers_on_one_database_never_both_run_a_job(
     a, b = make_harness(), make_harness()
     lease = timedelta(seconds=1)
     sched_a = a.start(lease_ttl=lease, holder="A")
-    sched_b = MonitoringScheduler(b.services, clock=b.clock, lease_ttl=lease, holder="B")
+    sched_b = MonitoringScheduler(b.services.monitor, clock=b.clock, lease_ttl=lease, holder="B")
     b.scheduler = sched_b
     sched_b.start()
     assert sched_a.is_leader and not sched_b.is_leader
@@ -193,7 +193,7 @@ def test_split_brain_still_runs_each_occurrence_once(
     a, b = make_harness(), make_harness()
     sched_a = a.start(lease_ttl=timedelta(seconds=30), holder="A")
     sched_b = MonitoringScheduler(
-        b.services, clock=b.clock, lease_ttl=timedelta(seconds=30), holder="B"
+        b.services.monitor, clock=b.clock, lease_ttl=timedelta(seconds=30), holder="B"
     )
     b.scheduler = sched_b
     sched_b.start()
@@ -255,7 +255,9 @@ def test_a_live_leader_on_this_host_keeps_its_lease(harness: Harness) -> None:
     alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         _lease_left_by(harness, f"{HOST}:{alive.pid}:cafef00d")
-        scheduler = MonitoringScheduler(harness.services, clock=harness.clock, holder="follower")
+        scheduler = MonitoringScheduler(
+            harness.services.monitor, clock=harness.clock, holder="follower"
+        )
         scheduler.start()
         try:
             assert not scheduler.is_leader

@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 
 from bot.demo.seed import SeedPlan
+from bot.runtime import Runtime, build_runtime, serve_http
 from bot.sandbox import seed
 from bot.sandbox.signed_requests import SignedRequest
-from bot.slack.server import Runtime, SlackHTTPServer, build_runtime, start_http
+from bot.slack.server import SlackHTTPServer
 from infra.settings import Secrets, Settings, load_settings
 from tests.fakes.signing import HttpResult, post
 from tests.fakes.slack_server import FakeSlackServer
@@ -97,7 +98,7 @@ def bot(state_dir: Path, slack_server: FakeSlackServer) -> Iterator[RunningBot]:
         mlops_bot_database_url=None,
     )
     runtime = build_runtime(settings, secrets, start_background=False)
-    http = start_http(runtime, "127.0.0.1", 0)
+    http = serve_http(runtime, "127.0.0.1", 0)
     try:
         yield RunningBot(runtime, http, slack_server)
     finally:

@@ -161,7 +161,7 @@ def test_retrain_submits_a_real_job_and_reports_its_end_in_the_thread(bot: Runni
     )
     assert "wait for it to finish" in text
 
-    watcher = JobWatcher(bot.runtime.services)
+    watcher = JobWatcher(bot.runtime.services.jobs_context)
     deadline = time.monotonic() + 120
     while watcher.poll_once() == 0:
         assert time.monotonic() < deadline, "training job did not finish"

@@ -6,9 +6,6 @@ from slack_bolt import App
 
 from bot.slack.services import Services
 
-#: Feature modules add their registration functions here (approvals, alerts, ...).
-EXTRA_REGISTRARS: list = []
-
 
 def register_all(app: App, services: Services) -> None:
     from bot.slack.listeners import actions, alerts, approvals, commands, events, middleware
@@ -19,5 +16,3 @@ def register_all(app: App, services: Services) -> None:
     events.register(app, services)
     approvals.register(app, services)
     alerts.register(app, services)
-    for registrar in EXTRA_REGISTRARS:
-        registrar(app, services)

@@ -21,9 +21,9 @@ from slack_sdk.errors import SlackApiError
 from bot.slack.blocks.monitoring import ACTION_ACK, ACTION_DETAILS, ACTION_MUTE, ACTION_RETRAIN
 from bot.slack.listeners.clicks import Click
 from bot.slack.outbox import key_of
-from bot.slack.responder import MessageRef
 from bot.slack.services import Services
 from commands.context import CommandDenied
+from core.replies import MessageRef
 from core.reports import ButtonAnswer, DetailsReply
 from infra.settings import ModelConfig
 from infra.store import Alert, StaleStateError
@@ -44,13 +44,7 @@ class AlertButtons:
 
     def context(self) -> MonitorContext:
         """The scheduler's context when one runs here (same clock, same watcher wake-up)."""
-        scheduler = self.services.extras.get("scheduler")
-        if scheduler is not None:
-            return scheduler.context
-        watcher = self.services.extras.get("job_watcher")
-        return MonitorContext.from_services(
-            self.services, on_job_submitted=watcher.watch if watcher is not None else None
-        )
+        return self.services.jobs_context
 
     # -- shared checks
     def _alert(self, click: Click, action: str) -> tuple[Alert, ModelConfig] | None:
@@ -249,7 +243,6 @@ class AlertButtons:
 
 def register(app: App, services: Services) -> None:
     buttons = AlertButtons(services)
-    services.extras["alert_buttons"] = buttons
     handlers = {
         ACTION_ACK: buttons.acknowledge,
         ACTION_MUTE: buttons.mute,

@@ -31,7 +31,7 @@ from bot.slack.listeners.clicks import Click
 from bot.slack.services import Services
 from commands.context import Invocation
 from core.promotion.approvals import ActionResult, ClickLocation, Outcome
-from core.promotion.desk import PromotionDesk, desk_for
+from core.promotion.desk import PromotionDesk
 from core.replies import MessageReply, Reply, Tone
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ _VERSION = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
 def register(app: App, services: Services) -> None:
-    desk = desk_for(services)
+    desk = services.desk
 
     @app.action(ACTION_APPROVE)
     def approve(ack: Ack, body: dict[str, Any]) -> None:

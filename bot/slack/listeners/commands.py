@@ -26,7 +26,7 @@ def register(app: App, services: Services) -> None:
 
 
 def command_context(services: Services, invocation: Invocation, progress: Any) -> CommandContext:
-    watcher = services.extras.get("job_watcher")
+    scheduler = services.scheduler
     return CommandContext(
         settings=services.settings,
         platform=services.platform,
@@ -34,8 +34,8 @@ def command_context(services: Services, invocation: Invocation, progress: Any) -
         access=services.access,
         invocation=invocation,
         progress=progress,
-        on_job_submitted=watcher.watch if watcher is not None else None,
-        scheduled_jobs=services.extras.get("scheduled_jobs"),
+        on_job_submitted=scheduler.job_submitted if scheduler is not None else None,
+        scheduled_jobs=scheduler.scheduled_jobs if scheduler is not None else None,
     )
 
 

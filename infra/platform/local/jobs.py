@@ -265,9 +265,9 @@ def check_parameters(parameters: Mapping[str, str]) -> None:
 
 def resolve_script(configured: str | None, config_file: str | None, state_root: Path) -> Path:
     """The retraining script: the configured path (relative to the configuration file, the
-    working directory or the state directory), else the shipped demo script (``train_churn.py`` beside this module)."""
+    working directory or the state directory), else the shipped demo script (``scripts/train_churn.py``)."""
     if not configured:
-        return Path(__file__).with_name("train_churn.py")
+        return Path(__file__).with_name("scripts") / "train_churn.py"
     candidate = Path(configured).expanduser()
     if not candidate.is_absolute():
         source = Path(config_file) if config_file else None

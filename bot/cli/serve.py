@@ -1,0 +1,49 @@
+"""``mlops-bot serve``: the bot on Slack, in Socket Mode when ``SLACK_APP_TOKEN`` is set, else over
+HTTP; the health probes are served over HTTP in both modes."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from bot.runtime import build_runtime, serve_http
+from infra.settings import Secrets, Settings
+
+log = logging.getLogger(__name__)
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    secrets = Secrets()
+    socket_mode = bool(secrets.slack_app_token) and not args.http
+    missing = [] if secrets.slack_bot_token else ["SLACK_BOT_TOKEN"]
+    if not socket_mode and not secrets.slack_signing_secret:
+        missing.append("SLACK_SIGNING_SECRET")
+    if missing:
+        log.error(
+            "%s not set: create the Slack app from manifest.yml and export its tokens "
+            "(see README, 'Run against a real Slack workspace'); `mlops-bot demo` runs without Slack",
+            " and ".join(missing),
+        )
+        return 2
+    # Acks are tiny and must not queue behind the work that follows earlier acks: a shorter GIL
+    # switch interval lets a waiting request thread in sooner (measured by ack_latency.py).
+    sys.setswitchinterval(0.001)
+    runtime = build_runtime(settings, secrets, start_background=not args.no_scheduler)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    server = serve_http(runtime, args.host, args.port)
+    if socket_mode:
+        from bot.slack.socket_mode import connect_socket_mode
+
+        runtime.stoppers.append(connect_socket_mode(runtime.app, str(secrets.slack_app_token)))
+        log.info("Socket Mode connected; health probes on %s/healthz", server.url)
+    else:
+        log.info("listening for Slack on %s/slack/events (health: /healthz, /readyz)", server.url)
+    stop.wait()
+    log.info("shutting down")
+    runtime.stop()
+    return 0

@@ -1,0 +1,221 @@
+"""The one place that builds and wires the bot.
+
+settings -> store -> platform (guarded) -> Slack client, responder, outbox -> publisher ->
+promotion desk, monitoring context -> Slack services -> Bolt app; then, for a serving process,
+the background loops: scheduler (with the job watcher), promotion desk, outbox delivery.
+Everything else receives what it needs from here as typed fields.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from slack_bolt import App
+
+from bot.slack.app import build_app
+from bot.slack.groups import SlackGroupResolver
+from bot.slack.outbox import Outbox, delivery_client
+from bot.slack.publisher import SlackPublisher
+from bot.slack.responder import Responder, make_client
+from bot.slack.server import SlackHTTPServer, start_http, stop_http
+from bot.slack.services import Services, WorkerPool
+from core.access import AccessPolicy
+from core.promotion.desk import CARD_HOOK as APPROVAL_CARD_HOOK
+from core.promotion.desk import PromotionDesk
+from infra.logs import redact
+from infra.platform.base import MLPlatform
+from infra.settings import Secrets, Settings
+from infra.store import Store, default_database_url, open_store
+from jobs.alerts import CARD_HOOK as ALERT_CARD_HOOK
+from jobs.alerts import AlertBook
+from jobs.context import MonitorContext
+from jobs.scheduler import MonitoringScheduler
+
+log = logging.getLogger(__name__)
+
+
+def database_url(settings: Settings, secrets: Secrets) -> str:
+    return (
+        secrets.mlops_bot_database_url
+        or settings.database_url
+        or default_database_url(settings.state_path)
+    )
+
+
+def open_platform(settings: Settings) -> MLPlatform:
+    """The configured platform behind deadlines, retries of transient failures and a per-model
+    breaker: a hung workspace delays one model's answer, never the acks or the other models."""
+    from infra.platform.factory import build_platform
+    from infra.platform.guard import guarded
+
+    return guarded(build_platform(settings))
+
+
+def build_services(
+    settings: Settings,
+    platform: MLPlatform,
+    store: Store,
+    client: object | None = None,
+    *,
+    secrets: Secrets | None = None,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> Services:
+    secrets = secrets or Secrets()
+    client = client or make_client(secrets.slack_bot_token, secrets.slack_api_url)
+    groups = SlackGroupResolver(client, settings.slack.group_cache_ttl.total_seconds())
+    access = AccessPolicy(settings, groups)
+    responder = Responder(client)
+    outbox = Outbox(store, delivery_client(client))
+    publisher = SlackPublisher(outbox, responder)
+    monitor = MonitorContext(settings, platform, store, publisher, clock=clock)
+    desk = PromotionDesk(settings, platform, store, access, publisher)
+    services = Services(
+        settings=settings,
+        platform=platform,
+        store=store,
+        client=client,
+        responder=responder,
+        access=access,
+        groups=groups,
+        workers=WorkerPool(),
+        outbox=outbox,
+        publisher=publisher,
+        monitor=monitor,
+        desk=desk,
+    )
+    # A queued card may be delivered by any process, after a restart too: every process
+    # registers the same hooks, reading the current context when one fires.
+    publisher.on_delivered(APPROVAL_CARD_HOOK, desk.card_delivered)
+    publisher.on_delivered(
+        ALERT_CARD_HOOK,
+        lambda args, ref, deferred: AlertBook(services.jobs_context).card_delivered(
+            args, ref, deferred
+        ),
+    )
+    return services
+
+
+def scheduling_enabled() -> bool:
+    """``MLOPS_BOT_SCHEDULE=off`` leaves the configured checks out of this process (the job
+    watcher and the periodic work still run): for replicas that should only answer Slack, and
+    for test suites."""
+    return os.environ.get("MLOPS_BOT_SCHEDULE", "on").lower() != "off"
+
+
+def start_scheduler(services: Services, **options: object) -> MonitoringScheduler:
+    """Build and start the scheduler on ``services`` (its context becomes the services' one)."""
+    options.setdefault("configured_jobs", scheduling_enabled())
+    scheduler = MonitoringScheduler(services.monitor, **options)  # type: ignore[arg-type]
+    services.scheduler = scheduler
+    scheduler.start()
+    return scheduler
+
+
+@dataclass
+class Runtime:
+    """Everything a running bot holds, so serve/demo/tests start and stop it the same way."""
+
+    settings: Settings
+    secrets: Secrets
+    platform: MLPlatform
+    store: Store
+    services: Services
+    app: App
+    stoppers: list[Callable[[], None]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        for stop in reversed(self.stoppers):
+            try:
+                stop()
+            except Exception:
+                log.exception("error while stopping")
+
+
+def build_runtime(
+    settings: Settings,
+    secrets: Secrets | None = None,
+    *,
+    platform: MLPlatform | None = None,
+    start_background: bool = True,
+) -> Runtime:
+    secrets = secrets or Secrets()
+    store = open_store(database_url(settings, secrets))
+    platform = platform or open_platform(settings)
+    services = build_services(settings, platform, store, secrets=secrets)
+    app = build_app(services, signing_secret=secrets.slack_signing_secret or "")
+    runtime = Runtime(
+        settings, secrets, platform, store, services, app, [store.close, platform.close]
+    )
+    runtime.stoppers.append(lambda: services.workers.shutdown(wait=False))
+    if start_background:
+        start_background_loops(runtime)
+    return runtime
+
+
+def start_background_loops(runtime: Runtime) -> None:
+    """The scheduler (leader-elected through the database; it also polls the job watcher), the
+    promotion desk (reconciles interrupted rollouts, then posts / expires / retires) and the
+    outbox delivery loop (every replica: claims keep two from sending the same message)."""
+    services = runtime.services
+    scheduler = start_scheduler(services)
+    runtime.stoppers.append(scheduler.stop)
+    services.desk.start()
+    runtime.stoppers.append(services.desk.stop)
+    services.outbox.start()
+    runtime.stoppers.append(services.outbox.stop)
+
+
+def readiness(runtime: Runtime) -> tuple[bool, dict[str, str]]:
+    checks: dict[str, str] = {}
+    ok = True
+    for name, probe in (("store", runtime.store.ping), ("platform", runtime.platform.check)):
+        try:
+            probe()
+            checks[name] = "ok"
+        except Exception as exc:  # readiness reports, it does not crash
+            ok = False
+            # Probes are often public: an error that quotes a connection string or a
+            # credential must not hand it out.
+            checks[name] = redact(f"failed: {type(exc).__name__}: {exc}")[:300]
+    return ok, checks
+
+
+def serve_http(runtime: Runtime, host: str, port: int) -> SlackHTTPServer:
+    """Start the HTTP front of ``runtime`` (/slack/events and the probes); stopped with it."""
+    server = start_http(
+        runtime.app,
+        host,
+        port,
+        readiness=lambda: readiness(runtime),
+        signing_secret=runtime.secrets.slack_signing_secret or "",
+    )
+    runtime.stoppers.append(lambda: stop_http(server))
+    return server
+
+
+@dataclass
+class JobRuntime:
+    """What ``mlops-bot run-job`` needs: the jobs' context on the bot's database and Slack."""
+
+    context: MonitorContext
+    outbox: Outbox
+
+    def close(self) -> None:
+        self.context.platform.close()
+        self.context.store.close()
+
+
+def build_job_runtime(
+    settings: Settings,
+    secrets: Secrets,
+    *,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> JobRuntime:
+    store = open_store(database_url(settings, secrets))
+    platform = open_platform(settings)
+    services = build_services(settings, platform, store, secrets=secrets, clock=clock)
+    return JobRuntime(services.monitor, services.outbox)
