@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy import (
     JSON,
@@ -254,6 +254,26 @@ def upgrade_schema(engine: Engine) -> None:
 
 class StaleStateError(Exception):
     """A compare-and-set lost: someone else changed the row first."""
+
+
+T = TypeVar("T")
+
+#: How many times a read-decide-write is tried before the conflict is reported.
+CAS_ATTEMPTS = 8
+
+
+def retry_on_conflict(attempt: Callable[[], T], *, attempts: int = CAS_ATTEMPTS) -> T:
+    """Run ``attempt`` (read the row, decide, :meth:`Store.compare_and_set`) again while another
+    writer gets in between; raise the last :class:`StaleStateError` when every try lost.
+
+    ``attempt`` must re-read what it decides on, so each try decides on the current row.
+    The one retry loop of the product: every read-decide-write goes through it."""
+    for _ in range(attempts - 1):
+        try:
+            return attempt()
+        except StaleStateError:
+            continue
+    return attempt()
 
 
 @dataclass(frozen=True)

@@ -164,3 +164,26 @@ def test_state_survives_reopening(tmp_path: Path) -> None:
     first.close()
     second = open_store(url)
     assert second.audit_trail(model="m")[0].action == "retrain"
+
+
+def test_retry_on_conflict_retries_until_the_write_wins_then_gives_up() -> None:
+    from infra.store import StaleStateError, retry_on_conflict
+
+    tries: list[int] = []
+
+    def wins_on_third() -> str:
+        tries.append(1)
+        if len(tries) < 3:
+            raise StaleStateError("lost")
+        return "won"
+
+    assert retry_on_conflict(wins_on_third) == "won" and len(tries) == 3
+
+    def always_loses() -> None:
+        tries.append(1)
+        raise StaleStateError("lost")
+
+    tries.clear()
+    with pytest.raises(StaleStateError):
+        retry_on_conflict(always_loses, attempts=4)
+    assert len(tries) == 4
