@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import replace
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
 
 from commands import (
     approvals,
     audit,
     deploy,
     drift,
-    help,
     jobs,
     models,
     mute,
@@ -26,7 +25,7 @@ from commands import (
 )
 from commands.context import CommandContext, CommandDenied
 from commands.parsing import UsageError, split_words, suggest
-from core.replies import CommandHelp, ErrorReply, Reply
+from core.replies import CommandHelp, ErrorReply, HelpReply, Reply
 from infra.logs import redact
 from infra.platform.base import (
     ConflictError,
@@ -39,8 +38,20 @@ from infra.platform.base import (
 
 log = logging.getLogger(__name__)
 
+
+def _help(ctx: CommandContext, words: list[str]) -> Reply:
+    models = ", ".join(m.name for m in ctx.settings.models) or "none configured"
+    envs = " -> ".join(ctx.settings.env_names)
+    return HelpReply(commands=all_help(), intro=f"Models: {models}. Environments: {envs}.")
+
+
+#: `/mlops help`: every subcommand with its usage and an example (it lists this table).
+help = SimpleNamespace(
+    NAME="help", USAGE="/mlops help", SUMMARY="this list", EXAMPLE="/mlops help", run=_help
+)
+
 #: Subcommand modules in the order `help` lists them. Each has NAME, USAGE, SUMMARY, EXAMPLE, run.
-MODULES: list[ModuleType] = [
+MODULES: list[ModuleType | SimpleNamespace] = [
     status,
     models,
     deploy,
@@ -59,7 +70,7 @@ MODULES: list[ModuleType] = [
 ]
 
 
-def commands_by_name() -> dict[str, ModuleType]:
+def commands_by_name() -> dict[str, ModuleType | SimpleNamespace]:
     return {m.NAME: m for m in MODULES}
 
 

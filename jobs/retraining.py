@@ -27,12 +27,12 @@ from commands.training import in_flight, submit_retraining
 from core.access import AccessPolicy, Decision, NoGroups
 from core.publisher import key_of
 from core.replies import MessageRef, MessageReply, Tone
+from infra.leases import Lease
 from infra.platform.base import JobInfo, PlatformError
 from infra.settings import ModelConfig
 from infra.store import JobRun
 from jobs.alerts import AlertBook, Outcome, retrain_mode
 from jobs.context import BOT_ACTOR, MonitorContext
-from jobs.scheduler import Lease
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,8 @@ unchanged jobs keep their stored next run time (so a run missed while the bot wa
 handled by the misfire rules), changed ones are replaced in place, jobs of removed models or
 checks are deleted. Same ids, so a restart never duplicates or loses a job.
 
-Process-local periodic work (the job watcher, the approval-expiry sweeper, anything registered
-with :meth:`MonitoringScheduler.add_periodic`) runs from an in-memory store of the same
-scheduler, so it follows the same leadership.
+Process-local periodic work (the job watcher's polling) runs from an in-memory store of the
+same scheduler, so it follows the same leadership.
 
 Leadership: every process starts its scheduler *paused* (it can still list jobs and their next
 run times); a lease row in ``locks`` decides which one resumes. The leader renews the lease
@@ -57,7 +56,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from core.replies import ScheduledJobRow
 from infra.cron import crontab_trigger
-from infra.holders import holder_gone, new_holder
+from infra.holders import new_holder
+from infra.leases import Lease
 from infra.settings import Settings
 from infra.store import Lock, Store
 from jobs.context import MonitorContext, utcnow
@@ -88,62 +88,6 @@ _LABELS = {
 
 
 # --------------------------------------------------------------------------- the lease
-
-
-class Lease:
-    """A named lease in ``locks``: held by one holder until it stops renewing and it expires."""
-
-    def __init__(
-        self,
-        store: Store,
-        name: str,
-        holder: str,
-        ttl: timedelta,
-        clock: Callable[[], datetime] = utcnow,
-    ) -> None:
-        self.store = store
-        self.name = name
-        self.holder = holder
-        self.ttl = ttl
-        self.clock = clock
-        self.valid_until: datetime | None = None
-
-    def acquire(self) -> bool:
-        """Take or renew the lease; False while another live holder has it."""
-        now = self.clock()
-        until = now + self.ttl
-        try:
-            with self.store.session() as session:
-                row = session.get(Lock, self.name, with_for_update=True)
-                if row is None:
-                    session.add(Lock(name=self.name, holder=self.holder, expires_at=until))
-                elif row.holder == self.holder or row.expires_at <= now or holder_gone(row.holder):
-                    if row.holder != self.holder:
-                        why = "expired" if row.expires_at <= now else "its process is gone"
-                        log.info("taking over %s from %s (%s)", self.name, row.holder, why)
-                    row.holder, row.expires_at = self.holder, until
-                else:
-                    self.valid_until = None
-                    return False
-        except IntegrityError:
-            self.valid_until = None
-            return False  # another process inserted it first
-        self.valid_until = until
-        return True
-
-    @property
-    def held(self) -> bool:
-        return self.valid_until is not None and self.clock() < self.valid_until
-
-    def release(self) -> None:
-        with self.store.session() as session:
-            session.execute(delete(Lock).where(Lock.name == self.name, Lock.holder == self.holder))
-        self.valid_until = None
-
-    def current_holder(self) -> str | None:
-        with self.store.session() as session:
-            row = session.get(Lock, self.name)
-            return row.holder if row is not None and row.expires_at > self.clock() else None
 
 
 def claim_run(store: Store, job_id: str, run_time: datetime, holder: str) -> bool:
@@ -308,7 +252,6 @@ class MonitoringScheduler:
         self._state_lock = threading.RLock()
         self._stop = threading.Event()
         self._lease_thread: threading.Thread | None = None
-        self._periodic: dict[str, tuple[Callable[[], Any], float]] = {}
         self._runs: dict[str, int] = {}
         self.history: deque[tuple[str, datetime]] = deque(maxlen=1000)
         """(job id, scheduled time) of the runs this process executed, newest last."""
@@ -336,8 +279,6 @@ class MonitoringScheduler:
         self._scheduler.start(paused=True)
         self._started = True
         self._add_watcher()
-        for name, (func, seconds) in self._periodic.items():
-            self._add_periodic_job(name, func, seconds)
         self.tick()
         self._lease_thread = threading.Thread(
             target=self._lease_loop, name="scheduler-lease", daemon=True
@@ -442,25 +383,6 @@ class MonitoringScheduler:
         return report
 
     # -- process-local periodic work
-    def add_periodic(self, name: str, func: Callable[[], Any], seconds: float) -> None:
-        """Run ``func()`` every ``seconds`` on the leader (e.g. the approval-expiry sweeper)."""
-        self._periodic[name] = (func, seconds)
-        if self._started:
-            self._add_periodic_job(name, func, seconds)
-
-    def _add_periodic_job(self, name: str, func: Callable[[], Any], seconds: float) -> None:
-        self._scheduler.add_job(
-            func,
-            trigger=IntervalTrigger(seconds=seconds, timezone=UTC),
-            id=f"periodic:{name}",
-            name=name,
-            jobstore=RUNTIME_STORE,
-            replace_existing=True,
-            coalesce=True,
-            max_instances=1,
-            misfire_grace_time=max(int(seconds), 1),
-        )
-
     def _add_watcher(self) -> None:
         self._scheduler.add_job(
             self.watcher.poll_once,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from bot.sandbox.errors import SlackError
-from bot.sandbox.workspace import check_message_content
+from bot.sandbox.messages import check_message_content
 
 if TYPE_CHECKING:
     from bot.sandbox.workspace import Workspace

@@ -1,6 +1,6 @@
 """The ML platform port: everything the bot does to an ML platform, in plain Python types.
 
-Adapters (``local.py``, ``azure.py``) implement :class:`MLPlatform`. Nothing from an SDK crosses
+Adapters (``infra.platform.local``, ``infra.platform.azure``) implement :class:`MLPlatform`. Nothing from an SDK crosses
 this boundary: callers see dataclasses, pandas DataFrames and the typed errors below, so the
 Slack layer can say something useful ("the bot's identity lacks AzureML Data Scientist on
 workspace X") without knowing which platform answered.

@@ -104,12 +104,6 @@ class GuardedPlatform(MLPlatform):
 
     # ------------------------------------------------------------------ the machinery
 
-    def stuck_calls(self) -> list[str]:
-        """Calls past their deadline that the adapter has still not returned from."""
-        now = time.monotonic()
-        with self._lock:
-            return [f"{c.what} ({c.key})" for c in self._outstanding if c.deadline < now]
-
     def _open_breaker(self, key: str) -> _Call | None:
         now = time.monotonic()
         with self._lock:

@@ -1,0 +1,71 @@
+"""Named leases in the ``locks`` table: one holder at a time (the scheduler's leader, a retraining
+submission), taken over when the holder stops renewing or its process is gone."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete
+from sqlalchemy.exc import IntegrityError
+
+from infra.holders import holder_gone
+from infra.store import Lock, Store
+
+log = logging.getLogger(__name__)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Lease:
+    """A named lease in ``locks``: held by one holder until it stops renewing and it expires."""
+
+    def __init__(
+        self,
+        store: Store,
+        name: str,
+        holder: str,
+        ttl: timedelta,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.name = name
+        self.holder = holder
+        self.ttl = ttl
+        self.clock = clock
+        self.valid_until: datetime | None = None
+
+    def acquire(self) -> bool:
+        """Take or renew the lease; False while another live holder has it."""
+        now = self.clock()
+        until = now + self.ttl
+        try:
+            with self.store.session() as session:
+                row = session.get(Lock, self.name, with_for_update=True)
+                if row is None:
+                    session.add(Lock(name=self.name, holder=self.holder, expires_at=until))
+                elif row.holder == self.holder or row.expires_at <= now or holder_gone(row.holder):
+                    if row.holder != self.holder:
+                        why = "expired" if row.expires_at <= now else "its process is gone"
+                        log.info("taking over %s from %s (%s)", self.name, row.holder, why)
+                    row.holder, row.expires_at = self.holder, until
+                else:
+                    self.valid_until = None
+                    return False
+        except IntegrityError:
+            self.valid_until = None
+            return False  # another process inserted it first
+        self.valid_until = until
+        return True
+
+    @property
+    def held(self) -> bool:
+        return self.valid_until is not None and self.clock() < self.valid_until
+
+    def release(self) -> None:
+        with self.store.session() as session:
+            session.execute(delete(Lock).where(Lock.name == self.name, Lock.holder == self.holder))
+        self.valid_until = None
