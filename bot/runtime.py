@@ -14,9 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from slack_bolt import App
-
-from bot.slack.app import build_app
+from bot.slack.app import SlackApp, build_app
 from bot.slack.groups import SlackGroupResolver
 from bot.slack.outbox import Outbox, delivery_client
 from bot.slack.publisher import SlackPublisher
@@ -124,7 +122,7 @@ class Runtime:
     platform: MLPlatform
     store: Store
     services: Services
-    app: App
+    app: SlackApp
     stoppers: list[Callable[[], None]] = field(default_factory=list)
 
     def stop(self) -> None:

@@ -9,6 +9,9 @@ from slack_bolt import App
 from bot.slack.listeners import register_all
 from bot.slack.services import Services
 
+SlackApp = App
+"""The Bolt app, named for the layers above, which hold it without importing Bolt."""
+
 
 def build_app(services: Services, *, signing_secret: str) -> App:
     app = App(
