@@ -8,6 +8,9 @@ COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY commands ./commands
 COPY jobs ./jobs
+COPY core ./core
+COPY infra ./infra
+COPY engine ./engine
 RUN python -m venv /opt/mlops-bot \
     && /opt/mlops-bot/bin/pip install --no-compile ".[postgres]"
 

@@ -44,13 +44,14 @@ def database_url(settings: Settings, secrets: Secrets) -> str:
     )
 
 
-def open_platform(settings: Settings) -> MLPlatform:
-    """The configured platform behind deadlines, retries of transient failures and a per-model
-    breaker: a hung workspace delays one model's answer, never the acks or the other models."""
+def open_platform(settings: Settings, platform: MLPlatform | None = None) -> MLPlatform:
+    """The configured platform (or ``platform``) behind deadlines, retries of transient failures
+    and a per-model breaker: a hung workspace delays one model's answer, never the acks or the
+    other models."""
     from infra.platform.factory import build_platform
     from infra.platform.guard import guarded
 
-    return guarded(build_platform(settings))
+    return guarded(platform or build_platform(settings))
 
 
 def build_services(
@@ -142,7 +143,7 @@ def build_runtime(
 ) -> Runtime:
     secrets = secrets or Secrets()
     store = open_store(database_url(settings, secrets))
-    platform = platform or open_platform(settings)
+    platform = open_platform(settings, platform)
     services = build_services(settings, platform, store, secrets=secrets)
     app = build_app(services, signing_secret=secrets.slack_signing_secret or "")
     runtime = Runtime(

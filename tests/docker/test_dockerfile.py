@@ -269,20 +269,24 @@ def test_the_installed_package_is_complete_and_not_the_checkout(image: Image) ->
     probe = image.run(
         str(image.python),
         "-c",
-        "import bot, pathlib, json; root = pathlib.Path(bot.__file__).parent; print(json.dumps("
-        "{'bot': str(root), 'files': sorted(str(p.relative_to(root)) for p in root.rglob('*'))}))",
+        "import bot, infra, pathlib, json; roots = {m.__name__: pathlib.Path(m.__file__).parent "
+        "for m in (bot, infra)}; print(json.dumps({name: [str(root)] + sorted(name + '/' + "
+        "str(p.relative_to(root)) for p in root.rglob('*')) for name, root in roots.items()}))",
     )
     assert probe.returncode == 0, probe.stderr
     found = json.loads(probe.stdout)
-    assert found["bot"].startswith(str(image.venv)), found["bot"]
-    files = set(found["files"])
+    files: set[str] = set()
+    for root, *contents in found.values():
+        assert root.startswith(str(image.venv)), root
+        files.update(contents)
     for needed in (
-        "migrations/versions/0001_initial.py",
-        "migrations/env.py",
-        "sandbox/static/index.html",
-        "sandbox/static/app.js",
-        "sandbox/static/style.css",
-        "demo/config.py",
+        "infra/migrations/versions/0001_initial.py",
+        "infra/migrations/env.py",
+        "infra/defaults.py",
+        "infra/platform/local/scripts/train_churn.py",
+        "bot/sandbox/static/index.html",
+        "bot/sandbox/static/app.js",
+        "bot/sandbox/static/style.css",
     ):
         assert needed in files, f"{needed} is missing from the installed package"
     assert not any(f.endswith(".pyc") for f in files), "--no-compile as in the Dockerfile"

@@ -29,8 +29,8 @@ CHANNEL = seed.ALERTS_CHANNEL
 HOOK_CALLS: list[tuple[dict[str, Any], MessageRef | None, bool]] = []
 
 
-def record_hook(context: Any, args: dict[str, Any], ref: MessageRef | None, deferred: bool) -> None:
-    """A delivery hook, named "tests.reliability.test_outbox:record_hook" in the rows."""
+def record_hook(args: dict[str, Any], ref: MessageRef | None, deferred: bool) -> None:
+    """A delivery hook, registered as "record" (every process registers its hooks by name)."""
     HOOK_CALLS.append((dict(args), ref, deferred))
 
 
@@ -210,13 +210,14 @@ def test_edits_queued_during_an_outage_end_with_the_newest_content(
 
 def test_replies_wait_for_their_queued_parent(make_outbox, slack_server, store) -> None:
     outbox = make_outbox()
+    outbox.on_delivered("record", record_hook)
     HOOK_CALLS.clear()
     slack_server.inject("chat.postMessage", status=503, times=2)  # the client retries a 5xx once
     parent = outbox.post(
         "alert:g",
         CHANNEL,
         MessageReply(text="drift alert"),
-        hook="tests.reliability.test_outbox:record_hook",
+        hook="record",
         hook_args={"fingerprint": "g"},
     )
     assert not parent.delivered
