@@ -188,7 +188,7 @@ def click_storm(
     import joblib
 
     from bot.sandbox import seed
-    from core.promotion.approvals import ApprovalState
+    from core.promotion.states import ApprovalState
     from infra.platform.local import LocalPlatform
     from tests.approvals.harness import config, settings_for, start_bot, wait_until
     from tests.approvals.models import fitted_model

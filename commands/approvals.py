@@ -7,13 +7,9 @@ from dataclasses import dataclass
 
 from commands.context import CommandContext
 from commands.parsing import parse_args
-from core.promotion.approvals import (
-    FINISHED,
-    ApprovalBook,
-    ApprovalRules,
-    ApprovalSnapshot,
-    ApprovalState,
-)
+from core.promotion.book import ApprovalBook
+from core.promotion.policy import ApprovalRules
+from core.promotion.states import FINISHED, ApprovalSnapshot, ApprovalState
 from core.replies import Reply
 
 NAME = "approvals"

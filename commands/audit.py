@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from commands.context import CommandContext
 from commands.parsing import UsageError, parse_args
-from core.promotion.approvals import APPROVAL_ID
+from core.promotion.states import APPROVAL_ID
 from core.replies import Reply
 from infra.store import AuditRecord
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from commands.context import CommandContext
 from commands.parsing import UsageError, parse_args, parse_percent
-from commands.rollouts import plan_for, run_with_progress
+from commands.rollouts import run_with_progress
 from core.replies import ProgressReply, Reply, Tone
+from core.rollout import plan_for
 
 NAME = "deploy"
 USAGE = "/mlops deploy <model> <version> [--env dev] [--traffic 100]"

@@ -15,7 +15,8 @@ from typing import Any, NoReturn
 from commands.context import CommandContext, CommandDenied
 from commands.parsing import UsageError, parse_args
 from core.monitoring_state import latest_verdicts
-from core.promotion.approvals import ApprovalBook, ApprovalRules, NewRequest
+from core.promotion.book import ApprovalBook, NewRequest
+from core.promotion.policy import ApprovalRules
 from core.replies import MessageReply, Reply, Tone
 from core.serving import current_split, traffic_summary
 from infra.platform.base import EndpointState, MLPlatform, PlatformError

@@ -3,7 +3,8 @@ with health checks, automatic rollback on any failure.
 
 Used by direct deploys (``/mlops deploy``) and by approved promotions. It reports every step to a
 callback (which edits the Slack card) and writes each traffic change to the audit log, so
-``/mlops rollback`` knows what the split was before.
+``/mlops rollback`` knows what the split was before. :func:`plan_for` makes the plan of a
+rollout from the environment's configured policy.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 from core.replies import Step, StepState
 from core.serving import current_split, split_with
 from infra.platform.base import EndpointState, MLPlatform, PlatformError
+from infra.settings import ModelConfig, Settings
 from infra.store import Store
 
 log = logging.getLogger(__name__)
@@ -243,3 +245,43 @@ def previous_split(
             }
             return before or None
     return None
+
+
+# --------------------------------------------------------------------------- plans
+
+
+def sample_request(platform: MLPlatform, model: ModelConfig) -> Any:
+    """The model's configured smoke-test payload, else the first reference rows' features."""
+    if model.sample_request is not None:
+        return model.sample_request
+    reference = platform.reference_data(model.name)
+    features = [c for c in model.features.all if c in reference.columns] or list(reference.columns)
+    return {"input_data": reference[features].head(2).to_dict(orient="records")}
+
+
+def plan_for(
+    settings: Settings,
+    platform: MLPlatform,
+    model: ModelConfig,
+    env: str,
+    version: str,
+    *,
+    actor: str,
+    final_traffic: int = 100,
+    subject: str | None = None,
+) -> RolloutPlan:
+    policy = settings.environment(env).rollout
+    steps = (*[s for s in policy.steps if s < final_traffic], final_traffic)
+    return RolloutPlan(
+        model=model.name,
+        env=env,
+        version=version,
+        steps=steps,
+        bake_time=policy.bake_time,
+        health=HealthThresholds(policy.max_error_rate, policy.max_latency_p99_ms),
+        sample=sample_request(platform, model),
+        actor=actor,
+        instance_type=policy.instance_type,
+        instance_count=policy.instance_count,
+        subject=subject,
+    )

@@ -20,8 +20,8 @@ import joblib
 from bot.runtime import Runtime, build_runtime, serve_http
 from bot.sandbox import seed
 from bot.slack.server import SlackHTTPServer
-from core.promotion.approvals import ApprovalSnapshot, ApprovalState
 from core.promotion.desk import PromotionDesk
+from core.promotion.states import ApprovalSnapshot, ApprovalState
 from infra.defaults import demo_config
 from infra.platform.local import LocalPlatform
 from infra.settings import Secrets, Settings

@@ -4,7 +4,7 @@ commands; answers arrive on the command's response URL."""
 from __future__ import annotations
 
 from bot.sandbox import seed
-from core.promotion.approvals import ApprovalState
+from core.promotion.states import ApprovalState
 from tests.approvals.harness import MODEL, wait_until
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from bot.sandbox import seed
-from core.promotion.approvals import ApprovalState
+from core.promotion.states import ApprovalState
 from tests.approvals.harness import wait_until
 from tests.fakes.signing import HttpResult
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from bot.sandbox import seed
-from core.promotion.approvals import ApprovalState
+from core.promotion.states import ApprovalState
 from tests.approvals.harness import MODEL, wait_until
 
 

@@ -8,15 +8,9 @@ import pytest
 
 from bot.slack.blocks.approval import approval_card_blocks
 from bot.slack.blocks.common import check_limits
-from core.promotion.approvals import (
-    ApprovalCardReply,
-    ApprovalSnapshot,
-    ApprovalState,
-    PolicySummary,
-    VoteRecord,
-    active_freeze,
-    steps_json,
-)
+from core.promotion.cards import ApprovalCardReply
+from core.promotion.policy import PolicySummary, active_freeze
+from core.promotion.states import ApprovalSnapshot, ApprovalState, VoteRecord, steps_json
 from core.replies import Step, StepState
 from infra.settings import FreezeWindow, Principals
 

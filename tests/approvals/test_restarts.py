@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox import seed
-from core.promotion.approvals import ApprovalState, steps_json
-from core.promotion.desk import HOST
+from core.promotion.ownership import HOST
+from core.promotion.states import ApprovalState, steps_json
 from core.replies import Step, StepState
 from infra.platform.local import LocalPlatform
 from tests.approvals.harness import (

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bot.sandbox import seed
-from core.promotion.approvals import ApprovalState
+from core.promotion.states import ApprovalState
 from tests.approvals.harness import MODEL, wait_until
 from tests.approvals.models import FEATURES, AnswersThenBreaks, FailsOnHighX1, fitted_model
 

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from bot.sandbox import seed
-from core.promotion.approvals import ApprovalState
+from core.promotion.states import ApprovalState
 from tests.approvals.harness import MODEL, wait_until
 
 

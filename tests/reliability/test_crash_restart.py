@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 
 from bot.sandbox import seed
-from core.promotion.approvals import ApprovalState
+from core.promotion.states import ApprovalState
 from infra.platform.local import LocalPlatform
 from infra.store import Alert, JobRun, Lock, default_database_url, open_store
 from jobs.alerts import list_mutes

@@ -14,7 +14,7 @@ import pytest
 
 from bot.sandbox import seed
 from bot.sandbox.signed_requests import block_actions, sign, slash_command
-from core.promotion.approvals import ApprovalState
+from core.promotion.states import ApprovalState
 from tests.approvals.harness import wait_until
 from tests.reliability.world import slack_writes, snapshot
 from tests.slackapp.conftest import RunningBot, embedded_settings

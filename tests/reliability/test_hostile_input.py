@@ -26,7 +26,9 @@ from bot.slack.blocks.render import message_payload
 from commands.context import CommandContext, Invocation
 from commands.registry import dispatch
 from core.access import AccessPolicy
-from core.promotion.approvals import ApprovalCardReply, ApprovalRules, ApprovalState
+from core.promotion.cards import ApprovalCardReply
+from core.promotion.policy import ApprovalRules
+from core.promotion.states import ApprovalState
 from core.replies import ErrorReply, Reply
 from infra.platform.local import LocalPlatform
 from infra.settings import Settings
@@ -118,7 +120,7 @@ def test_cards_and_trails_built_from_fuzzed_requests_are_safe(bench: Bench) -> N
     if bench.cases < BULK_CASES:
         pytest.skip("needs what the fuzzing test of this module left in the store")
     rules = ApprovalRules(bench.settings, bench.access)
-    from core.promotion.approvals import ApprovalBook
+    from core.promotion.book import ApprovalBook
 
     book = ApprovalBook(bench.store, rules)
     requests = book.in_states(list(ApprovalState))

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from bot.sandbox import seed
-from core.promotion.approvals import ApprovalState
+from core.promotion.states import ApprovalState
 from infra.platform.base import ConflictError
 from infra.platform.guard import Deadlines, GuardedPlatform
 from infra.platform.local import LocalPlatform

@@ -17,7 +17,7 @@ import pytest
 from bot.sandbox import seed
 from bot.slack.outbox import Outbox
 from bot.slack.services import Services
-from core.promotion.approvals import ApprovalState
+from core.promotion.states import ApprovalState
 from infra.platform.base import JobStatus
 from tests.approvals.harness import APPROVALS, MODEL, Bot, wait_until
 from tests.scheduling.conftest import Harness, text_of

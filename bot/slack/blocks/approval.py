@@ -1,5 +1,6 @@
 """The promotion request card (before, during and after its rollout), the reject dialog, the
-thread lines the worker posts, and the `/mlops approvals` and `/mlops audit` answers.
+thread lines the worker posts (:mod:`core.promotion.cards` line types as mrkdwn text), and the
+`/mlops approvals` and `/mlops audit` answers.
 
 Buttons carry only the request id; the listeners re-read everything else from the store.
 Approve asks for confirmation when the target is production. Once a request is no longer
@@ -37,15 +38,18 @@ from bot.slack.blocks.common import (
 )
 from commands.approvals import ApprovalsReply
 from commands.audit import AuditReply
-from core.promotion.approvals import (
+from core.promotion.cards import (
     ApprovalCardReply,
-    ApprovalSnapshot,
-    ApprovalState,
+    ApprovedLine,
     CardLinkReply,
-    PolicySummary,
-    parse_time,
-    rollout_steps,
+    ClosedLine,
+    EndedLine,
+    NoteLine,
+    StepLine,
+    VoteLine,
 )
+from core.promotion.policy import PolicySummary
+from core.promotion.states import ApprovalSnapshot, ApprovalState, parse_time, rollout_steps
 from core.replies import Step
 from infra.settings import Principals
 from infra.store import AuditRecord
@@ -306,64 +310,56 @@ def reject_modal(approval: ApprovalSnapshot) -> dict[str, Any]:
 # --------------------------------------------------------------------------- thread lines
 
 
-def _people(approval: ApprovalSnapshot) -> str:
-    seen: list[str] = []
-    for person in [approval.requester, *approval.approvers]:
-        if person not in seen:
-            seen.append(person)
-    return " ".join(user(p) for p in seen)
+def vote_line_text(line: VoteLine) -> str:
+    return f":white_check_mark: {user(line.voter)} approved ({line.counted} of {line.required})."
 
 
-def vote_thread_text(approval: ApprovalSnapshot, voter: str, counted: int) -> str:
-    return f":white_check_mark: {user(voter)} approved ({counted} of {approval.required})."
-
-
-def approved_thread_text(approval: ApprovalSnapshot) -> str:
-    by = ", ".join(user(u) for u in approval.approvers) or "policy"
+def approved_line_text(line: ApprovedLine) -> str:
+    by = ", ".join(user(u) for u in line.approvers) or "policy"
     return (
-        f":rocket: Approved by {by}. Rolling out {esc(approval.model)} v{esc(approval.version)} "
-        f"to {esc(approval.target_env)}."
+        f":rocket: Approved by {by}. Rolling out {esc(line.model)} v{esc(line.version)} "
+        f"to {esc(line.target_env)}."
     )
 
 
-def step_thread_text(step: Step) -> str:
-    return step_line(step)
+def step_line_text(line: StepLine) -> str:
+    assert line.step is not None
+    return step_line(line.step)
 
 
-def note_thread_text(note: str) -> str:
-    return f":information_source: {esc(note)}"
+def note_line_text(line: NoteLine) -> str:
+    return f":information_source: {esc(line.note)}"
 
 
-def closed_thread_text(approval: ApprovalSnapshot) -> str:
-    if approval.state is ApprovalState.REJECTED:
-        rejector = _rejected_by(approval)
+def closed_line_text(line: ClosedLine) -> str:
+    if line.state is ApprovalState.REJECTED:
         return (
-            f":no_entry: {user(rejector)} rejected this request: {esc(approval.reason or '')} "
-            f"{user(approval.requester)}"
+            f":no_entry: {user(line.rejector)} rejected this request: {esc(line.reason)} "
+            f"{user(line.requester)}"
         )
-    if approval.state is ApprovalState.EXPIRED:
+    if line.state is ApprovalState.EXPIRED:
         return (
-            f":hourglass: {user(approval.requester)} this request expired with "
-            f"{len(approval.approvers)} of {approval.required} approvals; nothing was deployed."
+            f":hourglass: {user(line.requester)} this request expired with "
+            f"{line.approvals} of {line.required} approvals; nothing was deployed."
         )
-    if approval.state is ApprovalState.CANCELED:
-        return f":heavy_multiplication_x: Canceled by {user(approval.requester)}."
-    return f"{STATE_MARK[approval.state][0]} {esc(approval.state.label)}"
+    if line.state is ApprovalState.CANCELED:
+        return f":heavy_multiplication_x: Canceled by {user(line.requester)}."
+    return f"{STATE_MARK[line.state][0]} {esc(line.state.label)}"
 
 
-def ended_thread_text(approval: ApprovalSnapshot) -> str:
-    subject = f"{esc(approval.model)} v{esc(approval.version)}"
-    env = esc(approval.target_env)
-    reason = esc(approval.reason or "")
-    if approval.state is ApprovalState.SUCCEEDED:
-        return f":white_check_mark: {_people(approval)} {subject} is live: {reason}."
-    before = esc((approval.context.get("target") or {}).get("serving", "the previous version"))
-    if approval.state is ApprovalState.ROLLED_BACK:
+def ended_line_text(line: EndedLine) -> str:
+    subject = f"{esc(line.model)} v{esc(line.version)}"
+    env = esc(line.target_env)
+    reason = esc(line.reason)
+    people = " ".join(user(p) for p in line.people)
+    if line.state is ApprovalState.SUCCEEDED:
+        return f":white_check_mark: {people} {subject} is live: {reason}."
+    if line.state is ApprovalState.ROLLED_BACK:
         return (
-            f":leftwards_arrow_with_hook: {_people(approval)} the promotion of {subject} to "
-            f"{env} was rolled back: {reason}. {env} serves {before} as before."
+            f":leftwards_arrow_with_hook: {people} the promotion of {subject} to "
+            f"{env} was rolled back: {reason}. {env} serves {esc(line.before)} as before."
         )
-    return f":x: {_people(approval)} the promotion of {subject} to {env} failed: {reason}."
+    return f":x: {people} the promotion of {subject} to {env} failed: {reason}."
 
 
 # --------------------------------------------------------------------------- command answers
@@ -504,12 +500,18 @@ def audit_blocks(reply: AuditReply) -> list[Block]:
 
 
 def register_renderers() -> None:
-    from bot.slack.blocks.render import register_renderer
+    from bot.slack.blocks.render import register_renderer, register_text_renderer
 
     register_renderer(ApprovalCardReply, approval_card_blocks)
     register_renderer(CardLinkReply, card_link_blocks)
     register_renderer(ApprovalsReply, approvals_blocks)
     register_renderer(AuditReply, audit_blocks)
+    register_text_renderer(VoteLine, vote_line_text)
+    register_text_renderer(ApprovedLine, approved_line_text)
+    register_text_renderer(StepLine, step_line_text)
+    register_text_renderer(NoteLine, note_line_text)
+    register_text_renderer(ClosedLine, closed_line_text)
+    register_text_renderer(EndedLine, ended_line_text)
 
 
 __all__ = [

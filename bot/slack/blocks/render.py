@@ -25,8 +25,17 @@ RENDERERS: dict[type[r.Reply], Callable[[Any], list[Block]]] = {
 }
 
 
+TEXT_RENDERERS: dict[type[r.Reply], Callable[[Any], str]] = {}
+"""Replies sent as a plain mrkdwn ``text`` message, no blocks (e.g. the lines of a thread)."""
+
+
 def register_renderer(reply_type: type[r.Reply], renderer: Callable[[Any], list[Block]]) -> None:
     RENDERERS[reply_type] = renderer
+
+
+def register_text_renderer(reply_type: type[r.Reply], renderer: Callable[[Any], str]) -> None:
+    """``reply_type`` goes out as the mrkdwn text ``renderer`` writes (already escaped)."""
+    TEXT_RENDERERS[reply_type] = renderer
 
 
 _features_loaded = False
@@ -53,7 +62,12 @@ def render(reply: r.Reply) -> list[dict[str, Any]]:
 
 
 def message_payload(reply: r.Reply) -> dict[str, Any]:
-    """``blocks`` plus the notification ``text`` Slack shows where blocks cannot be shown."""
+    """``blocks`` plus the notification ``text`` Slack shows where blocks cannot be shown; or
+    only ``text`` for a reply registered with :func:`register_text_renderer`."""
+    _load_feature_renderers()
+    for cls in type(reply).__mro__:
+        if cls in TEXT_RENDERERS:
+            return {"text": TEXT_RENDERERS[cls](reply)}
     return {
         "blocks": render(reply),
         "text": clip(esc(reply.fallback_text), MAX_FALLBACK_TEXT),

@@ -30,8 +30,8 @@ from bot.slack.blocks.approval import (
 from bot.slack.listeners.clicks import Click
 from bot.slack.services import Services
 from commands.context import Invocation
-from core.promotion.approvals import ActionResult, ClickLocation, Outcome
 from core.promotion.desk import PromotionDesk
+from core.promotion.votes import ActionResult, ClickLocation, Outcome
 from core.replies import MessageReply, Reply, Tone
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,7 @@ def register(app: App, services: Services) -> None:
     def reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
         ack()
         click = Click.from_body(body)
-        checked = desk.book.check_reject(
+        checked = desk.votes.check_reject(
             click.value, click.user, ClickLocation(click.channel, click.message_ts)
         )
         if checked.outcome is not Outcome.ALLOWED:
@@ -98,7 +98,7 @@ def register(app: App, services: Services) -> None:
         if len(reason) < 3:
             ack(response_action="errors", errors={REASON_BLOCK: "Say why in a few words."})
             return
-        result = desk.book.reject(approval_id, user, reason)
+        result = desk.votes.reject(approval_id, user, reason)
         if result.outcome is Outcome.REJECTED:
             services.workers.submit(desk.after_change, result, user)
             ack()
