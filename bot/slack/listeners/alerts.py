@@ -22,7 +22,7 @@ from bot.slack.blocks.monitoring import ACTION_ACK, ACTION_DETAILS, ACTION_MUTE,
 from bot.slack.listeners.clicks import Click
 from bot.slack.outbox import key_of
 from bot.slack.services import Services
-from commands.context import CommandDenied
+from jobs.training import RetrainDenied
 from core.replies import MessageRef
 from core.reports import ButtonAnswer, DetailsReply
 from infra.settings import ModelConfig
@@ -228,7 +228,7 @@ class AlertButtons:
                 access=self.services.access,
                 alert_fingerprint=row.fingerprint,
             )
-        except CommandDenied as exc:
+        except RetrainDenied as exc:
             self._tell(click, str(exc), ok=False)
             return
         if decision.submitted is not None:
