@@ -12,7 +12,7 @@ from commands.context import CommandContext
 from commands.parsing import UsageError, parse_args, parse_window, suggest
 from core.replies import Reply
 from core.reports import SIGNALS, MuteReply
-from jobs.alerts import list_mutes, set_mute
+from jobs.alerts.mutes import list_mutes, set_mute
 
 NAME = "mute"
 USAGE = "/mlops mute <model> [drift|data_quality|performance|fairness|utilization] <duration>"

@@ -1,59 +1,36 @@
-"""Submitting retraining jobs: one in flight per model, audited, watched to their end."""
+"""`/mlops retrain`'s side of a retraining submission: the use case is
+:func:`jobs.training.submit_retraining`; this adapter feeds it the command's context and turns
+its refusals into what a command shows (a denial, a usage error)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
-from commands.context import CommandContext
+from commands.context import CommandContext, CommandDenied
 from commands.parsing import UsageError
-from infra.platform.base import JobInfo, JobStatus
+from infra.platform.base import JobInfo
 from infra.settings import ModelConfig
-from infra.store import JobRun, Store
-
-
-def in_flight(store: Store, model: str) -> JobRun | None:
-    active = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
-    with store.session() as session:
-        return session.scalars(
-            select(JobRun).where(JobRun.model == model, JobRun.status.in_(active)).limit(1)
-        ).first()
+from jobs.training import RetrainDenied, RetrainRefused
+from jobs.training import submit_retraining as submit
 
 
 def submit_retraining(
     ctx: CommandContext, model: ModelConfig, overrides: dict[str, str], *, reason: str
 ) -> JobInfo:
-    env = ctx.settings.training_env(model)
-    ctx.require("retrain", env, model=model.name)
-    running = in_flight(ctx.store, model.name)
-    if running is not None:
-        raise UsageError(
-            f"{model.name} already has a retraining job in flight ({running.job_id}, {running.status}); "
-            "wait for it to finish"
+    """Submit ``model``'s retraining for the invoking user; raises CommandDenied or UsageError."""
+    try:
+        return submit(
+            settings=ctx.settings,
+            platform=ctx.platform,
+            store=ctx.store,
+            access=ctx.access,
+            user=ctx.user,
+            model=model,
+            overrides=overrides,
+            reason=reason,
+            clock=ctx.clock,
+            channel=ctx.invocation.channel_id,
+            on_job_submitted=ctx.on_job_submitted,
         )
-    parameters = {**model.retraining.parameters, **overrides}
-    job = ctx.platform.submit_training(model.name, env, parameters, reason=reason)
-    with ctx.store.session() as session:
-        session.add(
-            JobRun(
-                job_id=job.id,
-                model=model.name,
-                environment=env,
-                reason=reason,
-                requested_by=ctx.user,
-                status=job.status.value,
-                channel=ctx.invocation.channel_id,
-            )
-        )
-    ctx.store.audit(
-        ctx.user,
-        "retrain",
-        "submitted",
-        model=model.name,
-        environment=env,
-        subject=job.id,
-        parameters=parameters,
-        reason=reason,
-    )
-    if ctx.on_job_submitted is not None:
-        ctx.on_job_submitted(job.id, model.name, env)
-    return job
+    except RetrainDenied as exc:
+        raise CommandDenied(str(exc)) from exc
+    except RetrainRefused as exc:
+        raise UsageError(exc.message) from exc

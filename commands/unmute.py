@@ -7,7 +7,7 @@ from commands.mute import parse_signal
 from commands.parsing import UsageError, parse_args
 from core.replies import Reply
 from core.reports import MuteReply
-from jobs.alerts import list_mutes, remove_mutes
+from jobs.alerts.mutes import list_mutes, remove_mutes
 
 NAME = "unmute"
 USAGE = "/mlops unmute <model> [drift|data_quality|performance|fairness|utilization]"

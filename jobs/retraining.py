@@ -7,9 +7,9 @@ the submission happen under a short lease in ``locks`` so two bot processes cann
 check. Every submission, and every trigger that was held back, is in the audit log with its
 reason; the job watcher reports the run's end in the alert's (or the announcement's) thread.
 
-Submissions reuse :func:`commands.training.submit_retraining` (same JobRun rows, same audit).
-Automatic ones act as the bot under the configuration's authority, which is what
-:class:`PolicyAccess` expresses.
+Submissions go through :func:`jobs.training.submit_retraining` (the same JobRun rows and audit
+as ``/mlops retrain``). Automatic ones act as the bot under the configuration's authority, which
+is what :class:`PolicyAccess` expresses.
 """
 
 from __future__ import annotations
@@ -21,9 +21,6 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
-from commands.context import CommandContext, Invocation
-from commands.parsing import UsageError
-from commands.training import in_flight, submit_retraining
 from core.access import AccessPolicy, Decision, NoGroups
 from core.publisher import key_of
 from core.replies import MessageRef, MessageReply, Tone
@@ -33,6 +30,7 @@ from infra.settings import ModelConfig
 from infra.store import JobRun
 from jobs.alerts import AlertBook, Outcome, retrain_mode
 from jobs.context import BOT_ACTOR, MonitorContext
+from jobs.training import RetrainRefused, in_flight, require_retrain, submit_retraining
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +128,7 @@ def submit_triggered(
 ) -> RetrainDecision:
     """Cooldown, in-flight check and submission, serialised across processes.
 
-    Raises CommandDenied when ``actor`` may not retrain (button presses), PlatformError when the
+    Raises RetrainDenied when ``actor`` may not retrain (button presses), PlatformError when the
     platform refuses the submission.
     """
     name = model_cfg.name
@@ -161,20 +159,23 @@ def submit_triggered(
                     f"the retraining cooldown of {name} lasts until {until:%Y-%m-%d %H:%M} UTC",
                 )
         channel = alert_ref.channel if alert_ref else ctx.settings.channel(model_cfg, "alerts")
-        command = CommandContext(
-            settings=ctx.settings,
-            platform=ctx.platform,
-            store=ctx.store,
-            access=access,
-            invocation=Invocation(user_id=actor, text=f"retrain {name}", channel_id=channel),
-            clock=ctx.clock,
-            on_job_submitted=None,
-        )
         try:
-            job = submit_retraining(command, model_cfg, {}, reason=reason)
-        except UsageError as exc:  # the in-flight guard of submit_retraining itself
+            job = submit_retraining(
+                settings=ctx.settings,
+                platform=ctx.platform,
+                store=ctx.store,
+                access=access,
+                user=actor,
+                model=model_cfg,
+                overrides={},
+                reason=reason,
+                clock=ctx.clock,
+                channel=channel,
+            )
+        except RetrainRefused as exc:  # the in-flight guard of submit_retraining itself
             return _held(ctx, model_cfg, reason, "in_flight", exc.message)
-        _stamp_run(ctx, job.id, alert_ref)
+        if alert_ref is not None:
+            _report_in_thread(ctx, job.id, alert_ref)
     finally:
         lease.release()
     sentence = f"Retraining of {name} submitted ({job.id}): {reason}"
@@ -193,14 +194,12 @@ def submit_triggered(
     return RetrainDecision(job, sentence)
 
 
-def _stamp_run(ctx: MonitorContext, job_id: str, alert_ref: MessageRef | None) -> None:
-    """Record the submission time on the bot's clock (cooldowns use it) and where to report."""
+def _report_in_thread(ctx: MonitorContext, job_id: str, alert_ref: MessageRef) -> None:
+    """Have the job watcher report the run's end in the alert's thread. (The submission time is
+    already on the bot's clock, which cooldowns use: ``submit_retraining`` takes ``ctx.clock``.)"""
     with ctx.store.session() as session:
         run = session.get(JobRun, job_id)
-        if run is None:
-            return
-        run.submitted_at = ctx.now()
-        if alert_ref is not None:
+        if run is not None:
             run.channel, run.thread_ts = alert_ref.channel, alert_ref.ts
 
 
@@ -279,14 +278,7 @@ def submit_from_alert(
     if row is None:
         raise KeyError(alert_fingerprint)
     env = ctx.settings.training_env(model_cfg)
-    ctx_command = CommandContext(
-        settings=ctx.settings,
-        platform=ctx.platform,
-        store=ctx.store,
-        access=access,
-        invocation=Invocation(user_id=user_id, text=f"retrain {model_cfg.name}"),
-    )
-    ctx_command.require("retrain", env, model=model_cfg.name)  # raises CommandDenied
+    require_retrain(ctx.store, access, user_id, env, model_cfg.name)  # raises RetrainDenied
     headline = str(row.summary.get("headline", ""))
     reason = trigger_reason(row.signal, row.environment, "ask", headline)
     try:

@@ -1,0 +1,68 @@
+"""Mutes: who silenced which signal of a model until when (one ``mutes`` row per model and
+signal, ``*`` for all of a model's signals).
+
+A mute only suppresses posting; the alert state keeps advancing (see :mod:`core.alerting.policy`).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.exc import IntegrityError
+
+from infra.store import Mute, StaleStateError, Store, retry_on_conflict
+
+
+def active_mute(store: Store, model: str, signal: str, now: datetime) -> Mute | None:
+    """The mute covering ``signal`` of ``model`` at ``now`` (a signal mute or a model-wide ``*``)."""
+    with store.session() as session:
+        return session.scalars(
+            select(Mute)
+            .where(Mute.model == model, Mute.signal.in_((signal, "*")), Mute.until > now)
+            .order_by(Mute.until.desc())
+            .limit(1)
+        ).first()
+
+
+def set_mute(
+    store: Store, model: str, signal: str, until: datetime, by: str, now: datetime
+) -> Mute:
+    """Create or extend the mute of (model, signal); the unique constraint keeps one row."""
+
+    def attempt() -> Mute:
+        try:
+            with store.session() as session:
+                mute = session.scalars(
+                    select(Mute).where(Mute.model == model, Mute.signal == signal)
+                ).first()
+                if mute is None:
+                    mute = Mute(model=model, signal=signal, until=until, by=by, created_at=now)
+                    session.add(mute)
+                else:
+                    mute.until, mute.by, mute.created_at = until, by, now
+                session.flush()
+                return mute
+        except IntegrityError as exc:  # another writer created it first: update that row
+            raise StaleStateError(f"could not record the mute of {model}/{signal}") from exc
+
+    return retry_on_conflict(attempt)
+
+
+def remove_mutes(store: Store, model: str, signal: str | None = None) -> int:
+    """End the mutes of ``model`` (only ``signal``'s when given); returns how many ended."""
+    with store.session() as session:
+        query = delete(Mute).where(Mute.model == model)
+        if signal is not None:
+            query = query.where(Mute.signal == signal)
+        return int(session.execute(query).rowcount or 0)
+
+
+def list_mutes(store: Store, model: str, now: datetime) -> list[Mute]:
+    """The mutes of ``model`` still in force at ``now``."""
+    with store.session() as session:
+        return list(
+            session.scalars(
+                select(Mute).where(Mute.model == model, Mute.until > now).order_by(Mute.signal)
+            )
+        )
