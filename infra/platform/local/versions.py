@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from infra.platform.base import ConflictError, InvalidRequestError, ModelVersion, NotFoundError
 from infra.platform.local.db import Database, model_versions, utcnow
 from infra.platform.local.layout import EnvLayout, StateLayout
+from infra.store import StaleStateError, retry_on_conflict
 
 ARTIFACT_SUFFIXES = (".joblib", ".pkl", ".pickle")
 REGISTRY_SOURCE = "registry"
@@ -101,7 +102,8 @@ class SharedRegistry:
     def publish(self, model: str, version: str, artifact: Path, meta: Mapping[str, Any]) -> Path:
         """Put the artifact in the registry unless it is there already; returns its path there."""
         final = self._model_dir(model) / version
-        for _ in range(3):
+
+        def attempt() -> Path:
             existing = self.entry(model, version)
             if existing is not None:
                 if existing["sha256"] != meta["sha256"]:
@@ -116,13 +118,21 @@ class SharedRegistry:
             record = {**meta, "artifact": artifact.name, "published": utcnow().isoformat()}
             (staging / _META).write_text(json.dumps(record, indent=2, sort_keys=True), "utf-8")
             try:
-                os.rename(staging, final)
+                os.rename(staging, final)  # the compare-and-set: only one rename wins
             except OSError:  # another process published first: compare with theirs
                 shutil.rmtree(staging, ignore_errors=True)
-                continue
+                raise StaleStateError(
+                    f"{model} version {version} was published meanwhile"
+                ) from None
             (self._model_dir(model) / _RESERVED / version).mkdir(parents=True, exist_ok=True)
             return final / artifact.name
-        raise ConflictError(f"could not publish {model} version {version} to the registry")
+
+        try:
+            return retry_on_conflict(attempt, attempts=3)
+        except StaleStateError:
+            raise ConflictError(
+                f"could not publish {model} version {version} to the registry"
+            ) from None
 
 
 class VersionStore:
