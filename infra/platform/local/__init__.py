@@ -3,7 +3,8 @@
 The package is split by concern: ``db`` (SQLite schema and engine), ``layout`` (paths),
 ``versions`` (model versions and the shared registry), ``jobs`` (training job records and the
 detached runner), ``serving`` (model loading and scoring), ``telemetry`` (request logs, labels,
-metrics) and ``platform`` (the :class:`~infra.platform.base.MLPlatform` implementation).
+metrics), ``monitoring`` (the reference, label, production and metric reads built on
+them) and ``platform`` (the :class:`~infra.platform.base.MLPlatform` implementation).
 ``LocalPlatform`` is imported lazily so the training runner, which only needs the database
 modules, starts without loading pandas and scikit-learn.
 """

@@ -14,6 +14,7 @@ import secrets
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,7 +24,13 @@ import psutil
 from sqlalchemy import Row, select, update
 
 import infra
-from infra.platform.base import InvalidRequestError, JobInfo, JobStatus, NotFoundError
+from infra.platform.base import (
+    ConflictError,
+    InvalidRequestError,
+    JobInfo,
+    JobStatus,
+    NotFoundError,
+)
 from infra.platform.local.db import Database, jobs, utcnow
 from infra.platform.local.layout import EnvLayout, StateLayout
 
@@ -198,6 +205,68 @@ class JobStore:
             url=(work_dir / OUTPUT_LOG).as_uri(),
             error=row.error,
         )
+
+    # -- the job as the port reports it
+    def current(self, job_id: str) -> JobInfo:
+        """The job now, after noticing a runner that died without reporting."""
+        return self.info(self.reconcile(self.row(job_id)))
+
+    def latest(self, model: str, limit: int) -> list[JobInfo]:
+        return [self.info(self.reconcile(r)) for r in self.recent(model, limit)]
+
+    def submit(
+        self,
+        layout: StateLayout,
+        *,
+        model: str,
+        script: Path,
+        data: Path,
+        parameters: Mapping[str, str],
+        reason: str,
+    ) -> JobInfo:
+        """Queue a job running ``script`` on ``data`` and start its detached runner.
+
+        ``parameters`` must already be checked (:func:`check_parameters`). A runner that cannot
+        be started leaves the job failed, with the reason, rather than raising.
+        """
+        job_id = new_job_id(model)
+        work_dir = self.work_dir(job_id)
+        command = training_command(script, data, work_dir / OUTPUTS_DIR, parameters)
+        self.create(
+            job_id=job_id, model=model, parameters=parameters, reason=reason, command=command
+        )
+        try:
+            runner = spawn_runner(layout, self.env, job_id, work_dir)
+        except OSError as exc:
+            self.transition(
+                job_id,
+                _UNFINISHED,
+                JobStatus.FAILED,
+                ended=utcnow(),
+                error=f"could not start the runner: {exc}",
+            )
+            return self.current(job_id)
+        try:
+            started: float | None = psutil.Process(runner.pid).create_time()
+        except psutil.Error:
+            started = None  # already over; reconcile reads the status it left behind
+        self.set_runner(job_id, runner.pid, started)
+        # Reap the runner when it exits so it never lingers as a zombie of the bot process.
+        threading.Thread(target=runner.wait, name=f"reap:{job_id}", daemon=True).start()
+        return self.current(job_id)
+
+    def cancel(self, job_id: str) -> JobInfo:
+        """Cancel a queued or running job (cancelling a cancelled job changes nothing)."""
+        row = self.reconcile(self.row(job_id))
+        if row.status == JobStatus.CANCELED.value:
+            return self.info(row)
+        if row.status not in _UNFINISHED:
+            raise ConflictError(f"job {job_id} already {row.status}; there is nothing to cancel")
+        if self.transition(
+            job_id, _UNFINISHED, JobStatus.CANCELED, ended=utcnow(), error="canceled on request"
+        ):
+            terminate_group(row.runner_pid, row.runner_started)
+        return self.current(job_id)
 
 
 def spawn_runner(

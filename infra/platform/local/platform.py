@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import psutil
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -27,7 +26,6 @@ from infra.platform.base import (
     EndpointState,
     InvalidRequestError,
     JobInfo,
-    JobStatus,
     MLPlatform,
     ModelVersion,
     NotFoundError,
@@ -35,34 +33,28 @@ from infra.platform.base import (
     PlatformError,
     SmokeTestResult,
 )
-from infra.platform.local import telemetry
-from infra.platform.local.db import Database, utcnow
+from infra.platform.local import monitoring, telemetry
+from infra.platform.local.db import Database
 from infra.platform.local.endpoints import SUCCEEDED, EndpointStore, to_deployment
 from infra.platform.local.jobs import (
-    OUTPUTS_DIR,
     JobStore,
     check_parameters,
-    new_job_id,
     resolve_script,
-    spawn_runner,
-    terminate_group,
-    training_command,
 )
 from infra.platform.local.layout import EnvLayout, StateLayout
 from infra.platform.local.routing import Requests, route
 from infra.platform.local.serving import (
     BatchResult,
     ModelCache,
-    required_features,
+    default_sample,
+    is_empty,
     sample_frame,
-    score_batch,
+    score_with_config,
 )
 from infra.platform.local.telemetry import TrafficLog
 from infra.platform.local.versions import SharedRegistry, VersionStore
 
 LOCAL_INSTANCE_TYPE = "local-process"
-SAMPLE_ROWS = 5
-_UNFINISHED = [JobStatus.QUEUED.value, JobStatus.RUNNING.value]
 
 
 @dataclass
@@ -221,7 +213,7 @@ class LocalPlatform(MLPlatform):
                     progress("No sample request or reference data to validate with; model loaded")
                 else:
                     progress(f"Validating the model on {len(sample)} sample row(s)")
-                    failures = [e for e in self._score(config, loaded, sample).errors if e]
+                    failures = [e for e in score_with_config(config, loaded, sample).errors if e]
                     if failures:
                         raise InvalidRequestError(
                             f"the model could not score the sample request: {failures[0]}"
@@ -253,7 +245,7 @@ class LocalPlatform(MLPlatform):
                 latency_ms=0.0,
                 detail=f"deployment {deployment} is {row.provisioning_state}, not serving{reason}",
             )
-        frame = self._default_sample(config) if _empty(sample) else sample_frame(sample)
+        frame = self._default_sample(config) if is_empty(sample) else sample_frame(sample)
         if frame is None:
             raise InvalidRequestError(
                 f"no sample to send: pass one, set sample_request for {model}, or provide reference data"
@@ -262,7 +254,7 @@ class LocalPlatform(MLPlatform):
             loaded = self._models.load(store.versions.artifact_path(model, row.model_version))
         except PlatformError as exc:
             return SmokeTestResult(ok=False, latency_ms=0.0, detail=str(exc))
-        result = self._score(config, loaded, frame)
+        result = score_with_config(config, loaded, frame)
         failures = [e for e in result.errors if e]
         where = f"{deployment} (v{row.model_version})"
         if failures:
@@ -305,27 +297,7 @@ class LocalPlatform(MLPlatform):
 
     # ------------------------------------------------------------------ scoring
     def _default_sample(self, config: Any) -> pd.DataFrame | None:
-        if config.sample_request:
-            return sample_frame(config.sample_request)
-        try:
-            reference = self.reference_data(config.name)
-        except NotFoundError:
-            return None
-        features = [f for f in config.features.all if f in reference.columns]
-        if not features:
-            columns = config.columns
-            excluded = {columns.target, columns.prediction, columns.score, columns.timestamp}
-            features = [c for c in reference.columns if c not in excluded]
-        return reference.head(SAMPLE_ROWS)[features].reset_index(drop=True)
-
-    def _score(self, config: Any, loaded: Any, frame: pd.DataFrame) -> BatchResult:
-        return score_batch(
-            loaded,
-            frame,
-            features=required_features(loaded, config.features.all),
-            task=config.task,
-            positive_label=config.positive_label,
-        )
+        return default_sample(config, lambda: self.reference_data(config.name))
 
     def score(
         self,
@@ -365,7 +337,7 @@ class LocalPlatform(MLPlatform):
 
         def on_deployment(deployment: Deployment, frame: pd.DataFrame) -> BatchResult:
             artifact = store.versions.artifact_path(model, deployment.model_version)
-            return self._score(config, self._models.load(artifact), frame)
+            return score_with_config(config, self._models.load(artifact), frame)
 
         answers, records = route(requests, state, on_deployment, seed=seed)
         for batch in records:
@@ -380,15 +352,7 @@ class LocalPlatform(MLPlatform):
         """
         config = self._model(model)
         store = self._env(env)
-        if isinstance(labels, pd.DataFrame):
-            target = config.columns.target or "label"
-            if "correlation_id" not in labels.columns or target not in labels.columns:
-                raise InvalidRequestError(
-                    f"labels need columns 'correlation_id' and {target!r}, got {list(labels.columns)}"
-                )
-            values = dict(zip(labels["correlation_id"].astype(str), labels[target], strict=True))
-        else:
-            values = {str(k): v for k, v in labels.items()}
+        values = monitoring.label_values(labels, config.columns.target)
         return telemetry.record_labels(store.db, model, values)
 
     def traffic_days(self, model: str, env: str) -> list[str]:
@@ -417,54 +381,20 @@ class LocalPlatform(MLPlatform):
         merged = {**config.retraining.parameters, **{str(k): str(v) for k, v in parameters.items()}}
         check_parameters(merged)
         script = resolve_script(config.retraining.pipeline, self.settings.source, self.layout.root)
-        job_id = new_job_id(model)
-        work_dir = store.jobs.work_dir(job_id)
         data = self.layout.resolve(merged.get("data") or self.training_data_dir(model))
-        command = training_command(script, data, work_dir / OUTPUTS_DIR, merged)
-        store.jobs.create(
-            job_id=job_id, model=model, parameters=merged, reason=reason, command=command
+        return store.jobs.submit(
+            self.layout, model=model, script=script, data=data, parameters=merged, reason=reason
         )
-        try:
-            runner = spawn_runner(self.layout, store.layout, job_id, work_dir)
-        except OSError as exc:
-            store.jobs.transition(
-                job_id,
-                _UNFINISHED,
-                JobStatus.FAILED,
-                ended=utcnow(),
-                error=f"could not start the runner: {exc}",
-            )
-            return self.get_job(env, job_id)
-        try:
-            started: float | None = psutil.Process(runner.pid).create_time()
-        except psutil.Error:
-            started = None  # already over; reconcile reads the status it left behind
-        store.jobs.set_runner(job_id, runner.pid, started)
-        # Reap the runner when it exits so it never lingers as a zombie of the bot process.
-        threading.Thread(target=runner.wait, name=f"reap:{job_id}", daemon=True).start()
-        return self.get_job(env, job_id)
 
     def get_job(self, env: str, job_id: str) -> JobInfo:
-        store = self._env(env)
-        return store.jobs.info(store.jobs.reconcile(store.jobs.row(job_id)))
+        return self._env(env).jobs.current(job_id)
 
     def list_jobs(self, model: str, env: str, limit: int = 10) -> list[JobInfo]:
-        store = self._env(env)
-        return [store.jobs.info(store.jobs.reconcile(r)) for r in store.jobs.recent(model, limit)]
+        return self._env(env).jobs.latest(model, limit)
 
     def cancel_job(self, env: str, job_id: str) -> JobInfo:
         """Cancel a queued or running job (cancelling a cancelled job changes nothing)."""
-        store = self._env(env)
-        row = store.jobs.reconcile(store.jobs.row(job_id))
-        if row.status == JobStatus.CANCELED.value:
-            return store.jobs.info(row)
-        if row.status not in _UNFINISHED:
-            raise ConflictError(f"job {job_id} already {row.status}; there is nothing to cancel")
-        if store.jobs.transition(
-            job_id, _UNFINISHED, JobStatus.CANCELED, ended=utcnow(), error="canceled on request"
-        ):
-            terminate_group(row.runner_pid, row.runner_started)
-        return self.get_job(env, job_id)
+        return self._env(env).jobs.cancel(job_id)
 
     # ------------------------------------------------------------------ telemetry and data
     def deployment_metrics(
@@ -482,46 +412,27 @@ class LocalPlatform(MLPlatform):
         The endpoint's series counts live requests only; a deployment's series includes the
         mirrored requests it served. There is no GPU column: scoring runs on the CPU.
         """
-        if interval_minutes < 1:
-            raise InvalidRequestError(
-                f"interval_minutes must be at least 1, got {interval_minutes}"
-            )
-        if telemetry.utc_timestamp(end) <= telemetry.utc_timestamp(start):
-            raise InvalidRequestError(f"the window must end after it starts ({start} .. {end})")
+        monitoring.check_window(start, end, interval_minutes)
         state = self.endpoint_state(model, env)
         if not state.exists:
             raise NotFoundError(f"endpoint {state.endpoint} does not exist in {env}")
-        records = self._env(env).traffic.read(model, start, end)
-        records = records[records["endpoint"] == state.endpoint]
-        if deployment is not None:
-            current = next((d for d in state.deployments if d.name == deployment), None)
-            records = records[records["deployment"] == deployment]
-            if current is None and records.empty:
-                state.deployment(deployment)  # raises NotFoundError naming the endpoint
-            fallback = current.instance_count if current is not None else None
-        else:
-            records = records[~records["mirrored"].astype(bool)]
-            fallback = sum(d.instance_count for d in state.deployments) or None
-        return telemetry.request_metrics(
-            records, start, end, interval_minutes=interval_minutes, instance_count=fallback
+        return monitoring.deployment_metrics(
+            self._env(env).traffic.read(model, start, end),
+            state,
+            start,
+            end,
+            deployment=deployment,
+            interval_minutes=interval_minutes,
         )
 
     def reference_data(self, model: str) -> pd.DataFrame:
-        path = self.reference_data_path(model)
-        if not path.is_file():
-            raise NotFoundError(
-                f"reference data for {model} not found at {path}",
-                hint="run `mlops-bot demo` or set models[].reference_data",
-            )
-        return pd.read_csv(path) if path.suffix.lower() == ".csv" else pd.read_parquet(path)
+        return monitoring.read_reference(self.reference_data_path(model), model)
 
     def production_data(self, model: str, env: str, start: datetime, end: datetime) -> pd.DataFrame:
         config = self._model(model)
         store = self._env(env)
         records = store.traffic.read(model, start, end)
-        ids = records["correlation_id"].astype(str).tolist()
-        known = telemetry.lookup_labels(store.db, model, ids)
-        return telemetry.production_frame(records, known, config.columns)
+        return monitoring.production_data(records, store.db, model, config.columns)
 
     def close(self) -> None:
         """Write buffered request logs and close the databases (runners keep running)."""
@@ -530,11 +441,3 @@ class LocalPlatform(MLPlatform):
             for store in self._envs.values():
                 store.db.close()
             self._envs.clear()
-
-
-def _empty(sample: Any) -> bool:
-    if sample is None:
-        return True
-    if isinstance(sample, pd.DataFrame):
-        return sample.empty
-    return isinstance(sample, Mapping | list | tuple) and len(sample) == 0

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +23,11 @@ import pandas as pd
 import psutil
 from threadpoolctl import ThreadpoolController
 
-from infra.platform.base import InvalidRequestError
+from infra.platform.base import InvalidRequestError, NotFoundError
 
 _PROCESS = psutil.Process()
 _CPUS = os.cpu_count() or 1
+SAMPLE_ROWS = 5
 
 
 class ModelCache:
@@ -202,3 +203,43 @@ def score_batch(
     cpu_percent = min(100.0, 100.0 * cpu / max(elapsed, 1e-9) / _CPUS)
     memory_percent = 100.0 * _PROCESS.memory_info().rss / psutil.virtual_memory().total
     return BatchResult(predictions, scores, errors, elapsed * 1000.0, cpu_percent, memory_percent)
+
+
+# --------------------------------------------------------------------------- a configured model
+
+
+def default_sample(config: Any, reference: Callable[[], pd.DataFrame]) -> pd.DataFrame | None:
+    """What a deployment is validated with: the configured ``sample_request``, else the first
+    rows of the reference data (``reference``) on the model's features; None without either."""
+    if config.sample_request:
+        return sample_frame(config.sample_request)
+    try:
+        frame = reference()
+    except NotFoundError:
+        return None
+    features = [f for f in config.features.all if f in frame.columns]
+    if not features:
+        columns = config.columns
+        excluded = {columns.target, columns.prediction, columns.score, columns.timestamp}
+        features = [c for c in frame.columns if c not in excluded]
+    return frame.head(SAMPLE_ROWS)[features].reset_index(drop=True)
+
+
+def score_with_config(config: Any, loaded: Any, frame: pd.DataFrame) -> BatchResult:
+    """Score ``frame`` with a loaded model as the model's configuration says."""
+    return score_batch(
+        loaded,
+        frame,
+        features=required_features(loaded, config.features.all),
+        task=config.task,
+        positive_label=config.positive_label,
+    )
+
+
+def is_empty(sample: Any) -> bool:
+    """True for no sample at all: None, an empty frame, mapping or list."""
+    if sample is None:
+        return True
+    if isinstance(sample, pd.DataFrame):
+        return sample.empty
+    return isinstance(sample, Mapping | list | tuple) and len(sample) == 0
