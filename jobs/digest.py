@@ -113,13 +113,7 @@ def build_digest(ctx: MonitorContext) -> DigestReply:
     lines = digest_lines(ctx)
     chart: Upload | None = None
     if lines:
-        rendered = charts.digest_chart(digest_rows(lines))
-        chart = Upload(
-            filename=rendered.filename,
-            content=rendered.png,
-            title=rendered.title,
-            alt_text=rendered.alt_text,
-        )
+        chart = charts.digest_chart(digest_rows(lines))
     return DigestReply(public=True, lines=tuple(lines), generated_at=ctx.now(), chart=chart)
 
 

@@ -305,7 +305,7 @@ def _run_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             report, title=f"{Path(args.current).name} vs {Path(args.reference).name}"
         )
         try:
-            Path(args.chart).write_bytes(chart.png)
+            Path(args.chart).write_bytes(chart.content)
         except OSError as exc:
             raise BadInput(f"--chart {args.chart}: cannot write ({exc.strerror or exc})") from exc
 
