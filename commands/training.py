@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from commands.context import CommandContext
-from commands.parsing import UsageError
+from core.inputs import UsageError
 from infra.platform.base import JobInfo, JobStatus
 from infra.settings import ModelConfig
 from infra.store import JobRun, Store

@@ -22,9 +22,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 
 from commands.context import CommandContext, Invocation
-from commands.parsing import UsageError
 from commands.training import in_flight, submit_retraining
 from core.access import AccessPolicy, Decision, NoGroups
+from core.inputs import UsageError
 from core.publisher import key_of
 from core.replies import MessageRef, MessageReply, Tone
 from infra.platform.base import JobInfo, PlatformError
