@@ -26,9 +26,11 @@ from engine.drift import (
 )
 from engine.fairness import FairnessResult, GroupMetrics
 from engine.methods import Method, Profile
+from engine.model import ModelSpec
 from engine.performance import (
     ClassMetrics,
     MetricResult,
+    PerformanceLimits,
     PerformanceReport,
     run_performance,
 )
@@ -39,6 +41,7 @@ from engine.samples import ColumnKind
 from engine.utilization import (
     DeploymentUtilization,
     SignalCheck,
+    UtilizationLimits,
     UtilizationReport,
     UtilizationState,
     run_utilization,
@@ -61,6 +64,8 @@ __all__ = [
     "GroupMetrics",
     "Method",
     "MetricResult",
+    "ModelSpec",
+    "PerformanceLimits",
     "PerformanceReport",
     "Profile",
     "ProfileCache",
@@ -70,6 +75,7 @@ __all__ = [
     "QualityThresholds",
     "ReferenceProfile",
     "SignalCheck",
+    "UtilizationLimits",
     "UtilizationReport",
     "UtilizationState",
     "Verdict",

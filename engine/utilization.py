@@ -32,7 +32,6 @@ import numpy as np
 import pandas as pd
 
 from engine.verdict import Verdict
-from infra.settings import UtilizationConfig
 
 MIN_SAMPLES = 3
 TARGET_FRACTION_OF_HIGH = 0.75
@@ -52,6 +51,20 @@ class UtilizationState(StrEnum):
     UNDER = "under_utilized"
     HEALTHY = "healthy"
     NO_DATA = "no_data"
+
+
+@dataclass(frozen=True)
+class UtilizationLimits:
+    """Thresholds of the utilization monitor (:mod:`jobs.checks.options` builds them from a
+    model's ``monitoring.utilization`` section)."""
+
+    high_cpu_percent: float = 80
+    low_cpu_percent: float = 10
+    high_memory_percent: float = 85
+    max_error_rate: float = 0.02
+    max_latency_p99_ms: float = 1000
+    sustained_share: float = 0.8
+    """Share of samples in the window that must be over/under a threshold to count."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +118,7 @@ class DeploymentUtilization:
 @dataclass(frozen=True)
 class UtilizationReport:
     deployments: Mapping[str, DeploymentUtilization]
-    config: UtilizationConfig
+    config: UtilizationLimits
 
     @property
     def verdict(self) -> Verdict:
@@ -151,7 +164,7 @@ def _share_check(
 
 
 def assess_deployment(
-    name: str, frame: pd.DataFrame, cfg: UtilizationConfig
+    name: str, frame: pd.DataFrame, cfg: UtilizationLimits
 ) -> DeploymentUtilization:
     frame = frame.sort_index()
     frame = frame.dropna(how="all")
@@ -293,7 +306,7 @@ def _scale_up_target(
 
 
 def _scale_down_target(
-    frame: pd.DataFrame, instances: int | None, cfg: UtilizationConfig
+    frame: pd.DataFrame, instances: int | None, cfg: UtilizationLimits
 ) -> int | None:
     if instances is None:
         return None
@@ -309,7 +322,7 @@ def _scale_down_target(
 
 
 def run_utilization(
-    cfg: UtilizationConfig,
+    cfg: UtilizationLimits,
     metrics: pd.DataFrame | Mapping[str, pd.DataFrame],
     *,
     deployment: str = "default",

@@ -36,9 +36,8 @@ from engine.digest import DigestRow, worst_first
 from engine.fairness import FairnessResult
 from engine.results import ColumnDriftResult, DriftReport
 from engine.samples import ColumnKind
-from engine.utilization import DeploymentUtilization
+from engine.utilization import DeploymentUtilization, UtilizationLimits
 from engine.verdict import Verdict
-from infra.settings import UtilizationConfig
 
 WIDTH_IN = 8.0
 DPI = 100  # 8 in x 100 dpi = 800 px
@@ -578,7 +577,7 @@ def fairness_chart(result: FairnessResult, *, model: str | None = None) -> Uploa
 def utilization_chart(
     frame: pd.DataFrame,
     result: DeploymentUtilization,
-    cfg: UtilizationConfig,
+    cfg: UtilizationLimits,
     *,
     model: str | None = None,
     environment: str | None = None,

@@ -10,8 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from core.replies import Upload
-from engine import digest_row, run_drift, run_performance, run_utilization
-from infra.settings import UtilizationConfig
+from engine import UtilizationLimits, digest_row, run_drift, run_performance, run_utilization
 from jobs import charts
 from tests.jobs.churn_data import churn_frame, churn_model, utilization_frame
 
@@ -26,7 +25,7 @@ def render_all() -> list[Upload]:
     drift = run_drift(model, reference, drifted)
     calm = run_drift(model, reference, steady)
     perf = run_performance(model, reference, unfair)
-    cfg = UtilizationConfig()
+    cfg = UtilizationLimits()
     hot = utilization_frame(cpu=78, ramp=18, instances=2, latency_p99=900, seed=5)
     hot_report = run_utilization(cfg, hot, deployment="blue")
     idle = run_utilization(

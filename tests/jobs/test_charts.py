@@ -9,8 +9,7 @@ import pytest
 from matplotlib import image
 
 from core.replies import Upload
-from engine import digest_row, run_drift, run_performance, run_utilization
-from infra.settings import UtilizationConfig
+from engine import UtilizationLimits, digest_row, run_drift, run_performance, run_utilization
 from jobs import charts
 from tests.jobs.churn_data import churn_frame, churn_model, utilization_frame
 from tests.jobs.render_charts import render_all
@@ -93,7 +92,7 @@ def test_digest_orders_worst_first() -> None:
     reference = churn_frame(3000, seed=37)
     bad = run_drift(model, reference, churn_frame(1000, seed=38, drifted=True), cache=None)
     good = run_drift(model, reference, churn_frame(1000, seed=39), cache=None)
-    util = run_utilization(UtilizationConfig(), utilization_frame())
+    util = run_utilization(UtilizationLimits(), utilization_frame())
     rows = [
         digest_row(
             "a-model",
