@@ -13,6 +13,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from core.checks import CHECK_KINDS
 from core.publisher import key_of
 from core.replies import MessageRef, Upload
 from core.reports import SIGNALS, DigestLine, DigestReply, level_rank, worst_level
@@ -28,11 +29,7 @@ log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(days=2)
 
 #: Digest columns: the engine's three monitors, each the worst of its signals.
-_COLUMNS = {
-    "drift": ("drift", "data_quality"),
-    "performance": ("performance", "fairness"),
-    "utilization": ("utilization",),
-}
+_COLUMNS = {kind.value: kind.signals for kind in CHECK_KINDS}
 _VERDICT = {
     "healthy": Verdict.HEALTHY,
     "warning": Verdict.WARNING,

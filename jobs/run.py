@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from core.checks import CHECK_KINDS, CheckKind
+
 if TYPE_CHECKING:
     from jobs.context import MonitorContext
 
 log = logging.getLogger(__name__)
 
-CHECK_KINDS = ("drift", "performance", "utilization")
-KINDS = (*CHECK_KINDS, "digest", "retrain")
+KINDS: tuple[str, ...] = (*CHECK_KINDS, "digest", "retrain")
+"""Every job kind: the checks (:data:`core.checks.CHECK_KINDS`), the digest and retraining."""
 
 EXIT_OK, EXIT_BREACH, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 
@@ -39,7 +41,7 @@ class JobResult:
 # --------------------------------------------------------------------------- the runners
 
 
-def _check(kind: str) -> Callable[..., JobResult]:
+def _check(kind: CheckKind) -> Callable[..., JobResult]:
     def run(
         ctx: MonitorContext,
         model: str | None,
@@ -119,9 +121,7 @@ def _retrain(
 
 #: kind -> runner(ctx, model, env, **options). Tests may add kinds (e.g. a probe).
 RUNNERS: dict[str, Callable[..., Any]] = {
-    "drift": _check("drift"),
-    "performance": _check("performance"),
-    "utilization": _check("utilization"),
+    **{kind.value: _check(kind) for kind in CHECK_KINDS},
     "digest": _digest,
     "retrain": _retrain,
 }
