@@ -24,9 +24,9 @@ from bot.runtime import build_services
 from bot.sandbox import seed
 from bot.slack.responder import make_client
 from bot.slack.services import Services
+from core.replies import Upload
 from infra.settings import Settings
 from infra.store import Store, open_store
-from core.replies import Upload
 from jobs.scheduler import MonitoringScheduler
 from tests.fakes.slack_server import FakeSlackServer
 from tests.scheduling.platform import CATEGORICAL, NUMERIC, ScriptedPlatform
