@@ -85,9 +85,6 @@ class QualityReport:
     def verdict(self) -> Verdict:
         return Verdict.worst(f.verdict for f in self.findings)
 
-    def for_column(self, name: str) -> list[QualityFinding]:
-        return [f for f in self.findings if f.column == name]
-
 
 class NumericCounts(Protocol):
     """What the checks need from a numeric column: a sample in memory or a chunked summary."""
