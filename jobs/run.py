@@ -13,6 +13,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from core.checks import CHECK_KINDS, CheckKind
+from engine.verdict import Verdict
 
 if TYPE_CHECKING:
     from jobs.context import MonitorContext
@@ -31,7 +32,8 @@ class JobResult:
     model: str | None
     env: str | None
     level: str
-    """healthy / warning / breach / unknown for checks; submitted / held for retrain; posted."""
+    """A check's :class:`~engine.verdict.Verdict` (the digest's worst), ``unknown`` when the job
+    could not run; submitted / held for retrain."""
     headline: str
     lines: list[str] = field(default_factory=list)
     posted: bool = False
@@ -101,7 +103,7 @@ def _digest(
         + ", ".join(f"{s} {lvl}" for s, lvl, _ in line.signals)
         for line in reply.lines
     ]
-    worst = reply.lines[0].level if reply.lines else "unknown"
+    worst = reply.lines[0].level if reply.lines else Verdict.NO_DATA
     return JobResult(
         "digest", None, None, worst, reply.fallback_text, lines, posted=ref is not None
     )

@@ -9,8 +9,9 @@ import pandas as pd
 
 from core.checks import CheckKind
 from core.replies import Upload
-from core.reports import CheckReport, Finding, SignalResult, from_verdict
+from core.reports import CheckReport, Finding, SignalResult
 from engine import ColumnDriftResult, DriftReport, run_drift
+from engine.verdict import Verdict
 from infra.platform.base import PlatformError
 from infra.settings import ModelConfig
 from jobs import charts
@@ -83,7 +84,7 @@ def _drift_signal(report: DriftReport, chart: Upload | None, end: datetime) -> S
     for name, column in report.outputs.items():
         if column.drifted:  # after the features: the headline already says outputs drifted
             findings.append(_column_finding(column, name=f"{name} (model output)"))
-    level = from_verdict(report.verdict)
+    level = report.verdict
     headline = report.headline
     if report.prediction_drift:
         headline += "; the model's outputs drifted too"
@@ -103,7 +104,7 @@ def _column_finding(column: ColumnDriftResult, *, name: str | None = None) -> Fi
         value, limit = f"p = {num(score)}", f"drift when p < {threshold:g} ({method.label})"
     else:
         value, limit = f"{num(score)}", f"drift when > {threshold:g} ({method.label})"
-    level = "breach" if column.drifted else "healthy"
+    level = Verdict.BREACH if column.drifted else Verdict.HEALTHY
     return Finding(
         name=name or column.column,
         value=value,
@@ -116,7 +117,7 @@ def _column_finding(column: ColumnDriftResult, *, name: str | None = None) -> Fi
 def _quality_signal(report: DriftReport) -> SignalResult:
     quality = report.quality
     findings = sorted(quality.findings, key=lambda f: -f.verdict.severity)
-    level = from_verdict(quality.verdict) if report.n_current else "unknown"
+    level = quality.verdict if report.n_current else Verdict.NO_DATA
     if not findings:
         headline = "no data quality problems" if report.n_current else "no rows in the window"
     else:
@@ -132,7 +133,7 @@ def _quality_signal(report: DriftReport) -> SignalResult:
                 value=f"{f.value:.1%}",
                 limit=f"> {f.threshold:.1%}"
                 + (f" (reference {f.reference:.1%})" if f.reference is not None else ""),
-                level=from_verdict(f.verdict),
+                level=f.verdict,
                 note=f.message,
             )
             for f in findings[:MAX_FINDINGS]
@@ -149,7 +150,7 @@ def _drift_fields(report: DriftReport) -> tuple[tuple[str, str], ...]:
         ),
         ("Rows", f"{report.n_current:,} current · {report.n_reference:,} reference"),
         ("Prediction drift", "yes" if report.prediction_drift else "no"),
-        ("Data quality", from_verdict(report.quality.verdict)),
+        ("Data quality", report.quality.verdict.label),
     ]
     top = [c for c in report.ranked() if c.drifted][:3]
     if top:

@@ -12,9 +12,6 @@ from core.reports import (
     CheckReport,
     Finding,
     SignalResult,
-    from_verdict,
-    level_rank,
-    worst_level,
 )
 from engine import MetricResult, PerformanceReport, run_performance
 from engine.verdict import Verdict
@@ -141,10 +138,10 @@ def _performance_signal(
     report: PerformanceReport, chart: Upload | None, trend: tuple[tuple[str, float], ...]
 ) -> SignalResult:
     if not report.has_labels:
-        level = "unknown"
+        level = Verdict.NO_DATA
         headline = report.notes[0] if report.notes else "no labelled rows in the window"
     else:
-        level = worst_level(from_verdict(m.verdict) for m in report.metrics.values())
+        level = Verdict.worst(m.verdict for m in report.metrics.values())
         breaches = [
             m.note or m.label for m in report.metrics.values() if m.verdict is Verdict.BREACH
         ]
@@ -160,7 +157,7 @@ def _performance_signal(
             headline = ", ".join(shown) or "no metric could be computed"
     findings = sorted(
         (_metric_finding(m) for m in report.metrics.values() if m.value is not None),
-        key=lambda f: -level_rank(f.level),
+        key=lambda f: -f.level.severity,
     )
     return SignalResult(
         signal="performance",
@@ -187,7 +184,7 @@ def _metric_finding(m: MetricResult) -> Finding:
         name=m.label,
         value=value,
         limit="; ".join(limits) or "no limit set",
-        level=from_verdict(m.verdict),
+        level=m.verdict,
         note=m.note or "",
     )
 
@@ -195,9 +192,9 @@ def _metric_finding(m: MetricResult) -> Finding:
 def _fairness_signal(report: PerformanceReport, chart: Upload | None) -> SignalResult:
     judged = [f for f in report.fairness if f.verdict is not Verdict.NO_DATA]
     if not report.has_labels or not judged:
-        level, headline = "unknown", "not enough labelled rows per group to judge fairness"
+        level, headline = Verdict.NO_DATA, "not enough labelled rows per group to judge fairness"
     else:
-        level = worst_level(from_verdict(f.verdict) for f in judged)
+        level = Verdict.worst(f.verdict for f in judged)
         breaches = [f"{f.feature}: {text}" for f in judged for text in f.breaches]
         headline = (
             "; ".join(breaches)
@@ -225,14 +222,14 @@ def _fairness_signal(report: PerformanceReport, chart: Upload | None) -> SignalR
                 level=_limit_level(f.equalized_odds_difference, f.max_equalized_odds_difference),
             )
         )
-    findings.sort(key=lambda f: -level_rank(f.level))
+    findings.sort(key=lambda f: -f.level.severity)
     return SignalResult("fairness", level, headline, tuple(findings[:MAX_FINDINGS]), chart)
 
 
-def _limit_level(value: float | None, limit: float) -> str:
+def _limit_level(value: float | None, limit: float) -> Verdict:
     if value is None:
-        return "unknown"
-    return "breach" if value > limit else "healthy"
+        return Verdict.NO_DATA
+    return Verdict.BREACH if value > limit else Verdict.HEALTHY
 
 
 def _performance_fields(report: PerformanceReport) -> tuple[tuple[str, str], ...]:
@@ -268,7 +265,7 @@ def _performance_details(report: PerformanceReport) -> tuple[str, ...]:
             lines.append(f"{metric.label}: not computed — {metric.note or 'no value'}")
         else:
             lines.append(
-                f"{finding.name}: {finding.value} — limit {finding.limit} — {finding.level}"
+                f"{finding.name}: {finding.value} — limit {finding.limit} — {finding.level.label}"
             )
     for cls in report.per_class:
         lines.append(
@@ -278,7 +275,7 @@ def _performance_details(report: PerformanceReport) -> tuple[str, ...]:
     for result in report.fairness:
         lines.append(
             f"fairness {result.feature}: DP {num(result.demographic_parity_difference)}, "
-            f"EO {num(result.equalized_odds_difference)} — {from_verdict(result.verdict)}"
+            f"EO {num(result.equalized_odds_difference)} — {result.verdict.label}"
         )
         for group in result.groups:
             lines.append(

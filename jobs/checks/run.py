@@ -14,6 +14,7 @@ from core.checks import CheckKind
 from core.publisher import key_of
 from core.replies import MessageRef
 from core.reports import CheckReport, SignalResult, SummaryReply
+from engine.verdict import Verdict
 from infra.settings import ModelConfig
 from jobs.alerts import (
     AlertBook,
@@ -49,6 +50,12 @@ def describe_window(start: datetime, end: datetime) -> str:
     hours = span.total_seconds() / 3600
     length = f"{hours / 24:g}d" if hours >= 24 and hours % 24 == 0 else f"{hours:g}h"
     return f"{start:%b %d %H:%M} – {end:%b %d %H:%M} UTC (last {length})"
+
+
+def alert_level(verdict: Verdict) -> str:
+    """A verdict as the alert book (:mod:`jobs.alerts`) stores and compares it: ``unknown`` for
+    NO_DATA, as every stored alert row spells it (``Verdict("unknown")`` reads it back)."""
+    return "unknown" if verdict is Verdict.NO_DATA else verdict.value
 
 
 def build_report(
@@ -101,7 +108,7 @@ def run_check(
                     model=model_cfg.name,
                     environment=env,
                     signal=signal.signal,
-                    level=signal.level,
+                    level=alert_level(signal.level),
                     headline=signal.headline,
                     findings=signal.findings,
                     window=window_text,
@@ -134,14 +141,20 @@ def _apply_retraining(
 def _record_failure(
     ctx: MonitorContext, kind: str, model_cfg: ModelConfig, env: str, message: str
 ) -> None:
-    """A check that cannot run shows as "unknown" in /mlops status and the digest."""
+    """A check that cannot run shows as "no data" in /mlops status and the digest."""
     book = AlertBook(ctx)
     signals = check_of(kind).signals
     if kind == CheckKind.PERFORMANCE and not model_cfg.sensitive_features:
         signals = ("performance",)
     for signal in signals:
         book.observe(
-            Observation(model_cfg.name, env, signal, "unknown", f"check could not run: {message}"),
+            Observation(
+                model_cfg.name,
+                env,
+                signal,
+                alert_level(Verdict.NO_DATA),
+                f"check could not run: {message}",
+            ),
             model_cfg,
         )
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from core.checks import CheckKind
 from core.replies import Upload
-from core.reports import CheckReport, Finding, SignalResult, from_verdict, level_rank
+from core.reports import CheckReport, Finding, SignalResult
 from engine import UtilizationReport, UtilizationState, run_utilization
 from engine.verdict import Verdict
 from infra.platform.base import PlatformError
@@ -99,16 +99,16 @@ def _utilization_signal(report: UtilizationReport, chart: Upload | None) -> Sign
             if c.metric == "error_rate"
             else f"mean {c.mean:.3g}, {c.share:.0%} of samples",
             limit=f"{c.direction} {c.threshold:g}",
-            level=from_verdict(c.verdict),
+            level=c.verdict,
             note=c.note or "",
         )
         for d in deployments
         for c in d.checks
     ]
-    findings.sort(key=lambda f: -level_rank(f.level))
+    findings.sort(key=lambda f: -f.level.severity)
     return SignalResult(
         signal="utilization",
-        level=from_verdict(report.verdict),
+        level=report.verdict,
         headline=headline,
         findings=tuple(findings[:MAX_FINDINGS]),
         chart=chart,
@@ -143,7 +143,7 @@ def _utilization_details(report: UtilizationReport) -> tuple[str, ...]:
         for c in d.checks:
             lines.append(
                 f"  {c.label}: mean {c.mean:.4g}, p95 {c.p95:.4g}, latest {c.latest:.4g}, "
-                f"{c.direction} {c.threshold:g} in {c.share:.0%} — {from_verdict(c.verdict)}"
+                f"{c.direction} {c.threshold:g} in {c.share:.0%} — {c.verdict.label}"
             )
         lines.extend(f"  reason: {r}" for r in d.reasons)
         if d.recommendation:
