@@ -1,7 +1,8 @@
 """The drift engine: reference vs current window, per feature, per model output, per dataset.
 
-``run_drift(model_cfg, reference, current)`` is what scheduled jobs and ``/mlops drift`` call;
-``drift_frames(reference, current)`` is the same without a model configuration (the CLI).
+``run_drift(model, reference, current, options=...)`` is what the drift check
+(:mod:`jobs.checks.drift`) calls, with :class:`DriftOptions` built from the model's
+configuration; ``drift_frames(reference, current)`` is the same without a model (the CLI).
 
 Each numeric column is sorted once per sample (the reference's sorted arrays are cached per
 model, see ``profile``) and compared in one merge; each categorical column is counted in one

@@ -4,7 +4,8 @@ Classification: accuracy, precision, recall, F1 (binary on the positive label, m
 for more classes, with per-class rows), ROC AUC when a score column exists (binary only).
 Regression: MAE, RMSE, R². Every metric comes from scikit-learn's ``sklearn.metrics``.
 
-Two kinds of limits, both from ``monitoring.performance`` in the model's configuration:
+Two kinds of limits, both in :class:`PerformanceLimits` (the performance check builds them from
+``monitoring.performance`` in the model's configuration):
 
 * absolute: ``min_accuracy``, ``min_f1``, ``min_roc_auc``, ``max_mae``, ``max_rmse``, ``min_r2``
   — crossing one is a breach;

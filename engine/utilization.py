@@ -14,7 +14,8 @@ the threshold, so one spike neither pages anyone nor hides a saturated deploymen
 * error rate: the request-weighted mean over the window above ``max_error_rate`` → breach;
 * latency: p99 sustained above ``max_latency_p99_ms`` → breach.
 
-Half the sustained share (or half the error budget) is a warning. GPU uses the CPU thresholds.
+Thresholds come in :class:`UtilizationLimits` (the utilization check builds them from
+``monitoring.utilization``). Half the sustained share (or half the error budget) is a warning. GPU uses the CPU thresholds.
 
 The suggested instance count sizes the deployment so its 90th-percentile load would sit at 75%
 of the high mark: ``ceil(instances × p90(load %) / (0.75 × high %))``.
