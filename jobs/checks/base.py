@@ -44,6 +44,7 @@ class Check(Protocol):
 
 
 def num(value: float | None, digits: int = 3) -> str:
+    """A number for a finding: ``digits`` significant digits, ``–`` when missing, ``∞``."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     if math.isinf(value):
