@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from commands.context import CommandContext
-from commands.parsing import UsageError, parse_args
+from commands.parsing import parse_args
+from core.inputs import UsageError
 from core.promotion.states import APPROVAL_ID
 from core.replies import Reply
 from infra.store import AuditRecord

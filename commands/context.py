@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
-from commands.parsing import UsageError, suggest
+from commands.parsing import suggest
 from core.access import AccessPolicy
+from core.inputs import UsageError
 from core.replies import Reply, ScheduledJobRow
 from infra.platform.base import MLPlatform
 from infra.settings import ModelConfig, Settings

@@ -4,8 +4,9 @@ deploys are allowed (dev by default); protected environments go through `/mlops 
 from __future__ import annotations
 
 from commands.context import CommandContext
-from commands.parsing import UsageError, parse_args, parse_percent
+from commands.parsing import parse_args, parse_percent
 from commands.rollouts import run_with_progress
+from core.inputs import UsageError
 from core.replies import ProgressReply, Reply, Tone
 from core.rollout import plan_for
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from commands.checks import on_demand
 from commands.context import CommandContext
+from core.checks import CheckKind
 from core.replies import Reply
-from jobs.checks import on_demand
 
 NAME = "drift"
 USAGE = "/mlops drift <model> [--env <environment>] [--window 7d]"
@@ -13,4 +14,4 @@ EXAMPLE = "/mlops drift churn-model --env prod --window 7d"
 
 
 def run(ctx: CommandContext, words: list[str]) -> Reply:
-    return on_demand(ctx, words, kind=NAME, usage=USAGE)
+    return on_demand(ctx, words, kind=CheckKind.DRIFT, usage=USAGE)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 from commands.context import CommandContext
-from commands.parsing import UsageError, parse_args, parse_window, suggest
+from commands.parsing import parse_args, suggest
+from core.inputs import UsageError, parse_window
 from core.replies import Reply
 from core.reports import SIGNALS, MuteReply
 from jobs.alerts.mutes import list_mutes, set_mute

@@ -1,4 +1,8 @@
-"""Forgiving parsing of `/mlops` text: quotes, extra spaces, `--opt=v` / `--opt v`, key=value."""
+"""Forgiving parsing of `/mlops` text: quotes, extra spaces, `--opt=v` / `--opt v`, key=value.
+
+The "bad input" error (:class:`core.inputs.UsageError`) and the window parser
+(:func:`core.inputs.parse_window`) live in the domain layer, so jobs raise and read them too.
+"""
 
 from __future__ import annotations
 
@@ -7,24 +11,13 @@ import re
 import shlex
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
 
-from infra.settings import parse_duration
+from core.inputs import UsageError
 
 #: Slack sends "smart" quotes when people type on phones; treat them as plain quotes.
 _QUOTES = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "\u00a0": " "})
 _PARAM = re.compile(r"^([A-Za-z_][A-Za-z0-9_.-]{0,63})=(.*)$", re.DOTALL)
 MAX_TEXT = 2000
-
-
-class UsageError(Exception):
-    """The command text is wrong; ``str(err)`` says what was expected. Nothing has happened."""
-
-    def __init__(self, message: str, *, usage: str | None = None, suggestion: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.usage = usage
-        self.suggestion = suggestion
 
 
 @dataclass
@@ -111,14 +104,3 @@ def parse_percent(value: str, *, what: str, usage: str) -> int:
             f"{what} must be a whole percentage from 0 to 100, got {value!r}", usage=usage
         )
     return int(text)
-
-
-def parse_window(value: str, *, usage: str, maximum: timedelta = timedelta(days=90)) -> timedelta:
-    parsed = parse_duration(value)
-    if not isinstance(parsed, timedelta) or parsed <= timedelta(0):
-        raise UsageError(f"expected a duration like 6h, 7d or 30m, got {value!r}", usage=usage)
-    if parsed > maximum:
-        raise UsageError(
-            f"the window can be at most {maximum.days} days, got {value!r}", usage=usage
-        )
-    return parsed

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from commands.checks import on_demand
 from commands.context import CommandContext
+from core.checks import CheckKind
 from core.replies import Reply
-from jobs.checks import on_demand
 
 NAME = "perf"
 USAGE = "/mlops perf <model> [--env <environment>] [--window 7d]"
@@ -13,4 +14,4 @@ EXAMPLE = "/mlops perf churn-model --env prod"
 
 
 def run(ctx: CommandContext, words: list[str]) -> Reply:
-    return on_demand(ctx, words, kind="performance", usage=USAGE)
+    return on_demand(ctx, words, kind=CheckKind.PERFORMANCE, usage=USAGE)

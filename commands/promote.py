@@ -13,7 +13,8 @@ from datetime import timedelta
 from typing import Any, NoReturn
 
 from commands.context import CommandContext, CommandDenied
-from commands.parsing import UsageError, parse_args
+from commands.parsing import parse_args
+from core.inputs import UsageError
 from core.monitoring_state import latest_verdicts
 from core.promotion.book import ApprovalBook, NewRequest
 from core.promotion.policy import ApprovalRules

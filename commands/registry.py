@@ -24,7 +24,8 @@ from commands import (
     usage,
 )
 from commands.context import CommandContext, CommandDenied
-from commands.parsing import UsageError, split_words, suggest
+from commands.parsing import split_words, suggest
+from core.inputs import UsageError
 from core.replies import CommandHelp, ErrorReply, HelpReply, Reply
 from infra.logs import redact
 from infra.platform.base import (

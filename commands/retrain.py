@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from commands.context import CommandContext
-from commands.parsing import UsageError, parse_args
+from commands.parsing import parse_args
 from commands.training import submit_retraining
+from core.inputs import UsageError
 from core.replies import JobReply, Reply
 
 NAME = "retrain"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from commands.context import CommandContext
-from commands.parsing import UsageError, parse_args
+from commands.parsing import parse_args
+from core.inputs import UsageError
 from core.replies import MessageReply, Reply, Tone
 from core.rollout import previous_split
 from core.serving import current_split

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from typing import Any
 
 from commands.context import CommandContext
-from commands.parsing import UsageError, parse_args
+from commands.parsing import parse_args
+from core.inputs import UsageError
 from core.monitoring_state import latest_verdicts, pending_approvals
 from core.replies import EnvironmentStatus, Reply, StatusReply
 from core.serving import gather

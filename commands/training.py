@@ -5,7 +5,7 @@ its refusals into what a command shows (a denial, a usage error)."""
 from __future__ import annotations
 
 from commands.context import CommandContext, CommandDenied
-from commands.parsing import UsageError
+from core.inputs import UsageError
 from infra.platform.base import JobInfo
 from infra.settings import ModelConfig
 from jobs.training import RetrainDenied, RetrainRefused

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from commands.context import CommandContext
 from commands.mute import parse_signal
-from commands.parsing import UsageError, parse_args
+from commands.parsing import parse_args
+from core.inputs import UsageError
 from core.replies import Reply
 from core.reports import MuteReply
 from jobs.alerts.mutes import list_mutes, remove_mutes

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from commands.checks import on_demand
 from commands.context import CommandContext
+from core.checks import CheckKind
 from core.replies import Reply
-from jobs.checks import on_demand
 
 NAME = "usage"
 USAGE = "/mlops usage <model> [--env <environment>] [--window 6h]"
@@ -13,4 +14,4 @@ EXAMPLE = "/mlops usage churn-model --env prod --window 24h"
 
 
 def run(ctx: CommandContext, words: list[str]) -> Reply:
-    return on_demand(ctx, words, kind="utilization", usage=USAGE)
+    return on_demand(ctx, words, kind=CheckKind.UTILIZATION, usage=USAGE)

@@ -8,22 +8,22 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from core.replies import PendingApproval, Verdict
+from core.replies import PendingApproval, SignalVerdict
 from infra.store import Alert, Approval, Store, Vote
 
 _LEVEL = {"ok": "healthy", "resolved": "healthy", "pending": "warning", "open": "breach"}
 
 
-def latest_verdicts(store: Store, model: str) -> dict[str, list[Verdict]]:
+def latest_verdicts(store: Store, model: str) -> dict[str, list[SignalVerdict]]:
     """The last monitoring verdict per environment and signal (the alert rows double as state)."""
-    out: dict[str, list[Verdict]] = defaultdict(list)
+    out: dict[str, list[SignalVerdict]] = defaultdict(list)
     with store.session() as session:
         for alert in session.scalars(
             select(Alert).where(Alert.model == model).order_by(Alert.signal)
         ):
             level = alert.summary.get("level") or _LEVEL.get(alert.state, alert.state)
             out[alert.environment].append(
-                Verdict(
+                SignalVerdict(
                     signal=alert.signal,
                     level=str(level),
                     summary=str(alert.summary.get("headline", "")),

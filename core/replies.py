@@ -94,7 +94,10 @@ class HelpReply(Reply):
 
 
 @dataclass(frozen=True)
-class Verdict:
+class SignalVerdict:
+    """The last verdict of one signal as ``/mlops status`` lists it (not the verdict scale, which
+    is :class:`engine.verdict.Verdict`)."""
+
     signal: str
     level: str
     """healthy, warning, breach, muted or unknown."""
@@ -123,7 +126,7 @@ class EnvironmentStatus:
     error: str | None = None
     serving_metrics: Mapping[str, Mapping[str, float]] = field(default_factory=dict)
     """Metrics of each serving version, keyed by version."""
-    verdicts: tuple[Verdict, ...] = ()
+    verdicts: tuple[SignalVerdict, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -2,27 +2,21 @@
 
 A check turns an engine report (drift, performance, utilization) into a :class:`CheckReport`:
 per-signal levels and headlines, the key numbers, the "what changed" findings and PNG charts.
+Levels are :class:`engine.verdict.Verdict`, the one level scale of the product.
 The alert lifecycle, the summary card, the alert card and the digest all read this one shape,
 so a scheduled run, ``mlops-bot run-job`` and ``/mlops drift`` say exactly the same thing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.replies import Reply, Upload
+from engine.verdict import Verdict
 
 #: Alert signals, one fingerprint each per model and environment.
 SIGNALS: tuple[str, ...] = ("drift", "data_quality", "performance", "fairness", "utilization")
-
-#: The signals each check kind measures, main signal first.
-KIND_SIGNALS: dict[str, tuple[str, ...]] = {
-    "drift": ("drift", "data_quality"),
-    "performance": ("performance", "fairness"),
-    "utilization": ("utilization",),
-}
 
 SIGNAL_LABELS: dict[str, str] = {
     "drift": "Drift",
@@ -32,24 +26,6 @@ SIGNAL_LABELS: dict[str, str] = {
     "utilization": "Utilization",
 }
 
-#: Levels in the order "worst first" sorts them; ``unknown`` is "not enough data to say".
-LEVELS: tuple[str, ...] = ("healthy", "unknown", "warning", "breach")
-
-
-def level_rank(level: str) -> int:
-    return LEVELS.index(level) if level in LEVELS else 1
-
-
-def worst_level(levels: Iterable[str], default: str = "healthy") -> str:
-    items = list(levels)
-    return max(items, key=level_rank) if items else default
-
-
-def from_verdict(verdict: object) -> str:
-    """The engine's Verdict (healthy/warning/breach/no_data) as a card level."""
-    value = str(getattr(verdict, "value", verdict))
-    return "unknown" if value == "no_data" else value
-
 
 @dataclass(frozen=True)
 class Finding:
@@ -58,15 +34,19 @@ class Finding:
     name: str
     value: str
     limit: str
-    level: str
+    level: Verdict
     note: str = ""
+
+    def __post_init__(self) -> None:
+        # Levels given as text ("breach", or the stored "unknown") become the Verdict they name.
+        object.__setattr__(self, "level", Verdict.parse(self.level))
 
     def to_json(self) -> dict[str, str]:
         return {
             "name": self.name,
             "value": self.value,
             "limit": self.limit,
-            "level": self.level,
+            "level": self.level.value,
             "note": self.note,
         }
 
@@ -76,7 +56,7 @@ class Finding:
             name=str(data.get("name", "")),
             value=str(data.get("value", "")),
             limit=str(data.get("limit", "")),
-            level=str(data.get("level", "unknown")),
+            level=Verdict.parse(data.get("level")),
             note=str(data.get("note", "")),
         )
 
@@ -84,7 +64,7 @@ class Finding:
 @dataclass(frozen=True)
 class SignalResult:
     signal: str
-    level: str
+    level: Verdict
     headline: str
     findings: tuple[Finding, ...] = ()
     """Worst first; the alert card shows the top few."""
@@ -92,6 +72,10 @@ class SignalResult:
     """The one chart that explains this signal (uploaded with its alert)."""
     trend: tuple[tuple[str, float], ...] = ()
     """(ISO time, value) of the headline number, for trend charts across checks."""
+
+    def __post_init__(self) -> None:
+        # Levels given as text ("breach", or the stored "unknown") become the Verdict they name.
+        object.__setattr__(self, "level", Verdict.parse(self.level))
 
 
 @dataclass(frozen=True)
@@ -110,8 +94,8 @@ class CheckReport:
     notes: tuple[str, ...] = ()
 
     @property
-    def level(self) -> str:
-        return worst_level(s.level for s in self.signals)
+    def level(self) -> Verdict:
+        return Verdict.worst(s.level for s in self.signals)
 
     @property
     def main(self) -> SignalResult:
@@ -214,11 +198,16 @@ class DetailsReply(Reply):
 class DigestLine:
     model: str
     environment: str
-    level: str
-    signals: tuple[tuple[str, str, str], ...] = ()
+    level: Verdict
+    signals: tuple[tuple[str, Verdict, str], ...] = ()
     """(signal, level, short text) in SIGNALS order."""
     open_alerts: int = 0
     muted: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "level", Verdict.parse(self.level))
+        signals = tuple((s, Verdict.parse(level), text) for s, level, text in self.signals)
+        object.__setattr__(self, "signals", signals)
 
 
 @dataclass(frozen=True)

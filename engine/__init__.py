@@ -1,10 +1,15 @@
-"""The monitoring engine: drift, data quality, performance, fairness and utilization.
+"""The statistics engine: drift, data quality, performance, fairness and utilization.
 
-Pure computation on pandas / pyarrow data, no Slack. One call per monitor:
+Pure computation on pandas / pyarrow data. It imports nothing else from the product (no
+settings, no store, no Slack; ``lint-imports`` enforces it): a model is described by
+:class:`ModelSpec` and every threshold comes in the engine's own option types
+(:class:`DriftOptions`, :class:`QualityThresholds`, :class:`PerformanceLimits`,
+:class:`UtilizationLimits`), which :mod:`jobs.checks.options` builds from the configuration.
+Every monitor speaks one verdict scale, :class:`Verdict`. One call per monitor:
 
-* :func:`run_drift` (model config, reference, current) -> :class:`DriftReport`
-* :func:`run_performance` (model config, reference, current) -> :class:`PerformanceReport`
-* :func:`run_utilization` (utilization config, metrics frame) -> :class:`UtilizationReport`
+* :func:`run_drift` (model, reference, current, options) -> :class:`DriftReport`
+* :func:`run_performance` (model, reference, current, limits) -> :class:`PerformanceReport`
+* :func:`run_utilization` (limits, metrics frame) -> :class:`UtilizationReport`
 
 and :func:`drift_frames` for two tables without a model (the ``mlops-bot drift`` CLI).
 """
@@ -26,9 +31,11 @@ from engine.drift import (
 )
 from engine.fairness import FairnessResult, GroupMetrics
 from engine.methods import Method, Profile
+from engine.model import ModelSpec
 from engine.performance import (
     ClassMetrics,
     MetricResult,
+    PerformanceLimits,
     PerformanceReport,
     run_performance,
 )
@@ -39,6 +46,7 @@ from engine.samples import ColumnKind
 from engine.utilization import (
     DeploymentUtilization,
     SignalCheck,
+    UtilizationLimits,
     UtilizationReport,
     UtilizationState,
     run_utilization,
@@ -61,6 +69,8 @@ __all__ = [
     "GroupMetrics",
     "Method",
     "MetricResult",
+    "ModelSpec",
+    "PerformanceLimits",
     "PerformanceReport",
     "Profile",
     "ProfileCache",
@@ -70,6 +80,7 @@ __all__ = [
     "QualityThresholds",
     "ReferenceProfile",
     "SignalCheck",
+    "UtilizationLimits",
     "UtilizationReport",
     "UtilizationState",
     "Verdict",

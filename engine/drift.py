@@ -1,7 +1,8 @@
 """The drift engine: reference vs current window, per feature, per model output, per dataset.
 
-``run_drift(model_cfg, reference, current)`` is what scheduled jobs and ``/mlops drift`` call;
-``drift_frames(reference, current)`` is the same without a model configuration (the CLI).
+``run_drift(model, reference, current, options=...)`` is what the drift check
+(:mod:`jobs.checks.drift`) calls, with :class:`DriftOptions` built from the model's
+configuration; ``drift_frames(reference, current)`` is the same without a model (the CLI).
 
 Each numeric column is sorted once per sample (the reference's sorted arrays are cached per
 model, see ``profile``) and compared in one merge; each categorical column is counted in one
@@ -16,7 +17,7 @@ import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -31,6 +32,7 @@ from engine.methods import (
     choose_method,
     is_drift,
 )
+from engine.model import ModelSpec
 from engine.profile import (
     PROFILE_CACHE,
     CategoricalReference,
@@ -62,7 +64,6 @@ from engine.samples import (
     numeric_sample,
     row_count,
 )
-from infra.settings import DriftConfig, ModelConfig
 
 CHART_BINS = 30
 CHART_TOP_CATEGORIES = 10
@@ -76,7 +77,8 @@ class ColumnOverride:
 
 @dataclass(frozen=True)
 class DriftOptions:
-    """Engine settings; ``from_config`` maps a model's ``monitoring.drift`` section."""
+    """How the drift monitor judges a window (:func:`jobs.checks.options.drift_options` builds them
+    from a model's ``monitoring.drift`` section)."""
 
     share_threshold: float = 0.5
     small_sample_rows: int = 1000
@@ -89,21 +91,6 @@ class DriftOptions:
     quality: QualityThresholds = field(default_factory=QualityThresholds)
     max_workers: int | None = None
     ks_exact_band: float = 4.0
-
-    @classmethod
-    def from_config(cls, config: DriftConfig, **overrides: object) -> DriftOptions:
-        columns = {
-            name: ColumnOverride(Method(setting.method), setting.threshold)
-            for name, setting in config.columns.items()
-        }
-        base = cls(
-            share_threshold=config.share_threshold,
-            small_sample_rows=config.small_sample_rows,
-            min_rows=config.min_rows,
-            columns=columns,
-            quality=QualityThresholds.from_config(config.quality),
-        )
-        return replace(base, **overrides)  # type: ignore[arg-type]
 
     def override(self, column: str) -> ColumnOverride:
         return self.columns.get(column, ColumnOverride())
@@ -629,7 +616,7 @@ def _assemble(
 
 
 def model_columns(
-    model_cfg: ModelConfig, reference: Frame
+    model_cfg: ModelSpec, reference: Frame
 ) -> tuple[dict[str, ColumnKind], list[str]]:
     """Feature kinds from the configuration (inferred from dtypes when none are listed) and the
     output columns (prediction, score) to watch for prediction drift."""
@@ -663,7 +650,7 @@ def model_columns(
 
 
 def run_drift(
-    model_cfg: ModelConfig,
+    model_cfg: ModelSpec,
     reference: Frame,
     current: Frame,
     *,
@@ -671,12 +658,12 @@ def run_drift(
     reference_key: str | None = None,
     cache: ProfileCache | None = PROFILE_CACHE,
 ) -> DriftReport:
-    """Drift of a model's current window against its reference, with the model's settings.
+    """Drift of a model's current window against its reference, judged by ``options``.
 
     ``reference_key`` identifies the reference data for the profile cache (a data asset version
     or a file path with mtime); without it a cheap content fingerprint is used.
     """
-    options = options or DriftOptions.from_config(model_cfg.monitoring.drift)
+    options = options or DriftOptions()
     kinds, outputs = model_columns(model_cfg, reference)
     ref_present = set(column_names(reference))
     profiled = {name: kind for name, kind in kinds.items() if name in ref_present}

@@ -4,7 +4,8 @@ Classification: accuracy, precision, recall, F1 (binary on the positive label, m
 for more classes, with per-class rows), ROC AUC when a score column exists (binary only).
 Regression: MAE, RMSE, R². Every metric comes from scikit-learn's ``sklearn.metrics``.
 
-Two kinds of limits, both from ``monitoring.performance`` in the model's configuration:
+Two kinds of limits, both in :class:`PerformanceLimits` (the performance check builds them from
+``monitoring.performance`` in the model's configuration):
 
 * absolute: ``min_accuracy``, ``min_f1``, ``min_roc_auc``, ``max_mae``, ``max_rmse``, ``min_r2``
   — crossing one is a breach;
@@ -29,8 +30,8 @@ import pandas as pd
 from sklearn import metrics as skm
 
 from engine.fairness import FairnessResult, classification_fairness, regression_fairness
+from engine.model import ModelSpec
 from engine.verdict import Verdict
-from infra.settings import ModelConfig, PerformanceConfig
 
 MIN_LABELLED_ROWS = 30
 
@@ -46,6 +47,23 @@ _LABELS = {
 }
 _LOWER_IS_BETTER = {"mae", "rmse"}
 _HEADLINE = {"classification": ("accuracy", "f1", "roc_auc"), "regression": ("r2", "mae", "rmse")}
+
+
+@dataclass(frozen=True)
+class PerformanceLimits:
+    """What the performance and fairness monitors hold a window to (absolute limits, the largest
+    drop from the baseline, fairness gaps); :mod:`jobs.checks.options` builds them from a model's
+    ``monitoring.performance`` section."""
+
+    min_accuracy: float | None = None
+    min_f1: float | None = None
+    min_roc_auc: float | None = None
+    max_mae: float | None = None
+    max_rmse: float | None = None
+    min_r2: float | None = None
+    max_drop: float = 0.05
+    max_demographic_parity_difference: float = 0.1
+    max_equalized_odds_difference: float = 0.1
 
 
 @dataclass(frozen=True)
@@ -275,7 +293,7 @@ def _judge(
     name: str,
     value: float | None,
     baseline: float | None,
-    config: PerformanceConfig,
+    config: PerformanceLimits,
     headline: Sequence[str],
 ) -> MetricResult:
     minimum = {
@@ -327,19 +345,19 @@ def _judge(
 
 
 def run_performance(
-    model_cfg: ModelConfig,
+    model_cfg: ModelSpec,
     reference: pd.DataFrame | None,
     current: pd.DataFrame,
     *,
     baseline: Mapping[str, float] | None = None,
-    config: PerformanceConfig | None = None,
+    limits: PerformanceLimits | None = None,
 ) -> PerformanceReport:
     """Performance and fairness of the labelled rows of ``current``.
 
     The baseline is ``baseline`` when given, else the same metrics on ``reference`` when it has
     target and prediction columns, else absent (only absolute limits apply).
     """
-    config = config or model_cfg.monitoring.performance
+    config = limits or PerformanceLimits()
     task = model_cfg.task
     cols = _Columns(
         target=model_cfg.columns.target or "target",

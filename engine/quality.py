@@ -17,7 +17,6 @@ import numpy as np
 
 from engine.samples import CategoricalSample, ColumnKind
 from engine.verdict import Verdict
-from infra.settings import QualityConfig
 
 
 class QualityCheck(StrEnum):
@@ -43,20 +42,6 @@ class QualityThresholds:
     out_of_range_breach: float = 0.20
     new_category_warning: float = 0.01
     new_category_breach: float = 0.10
-
-    @classmethod
-    def from_config(cls, config: QualityConfig) -> QualityThresholds:
-        """The levels a model's ``monitoring.drift.quality`` section sets."""
-        return cls(
-            missing_increase_warning=config.missing_increase.warning,
-            missing_increase_breach=config.missing_increase.breach,
-            invalid_increase_warning=config.invalid_increase.warning,
-            invalid_increase_breach=config.invalid_increase.breach,
-            out_of_range_warning=config.out_of_range.warning,
-            out_of_range_breach=config.out_of_range.breach,
-            new_category_warning=config.new_category.warning,
-            new_category_breach=config.new_category.breach,
-        )
 
 
 @dataclass(frozen=True)
@@ -99,9 +84,6 @@ class QualityReport:
     @property
     def verdict(self) -> Verdict:
         return Verdict.worst(f.verdict for f in self.findings)
-
-    def for_column(self, name: str) -> list[QualityFinding]:
-        return [f for f in self.findings if f.column == name]
 
 
 class NumericCounts(Protocol):

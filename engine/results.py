@@ -147,11 +147,6 @@ class DriftReport:
             return Verdict.WARNING
         return Verdict.HEALTHY
 
-    @property
-    def overall_verdict(self) -> Verdict:
-        """Drift and data quality together (a card's colour)."""
-        return Verdict.worst([self.verdict, self.quality.verdict])
-
     def ranked(self) -> list[ColumnDriftResult]:
         """Features, most drifted first (by score relative to threshold)."""
         return sorted(self.columns.values(), key=lambda c: (-c.strength, c.column))

@@ -40,13 +40,6 @@ class NumericSample:
     def n_valid(self) -> int:
         return len(self.sorted_values)
 
-    @property
-    def n_unique(self) -> int:
-        values = self.sorted_values
-        if len(values) == 0:
-            return 0
-        return int(np.count_nonzero(values[1:] != values[:-1])) + 1
-
     def unique_values(self, limit: int) -> np.ndarray | None:
         """The distinct values when there are at most ``limit`` of them, else None.
 

@@ -154,11 +154,6 @@ def _workspace() -> _Workspace:
     return _WORKSPACE
 
 
-def release_workspace() -> None:
-    """Drop this thread's scratch arrays (long-running processes after a large run)."""
-    _WORKSPACE.buffers.clear()
-
-
 @lru_cache(maxsize=8)
 def _arange(n: int) -> np.ndarray:
     """0..n-1, cached read-only: many columns share a length, and allocating (page-faulting)

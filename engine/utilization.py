@@ -14,7 +14,8 @@ the threshold, so one spike neither pages anyone nor hides a saturated deploymen
 * error rate: the request-weighted mean over the window above ``max_error_rate`` → breach;
 * latency: p99 sustained above ``max_latency_p99_ms`` → breach.
 
-Half the sustained share (or half the error budget) is a warning. GPU uses the CPU thresholds.
+Thresholds come in :class:`UtilizationLimits` (the utilization check builds them from
+``monitoring.utilization``). Half the sustained share (or half the error budget) is a warning. GPU uses the CPU thresholds.
 
 The suggested instance count sizes the deployment so its 90th-percentile load would sit at 75%
 of the high mark: ``ceil(instances × p90(load %) / (0.75 × high %))``.
@@ -32,7 +33,6 @@ import numpy as np
 import pandas as pd
 
 from engine.verdict import Verdict
-from infra.settings import UtilizationConfig
 
 MIN_SAMPLES = 3
 TARGET_FRACTION_OF_HIGH = 0.75
@@ -52,6 +52,20 @@ class UtilizationState(StrEnum):
     UNDER = "under_utilized"
     HEALTHY = "healthy"
     NO_DATA = "no_data"
+
+
+@dataclass(frozen=True)
+class UtilizationLimits:
+    """Thresholds of the utilization monitor (:mod:`jobs.checks.options` builds them from a
+    model's ``monitoring.utilization`` section)."""
+
+    high_cpu_percent: float = 80
+    low_cpu_percent: float = 10
+    high_memory_percent: float = 85
+    max_error_rate: float = 0.02
+    max_latency_p99_ms: float = 1000
+    sustained_share: float = 0.8
+    """Share of samples in the window that must be over/under a threshold to count."""
 
 
 @dataclass(frozen=True)
@@ -105,7 +119,7 @@ class DeploymentUtilization:
 @dataclass(frozen=True)
 class UtilizationReport:
     deployments: Mapping[str, DeploymentUtilization]
-    config: UtilizationConfig
+    config: UtilizationLimits
 
     @property
     def verdict(self) -> Verdict:
@@ -151,7 +165,7 @@ def _share_check(
 
 
 def assess_deployment(
-    name: str, frame: pd.DataFrame, cfg: UtilizationConfig
+    name: str, frame: pd.DataFrame, cfg: UtilizationLimits
 ) -> DeploymentUtilization:
     frame = frame.sort_index()
     frame = frame.dropna(how="all")
@@ -293,7 +307,7 @@ def _scale_up_target(
 
 
 def _scale_down_target(
-    frame: pd.DataFrame, instances: int | None, cfg: UtilizationConfig
+    frame: pd.DataFrame, instances: int | None, cfg: UtilizationLimits
 ) -> int | None:
     if instances is None:
         return None
@@ -309,7 +323,7 @@ def _scale_down_target(
 
 
 def run_utilization(
-    cfg: UtilizationConfig,
+    cfg: UtilizationLimits,
     metrics: pd.DataFrame | Mapping[str, pd.DataFrame],
     *,
     deployment: str = "default",

@@ -1,7 +1,8 @@
 """Charts for Slack: PNG bytes in memory, one style, readable in a message preview.
 
 Every function takes a report from ``engine`` (or a metric history) and returns a
-:class:`Chart` — title, PNG bytes, alt text and a file name — ready for ``files_upload_v2``.
+:class:`core.replies.Upload` (file name, PNG bytes, title, alt text), ready for
+``files_upload_v2``.
 Images are 800 px wide (Slack shows previews at about that width) with fonts large enough to
 read there without opening the image. Matplotlib's object API (``Figure`` + Agg canvas) keeps
 rendering thread-safe and free of pyplot's global state.
@@ -16,7 +17,6 @@ import io
 import math
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import matplotlib
@@ -31,13 +31,13 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from core.replies import Upload
 from engine.digest import DigestRow, worst_first
 from engine.fairness import FairnessResult
 from engine.results import ColumnDriftResult, DriftReport
 from engine.samples import ColumnKind
-from engine.utilization import DeploymentUtilization
+from engine.utilization import DeploymentUtilization, UtilizationLimits
 from engine.verdict import Verdict
-from infra.settings import UtilizationConfig
 
 WIDTH_IN = 8.0
 DPI = 100  # 8 in x 100 dpi = 800 px
@@ -85,14 +85,6 @@ STYLE = {
 }
 
 
-@dataclass(frozen=True)
-class Chart:
-    title: str
-    png: bytes
-    alt_text: str
-    filename: str
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "chart"
 
@@ -104,11 +96,11 @@ def _figure(height_in: float) -> Figure:
     return fig
 
 
-def _render(fig: Figure, title: str, alt_text: str, name: str) -> Chart:
+def _render(fig: Figure, title: str, alt_text: str, name: str) -> Upload:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
-    return Chart(
-        title=title, png=buffer.getvalue(), alt_text=alt_text, filename=f"{_slug(name)}.png"
+    return Upload(
+        filename=f"{_slug(name)}.png", content=buffer.getvalue(), title=title, alt_text=alt_text
     )
 
 
@@ -157,7 +149,7 @@ def _score_text(result: ColumnDriftResult) -> str:
 @_styled
 def drift_overview_chart(
     report: DriftReport, *, max_features: int = 15, title: str | None = None
-) -> Chart:
+) -> Upload:
     """Score per feature against its threshold, most drifted first, drifted bars in red.
 
     When every tested feature uses a distance with the same threshold the axis is that
@@ -313,7 +305,7 @@ def _ellipsis(text: str, width: int) -> str:
 @_styled
 def distributions_chart(
     report: DriftReport, *, columns: Sequence[str] | None = None, top: int = 4
-) -> Chart | None:
+) -> Upload | None:
     """Reference vs current for the most drifted features (or ``columns``): up to four panels."""
     if columns is not None:
         chosen = [report.columns[c] for c in columns if c in report.columns]
@@ -380,7 +372,7 @@ def metric_trend_chart(
     higher_is_better: bool = True,
     model: str | None = None,
     percent: bool = False,
-) -> Chart:
+) -> Upload:
     """A metric over time, its threshold line (bad side shaded), the baseline, the latest point.
 
     The last item of ``history`` is the current value and is marked and labelled.
@@ -482,7 +474,7 @@ def metric_trend_chart(
 
 
 @_styled
-def fairness_chart(result: FairnessResult, *, model: str | None = None) -> Chart:
+def fairness_chart(result: FairnessResult, *, model: str | None = None) -> Upload:
     """Per-group rates side by side, with the two disparity measures against their limits."""
     groups = list(result.groups)
     metrics = [
@@ -585,11 +577,11 @@ def fairness_chart(result: FairnessResult, *, model: str | None = None) -> Chart
 def utilization_chart(
     frame: pd.DataFrame,
     result: DeploymentUtilization,
-    cfg: UtilizationConfig,
+    cfg: UtilizationLimits,
     *,
     model: str | None = None,
     environment: str | None = None,
-) -> Chart:
+) -> Upload:
     """Four panels over the window: CPU/memory/GPU %, traffic and instances, latency, errors."""
     frame = frame.sort_index()
     fig = _figure(7.8)
@@ -716,7 +708,7 @@ def utilization_chart(
 
 
 @_styled
-def digest_chart(rows: Sequence[DigestRow], *, title: str = "Daily model health") -> Chart:
+def digest_chart(rows: Sequence[DigestRow], *, title: str = "Daily model health") -> Upload:
     """One row per model and environment, worst first; a coloured cell per monitor."""
     ordered = worst_first(rows)
     n = max(len(ordered), 1)

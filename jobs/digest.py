@@ -13,9 +13,10 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from core.checks import CHECK_KINDS
 from core.publisher import key_of
 from core.replies import MessageRef, Upload
-from core.reports import SIGNALS, DigestLine, DigestReply, level_rank, worst_level
+from core.reports import SIGNALS, DigestLine, DigestReply
 from engine.digest import DigestRow
 from engine.verdict import Verdict
 from infra.store import Alert
@@ -28,17 +29,7 @@ log = logging.getLogger(__name__)
 STALE_AFTER = timedelta(days=2)
 
 #: Digest columns: the engine's three monitors, each the worst of its signals.
-_COLUMNS = {
-    "drift": ("drift", "data_quality"),
-    "performance": ("performance", "fairness"),
-    "utilization": ("utilization",),
-}
-_VERDICT = {
-    "healthy": Verdict.HEALTHY,
-    "warning": Verdict.WARNING,
-    "breach": Verdict.BREACH,
-    "unknown": Verdict.NO_DATA,
-}
+_COLUMNS = {kind.value: kind.signals for kind in CHECK_KINDS}
 
 
 def digest_lines(ctx: MonitorContext) -> list[DigestLine]:
@@ -52,16 +43,16 @@ def digest_lines(ctx: MonitorContext) -> list[DigestLine]:
     for model in ctx.settings.models:
         for env in ctx.settings.monitored_envs(model):
             signals = by_key.get((model.name, env), {})
-            entries: list[tuple[str, str, str]] = []
+            entries: list[tuple[str, Verdict, str]] = []
             for signal in SIGNALS:
                 row = signals.get(signal)
                 if row is None:
                     continue
-                level = str(row.summary.get("level", "unknown"))
+                level = Verdict.parse(row.summary.get("level"))
                 text = str(row.summary.get("headline", ""))
                 if row.last_checked_at is not None and now - row.last_checked_at > STALE_AFTER:
                     level, text = (
-                        "unknown",
+                        Verdict.NO_DATA,
                         f"stale (last check {row.last_checked_at:%b %d}): {text}",
                     )
                 entries.append((signal, level, text))
@@ -71,7 +62,7 @@ def digest_lines(ctx: MonitorContext) -> list[DigestLine]:
                 DigestLine(
                     model=model.name,
                     environment=env,
-                    level=worst_level((e[1] for e in entries), default="unknown"),
+                    level=Verdict.worst((e[1] for e in entries), default=Verdict.NO_DATA),
                     signals=tuple(entries),
                     open_alerts=open_count,
                     muted=muted,
@@ -80,8 +71,8 @@ def digest_lines(ctx: MonitorContext) -> list[DigestLine]:
     return sorted(
         lines,
         key=lambda line: (
-            -level_rank(line.level),
-            -sum(1 for _, level, _ in line.signals if level != "healthy"),
+            -line.level.severity,
+            -sum(1 for _, level, _ in line.signals if level is not Verdict.HEALTHY),
             line.model,
             line.environment,
         ),
@@ -98,8 +89,8 @@ def digest_rows(lines: list[DigestLine]) -> list[DigestRow]:
             present = [by_signal[s] for s in signals if s in by_signal]
             if not present:
                 continue
-            worst = max(present, key=lambda p: level_rank(p[0]))
-            values[column] = _VERDICT.get(worst[0], Verdict.NO_DATA)
+            worst = max(present, key=lambda p: p[0].severity)
+            values[column] = worst[0]
             values[f"{column}_text"] = _short(worst[1])
         rows.append(DigestRow(model=line.model, environment=line.environment, **values))  # type: ignore[arg-type]
     return rows
@@ -113,13 +104,7 @@ def build_digest(ctx: MonitorContext) -> DigestReply:
     lines = digest_lines(ctx)
     chart: Upload | None = None
     if lines:
-        rendered = charts.digest_chart(digest_rows(lines))
-        chart = Upload(
-            filename=rendered.filename,
-            content=rendered.png,
-            title=rendered.title,
-            alt_text=rendered.alt_text,
-        )
+        chart = charts.digest_chart(digest_rows(lines))
     return DigestReply(public=True, lines=tuple(lines), generated_at=ctx.now(), chart=chart)
 
 

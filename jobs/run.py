@@ -12,13 +12,16 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from core.checks import CHECK_KINDS, CheckKind
+from engine.verdict import Verdict
+
 if TYPE_CHECKING:
     from jobs.context import MonitorContext
 
 log = logging.getLogger(__name__)
 
-CHECK_KINDS = ("drift", "performance", "utilization")
-KINDS = (*CHECK_KINDS, "digest", "retrain")
+KINDS: tuple[str, ...] = (*CHECK_KINDS, "digest", "retrain")
+"""Every job kind: the checks (:data:`core.checks.CHECK_KINDS`), the digest and retraining."""
 
 EXIT_OK, EXIT_BREACH, EXIT_USAGE, EXIT_FAILED = 0, 1, 2, 3
 
@@ -29,7 +32,8 @@ class JobResult:
     model: str | None
     env: str | None
     level: str
-    """healthy / warning / breach / unknown for checks; submitted / held for retrain; posted."""
+    """A check's :class:`~engine.verdict.Verdict` (the digest's worst), ``unknown`` when the job
+    could not run; submitted / held for retrain."""
     headline: str
     lines: list[str] = field(default_factory=list)
     posted: bool = False
@@ -39,7 +43,7 @@ class JobResult:
 # --------------------------------------------------------------------------- the runners
 
 
-def _check(kind: str) -> Callable[..., JobResult]:
+def _check(kind: CheckKind) -> Callable[..., JobResult]:
     def run(
         ctx: MonitorContext,
         model: str | None,
@@ -99,7 +103,7 @@ def _digest(
         + ", ".join(f"{s} {lvl}" for s, lvl, _ in line.signals)
         for line in reply.lines
     ]
-    worst = reply.lines[0].level if reply.lines else "unknown"
+    worst = reply.lines[0].level if reply.lines else Verdict.NO_DATA
     return JobResult(
         "digest", None, None, worst, reply.fallback_text, lines, posted=ref is not None
     )
@@ -119,9 +123,7 @@ def _retrain(
 
 #: kind -> runner(ctx, model, env, **options). Tests may add kinds (e.g. a probe).
 RUNNERS: dict[str, Callable[..., Any]] = {
-    "drift": _check("drift"),
-    "performance": _check("performance"),
-    "utilization": _check("utilization"),
+    **{kind.value: _check(kind) for kind in CHECK_KINDS},
     "digest": _digest,
     "retrain": _retrain,
 }

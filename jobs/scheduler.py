@@ -54,6 +54,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from core.checks import CHECK_KINDS
 from core.replies import ScheduledJobRow
 from infra.cron import crontab_trigger
 from infra.holders import new_holder
@@ -79,9 +80,7 @@ MIN_GRACE = timedelta(minutes=1)
 MAX_GRACE = timedelta(hours=6)
 
 _LABELS = {
-    "drift": "drift check",
-    "performance": "performance check",
-    "utilization": "utilization check",
+    **{kind.value: f"{kind} check" for kind in CHECK_KINDS},
     "retrain": "scheduled retraining",
     "digest": "daily digest",
 }
@@ -148,11 +147,8 @@ def desired_jobs(settings: Settings) -> list[JobSpec]:
     for model in settings.models:
         monitoring = model.monitoring
         for env in settings.monitored_envs(model):
-            for kind, config in (
-                ("drift", monitoring.drift),
-                ("performance", monitoring.performance),
-                ("utilization", monitoring.utilization),
-            ):
+            for kind in CHECK_KINDS:
+                config = getattr(monitoring, kind.value)
                 if config.enabled:
                     specs.append(
                         JobSpec(

@@ -305,7 +305,7 @@ def _run_drift(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             report, title=f"{Path(args.current).name} vs {Path(args.reference).name}"
         )
         try:
-            Path(args.chart).write_bytes(chart.png)
+            Path(args.chart).write_bytes(chart.content)
         except OSError as exc:
             raise BadInput(f"--chart {args.chart}: cannot write ({exc.strerror or exc})") from exc
 
@@ -429,6 +429,7 @@ def _run_perf(args: argparse.Namespace, out: TextIO) -> int:
     from engine.performance import run_performance
     from engine.verdict import Verdict
     from infra.settings import ModelConfig
+    from jobs.checks.options import performance_limits
 
     data = _as_pandas(read_table(args.file))
     for column in [args.target, args.prediction, *(args.sensitive or [])] + (
@@ -473,7 +474,7 @@ def _run_perf(args: argparse.Namespace, out: TextIO) -> int:
         for column in (args.target, args.prediction):
             if not pd.api.types.is_numeric_dtype(data[column]):
                 raise BadInput(f"{args.file}: column {column!r} must be numeric for regression")
-    report = run_performance(model, baseline_frame, data)
+    report = run_performance(model, baseline_frame, data, limits=performance_limits(model))
     if args.json:
         json.dump(report.to_json(), out, indent=2)
         out.write("\n")

@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from core.checks import CHECK_KINDS
 from jobs.run import (
-    CHECK_KINDS,
     EXIT_BREACH,
     EXIT_FAILED,
     EXIT_OK,
@@ -71,7 +71,7 @@ def main(args: argparse.Namespace, settings: Any) -> int:
     from rich.markup import escape
 
     from bot.runtime import build_job_runtime
-    from commands.parsing import UsageError, parse_window
+    from core.inputs import UsageError, parse_window
     from infra.settings import Secrets
 
     console = Console(highlight=False)

@@ -30,6 +30,7 @@ from bot.runtime import Runtime, build_runtime, serve_http
 from bot.sandbox import SlackWebApiServer, seed
 from bot.sandbox.page import SandboxPage
 from bot.slack.server import SlackHTTPServer
+from core.checks import CHECK_KINDS, CheckKind
 from infra.platform.base import PlatformError
 from infra.platform.local import LocalPlatform
 from infra.settings import Secrets, Settings
@@ -42,9 +43,9 @@ LIVE_MARKER = "demo-live.json"
 #: Cron schedules of the monitoring checks while the demo runs: a drift alert within two
 #: minutes, then a summary every few minutes (the configured ones are hourly and daily).
 ACCELERATED_SCHEDULES: Mapping[str, str] = {
-    "drift": "*/2 * * * *",
-    "utilization": "1-59/2 * * * *",
-    "performance": "*/5 * * * *",
+    CheckKind.DRIFT: "*/2 * * * *",
+    CheckKind.UTILIZATION: "1-59/2 * * * *",
+    CheckKind.PERFORMANCE: "*/5 * * * *",
 }
 
 #: Live requests per traffic tick, by environment position from the end of the chain
@@ -54,7 +55,7 @@ TRAFFIC_PER_TICK: Mapping[int, int] = {0: 10, 1: 3, 2: 1}
 CATCH_UP_HOURS = 24
 """After a pause, the last day is filled with hourly traffic so the day-long windows have data."""
 
-MONITORING_KINDS = ("drift", "performance", "utilization", "digest")
+MONITORING_KINDS: tuple[str, ...] = (*(kind.value for kind in CHECK_KINDS), "digest")
 """What "one round of every monitoring job" runs (retraining is not monitoring: it trains)."""
 
 

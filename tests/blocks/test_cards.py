@@ -13,10 +13,10 @@ from core.replies import (
     ErrorReply,
     PendingApproval,
     ProgressReply,
+    SignalVerdict,
     StatusReply,
     Step,
     StepState,
-    Verdict,
 )
 from infra.platform.base import Deployment, EndpointState, JobInfo, JobStatus, ModelVersion
 
@@ -87,7 +87,9 @@ def _status() -> StatusReply:
             EnvironmentStatus("dev", dev, serving_metrics={"3": {"accuracy": 0.9, "f1": 0.8}}),
             EnvironmentStatus("preprod", None, error="permission denied: AzureML Data Scientist"),
             EnvironmentStatus(
-                "prod", prod, verdicts=(Verdict("drift", "breach", "4/10 features drifted", NOW),)
+                "prod",
+                prod,
+                verdicts=(SignalVerdict("drift", "breach", "4/10 features drifted", NOW),),
             ),
         ),
         latest_versions=(

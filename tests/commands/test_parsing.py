@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from commands.parsing import UsageError, parse_args, parse_percent, parse_window, split_words
+from commands.parsing import parse_args, parse_percent, split_words
+from core.inputs import UsageError, parse_window
 
 USAGE = "/mlops deploy <model> <version> [--env E]"
 

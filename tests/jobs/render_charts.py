@@ -9,13 +9,13 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from engine import digest_row, run_drift, run_performance, run_utilization
-from infra.settings import UtilizationConfig
+from core.replies import Upload
+from engine import UtilizationLimits, digest_row, run_drift, run_performance, run_utilization
 from jobs import charts
 from tests.jobs.churn_data import churn_frame, churn_model, utilization_frame
 
 
-def render_all() -> list[charts.Chart]:
+def render_all() -> list[Upload]:
     model = churn_model()
     reference = churn_frame(20_000, seed=1)
     drifted = churn_frame(5_000, seed=2, drifted=True, missing_rate=0.08)
@@ -25,7 +25,7 @@ def render_all() -> list[charts.Chart]:
     drift = run_drift(model, reference, drifted)
     calm = run_drift(model, reference, steady)
     perf = run_performance(model, reference, unfair)
-    cfg = UtilizationConfig()
+    cfg = UtilizationLimits()
     hot = utilization_frame(cpu=78, ramp=18, instances=2, latency_p99=900, seed=5)
     hot_report = run_utilization(cfg, hot, deployment="blue")
     idle = run_utilization(
@@ -95,8 +95,8 @@ def main(argv: list[str]) -> int:
     out.mkdir(parents=True, exist_ok=True)
     for index, chart in enumerate(render_all()):
         path = out / f"{index:02d}-{chart.filename}"
-        path.write_bytes(chart.png)
-        print(f"{path}  {len(chart.png) // 1024} KB\n    alt: {chart.alt_text}\n")
+        path.write_bytes(chart.content)
+        print(f"{path}  {len(chart.content) // 1024} KB\n    alt: {chart.alt_text}\n")
     return 0
 
 

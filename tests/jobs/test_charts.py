@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from matplotlib import image
 
-from engine import digest_row, run_drift, run_performance, run_utilization
-from infra.settings import UtilizationConfig
+from core.replies import Upload
+from engine import UtilizationLimits, digest_row, run_drift, run_performance, run_utilization
 from jobs import charts
 from tests.jobs.churn_data import churn_frame, churn_model, utilization_frame
 from tests.jobs.render_charts import render_all
@@ -21,11 +21,11 @@ def _size(png: bytes) -> tuple[int, int]:
 
 
 @pytest.fixture(scope="module")
-def rendered() -> list[charts.Chart]:
+def rendered() -> list[Upload]:
     return render_all()
 
 
-def test_every_chart_type_renders(rendered: list[charts.Chart]) -> None:
+def test_every_chart_type_renders(rendered: list[Upload]) -> None:
     kinds = {chart.filename.rsplit("-", 1)[-1] for chart in rendered}
     assert {
         "overview.png",
@@ -36,8 +36,8 @@ def test_every_chart_type_renders(rendered: list[charts.Chart]) -> None:
         "digest.png",
     } <= kinds
     for chart in rendered:
-        assert chart.png.startswith(b"\x89PNG\r\n\x1a\n")
-        width, height = _size(chart.png)
+        assert chart.content.startswith(b"\x89PNG\r\n\x1a\n")
+        width, height = _size(chart.content)
         assert width == 800 and 300 <= height <= 1000, chart.filename
         assert len(chart.alt_text) > 40 and chart.title in chart.alt_text
         assert chart.filename.endswith(".png") and " " not in chart.filename
@@ -62,7 +62,7 @@ def test_overview_handles_mixed_methods_and_untested_columns() -> None:
     report = run_drift(churn_model(), reference, small, cache=None)
     chart = charts.drift_overview_chart(report)
     assert "plan" in chart.alt_text  # listed as not enough data
-    assert _size(chart.png)[0] == 800
+    assert _size(chart.content)[0] == 800
 
 
 def test_distributions_chart_without_testable_columns_is_none() -> None:
@@ -92,7 +92,7 @@ def test_digest_orders_worst_first() -> None:
     reference = churn_frame(3000, seed=37)
     bad = run_drift(model, reference, churn_frame(1000, seed=38, drifted=True), cache=None)
     good = run_drift(model, reference, churn_frame(1000, seed=39), cache=None)
-    util = run_utilization(UtilizationConfig(), utilization_frame())
+    util = run_utilization(UtilizationLimits(), utilization_frame())
     rows = [
         digest_row(
             "a-model",

@@ -30,6 +30,7 @@ from engine.chunks import NumericSummary
 from engine.quality import QualityThresholds
 from engine.samples import ColumnKind, infer_kinds
 from infra.settings import DriftConfig
+from jobs.checks.options import drift_options
 from tests.jobs.churn_data import CATEGORICAL, NUMERIC, churn_frame, churn_model
 
 
@@ -136,7 +137,7 @@ def test_out_of_range_values() -> None:
     strict = DriftConfig.model_validate(
         {"quality": {"out_of_range": {"warning": 0.01, "breach": 0.05}}}
     )
-    report = drift_frames(ref, cur, options=DriftOptions.from_config(strict))
+    report = drift_frames(ref, cur, options=drift_options(strict))
     finding = next(f for f in report.quality.findings if f.check is QualityCheck.OUT_OF_RANGE)
     assert finding.verdict is Verdict.BREACH
 
@@ -227,7 +228,7 @@ def test_options_from_model_config() -> None:
             "columns": {"age": {"method": "ks", "threshold": 0.01}},
         }
     )
-    options = DriftOptions.from_config(config)
+    options = drift_options(config)
     assert options.share_threshold == 0.3 and options.small_sample_rows == 500
     assert options.min_rows == 100
     assert options.override("age") == ColumnOverride(Method.KS, 0.01)

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pytest
 from sklearn import metrics as skm
 
-from engine import Verdict, run_performance
+from engine import PerformanceReport, Verdict
+from engine import run_performance as engine_run_performance
 from engine.fairness import classification_fairness
 from engine.performance import resolve_positive
 from infra.settings import ModelConfig
+from jobs.checks.options import performance_limits
 from tests.jobs.churn_data import churn_frame, churn_model
+
+
+def run_performance(model: ModelConfig, *args: Any, **kwargs: Any) -> PerformanceReport:
+    """The engine with the model's configured limits, as the performance check calls it."""
+    return engine_run_performance(model, *args, limits=performance_limits(model), **kwargs)
 
 
 def _model(**performance: object) -> ModelConfig:

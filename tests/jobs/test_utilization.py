@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 
-from engine import UtilizationState, Verdict, run_utilization
+from engine import UtilizationLimits, UtilizationState, Verdict, run_utilization
 from infra.platform.base import METRIC_COLUMNS
-from infra.settings import UtilizationConfig
 from tests.jobs.churn_data import utilization_frame
 
-CFG = UtilizationConfig()
+CFG = UtilizationLimits()
 
 
 def test_frame_uses_platform_metric_columns() -> None:

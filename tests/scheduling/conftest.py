@@ -24,6 +24,7 @@ from bot.runtime import build_services
 from bot.sandbox import seed
 from bot.slack.responder import make_client
 from bot.slack.services import Services
+from core.replies import Upload
 from infra.settings import Settings
 from infra.store import Store, open_store
 from jobs.scheduler import MonitoringScheduler
@@ -216,12 +217,10 @@ CHART_NAMES = (
 
 def tiny_chart(name: str) -> Callable[..., Any]:
     """A stand-in for the renderer ``name``: a tiny PNG, whatever it is given."""
-    from jobs import charts
-
     png = _tiny_png()
 
-    def render(*args: Any, **kwargs: Any) -> charts.Chart:
-        return charts.Chart(title=name, png=png, alt_text=f"{name} chart", filename=f"{name}.png")
+    def render(*args: Any, **kwargs: Any) -> Upload:
+        return Upload(filename=f"{name}.png", content=png, title=name, alt_text=f"{name} chart")
 
     return render
 

@@ -1,0 +1,29 @@
+"""Input from people, checked in the domain layer: :class:`UsageError` (the "bad input" error a
+slash command, the CLI or a job raises before anything happens) and :func:`parse_window`."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from infra.settings import parse_duration
+
+
+class UsageError(Exception):
+    """The command text is wrong; ``str(err)`` says what was expected. Nothing has happened."""
+
+    def __init__(self, message: str, *, usage: str | None = None, suggestion: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.usage = usage
+        self.suggestion = suggestion
+
+
+def parse_window(value: str, *, usage: str, maximum: timedelta = timedelta(days=90)) -> timedelta:
+    parsed = parse_duration(value)
+    if not isinstance(parsed, timedelta) or parsed <= timedelta(0):
+        raise UsageError(f"expected a duration like 6h, 7d or 30m, got {value!r}", usage=usage)
+    if parsed > maximum:
+        raise UsageError(
+            f"the window can be at most {maximum.days} days, got {value!r}", usage=usage
+        )
+    return parsed
