@@ -89,7 +89,7 @@ def ack_load(
     from infra.settings import load_settings
     from tests.fakes.signing import post
     from tests.fakes.slack_server import running_slack_server
-    from tests.slackapp.conftest import SMALL_PLAN
+    from tests.scenarios.slackapp.conftest import SMALL_PLAN
 
     with running_slack_server() as slack, tempfile.TemporaryDirectory() as tmp:
         state = Path(tmp) / "state"
@@ -190,10 +190,10 @@ def click_storm(
     from bot.sandbox import seed
     from core.promotion.states import ApprovalState
     from infra.platform.local import LocalPlatform
-    from tests.approvals.harness import config, settings_for, start_bot, wait_until
-    from tests.approvals.models import fitted_model
     from tests.fakes.signing import post
     from tests.fakes.slack_server import running_slack_server
+    from tests.scenarios.approvals.harness import config, settings_for, start_bot, wait_until
+    from tests.scenarios.approvals.models import fitted_model
 
     names = [f"model-{i:02d}" for i in range(requests)]
     with running_slack_server() as slack, tempfile.TemporaryDirectory() as tmp:
@@ -409,8 +409,8 @@ def soak_child(args: argparse.Namespace) -> int:
     from infra.store import open_store
     from jobs import charts
     from jobs.scheduler import MonitoringScheduler
-    from tests.scheduling.conftest import CHART_NAMES, Clock, make_settings, tiny_chart
-    from tests.scheduling.platform import ScriptedPlatform
+    from tests.scenarios.scheduling.conftest import CHART_NAMES, Clock, make_settings, tiny_chart
+    from tests.scenarios.scheduling.platform import ScriptedPlatform
 
     real = {name: getattr(charts, name) for name in CHART_NAMES}
     fake = {name: tiny_chart(name) for name in CHART_NAMES}

@@ -9,7 +9,7 @@ import pytest
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 # Suites that start a whole runtime must not get scheduled checks posting into their fake
-# Slack at a quarter past; tests/scheduling turns schedules on where it tests them.
+# Slack at a quarter past; tests/scenarios/scheduling turns schedules on where it tests them.
 os.environ.setdefault("MLOPS_BOT_SCHEDULE", "off")
 
 pytest_plugins = ["tests.fakes.conftest_plugin"]
@@ -20,7 +20,7 @@ def seeded_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo seeded once per session (real training jobs, compressed traffic). Never
     written to: tests take a private copy through ``state_dir``."""
     from bot.demo.seed import seed_demo
-    from tests.slackapp.conftest import SMALL_PLAN, embedded_settings
+    from tests.scenarios.slackapp.conftest import SMALL_PLAN, embedded_settings
 
     state = tmp_path_factory.mktemp("seeded-demo")
     seed_demo(embedded_settings(state), plan=SMALL_PLAN)

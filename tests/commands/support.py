@@ -27,7 +27,7 @@ from infra.defaults import APPROVER_GROUP, DEMO_MODEL, demo_config
 from infra.platform.local import LocalPlatform
 from infra.settings import Settings
 from infra.store import AuditRecord, Store, default_database_url, open_store
-from tests.demo.seeded import demo_settings
+from tests.bot.demo.seeded import demo_settings
 
 MODEL = DEMO_MODEL
 

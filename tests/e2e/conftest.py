@@ -17,7 +17,7 @@ import pytest
 
 from bot.demo.live import DemoOptions, DemoSession
 from infra.defaults import demo_config
-from tests.demo.seeded import demo_settings, seeded_state
+from tests.bot.demo.seeded import demo_settings, seeded_state
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [

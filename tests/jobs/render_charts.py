@@ -12,7 +12,7 @@ from pathlib import Path
 from core.replies import Upload
 from engine import UtilizationLimits, digest_row, run_drift, run_performance, run_utilization
 from jobs import charts
-from tests.jobs.churn_data import churn_frame, churn_model, utilization_frame
+from tests.engine.churn_data import churn_frame, churn_model, utilization_frame
 
 
 def render_all() -> list[Upload]:

@@ -11,7 +11,7 @@ from matplotlib import image
 from core.replies import Upload
 from engine import UtilizationLimits, digest_row, run_drift, run_performance, run_utilization
 from jobs import charts
-from tests.jobs.churn_data import churn_frame, churn_model, utilization_frame
+from tests.engine.churn_data import churn_frame, churn_model, utilization_frame
 from tests.jobs.render_charts import render_all
 
 
