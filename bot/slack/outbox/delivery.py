@@ -15,12 +15,15 @@ from bot.slack.outbox.rows import NEVER, find_row
 from bot.slack.outbox.settings import OutboxSettings
 from bot.slack.outbox.slack_api import UPDATE, ref_of
 from core.publisher import Delivery, DeliveryHook
-from infra.store import OutboxMessage, Store
+from infra.store import OutboxMessage, StaleStateError, Store, retry_on_conflict
 
 log = logging.getLogger(__name__)
 
 #: Sends one stored request to Slack and returns what the row keeps of the answer.
 Send = Callable[[str, dict[str, Any]], dict[str, Any]]
+
+#: Rounds of one attempt when each delivered revision turns out replaced by a newer one.
+REPLACED_ROUNDS = 3
 
 
 class Deliverer:
@@ -48,7 +51,8 @@ class Deliverer:
     def attempt(self, row_id: int, key: str, *, deferred: bool = False) -> Delivery:
         """Claim the row and send it once; at most a few rounds when it was re-queued while in
         flight (an edit replaced by a newer one)."""
-        for _ in range(3):
+
+        def claim_and_send() -> Delivery:
             row = self._claim(row_id)
             if row is None:
                 with self.store.session() as session:
@@ -56,10 +60,12 @@ class Deliverer:
                 if current is not None and current.delivered_at is not None:
                     return Delivery(key, True, ref_of(current.result))
                 return Delivery(key, False, error="being delivered by another worker")
-            outcome = self._deliver(row, deferred)
-            if outcome is not None:
-                return outcome
-        return Delivery(key, False, error="replaced while being delivered; queued")
+            return self._deliver(row, deferred)
+
+        try:
+            return retry_on_conflict(claim_and_send, attempts=REPLACED_ROUNDS)
+        except StaleStateError:
+            return Delivery(key, False, error="replaced while being delivered; queued")
 
     def _claim(self, row_id: int) -> OutboxMessage | None:
         now = self.clock()
@@ -83,7 +89,9 @@ class Deliverer:
                 return None
             return session.get(OutboxMessage, row_id)
 
-    def _deliver(self, row: OutboxMessage, deferred: bool) -> Delivery | None:
+    def _deliver(self, row: OutboxMessage, deferred: bool) -> Delivery:
+        """Send the claimed row. Raises :class:`StaleStateError` when a newer revision was
+        queued while this one was in flight (the newer one is to be sent next)."""
         payload = dict(row.payload or {})
         args = dict(payload.get("args") or {})
         parent_key = payload.get("parent")
@@ -122,7 +130,7 @@ class Deliverer:
             return self._failed(row, exc)
         self.pause.end()
         if not self._mark_delivered(row, result):
-            return None  # replaced while in flight: send the newer revision
+            raise StaleStateError(f"{row.dedupe_key} was replaced while in flight")
         ref = ref_of(result)
         if hook is not None:
             try:

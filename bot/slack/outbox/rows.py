@@ -8,10 +8,14 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from infra.store import OutboxMessage, Store
+from infra.store import OutboxMessage, StaleStateError, Store, retry_on_conflict
 
 NEVER = datetime(9999, 1, 1, tzinfo=UTC)
 """``next_attempt_at`` of a row that was given up."""
+
+
+#: Tries to queue a row while it is pruned between the failed insert and the refresh.
+QUEUE_ATTEMPTS = 5
 
 
 def queue_row(
@@ -19,7 +23,8 @@ def queue_row(
 ) -> OutboxMessage:
     """Insert the row, or refresh the content of the undelivered (or, ``replace``: delivered)
     row queued under ``key`` before. A delivered post is returned as it is: never sent twice."""
-    for _ in range(5):
+
+    def attempt() -> OutboxMessage:
         try:
             with store.session() as session:
                 row = OutboxMessage(
@@ -41,7 +46,7 @@ def queue_row(
                 select(OutboxMessage).where(OutboxMessage.dedupe_key == key)
             ).first()
             if row is None:
-                continue  # pruned in between: insert again
+                raise StaleStateError(f"{key} was pruned in between: insert again")
             if row.delivered_at is not None and not replace:
                 return row  # posted already: never twice
             # New content. ``created_at`` is the revision of a replaceable row: a delivery
@@ -55,7 +60,11 @@ def queue_row(
             row.result = {}
             session.flush()
             return row
-    raise RuntimeError(f"could not queue {key}")
+
+    try:
+        return retry_on_conflict(attempt, attempts=QUEUE_ATTEMPTS)
+    except StaleStateError as exc:
+        raise RuntimeError(f"could not queue {key}") from exc
 
 
 def find_row(store: Store, key: str) -> OutboxMessage | None:
