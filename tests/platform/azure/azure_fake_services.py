@@ -546,10 +546,18 @@ class DataPlaneServices:
             )
         if self.scoring_columns is not None and set(columns) != self.scoring_columns:
             missing = sorted(self.scoring_columns - set(columns))
+            # The model container answered 500; the endpoint turns that into 424 and names the
+            # model's status and reason in these headers (Microsoft Learn, "Troubleshoot online
+            # endpoint deployment and scoring": 424 Model Error; the header values are ours).
             return Reply(
                 424,
                 {
                     "message": f"An unexpected error occurred in scoring script: columns are missing: {missing}"
+                },
+                {
+                    "Content-Type": "application/json",
+                    "ms-azureml-model-error-statuscode": "500",
+                    "ms-azureml-model-error-reason": "model_error",
                 },
             )
         return Reply(
