@@ -31,7 +31,9 @@ _JOB_STATUS: dict[str, JobStatus] = {
     "paused": JobStatus.RUNNING,
     "completed": JobStatus.COMPLETED,
     "failed": JobStatus.FAILED,
-    "notresponding": JobStatus.FAILED,
+    # A missing heartbeat, not an end: "a run can go from NotResponding to any of the previous
+    # states" (azure-ai-ml 1.35 ``_restclient/arm_ml_service/models/_enums.py``, JobStatus).
+    "notresponding": JobStatus.RUNNING,
     "canceled": JobStatus.CANCELED,
     "cancelled": JobStatus.CANCELED,
 }

@@ -98,3 +98,15 @@ def test_schedule_pipelines_are_triggered_and_refuse_overrides(
     with pytest.raises(InvalidRequestError, match="runs its own job definition"):
         adapter.submit_training(MODEL, "dev", {"learning_rate": "0.3"})
     adapter.close()
+
+
+def test_a_job_not_responding_is_still_running_and_can_be_cancelled(platform, cloud, http) -> None:
+    """NotResponding is a missing heartbeat the run may recover from (the SDK's JobStatus enum:
+    "a run can go from NotResponding to any of the previous states"), not a failure."""
+    job = platform.submit_training(MODEL, "dev", {})
+    dev = cloud.workspace_for("dev")
+    cloud.complete_job(dev, job.id, "NotResponding")
+    assert platform.get_job("dev", job.id).status is JobStatus.RUNNING
+    cancelled = platform.cancel_job("dev", job.id)
+    assert http.requests("POST", f"/jobs/{job.id}/cancel"), "cancel was never sent"
+    assert cancelled.status is JobStatus.CANCELED
