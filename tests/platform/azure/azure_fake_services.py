@@ -222,6 +222,28 @@ class DataPlaneServices:
                     "studio": "https://ml.azure.com",
                 },
             )
+        children = re.match(
+            r"^/history/v1\.0/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/([^/]+)/runs/([^/]+)/children$",
+            ex.path,
+            re.I,
+        )
+        if children and ex.method == "GET":
+            # PagedRunList of run history (azure-ai-ml ``_restclient/runhistory/models``: value +
+            # nextLink; Run fields runId, parentRunId, status, ...). No recording of this call.
+            ws = self.workspaces[children.group(1).lower()]
+            if children.group(2) not in ws.jobs:
+                return Reply(
+                    404,
+                    {
+                        "error": {
+                            "code": "UserError",
+                            "message": f"Run {children.group(2)} not found",
+                        }
+                    },
+                )
+            return Reply(
+                200, {"value": ws.job_children.get(children.group(2), []), "nextLink": None}
+            )
         match = re.match(
             r"^/history/v1\.0/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/([^/]+)/runs/([^/]+)/details$",
             ex.path,

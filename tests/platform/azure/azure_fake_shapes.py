@@ -238,6 +238,8 @@ class FakeWorkspace:
     job_statuses: dict[str, list[str]] = field(default_factory=dict)
     job_scripts: dict[str, JobScript] = field(default_factory=dict)
     job_times: dict[str, dict[str, str]] = field(default_factory=dict)
+    job_children: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Pipeline run -> its step runs, as run history lists them (``runs/<id>/children``)."""
     schedules: dict[str, dict[str, Any]] = field(default_factory=dict)
     data: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
