@@ -60,10 +60,15 @@ _COLLECTIONS = ("model_inputs", "model_outputs")
 
 
 def data_collector() -> DataCollector:
-    """Collect every request's inputs and outputs into the workspace blob datastore."""
+    """Collect every request's inputs and outputs into the workspace blob datastore.
+
+    The rolling rate is set, not left to the service default, because the data reader walks the
+    collector's hourly ``YYYY/MM/DD/HH`` folders (RollingRateType ``Hour`` in azure-ai-ml 1.35's
+    ``_restclient/arm_ml_service/models/_enums.py``)."""
     return DataCollector(
         collections={name: DeploymentCollection(enabled="true") for name in _COLLECTIONS},
         sampling_rate=1.0,
+        rolling_rate="Hour",
     )
 
 
