@@ -17,6 +17,13 @@ from infra.platform.base import Deployment, JobInfo, JobStatus, ModelVersion
 #: Tag written on every job the bot submits, so /mlops status can find a model's jobs.
 MODEL_TAG = "mlops-bot.model"
 REASON_TAG = "mlops-bot.reason"
+#: Tag the retraining pipeline's register step puts on the model version it registers: the
+#: pipeline run's name. A model registered inside a pipeline step carries the step's (child) run
+#: as its ``jobName``, never the pipeline's, so this tag is how the bot finds what a run produced.
+PIPELINE_RUN_TAG = "mlops-bot.pipeline-run"
+#: Top-level pipeline input the bot fills with the pipeline run's name when the YAML declares it
+#: (the register step passes ``${{parent.inputs.mlops_bot_pipeline_run}}`` on to the tag).
+PIPELINE_RUN_INPUT = "mlops_bot_pipeline_run"
 
 #: Azure ML job statuses (``Job.status``) mapped to the port's five.
 _JOB_STATUS: dict[str, JobStatus] = {
@@ -31,7 +38,9 @@ _JOB_STATUS: dict[str, JobStatus] = {
     "paused": JobStatus.RUNNING,
     "completed": JobStatus.COMPLETED,
     "failed": JobStatus.FAILED,
-    "notresponding": JobStatus.FAILED,
+    # A missing heartbeat, not an end: "a run can go from NotResponding to any of the previous
+    # states" (azure-ai-ml 1.35 ``_restclient/arm_ml_service/models/_enums.py``, JobStatus).
+    "notresponding": JobStatus.RUNNING,
     "canceled": JobStatus.CANCELED,
     "cancelled": JobStatus.CANCELED,
 }
@@ -108,7 +117,9 @@ def model_version(model: Any, *, source: str) -> ModelVersion:
         created=created_at(model),
         tags=tags,
         metrics=metrics_from(properties, tags),
-        training_job=getattr(model, "job_name", None) or None,
+        # The pipeline run the bot submitted, which the register step tags; a version registered
+        # inside a step has that step's (child) run as job_name.
+        training_job=tags.get(PIPELINE_RUN_TAG) or getattr(model, "job_name", None) or None,
         source=source,
     )
 

@@ -15,7 +15,7 @@ from azure.identity import (
     WorkloadIdentityCredential,
 )
 
-from infra.settings import AzureCredentialConfig
+from infra.settings import AzureCredentialConfig, ConfigError
 
 
 def build_credential(config: AzureCredentialConfig) -> TokenCredential:
@@ -30,11 +30,21 @@ def build_credential(config: AzureCredentialConfig) -> TokenCredential:
     if config.kind == "workload_identity":
         # AZURE_TENANT_ID / AZURE_CLIENT_ID / AZURE_FEDERATED_TOKEN_FILE come from the AKS webhook;
         # an explicit client id overrides the injected one.
-        return (
-            WorkloadIdentityCredential(client_id=client_id)
-            if client_id
-            else WorkloadIdentityCredential()
-        )
+        try:
+            return (
+                WorkloadIdentityCredential(client_id=client_id)
+                if client_id
+                else WorkloadIdentityCredential()
+            )
+        except ValueError as exc:
+            # azure-identity raises a bare ValueError when the webhook's variables are missing
+            # (azure/identity/_credentials/workload_identity.py: "Missing required arguments").
+            raise ConfigError(
+                "azure_credential.kind is workload_identity, but the workload identity is not "
+                "set up in this pod: set AZURE_TENANT_ID, AZURE_CLIENT_ID and "
+                "AZURE_FEDERATED_TOKEN_FILE (the AKS workload identity webhook injects them when "
+                f"the pod's service account is annotated): {exc}"
+            ) from None
     return DefaultAzureCredential(
         managed_identity_client_id=client_id,
         exclude_interactive_browser_credential=True,

@@ -50,6 +50,9 @@ VERSION_TAG = "mlops-bot.version"
 #: Azure allows mirroring to one deployment, at most half of the traffic.
 MAX_MIRROR_PERCENT = 50
 SMOKE_TIMEOUT_SECONDS = 60
+#: A managed online endpoint answers 424 when the model container fails or answers non-200
+#: (Microsoft Learn, "Troubleshoot online endpoint deployment and scoring", HTTP status codes).
+MODEL_ERROR_STATUS = 424
 LOG_TAIL_LINES = 20
 
 _DEPLOYMENT_NAME = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]{2,31}$")
@@ -57,10 +60,15 @@ _COLLECTIONS = ("model_inputs", "model_outputs")
 
 
 def data_collector() -> DataCollector:
-    """Collect every request's inputs and outputs into the workspace blob datastore."""
+    """Collect every request's inputs and outputs into the workspace blob datastore.
+
+    The rolling rate is set, not left to the service default, because the data reader walks the
+    collector's hourly ``YYYY/MM/DD/HH`` folders (RollingRateType ``Hour`` in azure-ai-ml 1.35's
+    ``_restclient/arm_ml_service/models/_enums.py``)."""
     return DataCollector(
         collections={name: DeploymentCollection(enabled="true") for name in _COLLECTIONS},
         sampling_rate=1.0,
+        rolling_rate="Hour",
     )
 
 
@@ -402,10 +410,22 @@ class EndpointManager:
             payload = {"predictions": payload}
         if response.status_code != 200:
             text = response.text.strip().replace("\n", " ")[:300]
+            what = f"answered HTTP {response.status_code}"
+            if response.status_code == MODEL_ERROR_STATUS:
+                # 424 is the endpoint's way of saying the model container failed; the model's own
+                # status and reason are in these headers ("Troubleshoot online endpoints").
+                model_status = response.headers.get("ms-azureml-model-error-statuscode")
+                model_reason = response.headers.get("ms-azureml-model-error-reason")
+                what = (
+                    "model error: the model container failed (HTTP 424"
+                    + (f", model answered {model_status}" if model_status else "")
+                    + (f": {model_reason}" if model_reason else "")
+                    + ")"
+                )
             return SmokeTestResult(
                 ok=False,
                 latency_ms=latency,
-                detail=f"{deployment} answered HTTP {response.status_code} in {latency:.0f} ms: {text}",
+                detail=f"{deployment} {what} in {latency:.0f} ms: {text}",
                 response=payload,
             )
         return SmokeTestResult(

@@ -2,9 +2,16 @@
 
 Azure Monitor platform metrics (``azure-monitor-querymetrics`` ``MetricsClient``, one batch call
 per namespace) give utilisation per deployment and traffic per endpoint; the endpoint's
-``RequestsPerMinute`` split by ``statusCodeClass`` gives the error rate. When the environment has
-a Log Analytics workspace receiving ``AmlOnlineEndpointTrafficLog``, latency percentiles and the
-error rate are recomputed from the individual requests (which also count model errors).
+``RequestsPerMinute`` split by ``statusCode`` gives the error rate: 5xx, and 424, which a managed
+online endpoint answers when the model container fails (Microsoft's "Troubleshoot online
+endpoints", HTTP status codes table). When the environment has a Log Analytics workspace
+receiving ``AmlOnlineEndpointTrafficLog``, latency percentiles and the error rate are recomputed
+from the individual requests (which also carry the model's own status code).
+
+Azure Monitor answers a filtered query with the dimension names in lower case (``ApiName eq '*'``
+comes back as ``apiname`` in Microsoft's getBatch migration guide), and azure-monitor-querymetrics
+passes them through unchanged (``_models.py``: ``{obj["name"]["value"]: ...}``), so dimension
+names are matched case-insensitively here.
 """
 
 from __future__ import annotations
@@ -42,12 +49,33 @@ TRAFFIC_METRICS = {
     "RequestLatency_P95": "latency_p95_ms",
     "RequestLatency_P99": "latency_p99_ms",
 }
-SERVER_ERRORS = "5xx"
+#: A managed online endpoint answers 424 when the model container fails or answers non-200.
+MODEL_ERROR = 424
+#: ``RequestsPerMinute`` of the endpoint has the dimensions deployment, statusCode,
+#: statusCodeClass and modelStatusCode, and the aggregation Average only (Microsoft's
+#: "Supported metrics for Microsoft.MachineLearningServices/workspaces/onlineEndpoints").
+STATUS_DIMENSION = "statusCode"
+
+
+def is_error_status(code: Any) -> bool:
+    """A request that failed on the service's side: 5xx, or 424 (the model failed)."""
+    try:
+        value = int(str(code).strip())
+    except ValueError:
+        return False
+    return value >= 500 or value == MODEL_ERROR
+
+
+def dimension(metadata: dict[str, Any], name: str) -> Any:
+    """A dimension's value whatever the case Azure Monitor spelled its name in."""
+    wanted = name.lower()
+    return next((v for k, v in metadata.items() if k.lower() == wanted), None)
+
 
 TRAFFIC_LOG_QUERY = """AmlOnlineEndpointTrafficLog
 | where EndpointName == '{endpoint}'{deployment_clause}
 | summarize requests = count(),
-    errors = countif(toint(ResponseCode) >= 500 or toint(ModelStatusCode) >= 500),
+    errors = countif(toint(ResponseCode) >= 500 or toint(ResponseCode) == 424 or toint(ModelStatusCode) >= 500),
     p50 = percentile(TotalDurationMs, 50),
     p95 = percentile(TotalDurationMs, 95),
     p99 = percentile(TotalDurationMs, 99)
@@ -177,11 +205,12 @@ class Telemetry:
                 resource_ids=[endpoint_id],
                 metric_namespace=ENDPOINT_NAMESPACE,
                 metric_names=["RequestsPerMinute"],
-                aggregations=["Total"],
-                filter=" and ".join(f for f in (split, "statusCodeClass eq '*'") if f),
+                # Average is the only aggregation RequestsPerMinute has; the share is the same.
+                aggregations=["Average"],
+                filter=" and ".join(f for f in (split, f"{STATUS_DIMENSION} eq '*'") if f),
                 **common,
             )
-            error_rate = self._error_rate(_series(by_status, "RequestsPerMinute", "total"))
+            error_rate = self._error_rate(_series(by_status, "RequestsPerMinute", "average"))
             if error_rate is not None:
                 columns["error_rate"] = error_rate
 
@@ -204,7 +233,7 @@ class Telemetry:
             (
                 frame.iloc[:, i]
                 for i, s in enumerate(parts)
-                if str(s.attrs["metadata"].get("statusCodeClass", "")).lower() == SERVER_ERRORS
+                if is_error_status(dimension(s.attrs["metadata"], STATUS_DIMENSION))
             ),
             start=pd.Series(0.0, index=frame.index),
         )

@@ -9,6 +9,7 @@ find them again; a failed job's error and the tail of its log come from run hist
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
@@ -16,12 +17,19 @@ from typing import Any
 
 import requests
 from azure.ai.ml import load_job
+from azure.core.exceptions import AzureError
 
 from infra.platform.azure import convert
 from infra.platform.azure.clients import AzureClients
 from infra.platform.azure.errors import azure_errors
 from infra.platform.azure.models import ModelCatalog
-from infra.platform.base import InvalidRequestError, JobInfo, JobStatus, NotFoundError
+from infra.platform.base import (
+    InvalidRequestError,
+    JobInfo,
+    JobStatus,
+    ModelVersion,
+    NotFoundError,
+)
 from infra.settings import ModelConfig
 
 SCHEDULE_PREFIX = "schedule:"
@@ -121,6 +129,10 @@ class Trainer:
                 setattr(job.inputs, key, typed)
             except AttributeError:
                 job.inputs[key] = typed
+        if convert.PIPELINE_RUN_INPUT in inputs:
+            # Name the run ourselves so the register step can tag the model with it.
+            job.name = job.name or f"{model}-retrain-{uuid.uuid4().hex[:12]}"
+            setattr(job.inputs, convert.PIPELINE_RUN_INPUT, job.name)
         job.tags = {**(job.tags or {}), convert.MODEL_TAG: model}
         if reason:
             job.tags[convert.REASON_TAG] = reason[:256]
@@ -157,15 +169,30 @@ class Trainer:
         if info.status is not JobStatus.QUEUED:
             info = self._with_run_details(info, env)
         if info.status is JobStatus.COMPLETED and info.model:
-            produced = [
-                v
-                for v in self.catalog.workspace_versions(info.model, env)
-                if v.training_job == job_id
-            ]
+            produced = self._produced(info.model, env, job_id)
             if produced:
                 newest = max(produced, key=lambda v: v.created)
                 info = replace(info, produced_version=newest.version, metrics=dict(newest.metrics))
         return info
+
+    def _produced(self, model: str, env: str, job_id: str) -> list[ModelVersion]:
+        """The versions a run registered: tagged with the run by the pipeline's register step,
+        else registered by the run itself (a command job) or by one of its child steps."""
+        versions = self.catalog.workspace_versions(model, env)
+        tagged = [v for v in versions if v.tags.get(convert.PIPELINE_RUN_TAG) == job_id]
+        if tagged:
+            return tagged
+        direct = [v for v in versions if v.training_job == job_id]
+        if direct or not any(v.training_job for v in versions):
+            return direct
+        ml = self.clients.workspace(env)
+        try:
+            children = {
+                c.name for c in ml.jobs.list(parent_job_name=job_id) if c is not None and c.name
+            }
+        except AzureError:  # run history unreachable: nothing found is the honest answer
+            return []
+        return [v for v in versions if v.training_job in children]
 
     def list(self, model: str, env: str, limit: int = 10) -> list[JobInfo]:
         ml = self.clients.workspace(env)

@@ -593,7 +593,31 @@ class FakeAzureCloud(DataPlaneServices):
         if status == "Completed" and script.produces is not None and model:
             versions = ws.models.get(model, {})
             number = str(max((int(v) for v in versions if v.isdigit()), default=0) + 1)
-            self.register_model(ws, model, number, properties=script.produces, job=name)
+            registered_by, tags = name, None
+            if job["properties"].get("jobType") == "Pipeline":
+                # A pipeline registers its model from a step: the version's jobName is the step's
+                # (child) run, never the pipeline's. The step tags it with the pipeline run when the
+                # template passes it on (the mlops_bot_pipeline_run input).
+                registered_by = f"{name}_register_{uuid.uuid4().hex[:8]}"
+                ws.job_children.setdefault(name, []).append(
+                    {
+                        "runId": registered_by,
+                        "parentRunId": name,
+                        "rootRunId": name,
+                        "experimentId": job["properties"].get("experimentName"),
+                        "status": "Completed",
+                        "displayName": "register",
+                        "runType": "azureml.StepRun",
+                        "tags": {},
+                        "properties": {},
+                    }
+                )
+                run_input = (job["properties"].get("inputs") or {}).get("mlops_bot_pipeline_run")
+                if run_input and run_input.get("value"):
+                    tags = {"mlops-bot.pipeline-run": str(run_input["value"])}
+            self.register_model(
+                ws, model, number, properties=script.produces, job=registered_by, tags=tags
+            )
 
     def _schedules(self, ex: Exchange, ws: FakeWorkspace, parts: list[str]) -> Reply | None:
         if len(parts) == 2 and parts[1] == "trigger" and ex.method == "POST":

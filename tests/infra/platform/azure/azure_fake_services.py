@@ -20,6 +20,8 @@ from .azure_fake_shapes import (
     REGISTRY_DENIED,
     REGISTRY_MODEL_TEMPLATE,
     RP,
+    STATUS_CODES,
+    SUPPORTED_METRICS,
     FakeOperation,
     FakeRegistry,
     FakeWorkspace,
@@ -28,6 +30,7 @@ from .azure_fake_shapes import (
     arm_denied,
     blob_denied,
     iso_minutes,
+    metrics_bad_request,
     newest_first,
     not_found,
     now_iso,
@@ -219,6 +222,28 @@ class DataPlaneServices:
                     "studio": "https://ml.azure.com",
                 },
             )
+        children = re.match(
+            r"^/history/v1\.0/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/([^/]+)/runs/([^/]+)/children$",
+            ex.path,
+            re.I,
+        )
+        if children and ex.method == "GET":
+            # PagedRunList of run history (azure-ai-ml ``_restclient/runhistory/models``: value +
+            # nextLink; Run fields runId, parentRunId, status, ...). No recording of this call.
+            ws = self.workspaces[children.group(1).lower()]
+            if children.group(2) not in ws.jobs:
+                return Reply(
+                    404,
+                    {
+                        "error": {
+                            "code": "UserError",
+                            "message": f"Run {children.group(2)} not found",
+                        }
+                    },
+                )
+            return Reply(
+                200, {"value": ws.job_children.get(children.group(2), []), "nextLink": None}
+            )
         match = re.match(
             r"^/history/v1\.0/subscriptions/[^/]+/resourceGroups/[^/]+/providers/Microsoft\.MachineLearningServices/workspaces/([^/]+)/runs/([^/]+)/details$",
             ex.path,
@@ -322,16 +347,56 @@ class DataPlaneServices:
 
     # ------------------------------------------------------------------------- monitoring
     def _metrics(self, ex: Exchange) -> Reply | None:
+        """``metrics:getBatch`` (azure-monitor-querymetrics ``MetricsClient.query_resources``).
+
+        The answer's shape is the recorded one (``test_metrics_client.py…test_batch_metrics_
+        granularity.json``); a filtered dimension comes back in each time series'
+        ``metadatavalues`` (``…test_batch_metrics_filter.json``: ``request/success eq '0'``), with
+        its name in lower case (Microsoft's getBatch migration guide: ``ApiName eq '*'`` answered
+        as ``apiname``). Namespaces, metric names, aggregations and dimensions outside
+        :data:`SUPPORTED_METRICS` are refused with 400.
+        """
         if not ex.path.endswith("/metrics:getBatch") or ex.method != "POST":
             return None
         query = ex.query
+        namespace = next(
+            (n for n in SUPPORTED_METRICS if n.lower() == query["metricnamespace"].lower()), None
+        )
+        if namespace is None:
+            return metrics_bad_request(
+                f"Metric namespace {query['metricnamespace']} is not supported for this resource"
+            )
+        definitions = {name.lower(): name for name in SUPPORTED_METRICS[namespace]}
+        aggregations = [a.strip() for a in query.get("aggregation", "Average").split(",")]
+        conditions = self._metric_filter(query.get("filter") or "")
+        wanted = []
+        for requested in query["metricnames"].split(","):
+            metric = definitions.get(requested.lower())
+            if metric is None:
+                return metrics_bad_request(
+                    f"Failed to find metric configuration for namespace {namespace}, metric: "
+                    f"{requested}. Valid metrics: {', '.join(SUPPORTED_METRICS[namespace])}"
+                )
+            allowed, dims = SUPPORTED_METRICS[namespace][metric]
+            refused = [a for a in aggregations if a.capitalize() not in allowed]
+            if refused:
+                return metrics_bad_request(
+                    f"Metric {metric} does not support the aggregation(s) {refused}; "
+                    f"supported: {sorted(allowed)}"
+                )
+            unknown = [d for d, _ in conditions if d.lower() not in {x.lower() for x in dims}]
+            if unknown:
+                return metrics_bad_request(
+                    f"Metric {metric} has no dimension(s) {unknown}; its dimensions: {list(dims)}"
+                )
+            wanted.append(metric)
         start = datetime.fromisoformat(query["starttime"].replace("Z", "+00:00"))
         end = datetime.fromisoformat(query["endtime"].replace("Z", "+00:00"))
         step = iso_minutes(query.get("interval", "PT5M"))
-        aggregation = query.get("aggregation", "Average").lower()
-        filter_ = query.get("filter") or ""
-        split_status = "statusCodeClass eq '*'" in filter_
-        deployment = re.search(r"deployment eq '([^']+)'", filter_)
+        fixed = {d.lower(): v for d, v in conditions if v != "*"}
+        split_by = [d.lower() for d, v in conditions if v == "*"]
+        assert split_by in ([], ["statuscode"]), f"the fake splits by statusCode only: {split_by}"
+        deployment = fixed.get("deployment")
         template = METRICS_TEMPLATE["values"][0]
         values = []
         for resource in ex.json()["resourceids"]:
@@ -345,7 +410,7 @@ class DataPlaneServices:
                 resourceregion=ex.host.split(".")[0],
             )
             metrics = []
-            for metric in query["metricnames"].split(","):
+            for metric in wanted:
                 metric_entry = copy.deepcopy(template["value"][0])
                 metric_entry.update(
                     id=f"{resource}/providers/Microsoft.Insights/metrics/{metric}",
@@ -353,40 +418,47 @@ class DataPlaneServices:
                     displayDescription=metric,
                     unit="Percent" if "Percent" in metric else "Count",
                 )
-                splits = ["2xx", "4xx", "5xx"] if split_status else [None]
+                splits: list[str | None] = list(STATUS_CODES) if split_by else [None]
                 series = []
                 for split in splits:
                     points = []
                     stamp = start
                     while stamp < end:
-                        key = f"{resource}|{deployment.group(1) if deployment else ''}"
+                        key = f"{resource}|{deployment or ''}"
                         value = self.metric_values(key, metric, stamp, split)
                         point: dict[str, Any] = {
                             "timeStamp": stamp.isoformat().replace("+00:00", "Z")
                         }
                         if value is not None:
-                            point[aggregation] = value
+                            for aggregation in aggregations:
+                                point[aggregation.lower()] = value
                         points.append(point)
                         stamp += timedelta(minutes=step)
-                    metadata = (
-                        [
-                            {
-                                "name": {
-                                    "value": "statusCodeClass",
-                                    "localizedValue": "statusCodeClass",
-                                },
-                                "value": split,
-                            }
-                        ]
-                        if split
-                        else []
-                    )
+                    if split is not None and all(len(p) == 1 for p in points):
+                        continue  # no requests with this status code: no time series
+                    dimensions = {**fixed, **({"statuscode": split} if split else {})}
+                    metadata = [
+                        {"name": {"value": name, "localizedValue": name}, "value": value}
+                        for name, value in dimensions.items()
+                    ]
                     series.append({"metadatavalues": metadata, "data": points})
                 metric_entry["timeseries"] = series
                 metrics.append(metric_entry)
             entry["value"] = metrics
             values.append(entry)
         return Reply(200, {"values": values})
+
+    @staticmethod
+    def _metric_filter(text: str) -> list[tuple[str, str]]:
+        """``A eq 'x' and B eq '*'`` -> [(A, x), (B, *)]; the only filter form the adapter sends."""
+        if not text.strip():
+            return []
+        conditions = []
+        for clause in re.split(r"\s+and\s+", text.strip(), flags=re.I):
+            match = re.fullmatch(r"(\w+)\s+eq\s+'([^']*)'", clause.strip(), re.I)
+            assert match, f"the fake parses only 'dim eq value' joined by and: {text!r}"
+            conditions.append((match.group(1), match.group(2)))
+        return conditions
 
     def _logs(self, ex: Exchange) -> Reply | None:
         match = re.match(r"^/v1/workspaces/([^/]+)/query$", ex.path)
@@ -407,6 +479,7 @@ class DataPlaneServices:
         start_text, end_text = request["timespan"].split("/")
         start = datetime.fromisoformat(start_text.replace("Z", "+00:00"))
         end = datetime.fromisoformat(end_text.replace("Z", "+00:00"))
+        error_rule = self._countif(query, "errors")
         bins: dict[datetime, list[TrafficRecord]] = {}
         for record in self.traffic_log:
             if record["EndpointName"] != endpoint or (
@@ -422,11 +495,7 @@ class DataPlaneServices:
         for slot in sorted(bins):
             records = bins[slot]
             durations = sorted(r["TotalDurationMs"] for r in records)
-            errors = sum(
-                1
-                for r in records
-                if int(r["ResponseCode"]) >= 500 or int(r["ModelStatusCode"]) >= 500
-            )
+            errors = sum(1 for r in records if error_rule(r))
             rows.append(
                 [
                     slot.isoformat().replace("+00:00", "Z"),
@@ -447,6 +516,34 @@ class DataPlaneServices:
         ]
         body["tables"][0]["rows"] = rows
         return Reply(200, body)
+
+    @staticmethod
+    def _countif(query: str, column: str) -> Callable[[TrafficRecord], bool]:
+        """Evaluate the query's own ``<column> = countif(toint(Col) OP N or ...)`` per record, so
+        that the rule the adapter writes in KQL is the rule its test exercises."""
+        head = re.search(rf"{column}\s*=\s*countif\(", query)
+        assert head, f"no countif for {column} in {query}"
+        depth, i = 1, head.end()
+        while depth:
+            depth += {"(": 1, ")": -1}.get(query[i], 0)
+            i += 1
+        body = query[head.end() : i - 1]
+        tests = []
+        for clause in re.split(r"\s+or\s+", body.strip()):
+            match = re.fullmatch(r"toint\((\w+)\)\s*(>=|<=|==|!=|>|<)\s*(\d+)", clause.strip())
+            assert match, f"the fake evaluates only 'toint(Col) OP N' joined by or: {body!r}"
+            name, op, number = match.group(1), match.group(2), int(match.group(3))
+            assert name in ("ResponseCode", "ModelStatusCode"), name
+            tests.append((name, op, number))
+        ops = {
+            ">=": int.__ge__,
+            "<=": int.__le__,
+            "==": int.__eq__,
+            "!=": int.__ne__,
+            ">": int.__gt__,
+            "<": int.__lt__,
+        }
+        return lambda record: any(ops[op](int(record[name]), n) for name, op, n in tests)
 
     # ------------------------------------------------------------------------- scoring
     def _score(self, ex: Exchange) -> Reply | None:
@@ -471,10 +568,18 @@ class DataPlaneServices:
             )
         if self.scoring_columns is not None and set(columns) != self.scoring_columns:
             missing = sorted(self.scoring_columns - set(columns))
+            # The model container answered 500; the endpoint turns that into 424 and names the
+            # model's status and reason in these headers (Microsoft Learn, "Troubleshoot online
+            # endpoint deployment and scoring": 424 Model Error; the header values are ours).
             return Reply(
                 424,
                 {
                     "message": f"An unexpected error occurred in scoring script: columns are missing: {missing}"
+                },
+                {
+                    "Content-Type": "application/json",
+                    "ms-azureml-model-error-statuscode": "500",
+                    "ms-azureml-model-error-reason": "model_error",
                 },
             )
         return Reply(

@@ -77,6 +77,59 @@ DATA_VERSION_TEMPLATE = {  # no data-asset fixture: the documented DataVersionBa
     "systemData": {},
 }
 
+#: Azure Monitor's metric definitions for the two namespaces the adapter reads: metric name ->
+#: (aggregations, dimensions). Source: Microsoft Learn, "Supported metrics for
+#: Microsoft.MachineLearningServices/workspaces/onlineEndpoints" (generated include dated
+#: 2024-07-30) and ".../onlineEndpoints/deployments" (generated include dated 2025-04-16), both
+#: generated from Azure Monitor's metric definitions API. The whole table is listed, so that
+#: anything outside it is refused with 400 as Azure Monitor does.
+_MIN_MAX_AVG = frozenset({"Minimum", "Maximum", "Average"})
+_AVG = frozenset({"Average"})
+SUPPORTED_METRICS: dict[str, dict[str, tuple[frozenset[str], tuple[str, ...]]]] = {
+    "Microsoft.MachineLearningServices/workspaces/onlineEndpoints": {
+        "ConnectionsActive": (_AVG, ()),
+        "DataCollectionErrorsPerMinute": (_MIN_MAX_AVG, ("deployment", "reason", "type")),
+        "DataCollectionEventsPerMinute": (_MIN_MAX_AVG, ("deployment", "type")),
+        "NetworkBytes": (_AVG, ()),
+        "NewConnectionsPerSecond": (_AVG, ()),
+        "RequestLatency": (_AVG, ("deployment",)),
+        "RequestLatency_P50": (_AVG, ("deployment",)),
+        "RequestLatency_P90": (_AVG, ("deployment",)),
+        "RequestLatency_P95": (_AVG, ("deployment",)),
+        "RequestLatency_P99": (_AVG, ("deployment",)),
+        "RequestsPerMinute": (
+            _AVG,
+            ("deployment", "statusCode", "statusCodeClass", "modelStatusCode"),
+        ),
+    },
+    "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments": {
+        "CpuMemoryUtilizationPercentage": (_MIN_MAX_AVG, ("instanceId",)),
+        "CpuUtilizationPercentage": (_MIN_MAX_AVG, ("instanceId",)),
+        "DataCollectionErrorsPerMinute": (_MIN_MAX_AVG, ("instanceId", "reason", "type")),
+        "DataCollectionEventsPerMinute": (_MIN_MAX_AVG, ("instanceId", "type")),
+        "DeploymentCapacity": (_MIN_MAX_AVG, ("instanceId", "State")),
+        "DiskUtilization": (_MIN_MAX_AVG, ("instanceId", "disk")),
+        "GpuEnergyJoules": (_MIN_MAX_AVG, ("instanceId",)),
+        "GpuMemoryUtilizationPercentage": (_MIN_MAX_AVG, ("instanceId",)),
+        "GpuUtilizationPercentage": (_MIN_MAX_AVG, ("instanceId",)),
+        "RequestLatency_P50": (_AVG, ()),
+        "RequestLatency_P90": (_AVG, ()),
+        "RequestLatency_P95": (_AVG, ()),
+        "RequestLatency_P99": (_AVG, ()),
+        "RequestsPerMinute": (_AVG, ("envoy_response_code",)),
+    },
+}
+#: Status codes the fake endpoint's RequestsPerMinute can be split into (``statusCode`` values).
+STATUS_CODES = ("200", "400", "401", "404", "408", "424", "429", "500", "502", "503", "504")
+
+
+def metrics_bad_request(message: str) -> Reply:
+    """Azure Monitor's refusal: ErrorResponse ``{"error": {"code", "message"}}`` (the shape
+    azure-monitor-querymetrics deserializes, ``models/_models.py`` ErrorResponse / ErrorDetail).
+    The message text is ours; Azure's wording is not recorded here."""
+    return Reply(400, {"error": {"code": "BadRequest", "message": message}})
+
+
 #: Built-in role definitions (actions as documented for each role), for the permissions API.
 ROLE_ACTIONS: dict[str, dict[str, list[str]]] = {
     "AzureML Data Scientist": {
@@ -185,6 +238,8 @@ class FakeWorkspace:
     job_statuses: dict[str, list[str]] = field(default_factory=dict)
     job_scripts: dict[str, JobScript] = field(default_factory=dict)
     job_times: dict[str, dict[str, str]] = field(default_factory=dict)
+    job_children: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    """Pipeline run -> its step runs, as run history lists them (``runs/<id>/children``)."""
     schedules: dict[str, dict[str, Any]] = field(default_factory=dict)
     data: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
@@ -269,9 +324,11 @@ def default_metric(resource: str, metric: str, stamp: datetime, split: str | Non
     if metric.startswith("Gpu"):
         return None
     minute = stamp.hour * 60 + stamp.minute
-    if split is not None:
+    if split is not None:  # a statusCode value: 2 % of the requests fail with 503
         return (
-            {"2xx": 95.0, "4xx": 3.0, "5xx": 2.0}[split] if metric == "RequestsPerMinute" else None
+            {"200": 95.0, "400": 3.0, "503": 2.0}.get(split)
+            if metric == "RequestsPerMinute"
+            else None
         )
     return {
         "CpuUtilizationPercentage": 40.0 + (minute % 10),

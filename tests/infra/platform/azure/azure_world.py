@@ -27,6 +27,7 @@ experiment_name: churn-model
 inputs:
   learning_rate: 0.1
   n_estimators: 200
+  mlops_bot_pipeline_run: unset   # the bot fills in the run's name
 settings:
   default_compute: azureml:cpu-cluster
 jobs:
@@ -36,6 +37,14 @@ jobs:
     inputs:
       learning_rate: ${{parent.inputs.learning_rate}}
       n_estimators: ${{parent.inputs.n_estimators}}
+    outputs:
+      model:
+  register:
+    type: command
+    component: azureml:register_churn_model:1
+    inputs:
+      model: ${{parent.jobs.train.outputs.model}}
+      pipeline_run: ${{parent.inputs.mlops_bot_pipeline_run}}
 """
 
 

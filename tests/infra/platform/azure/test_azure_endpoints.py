@@ -43,6 +43,7 @@ def test_first_deploy_creates_the_endpoint_and_a_collecting_deployment_at_zero_t
         "model_inputs": "enabled",
         "model_outputs": "enabled",
     }
+    assert put["dataCollector"]["rollingRate"] == "Hour", "explicit, not the service default"
 
     state = platform.endpoint_state(MODEL, "dev")
     assert (

@@ -9,6 +9,7 @@ import pytest
 
 from infra.platform.base import METRIC_COLUMNS, NotFoundError, PermissionDeniedError
 
+from .azure_fake_shapes import default_metric
 from .azure_world import LOG_ANALYTICS_ID, MODEL
 
 END = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
@@ -52,8 +53,8 @@ def test_metrics_of_one_deployment_from_azure_monitor(platform, http) -> None:
         .endswith("/onlineEndpoints/churn-dev/deployments/churn-model-v3")
     )
     assert traffic["filter"] == "deployment eq 'churn-model-v3'"
-    assert status["filter"] == "deployment eq 'churn-model-v3' and statusCodeClass eq '*'"
-    assert status["aggregation"] == "Total"
+    assert status["filter"] == "deployment eq 'churn-model-v3' and statusCode eq '*'"
+    assert status["aggregation"] == "Average", "RequestsPerMinute has no other aggregation"
 
 
 def test_whole_endpoint_sums_capacity_over_deployments(platform) -> None:
@@ -107,3 +108,68 @@ def cloud_forbidden():
     from .azure_fake_cloud import arm_denied
 
     return arm_denied("Microsoft.Insights/metrics/read", "/subscriptions/x")
+
+
+def test_error_rate_reads_lower_case_dimension_names_and_counts_model_failures(
+    platform, cloud, http
+) -> None:
+    """Azure Monitor answers ``statusCode eq '*'`` with ``statuscode`` metadata (the fake answers
+    as Azure does); 5xx and 424 (the model container failed) are errors, 4xx others are not."""
+    serving(platform, "dev")
+    shares = {"200": 80.0, "404": 5.0, "424": 10.0, "503": 5.0}
+    cloud.metric_values = lambda key, metric, stamp, split: (
+        shares.get(split) if split is not None else default_metric(key, metric, stamp, None)
+    )
+    frame = platform.deployment_metrics(MODEL, "dev", START, END, deployment="churn-model-v3")
+    assert list(frame.error_rate) == pytest.approx([0.15] * len(frame))
+    answer = http.requests("POST", "metrics:getBatch")[-1]
+    assert answer.query["filter"].endswith("statusCode eq '*'")
+
+
+@pytest.mark.parametrize(
+    ("namespace", "metric", "aggregation", "filter_"),
+    [
+        (
+            "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+            "ErrorRate",
+            "Average",
+            None,
+        ),
+        (
+            "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+            "RequestsPerMinute",
+            "Total",
+            None,
+        ),
+        (
+            "Microsoft.MachineLearningServices/workspaces/onlineEndpoints",
+            "RequestLatency_P99",
+            "Average",
+            "statusCode eq '*'",
+        ),
+        (
+            "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/deployments",
+            "CpuUtilizationPercentage",
+            "Average",
+            "deployment eq 'blue'",
+        ),
+        ("Microsoft.MachineLearningServices/workspaces", "RequestsPerMinute", "Average", None),
+    ],
+)
+def test_the_fake_monitor_refuses_what_azure_monitor_does_not_define(
+    platform, cloud, namespace, metric, aggregation, filter_
+) -> None:
+    serving(platform, "dev")
+    client = platform.clients.metrics("westeurope")
+    from azure.core.exceptions import HttpResponseError
+
+    with pytest.raises(HttpResponseError) as raised:
+        client.query_resources(
+            resource_ids=["/subscriptions/s/resourceGroups/r/providers/x/onlineEndpoints/e"],
+            metric_namespace=namespace,
+            metric_names=[metric],
+            aggregations=[aggregation],
+            filter=filter_,
+            timespan=(START, END),
+        )
+    assert raised.value.status_code == 400

@@ -7,6 +7,7 @@ import pytest
 from infra.platform.base import InvalidRequestError, JobStatus
 from infra.settings import Settings
 
+from .azure_fake_shapes import JobScript
 from .azure_world import MODEL, azure_config
 
 
@@ -98,3 +99,42 @@ def test_schedule_pipelines_are_triggered_and_refuse_overrides(
     with pytest.raises(InvalidRequestError, match="runs its own job definition"):
         adapter.submit_training(MODEL, "dev", {"learning_rate": "0.3"})
     adapter.close()
+
+
+def test_a_job_not_responding_is_still_running_and_can_be_cancelled(platform, cloud, http) -> None:
+    """NotResponding is a missing heartbeat the run may recover from (the SDK's JobStatus enum:
+    "a run can go from NotResponding to any of the previous states"), not a failure."""
+    job = platform.submit_training(MODEL, "dev", {})
+    dev = cloud.workspace_for("dev")
+    cloud.complete_job(dev, job.id, "NotResponding")
+    assert platform.get_job("dev", job.id).status is JobStatus.RUNNING
+    cancelled = platform.cancel_job("dev", job.id)
+    assert http.requests("POST", f"/jobs/{job.id}/cancel"), "cancel was never sent"
+    assert cancelled.status is JobStatus.CANCELED
+
+
+def test_the_version_a_pipeline_registered_from_a_step_is_found_by_its_run_tag(
+    platform, cloud, http
+) -> None:
+    """The fake pipeline registers its model from a child step (jobName = the step's run), as
+    Azure does; the register step tags it with the pipeline run the bot named."""
+    cloud.job_scripts[MODEL] = JobScript(produces={"metrics.accuracy": "0.93"})
+    job = platform.submit_training(MODEL, "dev", {})
+    sent = http.requests("PUT", f"/jobs/{job.id}?")[0].json()["properties"]
+    assert sent["inputs"]["mlops_bot_pipeline_run"]["value"] == job.id
+    seen = [platform.get_job("dev", job.id) for _ in range(3)]
+    done = seen[-1]
+    assert done.status is JobStatus.COMPLETED
+    assert done.produced_version == "4" and done.metrics == {"accuracy": 0.93}
+
+
+def test_without_the_run_tag_the_version_is_found_through_the_child_steps(
+    platform, cloud, tmp_path
+) -> None:
+    """A pipeline YAML without the mlops_bot_pipeline_run input: the child runs are the link."""
+    cloud.job_scripts[MODEL] = JobScript(produces={"metrics.accuracy": "0.9"})
+    job = platform.submit_training(MODEL, "dev", {})
+    dev = cloud.workspace_for("dev")
+    dev.jobs[job.id]["properties"]["inputs"].pop("mlops_bot_pipeline_run")
+    done = [platform.get_job("dev", job.id) for _ in range(3)][-1]
+    assert done.status is JobStatus.COMPLETED and done.produced_version == "4"
