@@ -9,6 +9,7 @@ promotions), Dave is an ordinary member.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -18,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from bot.demo.seed import MARKER_FILE
 from bot.sandbox import seed
 from commands.context import CommandContext, Invocation
 from commands.registry import dispatch
@@ -96,7 +98,14 @@ def open_bench(state: Path, raw: dict[str, Any] | None = None) -> Bench:
     settings = demo_settings(state, raw)
     platform = LocalPlatform(settings)
     store = open_store(default_database_url(settings.state_path))
-    return Bench(settings, platform, store, AccessPolicy(settings, DemoGroups()))
+    # The seed's traffic ends at the hour it was made: a clock pinned there gives every check the
+    # same windows whatever the time of day the suite runs at.
+    seed_end = datetime.fromisoformat(
+        json.loads((state / MARKER_FILE).read_text(encoding="utf-8"))["end"]
+    )
+    return Bench(
+        settings, platform, store, AccessPolicy(settings, DemoGroups()), clock=lambda: seed_end
+    )
 
 
 def _close(bench: Bench) -> None:
