@@ -32,4 +32,6 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
         public=True,
         heading=f"Retraining {model.name} submitted",
         job=job,
+        requested_by=ctx.user,
+        reason="requested in Slack",
     )

@@ -209,6 +209,9 @@ class JobReply(Reply):
     """Metrics of the version currently serving, to compare a finished job against."""
     actions: tuple[tuple[str, str, str], ...] = ()
     """Buttons as (action_id, label, value)."""
+    requested_by: str | None = None
+    """The Slack user who asked for the job (None for the bot's own schedules and triggers)."""
+    reason: str = ""
 
     @property
     def fallback_text(self) -> str:

@@ -165,6 +165,11 @@ class JobRun(Base):
     finished_at: Mapped[datetime | None]
     channel: Mapped[str | None] = mapped_column(String(64))
     thread_ts: Mapped[str | None] = mapped_column(String(32))
+    """The thread the job's end is announced in (the card's own, or the alert's)."""
+    card_channel: Mapped[str | None] = mapped_column(String(64))
+    card_ts: Mapped[str | None] = mapped_column(String(32))
+    """The job's card, edited in place as the job moves; None while the card is queued in the
+    outbox under ``job-card:<job id>`` (edits then name it as their parent)."""
     reported: Mapped[bool] = mapped_column(default=False)
     version_no: Mapped[int] = mapped_column("row_version", Integer, default=0)
 

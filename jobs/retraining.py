@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from core.access import AccessPolicy, Decision, NoGroups
 from core.publisher import key_of
-from core.replies import MessageRef, MessageReply, Tone
+from core.replies import MessageReply, Tone
 from infra.leases import Lease
 from infra.platform.base import JobInfo, PlatformError
 from infra.settings import ModelConfig
@@ -31,6 +31,7 @@ from infra.store import JobRun
 from jobs.alerts import AlertBook, Outcome, retrain_mode
 from jobs.context import BOT_ACTOR, MonitorContext
 from jobs.training import RetrainRefused, in_flight, require_retrain, submit_retraining
+from jobs.watcher import post_card
 
 log = logging.getLogger(__name__)
 
@@ -125,8 +126,14 @@ def submit_triggered(
     reason: str,
     alert_fingerprint: str | None = None,
     respect_cooldown: bool = True,
+    card_channel: str | None = None,
+    card: bool = True,
 ) -> RetrainDecision:
     """Cooldown, in-flight check and submission, serialised across processes.
+
+    A submitted job gets its card (which the job watcher edits as the job moves): in the
+    alert's thread for a retraining from an alert, else in ``card_channel`` (the alerts channel
+    by default); ``card=False`` posts none (``run-job`` follows the job in the terminal).
 
     Raises RetrainDenied when ``actor`` may not retrain (button presses), PlatformError when the
     platform refuses the submission.
@@ -174,8 +181,15 @@ def submit_triggered(
             )
         except RetrainRefused as exc:  # the in-flight guard of submit_retraining itself
             return _held(ctx, model_cfg, reason, "in_flight", exc.message)
-        if alert_ref is not None:
-            _report_in_thread(ctx, job.id, alert_ref)
+        if card:
+            post_card(
+                ctx,
+                job,
+                requested_by=actor,
+                reason=reason,
+                channel=alert_ref.channel if alert_ref else (card_channel or channel),
+                thread_ts=alert_ref.ts if alert_ref else None,
+            )
     finally:
         lease.release()
     sentence = f"Retraining of {name} submitted ({job.id}): {reason}"
@@ -184,23 +198,9 @@ def submit_triggered(
             alert_fingerprint, summary={"retrain_note": f"Retraining job {job.id} submitted"}
         )
         book.refresh(alert_fingerprint, model_cfg)
-        if alert_ref is not None:
-            ctx.note(
-                alert_ref,
-                f":repeat: Retraining submitted ({job.id}) — {reason}. The result will be posted here.",
-            )
     if ctx.on_job_submitted is not None:
         ctx.on_job_submitted(job.id, name, job.environment)
     return RetrainDecision(job, sentence)
-
-
-def _report_in_thread(ctx: MonitorContext, job_id: str, alert_ref: MessageRef) -> None:
-    """Have the job watcher report the run's end in the alert's thread. (The submission time is
-    already on the bot's clock, which cooldowns use: ``submit_retraining`` takes ``ctx.clock``.)"""
-    with ctx.store.session() as session:
-        run = session.get(JobRun, job_id)
-        if run is not None:
-            run.channel, run.thread_ts = alert_ref.channel, alert_ref.ts
 
 
 def _held(
@@ -229,38 +229,31 @@ def scheduled_retrain(
     schedule = model_cfg.retraining.schedule or "manual"
     reason = f"scheduled ({schedule} UTC)"
     access = PolicyAccess(ctx.settings, f"retraining.schedule: {schedule}")
-    decision = submit_triggered(
-        ctx, model_cfg, actor=BOT_ACTOR, access=access, reason=reason, respect_cooldown=False
-    )
-    if not announce:
-        return decision
     channel = ctx.settings.channel(model_cfg, "digest")
-    text = (
-        f"Scheduled retraining of {name} submitted: job {decision.submitted.id}. "
-        "The result will be posted in this thread."
-        if decision.submitted
-        else f"Scheduled retraining of {name} skipped: {decision.sentence}."
+    decision = submit_triggered(
+        ctx,
+        model_cfg,
+        actor=BOT_ACTOR,
+        access=access,
+        reason=reason,
+        respect_cooldown=False,
+        card_channel=channel,
+        card=announce,
     )
-    what = decision.submitted.id if decision.submitted else ctx.now().isoformat()
-    ref = ctx.publish(
-        key_of("scheduled-retrain", name, what),
+    if not announce or decision.submitted is not None:
+        return decision  # the job's card is its announcement
+    ctx.publish(
+        key_of("scheduled-retrain", name, ctx.now().isoformat()),
         channel,
         MessageReply(
             public=True,
             title=f"Scheduled retraining · {name}",
-            text=text,
-            tone=Tone.INFO if decision.submitted else Tone.WARNING,
+            text=f"Scheduled retraining of {name} skipped: {decision.sentence}.",
+            tone=Tone.WARNING,
         ),
         (),
         what=f"the scheduled retraining announcement of {name}",
     )
-    if ref is None:
-        return decision  # queued: the job's result is posted on its own when it ends
-    if decision.submitted is not None:
-        with ctx.store.session() as session:
-            run = session.get(JobRun, decision.submitted.id)
-            if run is not None:
-                run.channel, run.thread_ts = ref.channel, ref.ts
     return decision
 
 

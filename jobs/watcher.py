@@ -1,9 +1,12 @@
 """Follows submitted training jobs to their end and reports each end exactly once.
 
 The store's ``job_runs`` rows are the source of truth, so a restart loses nothing: the next poll
-picks up every job that has not been reported. Reporting is a compare-and-set on ``reported``,
-so two bot processes never post the same result twice, and the result goes through the outbox
-(key ``job-result:<job id>``), so a Slack outage delays it instead of losing it.
+picks up every job that has not been reported. Each move of a job (queued → running → completed
+/ failed) is a compare-and-set on its row, and only the process that wins it edits the job's
+card in place (``job_runs.card_channel/card_ts``, or the card still queued under
+``job-card:<job id>``), so the card people look at always says where the job is. The end is
+also announced in the card's thread, mentioning who asked, because an edit notifies nobody.
+Everything goes through the outbox, so a Slack outage delays it instead of losing it.
 """
 
 from __future__ import annotations
@@ -14,10 +17,11 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from core.publisher import key_of
-from core.replies import JobReply
-from infra.platform.base import JobInfo, PlatformError
+from core.replies import JobReply, MessageRef
+from infra.durations import format_duration
+from infra.platform.base import JobInfo, JobStatus, PlatformError
 from infra.store import JobRun, StaleStateError
-from jobs.context import MonitorContext
+from jobs.context import BOT_ACTOR, MonitorContext
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +46,11 @@ class JobWatcher:
                 continue
             if not job.status.finished:
                 if job.status.value != run.status:
-                    self._cas(run, status=job.status.value)
+                    try:
+                        self._cas(run, status=job.status.value)
+                    except StaleStateError:
+                        continue  # another process saw the move and edits the card
+                    self._edit_card(run, job, self.card(run, job))
                 continue
             try:
                 self._cas(
@@ -67,13 +75,42 @@ class JobWatcher:
         self.ctx.store.compare_and_set(JobRun, run.job_id, run.version_no, **changes)
         run.version_no += 1
 
+    def card(
+        self,
+        run: JobRun,
+        job: JobInfo,
+        *,
+        baseline: dict[str, float] | None = None,
+        actions: tuple[tuple[str, str, str], ...] = (),
+    ) -> JobReply:
+        """The job's card as it stands: its state, duration and (at the end) new version."""
+        return JobReply(
+            public=True,
+            heading=card_heading(run.model, job),
+            job=job,
+            baseline_metrics=baseline or {},
+            actions=actions,
+            requested_by=None if run.requested_by == BOT_ACTOR else run.requested_by,
+            reason=run.reason,
+        )
+
+    def _edit_card(self, run: JobRun, job: JobInfo, reply: JobReply) -> None:
+        """Edit the job's card to ``reply`` (once per state: the key names the state)."""
+        key = key_of("job-card", run.job_id, job.status.value)
+        if run.card_ts and run.card_channel:
+            ref = MessageRef(run.card_channel, run.card_ts)
+            delivery = self.ctx.out.update(key, ref, reply)
+        else:
+            # The card went through the outbox (an alert's or a scheduled retraining): edit
+            # the message queued under its key, whether it is out already or not.
+            delivery = self.ctx.out.update(key, None, reply, parent=key_of("job-card", run.job_id))
+        if not delivery.delivered:
+            log.info("the card of job %s is queued: %s", run.job_id, delivery.error)
+
     def report(self, run: JobRun, job: JobInfo) -> None:
         settings = self.ctx.settings
         model = settings.model(run.model)
         baseline = self._serving_metrics(run.model)
-        verb = {"completed": "finished", "failed": "failed", "canceled": "was canceled"}[
-            job.status.value
-        ]
         actions: tuple[tuple[str, str, str], ...] = ()
         if job.produced_version:
             first = settings.env_names[0]
@@ -87,18 +124,18 @@ class JobWatcher:
                         f"{run.model}|{job.produced_version}|{settings.env_names[1]}",
                     ),
                 )
-        reply = JobReply(
-            public=True,
-            heading=f"Retraining of {run.model} {verb}"
-            + (f": new version v{job.produced_version}" if job.produced_version else ""),
-            job=job,
-            baseline_metrics=baseline,
-            actions=actions,
-        )
-        channel = run.channel or settings.channel(model, "alerts")
+        reply = self.card(run, job, baseline=baseline, actions=actions)
+        self._edit_card(run, job, reply)
+        channel = run.card_channel or run.channel or settings.channel(model, "alerts")
+        thread = run.thread_ts or run.card_ts
+        # The edit notifies nobody: a line in the card's thread tells whoever asked.
         # Through the outbox: a Slack outage delays the result, it never loses or repeats it.
         delivery = self.ctx.out.post(
-            key_of("job-result", run.job_id), channel, reply, thread_ts=run.thread_ts
+            key_of("job-result", run.job_id),
+            channel,
+            end_line(run, job),
+            thread_ts=thread,
+            parent=None if thread else key_of("job-card", run.job_id),
         )
         if not delivery.delivered:
             log.info("the result of job %s is queued: %s", run.job_id, delivery.error)
@@ -124,3 +161,64 @@ class JobWatcher:
             )
         except PlatformError:
             return {}
+
+
+_ENDED = {
+    JobStatus.COMPLETED: "completed",
+    JobStatus.FAILED: "failed",
+    JobStatus.CANCELED: "was canceled",
+}
+
+
+def card_heading(model: str, job: JobInfo) -> str:
+    """One line that says where the job is: queued, running for how long, or how it ended."""
+    took = job.duration_seconds
+    if job.status is JobStatus.QUEUED:
+        return f"Retraining {model} · queued"
+    if job.status is JobStatus.RUNNING:
+        return f"Retraining {model} · running for {format_duration(took)}"
+    verb = _ENDED.get(job.status, job.status.value)
+    mark = "✅" if job.status is JobStatus.COMPLETED else "❌"
+    text = f"{mark} Retraining {model} {verb}"
+    if took is not None:
+        text += f" in {format_duration(took)}"
+    if job.produced_version:
+        text += f": new version v{job.produced_version}"
+    return text
+
+
+def end_line(run: JobRun, job: JobInfo) -> str:
+    """The thread line announcing the end, mentioning the requester (a Slack user ID)."""
+    heading = card_heading(run.model, job)
+    if run.requested_by and run.requested_by != BOT_ACTOR and run.requested_by.isalnum():
+        return f"<@{run.requested_by}> {heading} (see the card above)."
+    return f"{heading} (see the card above)."
+
+
+def post_card(
+    ctx: MonitorContext,
+    job: JobInfo,
+    *,
+    requested_by: str,
+    reason: str,
+    channel: str,
+    thread_ts: str | None = None,
+) -> MessageRef | None:
+    """Post the card of a job submitted outside a command (an alert's Retrain button, a
+    schedule, a metric trigger) under ``job-card:<job id>``; the watcher edits it from then on.
+    Records where it went (and the thread its end is announced in) on the job's row."""
+    reply = JobReply(
+        public=True,
+        heading=card_heading(job.model, job),
+        job=job,
+        requested_by=None if requested_by == BOT_ACTOR else requested_by,
+        reason=reason,
+    )
+    delivery = ctx.out.post(key_of("job-card", job.id), channel, reply, thread_ts=thread_ts)
+    with ctx.store.session() as session:
+        run = session.get(JobRun, job.id)
+        if run is not None:
+            run.channel, run.thread_ts = channel, thread_ts
+            if delivery.ref is not None:
+                run.card_channel, run.card_ts = delivery.ref.channel, delivery.ref.ts
+    return delivery.ref

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot.demo.jobpage import PREFIX as JOB_PAGE_PREFIX
+from bot.demo.jobpage import job_page_route, job_page_template
 from bot.demo.seed import MARKER_FILE
 from bot.demo.traffic import simulate_traffic
 from bot.runtime import Runtime, build_runtime, serve_http
@@ -149,7 +151,10 @@ class DemoSession:
         shutil.rmtree(session_dir, ignore_errors=True)
         session_dir.mkdir(parents=True, exist_ok=True)
         secrets = sandbox_secrets(api_url, f"sqlite:///{(session_dir / 'bot.db').resolve()}")
-        self._platform = LocalPlatform(self.settings)
+        self._platform = LocalPlatform(
+            self.settings, job_page=job_page_template(self.sandbox.root_url)
+        )
+        self.sandbox.add_route("GET", JOB_PAGE_PREFIX, job_page_route(self._platform))
         self.runtime = build_runtime(
             self.settings, secrets, platform=self._platform, start_background=self.options.scheduler
         )

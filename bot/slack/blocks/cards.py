@@ -121,6 +121,10 @@ def job_blocks(reply: JobReply) -> list[Block]:
         if job.error or (job.status.value == "failed" and job.log_tail):
             tail = "\n".join(job.log_tail.strip().splitlines()[-15:])[-2500:]
             blocks.append(section(f"*Error*: {esc(job.error or 'see log')}\n```{esc(tail)}```"))
+    who = f"Requested by {user(reply.requested_by)}" if reply.requested_by else ""
+    footer = " · ".join(part for part in (who, esc(reply.reason)) if part)
+    if footer:
+        blocks.append(context(footer))
     if reply.actions:
         blocks.append(
             ActionsBlock(

@@ -79,4 +79,5 @@ def run_slash_command(services: Services, body: dict[str, Any]) -> Reply:
             run = session.get(JobRun, reply.job.id)
             if run is not None:
                 run.channel, run.thread_ts = message.ref.channel, message.ref.ts
+                run.card_channel, run.card_ts = message.ref.channel, message.ref.ts
     return reply

@@ -93,9 +93,19 @@ def terminate_group(pid: int | None, started: float | None) -> None:
 
 
 class JobStore:
-    def __init__(self, db: Database, env: EnvLayout) -> None:
+    def __init__(self, db: Database, env: EnvLayout, job_page: str | None = None) -> None:
         self.db = db
         self.env = env
+        self.job_page = job_page
+        """URL template (``{environment}``, ``{job_id}``) of a page showing a job's log."""
+
+    def full_log(self, job_id: str, limit: int = 2_000_000) -> str:
+        """The job's whole output (its last ``limit`` characters), for the job's page."""
+        self.row(job_id)  # NotFoundError for an unknown job
+        path = self.work_dir(job_id) / OUTPUT_LOG
+        if not path.exists():
+            return ""
+        return path.read_text(errors="replace")[-limit:]
 
     def work_dir(self, job_id: str) -> Path:
         return self.env.jobs / job_id
@@ -202,7 +212,11 @@ class JobStore:
             metrics=dict(row.metrics or {}),
             log_tail=tail,
             produced_version=row.produced_version,
-            url=(work_dir / OUTPUT_LOG).as_uri(),
+            # A file:// path is no link anyone in Slack can open (and it shows the server's
+            # directories): link the page that serves the log when there is one, else nothing.
+            url=self.job_page.format(environment=self.env.name, job_id=row.id)
+            if self.job_page
+            else None,
             error=row.error,
         )
 

@@ -73,8 +73,12 @@ class LocalPlatform(MLPlatform):
     name = "local"
     remote = False
 
-    def __init__(self, settings: Any) -> None:
+    def __init__(self, settings: Any, *, job_page: str | None = None) -> None:
+        """``job_page``: URL template (``{environment}``, ``{job_id}``) of a page that shows a
+        training job's log, used as the job's link (the demo serves one on the sandbox page);
+        without it jobs have no link, since a local file path opens nothing for Slack users."""
         self.settings = settings
+        self.job_page = job_page
         self.layout = StateLayout.from_settings(settings)
         self.registry = SharedRegistry(self.layout.registry)
         self._lock = threading.Lock()
@@ -98,7 +102,7 @@ class LocalPlatform(MLPlatform):
                     db=db,
                     versions=VersionStore(db, self.layout, env_layout, self.registry),
                     endpoints=EndpointStore(db, env),
-                    jobs=JobStore(db, env_layout),
+                    jobs=JobStore(db, env_layout, self.job_page),
                     traffic=TrafficLog(env_layout),
                 )
                 self._envs[env] = opened
@@ -388,6 +392,10 @@ class LocalPlatform(MLPlatform):
 
     def get_job(self, env: str, job_id: str) -> JobInfo:
         return self._env(env).jobs.current(job_id)
+
+    def job_log(self, env: str, job_id: str) -> str:
+        """The whole output of a training job (local platform only: the demo's job page)."""
+        return self._env(env).jobs.full_log(job_id)
 
     def list_jobs(self, model: str, env: str, limit: int = 10) -> list[JobInfo]:
         return self._env(env).jobs.latest(model, limit)

@@ -301,3 +301,33 @@ def test_a_missing_training_script_is_refused(tmp_path: Path) -> None:
     with pytest.raises(NotFoundError, match="not configured"):
         platform.submit_training("unknown-model", "dev", {})
     platform.close()
+
+
+def test_a_local_job_links_its_page_or_nothing_never_a_file_path(tmp_path: Path) -> None:
+    """Issue 14 item 8: the job's "open" link was a file:// URI (rendered as a dead link)."""
+    from bot.demo.jobpage import job_page_route, job_page_template
+    from bot.sandbox.webapi import HttpRequest
+
+    settings = local_settings(tmp_path / "state", tmp_path / "scripts")
+    plain = LocalPlatform(settings)
+    plain._env("dev").jobs.create(
+        job_id="j1", model=MODEL, parameters={"max_iter": "5"}, reason="", command=["true"]
+    )
+    (plain._env("dev").jobs.work_dir("j1") / "output.log").write_text("epoch 1 <loss> 0.5\n")
+    assert plain.get_job("dev", "j1").url is None
+
+    paged = LocalPlatform(settings, job_page=job_page_template("http://0.0.0.0:8080/"))
+    job = paged.get_job("dev", "j1")
+    assert job.url == "http://127.0.0.1:8080/sandbox/jobs/dev/j1"
+
+    route = job_page_route(paged)
+
+    def get(path: str):  # type: ignore[no-untyped-def]
+        return route(HttpRequest("GET", path, {}, None, b""))  # type: ignore[arg-type]
+
+    page = get("/sandbox/jobs/dev/j1")
+    assert page.status == 200 and "text/html" in page.headers["Content-Type"]
+    assert "epoch 1 &lt;loss&gt; 0.5" in page.body.decode()
+    assert "max_iter=5" in page.body.decode()
+    assert get("/sandbox/jobs/dev/nope").status == 404
+    assert get("/sandbox/jobs/dev").status == 404

@@ -148,7 +148,7 @@ def test_a_job_result_while_slack_is_down_is_posted_once_when_it_is_back(
     results = [
         m
         for m in harness.replies(announcement["ts"], seed.MLOPS_CHANNEL)
-        if "Retraining of churn finished" in text_of(m)
+        if "Retraining churn completed" in text_of(m)
     ]
     assert len(results) == 1 and "v2" in text_of(results[0])
 

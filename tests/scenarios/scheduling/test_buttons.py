@@ -135,10 +135,9 @@ def test_retrain_button_applies_permissions_and_the_in_flight_rule(
         assert run.reason.startswith("triggered by drift breach in prod (approved from the alert)")
         assert run.thread_ts == alert["ts"]
     assert "submitted (job-1)" in clicker.last_answer()
-    assert any(
-        "Retraining submitted (job-1)" in (r.get("text") or "")
-        for r in harness.replies(alert["ts"])
-    )
+    cards = [r for r in harness.replies(alert["ts"]) if "Retraining churn · queued" in text_of(r)]
+    assert len(cards) == 1 and "job-1" in text_of(cards[0])
+    assert f"Requested by <@{seed.DAVE}>" in text_of(cards[0])
     clicker.press(alert["ts"], "alert_retrain", seed.BOB)
     assert len(harness.platform.submissions) == 1
     assert "in flight" in clicker.last_answer()

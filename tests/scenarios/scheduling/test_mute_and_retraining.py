@@ -83,18 +83,22 @@ def test_automatic_drift_retraining_once_per_cooldown_never_while_in_flight(make
     assert len(platform.submissions) == 1
     first = next(iter(platform.jobs))
     alert = harness.top_level()[0]
-    assert "Retraining submitted (job-1)" in harness.replies(alert["ts"])[-1]["text"]
+    card = harness.replies(alert["ts"])[-1]
+    assert "Retraining churn · queued" in text_of(card) and "job-1" in text_of(card)
 
     for _ in range(2):  # t+2h, t+3h: still breaching, the run is in flight
         harness.clock.advance()
         harness.run()
     assert len(platform.submissions) == 1
 
-    platform.finish(first)  # the watcher (a scheduler job) reports the end in the alert thread
+    platform.finish(first)  # the watcher (a scheduler job) edits the card and says so
     harness.run("job-watcher")
-    end = harness.replies(alert["ts"])[-1]
-    assert "Retraining of churn finished: new version v2" in text_of(end)
-    assert "job_deploy" in text_of(end)  # buttons to deploy / promote the new version
+    replies = harness.replies(alert["ts"])
+    edited = next(m for m in replies if m["ts"] == card["ts"])
+    assert "Retraining churn completed" in text_of(edited)
+    assert "new version v2" in text_of(edited)
+    assert "job_deploy" in text_of(edited)  # buttons to deploy / promote the new version
+    assert "Retraining churn completed" in text_of(replies[-1]) and replies[-1] is not edited
 
     for _ in range(3):  # t+4h .. t+6h: finished, but the cooldown (6h from t+1h) holds
         harness.clock.advance()
@@ -140,9 +144,13 @@ def test_scheduled_retraining_is_announced_and_skipped_while_in_flight(harness: 
     assert len(harness.platform.submissions) == 1
     announcements = harness.top_level(seed.MLOPS_CHANNEL)
     assert len(announcements) == 2
-    assert "submitted: job job-1" in text_of(announcements[0])
+    assert "Retraining churn · queued" in text_of(announcements[0])
+    assert "job-1" in text_of(announcements[0]) and "scheduled (" in text_of(announcements[0])
     assert "skipped" in text_of(announcements[1]) and "in flight" in text_of(announcements[1])
     harness.platform.finish("job-1", JobStatus.FAILED)
     harness.run("job-watcher")
+    card = harness.top_level(seed.MLOPS_CHANNEL)[0]
+    assert card["ts"] == announcements[0]["ts"]
+    assert "Retraining churn failed" in text_of(card) and "out of memory" in text_of(card)
     report = harness.replies(announcements[0]["ts"], seed.MLOPS_CHANNEL)[-1]
-    assert "Retraining of churn failed" in text_of(report) and "out of memory" in text_of(report)
+    assert "Retraining churn failed" in text_of(report)

@@ -142,7 +142,9 @@ def test_bad_input_changes_nothing(bot: RunningBot) -> None:
     assert after == before
 
 
-def test_retrain_submits_a_real_job_and_reports_its_end_in_the_thread(bot: RunningBot) -> None:
+def test_retrain_card_follows_the_job_and_mentions_the_requester_at_its_end(
+    bot: RunningBot,
+) -> None:
     from jobs.watcher import JobWatcher
 
     bot.command("retrain churn-model max_iter=30 learning_rate=0.2")
@@ -170,9 +172,18 @@ def test_retrain_submits_a_real_job_and_reports_its_end_in_the_thread(bot: Runni
         c for c in bot.slack.calls_of("chat.postMessage") if c.args.get("thread_ts") == thread_ts
     ]
     assert len(reports) == 1
-    text = blocks_text(reports[0].args)
-    assert "Retraining of churn-model finished: new version" in text
-    assert "job_deploy" in text
+    requester = seed.ALICE  # the harness sends commands as Alice
+    line = reports[0].args.get("text", "")
+    assert f"<@{requester}>" in line, "whoever asked is told when it ends"
+    assert "Retraining churn-model completed in" in line and "new version v" in line
+    # The card itself follows the job: edited in place to its end, with the new version.
+    edits = [c for c in bot.slack.calls_of("chat.update") if c.args.get("ts") == thread_ts]
+    assert edits, "the card was never edited"
+    card = blocks_text(edits[-1].args)
+    assert "Retraining churn-model completed in" in card and "new version v" in card
+    assert "queued" not in card.split("\n")[0]
+    assert f"Requested by <@{requester}>" in card
+    assert "job_deploy" in card
     assert watcher.poll_once() == 0, "reported exactly once"
     jobs = bot.runtime.platform.list_jobs("churn-model", "dev", 1)
     assert jobs[0].status is JobStatus.COMPLETED and jobs[0].produced_version
