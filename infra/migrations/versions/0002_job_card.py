@@ -8,7 +8,7 @@ Create Date: 2026-12-01
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_job_card"
+revision = "0002"
 down_revision = "0001"
 branch_labels = None
 depends_on = None

@@ -66,7 +66,22 @@ def test_schema_is_migrated_to_head(store: Store) -> None:
         "locks",
     } <= tables
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        current = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    assert current == schema_head()
+
+
+def schema_head() -> str:
+    """The one head of the migration chain (two heads would mean a migration lost its parent)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    import infra.store
+
+    config = Config()
+    config.set_main_option("script_location", str(Path(infra.store.__file__).parent / "migrations"))
+    heads = ScriptDirectory.from_config(config).get_heads()
+    assert len(heads) == 1, f"the migrations have {len(heads)} heads: {heads}"
+    return heads[0]
 
 
 def test_migration_is_idempotent(store: Store) -> None:
