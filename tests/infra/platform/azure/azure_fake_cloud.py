@@ -124,6 +124,14 @@ class FakeAzureCloud(DataPlaneServices):
             ws.models.setdefault(name, {})[version] = body
         return body
 
+    def import_into_registry(self, ws: FakeWorkspace, name: str, version: str) -> dict[str, Any]:
+        """Seed the registry with ``ws``'s ``name:version`` as an import would leave it."""
+        source = (
+            f"azureml://locations/{ws.location}/workspaces/{ws.workspace_id}"
+            f"/models/{name}/versions/{version}"
+        )
+        return self.registry_copy_of(source, ws.models[name][version], name, version)
+
     def add_schedule(self, ws: FakeWorkspace, name: str) -> None:
         body = copy.deepcopy(load_example("Schedule/get.json")["responses"]["200"]["body"])
         body.update(id=f"{ws.arm_id}/schedules/{name}", name=name)

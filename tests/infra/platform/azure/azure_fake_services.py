@@ -143,6 +143,43 @@ class DataPlaneServices:
             )
         return None
 
+    def registry_copy_of(
+        self, source: str, source_body: dict[str, Any], name: str, version: str
+    ) -> dict[str, Any]:
+        """The registry version an import of ``source`` creates.
+
+        Body: Registry/ModelVersion/get.json (RegistryModelVersions_Get, 2024-10-01 spec example).
+        ``properties.originAssetId`` = the imported ``sourceAssetId``: ASSUMED, no recording or
+        spec example shows a registry version created by an import (the 2024-10-01
+        ModelVersionProperties does not list the key; the service returns it as an extra).
+        """
+        body = copy.deepcopy(REGISTRY_MODEL_TEMPLATE)
+        # Registry assets are identified by azureml:// ids, not ARM ids (the SDK parses them).
+        body.update(
+            id=f"azureml://registries/{self.registry.name}/models/{name}/versions/{version}",
+            name=version,
+            type="Microsoft.MachineLearningServices/registries/models/versions",
+        )
+        copied = source_body["properties"]
+        body["properties"].update(
+            description=copied.get("description"),
+            tags=dict(copied.get("tags") or {}),
+            properties=dict(copied.get("properties") or {}),
+            flavors=copied.get("flavors") or {},
+            modelType=copied.get("modelType"),
+            jobName=copied.get("jobName"),
+            modelUri=f"azureml://registries/{self.registry.name}/models/{name}/versions/{version}",
+            originAssetId=source,
+        )
+        body["systemData"].update(
+            createdAt=now_iso(),
+            lastModifiedAt=now_iso(),
+            createdBy="mlops-bot",
+            lastModifiedBy="mlops-bot",
+        )
+        self.registry.models.setdefault(name, {})[version] = body
+        return body
+
     def _import(self, ex: Exchange) -> Reply:
         """POST .../registries/<r>/import (no recording: 202 + Azure-AsyncOperation like other MFE LROs)."""
         props = ex.json()["properties"]
@@ -161,30 +198,7 @@ class DataPlaneServices:
         name, version = props.get("destinationName"), props.get("destinationVersion")
 
         def finish(status: str) -> None:
-            body = copy.deepcopy(REGISTRY_MODEL_TEMPLATE)
-            # Registry assets are identified by azureml:// ids, not ARM ids (the SDK parses them).
-            body.update(
-                id=f"azureml://registries/{self.registry.name}/models/{name}/versions/{version}",
-                name=version,
-                type="Microsoft.MachineLearningServices/registries/models/versions",
-            )
-            copied = source_body["properties"]
-            body["properties"].update(
-                description=copied.get("description"),
-                tags=dict(copied.get("tags") or {}),
-                properties=dict(copied.get("properties") or {}),
-                flavors=copied.get("flavors") or {},
-                modelType=copied.get("modelType"),
-                jobName=copied.get("jobName"),
-                modelUri=f"azureml://registries/{self.registry.name}/models/{name}/versions/{version}",
-            )
-            body["systemData"].update(
-                createdAt=now_iso(),
-                lastModifiedAt=now_iso(),
-                createdBy="mlops-bot",
-                lastModifiedBy="mlops-bot",
-            )
-            self.registry.models.setdefault(name, {})[version] = body
+            self.registry_copy_of(source, source_body, name, version)
 
         op_id = f"ri:{uuid.uuid4()}"
         self.operations[op_id] = FakeOperation(op_id, list(self.lro_steps), finish)
