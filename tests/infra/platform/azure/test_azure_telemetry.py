@@ -173,3 +173,34 @@ def test_the_fake_monitor_refuses_what_azure_monitor_does_not_define(
             timespan=(START, END),
         )
     assert raised.value.status_code == 400
+
+
+def test_deployment_capacity_is_checked_against_the_deployments_instance_count(
+    platform, cloud, caplog
+) -> None:
+    """DeploymentCapacity (unsplit, Average) is read as the deployment's instance count; a last
+    bin that disagrees with the deployment's ARM instance_count is logged, not silently used."""
+    serving(platform, "dev")
+    instances = platform.endpoint_state(MODEL, "dev").deployment("churn-model-v3").instance_count
+    cloud.metric_values = lambda key, metric, stamp, split: (
+        float(instances)
+        if metric == "DeploymentCapacity"
+        else default_metric(key, metric, stamp, split)
+    )
+    with caplog.at_level("WARNING", logger="infra.platform.azure.telemetry"):
+        frame = platform.deployment_metrics(MODEL, "dev", START, END)
+    assert (frame.instance_count == instances).all()
+    assert "DeploymentCapacity" not in caplog.text
+
+    # Read per instance (1 whatever the count), the metric would disagree once scaled out.
+    cloud.metric_values = lambda key, metric, stamp, split: (
+        float(instances + 2)
+        if metric == "DeploymentCapacity"
+        else default_metric(key, metric, stamp, split)
+    )
+    with caplog.at_level("WARNING", logger="infra.platform.azure.telemetry"):
+        platform.deployment_metrics(MODEL, "dev", START, END)
+    assert (
+        f"deployment 'churn-model-v3': DeploymentCapacity {instances + 2} but instance_count "
+        f"{instances}" in caplog.text
+    )
