@@ -423,6 +423,14 @@ class FakeAzureCloud(DataPlaneServices):
             props.pop(key, None)
         props.update({k: v for k, v in requested.items() if k != "provisioningState"})
         props["provisioningState"] = "Creating"
+        # The SDK sends dataCollectionMode "enabled"/"disabled" but reads back only "Enabled"
+        # (azure-ai-ml 1.35 ``DeploymentCollection._to_rest_object`` / ``_from_rest_object``);
+        # ARM answers with the spec's enum spelling (DataCollectionMode: Enabled, Disabled in
+        # mfe.json 2024-10-01). Assumed normalised; no recording has a data collector.
+        for collection in ((props.get("dataCollector") or {}).get("collections") or {}).values():
+            mode = str(collection.get("dataCollectionMode") or "")
+            if mode:
+                collection["dataCollectionMode"] = mode.capitalize()
         body["systemData"].update(
             createdAt=now_iso(),
             lastModifiedAt=now_iso(),
