@@ -99,12 +99,37 @@ TRAFFIC_LOG_QUERY = """AmlOnlineEndpointTrafficLog
 TRAFFIC_LOG_COLUMNS = {"TimeGenerated", "requests", "errors", "p50", "p95", "p99"}
 
 
+TRAFFIC_LOG_TABLE = "AmlOnlineEndpointTrafficLog"
+
+
+def _innermost_message(exc: HttpResponseError) -> str:
+    """The deepest ``innererror.message`` of a Log Analytics error body ("'where' operator:
+    Failed to resolve table or column expression named 'AppInsights'" in the recorded 400)."""
+    try:
+        body = exc.response.json() if exc.response is not None else None
+    except Exception:  # no JSON body: nothing more specific than the status
+        return ""
+    message = ""
+    node = body.get("error") if isinstance(body, dict) else None
+    while isinstance(node, dict):
+        message = str(node.get("message") or message)
+        node = node.get("innererror") or node.get("innerError")
+    return message
+
+
 def missing_table(exc: HttpResponseError) -> bool:
-    """Log Analytics' 400 for a table that does not exist (no diagnostic setting sends it)."""
+    """Log Analytics' 400 for a table that does not exist (no diagnostic setting sends it).
+
+    SEM0100 is also the answer for a column the table does not have; that is a mistake in the
+    query, not a missing table, and must not be mistaken for "no traffic log": only a message
+    naming the table itself counts."""
     detail = error_detail(exc)
-    return detail.status == 400 and (
-        detail.code in ("SEM0100", "SemanticError") or "resolve table" in detail.message
-    )
+    if detail.status != 400:
+        return False
+    if detail.code not in ("SEM0100", "SemanticError") and "resolve table" not in detail.message:
+        return False
+    inner = _innermost_message(exc)
+    return not inner or f"'{TRAFFIC_LOG_TABLE}'" in inner
 
 
 def _kql_string(value: str) -> str:

@@ -14,7 +14,6 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from .azure_fake_shapes import (
-    LOGS_MISSING_TABLE,
     LOGS_TEMPLATE,
     METRICS_TEMPLATE,
     REGISTRY_DENIED,
@@ -22,6 +21,8 @@ from .azure_fake_shapes import (
     RP,
     STATUS_CODES,
     SUPPORTED_METRICS,
+    TRAFFIC_LOG_COLUMNS,
+    TRAFFIC_LOG_TABLE,
     FakeOperation,
     FakeRegistry,
     FakeWorkspace,
@@ -30,6 +31,7 @@ from .azure_fake_shapes import (
     arm_denied,
     blob_denied,
     iso_minutes,
+    logs_semantic_error,
     metrics_bad_request,
     newest_first,
     not_found,
@@ -37,6 +39,63 @@ from .azure_fake_shapes import (
     percentile,
 )
 from .azure_replay import Exchange, Reply
+
+#: KQL words the adapter's queries use that are not columns.
+_KQL_WORDS = frozenset(
+    {
+        "where",
+        "summarize",
+        "by",
+        "order",
+        "sort",
+        "asc",
+        "desc",
+        "and",
+        "or",
+        "not",
+        "take",
+        "limit",
+        "project",
+        "extend",
+        "top",
+        "true",
+        "false",
+        "nulls",
+        "first",
+        "last",
+        "in",
+        "has",
+        "contains",
+        "between",
+    }
+)
+_KQL_IDENTIFIER = re.compile(r"(?<![\w.])([A-Za-z_]\w*)")
+
+
+def unknown_columns(query: str) -> list[tuple[str, str]]:
+    """(operator, name) of every name the query reads that AmlOnlineEndpointTrafficLog does not
+    have: not a function call, a KQL word, a string literal or a column the query defines
+    (``name = ...``) earlier."""
+    text = re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", "''", query)
+    segments = text.split("|")
+    defined: set[str] = set()
+    unknown: list[tuple[str, str]] = []
+    for index, segment in enumerate(segments):
+        words = segment.split()
+        operator = words[0] if words and index else TRAFFIC_LOG_TABLE
+        for match in _KQL_IDENTIFIER.finditer(segment):
+            name = match.group(1)
+            rest = segment[match.end() :].lstrip()
+            if index == 0 and name == TRAFFIC_LOG_TABLE:
+                continue
+            if rest.startswith("(") or name.lower() in _KQL_WORDS:
+                continue
+            if rest.startswith("=") and not rest.startswith("=="):
+                defined.add(name)
+                continue
+            if name not in TRAFFIC_LOG_COLUMNS and name not in defined:
+                unknown.append((operator, name))
+    return unknown
 
 
 class DataPlaneServices:
@@ -480,10 +539,27 @@ class DataPlaneServices:
             return None
         request = ex.json()
         query = request["query"]
-        assert "AmlOnlineEndpointTrafficLog" in query, query
+        assert query.lstrip().startswith(TRAFFIC_LOG_TABLE), query
         if not self.traffic_log_table:
-            # Recorded answer of Log Analytics for a table that does not exist (SEM0100).
-            return Reply(400, copy.deepcopy(LOGS_MISSING_TABLE))
+            # Recorded answer of Log Analytics for a table that does not exist (SEM0100), naming
+            # the table as the recording names its missing 'AppInsights'.
+            return Reply(
+                400,
+                logs_semantic_error(
+                    f"'where' operator: Failed to resolve table or column expression named "
+                    f"'{TRAFFIC_LOG_TABLE}'"
+                ),
+            )
+        unknown = unknown_columns(query)
+        if unknown:
+            operator, name = unknown[0]
+            # Same recorded error shape; the wording for a column is KQL's, assumed (no recording).
+            return Reply(
+                400,
+                logs_semantic_error(
+                    f"'{operator}' operator: Failed to resolve scalar expression named '{name}'"
+                ),
+            )
         body = copy.deepcopy(LOGS_TEMPLATE)
         if "summarize" not in query:  # a probe such as "| take 1": no rows is enough
             return Reply(200, body)
