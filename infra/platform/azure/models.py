@@ -183,6 +183,10 @@ class ModelCatalog:
         when ``env`` is where the model trains; otherwise the registry's (promoted versions
         arrive through the registry, a same-numbered local model is not the promoted one)."""
         own = self.workspace_version(model, version, env)
+        if own is not None and self._trains_in(model, env):
+            # The training environment means its own work whatever the registry holds (and
+            # does not need the registry to be reachable to say so).
+            return Resolved(own, f"azureml:{model}:{version}")
         copy = self.registry_copy(model, version)
         registry_ref = registry_model_uri(self.clients.registry_name, model, version)
         if copy is None:
@@ -190,8 +194,7 @@ class ModelCatalog:
         if own is None:
             return Resolved(copy.version, registry_ref)
         same = self._same_model(copy, model, env)
-        if same or self._trains_in(model, env):
-            # Identical (imported from here), or the training environment's own work.
+        if same:  # imported from this very workspace: the same model
             return Resolved(own, f"azureml:{model}:{version}")
         if same is None:
             log.warning(
