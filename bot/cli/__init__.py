@@ -118,7 +118,13 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
         failures = 0
         for result in check_azure_access(settings):
-            mark = "[green]ok[/]" if result.ok else "[red]FAILED[/]"
+            mark = (
+                "[red]FAILED[/]"
+                if not result.ok
+                else "[yellow]warning[/]"
+                if result.warning
+                else "[green]ok[/]"
+            )
             console.print(f"{mark}  {escape(result.target)}: {escape(result.message)}")
             failures += not result.ok
         return 1 if failures else 0

@@ -5,8 +5,11 @@ blob datastore as JSON Lines of CloudEvents::
 
     modelDataCollector/<endpoint>/<deployment>/<collection>/yyyy/MM/dd/HH/<instance>.jsonl
 
-Each event's ``data`` holds the rows of one request; inputs and outputs of the same request share
-a ``correlationid`` and are aligned row by row. Only the hour folders inside the requested window
+The collector also registers each collection as a data asset named
+``<endpoint>-<deployment>-<collection>`` whose path is where it really writes (a deployment can
+send a collection elsewhere through ``collections.<name>.data``); when that asset exists its path
+is read, else the default path above. Each event's ``data`` holds the rows of one request; inputs
+and outputs of the same request share a ``correlationid`` and are aligned row by row. Only the hour folders inside the requested window
 are listed and downloaded. Blobs are read with the bot's own Azure AD identity (Storage Blob Data
 Reader), never with account keys.
 """
@@ -224,21 +227,36 @@ class DataReader:
             )
         config = self._model(model)
         endpoint = self.endpoints.endpoint_name(model, env)
-        container = self._container(env, self.clients.workspace_config(env).datastore)
+        default_store = self.clients.workspace_config(env).datastore
+        containers: dict[str, ContainerClient] = {}
+
+        def container_of(datastore: str) -> ContainerClient:
+            if datastore not in containers:
+                containers[datastore] = self._container(env, datastore)
+            return containers[datastore]
+
         root = f"{COLLECTOR_ROOT}/{endpoint}/"
         with azure_errors(
             f"list collected data of endpoint '{endpoint}'", self.clients.storage_scope(env)
         ):
-            deployments = [
+            # Deployments deleted since keep their files under the default path; live ones are
+            # also asked for their collector's data assets.
+            walked = [
                 p.name[len(root) :].strip("/")
-                for p in container.walk_blobs(name_starts_with=root, delimiter="/")
+                for p in container_of(default_store).walk_blobs(
+                    name_starts_with=root, delimiter="/"
+                )
             ]
+        live = [d.name for d in self.endpoints.state(model, env).deployments]
+        deployments = list(dict.fromkeys([*live, *walked]))
         first_hour = start.replace(minute=0, second=0, microsecond=0)
         collections: dict[str, list[pd.DataFrame]] = {INPUTS: [], OUTPUTS: []}
         for deployment in deployments:
             for collection in collections:
+                where = self.collection_location(env, endpoint, deployment, collection)
+                container = container_of(where.datastore)
                 for day in days_in(first_hour, end):
-                    prefix = f"{root}{deployment}/{collection}/{day:%Y/%m/%d}/"
+                    prefix = f"{where.path.rstrip('/')}/{day:%Y/%m/%d}/"
                     for name in self._list(container, prefix, env):
                         hour = hour_of(name)
                         if hour is None or not first_hour <= hour < end:
@@ -259,6 +277,28 @@ class DataReader:
             else pd.DataFrame()
         )
         return self._assemble(config, env, inputs, outputs, start, end)
+
+    def collection_location(
+        self, env: str, endpoint: str, deployment: str, collection: str
+    ) -> BlobLocation:
+        """Where a deployment's collection lands: the path of the data asset the collector
+        registers (``<endpoint>-<deployment>-<collection>``, latest version) when there is one,
+        else the collector's default folder in the workspace datastore."""
+        name = f"{endpoint}-{deployment}-{collection}"
+        ml = self.clients.workspace(env)
+        try:
+            with azure_errors(
+                f"read data asset '{name}'",
+                self.clients.workspace_scope(env),
+                missing=f"data asset '{name}'",
+            ):
+                asset = ml.data.get(name, label="latest")
+        except NotFoundError:
+            return BlobLocation(
+                datastore=self.clients.workspace_config(env).datastore,
+                path=f"{COLLECTOR_ROOT}/{endpoint}/{deployment}/{collection}",
+            )
+        return self.locate(str(asset.path), env)
 
     def _assemble(
         self,

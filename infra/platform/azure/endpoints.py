@@ -32,7 +32,7 @@ from infra.platform.azure import convert
 from infra.platform.azure.clients import AzureClients
 from infra.platform.azure.errors import azure_errors
 from infra.platform.azure.lro import follow
-from infra.platform.azure.models import ModelCatalog, registry_model_uri
+from infra.platform.azure.models import ModelCatalog
 from infra.platform.base import (
     ConflictError,
     Deployment,
@@ -253,10 +253,11 @@ class EndpointManager:
         return Operation.run_in_thread(f"deploy {model} v{version} to {env}", work)
 
     def _model_reference(self, model: str, version: str, env: str) -> str:
-        if self.catalog.workspace_version(model, version, env) is not None:
-            return f"azureml:{model}:{version}"
-        if self.catalog.registry_version(model, version) is not None:
-            return registry_model_uri(self.clients.registry_name, model, version)
+        """The registry's reference for a promoted version, even when the workspace has a
+        same-numbered model of its own (see ``ModelCatalog.resolve``)."""
+        resolved = self.catalog.resolve(model, version, env)
+        if resolved is not None:
+            return resolved.reference
         raise NotFoundError(
             f"version {version} of model '{model}' is neither in "
             f"{self.clients.workspace_scope(env).description} nor in "

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import requests
-from azure.ai.ml.exceptions import MlException
+from azure.ai.ml.exceptions import MlException, ValidationErrorType
 from azure.core.exceptions import (
     AzureError,
     ClientAuthenticationError,
@@ -120,6 +120,25 @@ def is_not_found(exc: BaseException) -> bool:
     return isinstance(exc, ResourceNotFoundError) or getattr(exc, "status_code", None) == 404
 
 
+def _sdk_not_found(exc: BaseException) -> bool:
+    """An SDK "does not exist": ``get(name, label="latest")`` turns the service's 404 into a
+    ValidationException of type RESOURCE_NOT_FOUND, which ``log_and_raise_error`` then re-raises
+    as a bare MlException (azure-ai-ml 1.35 ``_utils/_asset_utils.py``
+    ``_get_latest_version_from_container``, ``_exception_helper.py``); so the chain is searched."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return False
+        kind = getattr(getattr(seen, "error_type", None), "value", None)
+        if (
+            isinstance(seen, ResourceNotFoundError)
+            or kind == ValidationErrorType.RESOURCE_NOT_FOUND.value
+        ):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def translate(
     exc: BaseException, *, action: str, scope: Scope, missing: str | None = None
 ) -> PlatformError:
@@ -152,7 +171,11 @@ def translate(
             hint="request a quota increase for that VM family and region in the Azure portal "
             "(Quotas > Machine Learning), or deploy a smaller instance type or count",
         )
-    if isinstance(exc, ResourceNotFoundError) or detail.status == 404:
+    if (
+        isinstance(exc, ResourceNotFoundError)
+        or detail.status == 404
+        or (isinstance(exc, MlException) and _sdk_not_found(exc))
+    ):
         what = missing or "the resource"
         return NotFoundError(f"{what} does not exist in {where} (while trying to {action})")
     if (

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from infra.platform.base import PlatformError
+from infra.platform.base import NotFoundError, PlatformError
 from infra.settings import Settings
 
 ARM = "https://management.azure.com"
@@ -64,6 +64,8 @@ class CheckResult:
     detail: str
     missing: tuple[str, ...] = field(default_factory=tuple)
     """What to grant or enable for this check to pass."""
+    warning: bool = False
+    """Passed, but something will not work as expected (``ok`` stays True: not a failure)."""
 
     @property
     def message(self) -> str:
@@ -72,7 +74,7 @@ class CheckResult:
         return f"{self.check}: {self.detail}{fix}"
 
     def __str__(self) -> str:
-        mark = "ok  " if self.ok else "FAIL"
+        mark = "FAIL" if not self.ok else "warn" if self.warning else "ok  "
         lines = [f"[{mark}] {self.target}: {self.check}: {self.detail}"]
         lines += [f"       - {m}" for m in self.missing]
         return "\n".join(lines)
@@ -164,9 +166,16 @@ class _Checker:
         self._permissions = PermissionReader(self.clients.credential, self.clients.options)
 
     def add(
-        self, target: str, check: str, ok: bool, detail: str, missing: Iterable[str] = ()
+        self,
+        target: str,
+        check: str,
+        ok: bool,
+        detail: str,
+        missing: Iterable[str] = (),
+        *,
+        warning: bool = False,
     ) -> bool:
-        self.results.append(CheckResult(target, check, ok, detail, tuple(missing)))
+        self.results.append(CheckResult(target, check, ok, detail, tuple(missing), warning))
         return ok
 
     def attempt(self, target: str, check: str, work: Callable[[], str]) -> bool:
@@ -272,8 +281,55 @@ class _Checker:
             return f"datastore '{ws.datastore}' readable ({state})"
 
         self.attempt(f"storage of {target}", "collected data", storage)
+        self.data_collection(env)
         if ws.log_analytics_workspace_id:
             self.traffic_log(env)
+
+    def data_collection(self, env: str) -> None:
+        """Warn for each deployment of a monitored environment that collects no inputs or
+        outputs: drift and performance checks would see no production data from it."""
+        from infra.platform.azure.errors import azure_errors
+
+        monitored = [m for m in self.settings.models if env in self.settings.monitored_envs(m)]
+        ml = self.clients.workspace(env)
+        scope = self.clients.workspace_scope(env)
+        for model in monitored:
+            endpoint = model.endpoints.get(env)
+            if not endpoint:
+                continue
+            target = f"endpoint '{endpoint}' in {scope.description}"
+            try:
+                with azure_errors(f"list the deployments of '{endpoint}'", scope):
+                    deployments = list(ml.online_deployments.list(endpoint))
+            except PlatformError as err:
+                if isinstance(err, NotFoundError):
+                    continue  # nothing deployed yet: nothing to warn about
+                self.add(
+                    target, "data collection", False, err.message, [err.hint] if err.hint else []
+                )
+                continue
+            lacking = {d.name: _uncollected(d) for d in deployments}
+            lacking = {name: kinds for name, kinds in lacking.items() if kinds}
+            if not lacking:
+                detail = f"{len(deployments)} deployment(s) collect model_inputs and model_outputs"
+                self.add(target, "data collection", True, detail)
+                continue
+            parts = [
+                f"'{name}' does not collect {', '.join(kinds)}" for name, kinds in lacking.items()
+            ]
+            self.add(
+                target,
+                "data collection",
+                True,
+                "; ".join(parts)
+                + f": drift and performance of '{model.name}' will miss its traffic",
+                [
+                    "enable data_collector (collections model_inputs and model_outputs) on those "
+                    "deployments; a custom scoring script must also log through the "
+                    "azureml-ai-monitoring Collector (docs/azure-setup.md, section 4)"
+                ],
+                warning=True,
+            )
 
     def _container(self, env: str) -> Any:
         from infra.platform.azure.datasets import datastore_container
@@ -338,6 +394,21 @@ class _Checker:
             f"/providers/{ML}/registries/{self.clients.registry_name}"
         )
         self.grants(target, arm_id, {REGISTRY_ROLE: (arm_id, REGISTRY_ACTIONS)})
+
+
+def _uncollected(deployment: Any) -> list[str]:
+    """Which of model_inputs / model_outputs a deployment's data collector does not collect."""
+    from infra.platform.azure.datasets import INPUTS, OUTPUTS
+
+    collector = getattr(deployment, "data_collector", None)
+    collections = dict(getattr(collector, "collections", None) or {})
+    lacking = []
+    for kind in (INPUTS, OUTPUTS):
+        collection = collections.get(kind)
+        enabled = str(getattr(collection, "enabled", "") or "").strip().lower()
+        if enabled != "true":
+            lacking.append(kind)
+    return lacking
 
 
 def check_azure_access(

@@ -12,11 +12,24 @@ Azure Monitor answers a filtered query with the dimension names in lower case (`
 comes back as ``apiname`` in Microsoft's getBatch migration guide), and azure-monitor-querymetrics
 passes them through unchanged (``_models.py``: ``{obj["name"]["value"]: ...}``), so dimension
 names are matched case-insensitively here.
+
+Instances: ``DeploymentCapacity`` ("the number of instances in the deployment", unit Count,
+dimensions ``instanceId`` and ``State``, aggregations Minimum/Maximum/Average in Microsoft's
+supported-metrics table for ``.../onlineEndpoints/deployments``) is queried per deployment
+resource, *unsplit*, with the Average aggregation: each bin's value is taken as that deployment's
+instance count averaged over the bin (2.5 = scaled from 2 to 3 halfway), and the endpoint's count
+is the sum over its deployments. That reading is an assumption (no recording of this metric
+exists): if the service reported it per instance, the unsplit value would be 1 whatever the
+count. So the last bin is checked against the ``instance_count`` each deployment reports through
+ARM (``sku.capacity``, what autoscale changes); a difference of one instance or more is logged
+(:func:`capacity_mismatches`) so a wrong reading shows up in the logs rather than in silently
+wrong scaling suggestions.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -86,12 +99,37 @@ TRAFFIC_LOG_QUERY = """AmlOnlineEndpointTrafficLog
 TRAFFIC_LOG_COLUMNS = {"TimeGenerated", "requests", "errors", "p50", "p95", "p99"}
 
 
+TRAFFIC_LOG_TABLE = "AmlOnlineEndpointTrafficLog"
+
+
+def _innermost_message(exc: HttpResponseError) -> str:
+    """The deepest ``innererror.message`` of a Log Analytics error body ("'where' operator:
+    Failed to resolve table or column expression named 'AppInsights'" in the recorded 400)."""
+    try:
+        body = exc.response.json() if exc.response is not None else None
+    except Exception:  # no JSON body: nothing more specific than the status
+        return ""
+    message = ""
+    node = body.get("error") if isinstance(body, dict) else None
+    while isinstance(node, dict):
+        message = str(node.get("message") or message)
+        node = node.get("innererror") or node.get("innerError")
+    return message
+
+
 def missing_table(exc: HttpResponseError) -> bool:
-    """Log Analytics' 400 for a table that does not exist (no diagnostic setting sends it)."""
+    """Log Analytics' 400 for a table that does not exist (no diagnostic setting sends it).
+
+    SEM0100 is also the answer for a column the table does not have; that is a mistake in the
+    query, not a missing table, and must not be mistaken for "no traffic log": only a message
+    naming the table itself counts."""
     detail = error_detail(exc)
-    return detail.status == 400 and (
-        detail.code in ("SEM0100", "SemanticError") or "resolve table" in detail.message
-    )
+    if detail.status != 400:
+        return False
+    if detail.code not in ("SEM0100", "SemanticError") and "resolve table" not in detail.message:
+        return False
+    inner = _innermost_message(exc)
+    return not inner or f"'{TRAFFIC_LOG_TABLE}'" in inner
 
 
 def _kql_string(value: str) -> str:
@@ -118,7 +156,33 @@ def _series(results: Iterable[Any], metric: str, aggregation: str) -> list[pd.Se
                 points = {_timestamp(p.timestamp): getattr(p, aggregation) for p in ts.data}
                 series = pd.Series(points, dtype="float64")
                 series.attrs["metadata"] = dict(ts.metadata_values or {})
+                # "<resource id>/providers/Microsoft.Insights/metrics/<name>" (the getBatch
+                # recordings): the only place a batch result names its resource.
+                series.attrs["metric_id"] = str(getattr(m, "id", "") or "")
                 found.append(series)
+    return found
+
+
+def _deployment_of(metric_id: str) -> str | None:
+    match = re.search(r"/deployments/([^/]+)/providers/", metric_id, re.IGNORECASE)
+    return match.group(1) if match else None
+
+
+def capacity_mismatches(parts: list[pd.Series], instance_counts: dict[str, int]) -> list[str]:
+    """Deployments whose last ``DeploymentCapacity`` bin differs from their ARM ``instance_count``
+    by one instance or more (see the module docstring for why this is checked)."""
+    counts = {name.lower(): count for name, count in instance_counts.items()}
+    found = []
+    for series in parts:
+        name = _deployment_of(series.attrs.get("metric_id", ""))
+        values = series.dropna()
+        if name is None or name.lower() not in counts or values.empty:
+            continue
+        last, expected = float(values.iloc[-1]), counts[name.lower()]
+        if abs(last - expected) >= 1:
+            found.append(
+                f"deployment '{name}': DeploymentCapacity {last:g} but instance_count {expected}"
+            )
     return found
 
 
@@ -176,6 +240,11 @@ class Telemetry:
                 )
                 for metric, column in RESOURCE_METRICS.items():
                     parts = _series(usage, metric, "average")
+                    if column == "instance_count":
+                        for mismatch in capacity_mismatches(
+                            parts, {d.name: d.instance_count for d in state.deployments}
+                        ):
+                            log.warning("instance count of %s: %s", state.endpoint, mismatch)
                     if parts:
                         frame = pd.concat(parts, axis=1)
                         combined = (

@@ -9,9 +9,11 @@ find them again; a failed job's error and the tail of its log come from run hist
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +38,9 @@ SCHEDULE_PREFIX = "schedule:"
 #: How many of a workspace's most recent jobs /mlops status scans for a model's jobs.
 MAX_JOBS_SCANNED = 200
 LOG_TAIL_LINES = 30
+#: Waits between the GETs of a job a schedule trigger just created: the trigger answers with the
+#: job's name before the job can be read (a GET at once may be a 404), so read it for up to ~15 s.
+TRIGGERED_JOB_WAITS = (0.5, 1.0, 2.0, 4.0, 8.0)
 #: Log files worth showing for a failed job, best first (command jobs, then pipeline jobs).
 _LOG_PREFERENCE = (
     "user_logs/std_log.txt",
@@ -64,6 +69,7 @@ class Trainer:
         self.clients = clients
         self.catalog = catalog
         self.session = requests.Session()
+        self.sleep: Callable[[float], None] = time.sleep
 
     def _model(self, model: str) -> ModelConfig:
         try:
@@ -109,8 +115,7 @@ class Trainer:
                 f"trigger schedule '{schedule}'", scope, missing=f"schedule '{schedule}'"
             ):
                 triggered = ml.schedules.trigger(schedule)
-                job = ml.jobs.get(triggered.job_name)
-            return convert.job_info(job, model=model, environment=env)
+            return self._triggered_job(ml, str(triggered.job_name), model, env)
 
         job = self._load(pipeline, model)
         values = {**retraining.parameters, **{k: str(v) for k, v in parameters.items()}}
@@ -140,6 +145,30 @@ class Trainer:
         with azure_errors(f"submit the retraining job of '{model}'", scope):
             created = ml.jobs.create_or_update(job)
         return convert.job_info(created, model=model, environment=env)
+
+    def _triggered_job(self, ml: Any, job_name: str, model: str, env: str) -> JobInfo:
+        """The job a trigger created. A 404 here means "not readable yet", not "no schedule": the
+        job exists (the trigger named it), so it is read again a few times, and if it still is not
+        visible it is reported queued rather than as a failure (retrying the command would start
+        a second run)."""
+        scope = self.clients.workspace_scope(env)
+        for wait in (*TRIGGERED_JOB_WAITS, None):
+            try:
+                with azure_errors(f"read job '{job_name}'", scope, missing=f"job '{job_name}'"):
+                    job = ml.jobs.get(job_name)
+            except NotFoundError:
+                if wait is None:
+                    break
+                self.sleep(wait)
+                continue
+            return convert.job_info(job, model=model, environment=env)
+        return JobInfo(
+            id=job_name,
+            model=model,
+            environment=env,
+            status=JobStatus.QUEUED,
+            created=datetime.now(UTC),
+        )
 
     def _load(self, pipeline: str, model: str) -> Any:
         path = Path(pipeline).expanduser()

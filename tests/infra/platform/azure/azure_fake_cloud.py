@@ -124,6 +124,14 @@ class FakeAzureCloud(DataPlaneServices):
             ws.models.setdefault(name, {})[version] = body
         return body
 
+    def import_into_registry(self, ws: FakeWorkspace, name: str, version: str) -> dict[str, Any]:
+        """Seed the registry with ``ws``'s ``name:version`` as an import would leave it."""
+        source = (
+            f"azureml://locations/{ws.location}/workspaces/{ws.workspace_id}"
+            f"/models/{name}/versions/{version}"
+        )
+        return self.registry_copy_of(source, ws.models[name][version], name, version)
+
     def add_schedule(self, ws: FakeWorkspace, name: str) -> None:
         body = copy.deepcopy(load_example("Schedule/get.json")["responses"]["200"]["body"])
         body.update(id=f"{ws.arm_id}/schedules/{name}", name=name)
@@ -415,6 +423,14 @@ class FakeAzureCloud(DataPlaneServices):
             props.pop(key, None)
         props.update({k: v for k, v in requested.items() if k != "provisioningState"})
         props["provisioningState"] = "Creating"
+        # The SDK sends dataCollectionMode "enabled"/"disabled" but reads back only "Enabled"
+        # (azure-ai-ml 1.35 ``DeploymentCollection._to_rest_object`` / ``_from_rest_object``);
+        # ARM answers with the spec's enum spelling (DataCollectionMode: Enabled, Disabled in
+        # mfe.json 2024-10-01). Assumed normalised; no recording has a data collector.
+        for collection in ((props.get("dataCollector") or {}).get("collections") or {}).values():
+            mode = str(collection.get("dataCollectionMode") or "")
+            if mode:
+                collection["dataCollectionMode"] = mode.capitalize()
         body["systemData"].update(
             createdAt=now_iso(),
             lastModifiedAt=now_iso(),

@@ -14,7 +14,6 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from .azure_fake_shapes import (
-    LOGS_MISSING_TABLE,
     LOGS_TEMPLATE,
     METRICS_TEMPLATE,
     REGISTRY_DENIED,
@@ -22,6 +21,8 @@ from .azure_fake_shapes import (
     RP,
     STATUS_CODES,
     SUPPORTED_METRICS,
+    TRAFFIC_LOG_COLUMNS,
+    TRAFFIC_LOG_TABLE,
     FakeOperation,
     FakeRegistry,
     FakeWorkspace,
@@ -30,6 +31,7 @@ from .azure_fake_shapes import (
     arm_denied,
     blob_denied,
     iso_minutes,
+    logs_semantic_error,
     metrics_bad_request,
     newest_first,
     not_found,
@@ -37,6 +39,63 @@ from .azure_fake_shapes import (
     percentile,
 )
 from .azure_replay import Exchange, Reply
+
+#: KQL words the adapter's queries use that are not columns.
+_KQL_WORDS = frozenset(
+    {
+        "where",
+        "summarize",
+        "by",
+        "order",
+        "sort",
+        "asc",
+        "desc",
+        "and",
+        "or",
+        "not",
+        "take",
+        "limit",
+        "project",
+        "extend",
+        "top",
+        "true",
+        "false",
+        "nulls",
+        "first",
+        "last",
+        "in",
+        "has",
+        "contains",
+        "between",
+    }
+)
+_KQL_IDENTIFIER = re.compile(r"(?<![\w.])([A-Za-z_]\w*)")
+
+
+def unknown_columns(query: str) -> list[tuple[str, str]]:
+    """(operator, name) of every name the query reads that AmlOnlineEndpointTrafficLog does not
+    have: not a function call, a KQL word, a string literal or a column the query defines
+    (``name = ...``) earlier."""
+    text = re.sub(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"", "''", query)
+    segments = text.split("|")
+    defined: set[str] = set()
+    unknown: list[tuple[str, str]] = []
+    for index, segment in enumerate(segments):
+        words = segment.split()
+        operator = words[0] if words and index else TRAFFIC_LOG_TABLE
+        for match in _KQL_IDENTIFIER.finditer(segment):
+            name = match.group(1)
+            rest = segment[match.end() :].lstrip()
+            if index == 0 and name == TRAFFIC_LOG_TABLE:
+                continue
+            if rest.startswith("(") or name.lower() in _KQL_WORDS:
+                continue
+            if rest.startswith("=") and not rest.startswith("=="):
+                defined.add(name)
+                continue
+            if name not in TRAFFIC_LOG_COLUMNS and name not in defined:
+                unknown.append((operator, name))
+    return unknown
 
 
 class DataPlaneServices:
@@ -143,6 +202,43 @@ class DataPlaneServices:
             )
         return None
 
+    def registry_copy_of(
+        self, source: str, source_body: dict[str, Any], name: str, version: str
+    ) -> dict[str, Any]:
+        """The registry version an import of ``source`` creates.
+
+        Body: Registry/ModelVersion/get.json (RegistryModelVersions_Get, 2024-10-01 spec example).
+        ``properties.originAssetId`` = the imported ``sourceAssetId``: ASSUMED, no recording or
+        spec example shows a registry version created by an import (the 2024-10-01
+        ModelVersionProperties does not list the key; the service returns it as an extra).
+        """
+        body = copy.deepcopy(REGISTRY_MODEL_TEMPLATE)
+        # Registry assets are identified by azureml:// ids, not ARM ids (the SDK parses them).
+        body.update(
+            id=f"azureml://registries/{self.registry.name}/models/{name}/versions/{version}",
+            name=version,
+            type="Microsoft.MachineLearningServices/registries/models/versions",
+        )
+        copied = source_body["properties"]
+        body["properties"].update(
+            description=copied.get("description"),
+            tags=dict(copied.get("tags") or {}),
+            properties=dict(copied.get("properties") or {}),
+            flavors=copied.get("flavors") or {},
+            modelType=copied.get("modelType"),
+            jobName=copied.get("jobName"),
+            modelUri=f"azureml://registries/{self.registry.name}/models/{name}/versions/{version}",
+            originAssetId=source,
+        )
+        body["systemData"].update(
+            createdAt=now_iso(),
+            lastModifiedAt=now_iso(),
+            createdBy="mlops-bot",
+            lastModifiedBy="mlops-bot",
+        )
+        self.registry.models.setdefault(name, {})[version] = body
+        return body
+
     def _import(self, ex: Exchange) -> Reply:
         """POST .../registries/<r>/import (no recording: 202 + Azure-AsyncOperation like other MFE LROs)."""
         props = ex.json()["properties"]
@@ -161,30 +257,7 @@ class DataPlaneServices:
         name, version = props.get("destinationName"), props.get("destinationVersion")
 
         def finish(status: str) -> None:
-            body = copy.deepcopy(REGISTRY_MODEL_TEMPLATE)
-            # Registry assets are identified by azureml:// ids, not ARM ids (the SDK parses them).
-            body.update(
-                id=f"azureml://registries/{self.registry.name}/models/{name}/versions/{version}",
-                name=version,
-                type="Microsoft.MachineLearningServices/registries/models/versions",
-            )
-            copied = source_body["properties"]
-            body["properties"].update(
-                description=copied.get("description"),
-                tags=dict(copied.get("tags") or {}),
-                properties=dict(copied.get("properties") or {}),
-                flavors=copied.get("flavors") or {},
-                modelType=copied.get("modelType"),
-                jobName=copied.get("jobName"),
-                modelUri=f"azureml://registries/{self.registry.name}/models/{name}/versions/{version}",
-            )
-            body["systemData"].update(
-                createdAt=now_iso(),
-                lastModifiedAt=now_iso(),
-                createdBy="mlops-bot",
-                lastModifiedBy="mlops-bot",
-            )
-            self.registry.models.setdefault(name, {})[version] = body
+            self.registry_copy_of(source, source_body, name, version)
 
         op_id = f"ri:{uuid.uuid4()}"
         self.operations[op_id] = FakeOperation(op_id, list(self.lro_steps), finish)
@@ -466,10 +539,27 @@ class DataPlaneServices:
             return None
         request = ex.json()
         query = request["query"]
-        assert "AmlOnlineEndpointTrafficLog" in query, query
+        assert query.lstrip().startswith(TRAFFIC_LOG_TABLE), query
         if not self.traffic_log_table:
-            # Recorded answer of Log Analytics for a table that does not exist (SEM0100).
-            return Reply(400, copy.deepcopy(LOGS_MISSING_TABLE))
+            # Recorded answer of Log Analytics for a table that does not exist (SEM0100), naming
+            # the table as the recording names its missing 'AppInsights'.
+            return Reply(
+                400,
+                logs_semantic_error(
+                    f"'where' operator: Failed to resolve table or column expression named "
+                    f"'{TRAFFIC_LOG_TABLE}'"
+                ),
+            )
+        unknown = unknown_columns(query)
+        if unknown:
+            operator, name = unknown[0]
+            # Same recorded error shape; the wording for a column is KQL's, assumed (no recording).
+            return Reply(
+                400,
+                logs_semantic_error(
+                    f"'{operator}' operator: Failed to resolve scalar expression named '{name}'"
+                ),
+            )
         body = copy.deepcopy(LOGS_TEMPLATE)
         if "summarize" not in query:  # a probe such as "| take 1": no rows is enough
             return Reply(200, body)

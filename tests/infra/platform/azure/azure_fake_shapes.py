@@ -54,6 +54,60 @@ LOGS_TEMPLATE = load_recording("test_logs_client.pyTestLogsClienttest_logs_singl
 LOGS_MISSING_TABLE = load_recording(
     "test_logs_client.pyTestLogsClienttest_logs_single_query_with_non_200.json"
 )["Entries"][2]["ResponseBody"]
+#: The documented columns of AmlOnlineEndpointTrafficLog (Microsoft's Azure Monitor table
+#: reference, learn.microsoft.com/azure/azure-monitor/reference/tables/amlonlineendpointtrafficlog).
+#: AuthType .. ResponseCodeReason were checked against the stored copies of that page (ja-jp,
+#: zh-tw); the stored copies end there, so ResponseDurationMs .. XRequestId are from the English
+#: page as remembered, not re-checked here.
+TRAFFIC_LOG_TABLE = "AmlOnlineEndpointTrafficLog"
+TRAFFIC_LOG_COLUMNS = frozenset(
+    {
+        "AuthType",
+        "AzureMLWorkspaceId",
+        "AzureMLWorkspaceName",
+        "_BilledSize",
+        "DeploymentName",
+        "EndpointName",
+        "IdentityData",
+        "_IsBillable",
+        "Location",
+        "Method",
+        "ModelStatusCode",
+        "ModelStatusReason",
+        "OperationName",
+        "Path",
+        "Protocol",
+        "RequestDurationMs",
+        "RequestPayloadSize",
+        "RequestThrottlingDelayMs",
+        "_ResourceId",
+        "ResponseCode",
+        "ResponseCodeReason",
+        "ResponseDurationMs",
+        "ResponsePayloadSize",
+        "ResponseThrottlingDelayMs",
+        "SourceSystem",
+        "_SubscriptionId",
+        "TenantId",
+        "TimeGenerated",
+        "TotalDurationMs",
+        "Type",
+        "UserAgent",
+        "XMSClientRequestId",
+        "XRequestId",
+    }
+)
+
+
+def logs_semantic_error(message: str) -> dict[str, Any]:
+    """Log Analytics' 400 for a name it cannot resolve: the recorded BadArgumentError /
+    SemanticError / SEM0100 body (test_logs_single_query_with_non_200.json, azure-monitor-query)
+    with the innermost message naming what could not be resolved."""
+    body = copy.deepcopy(LOGS_MISSING_TABLE)
+    body["error"]["innererror"]["innererror"]["message"] = message
+    return body
+
+
 DEPLOYMENT_TEMPLATE = load_example("OnlineDeployment/ManagedOnlineDeployment/get.json")[
     "responses"
 ]["200"]["body"]

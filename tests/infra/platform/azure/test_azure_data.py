@@ -168,3 +168,36 @@ def test_unreadable_storage_names_the_storage_role_and_account(platform, cloud) 
         platform.production_data(MODEL, "prod", START, END)
     assert "'Storage Blob Data Reader' role on" in str(denied.value)
     assert prod.storage_id in str(denied.value)
+
+
+def test_collected_data_is_read_where_the_collectors_data_asset_points(platform, cloud) -> None:
+    """The collector registers <endpoint>-<deployment>-<collection> as a uri_folder data asset
+    (Microsoft's "Collect production data from models deployed for real-time inferencing"); a
+    deployment that sends a collection elsewhere is read there, not at the default path."""
+    platform.copy_version(MODEL, "3", "dev", "prod")
+    platform.begin_deploy(MODEL, "3", "prod").wait(timeout=30)
+    prod = cloud.workspace_for("prod")
+    custom = "collected/churn/{kind}"
+    for kind in ("model_inputs", "model_outputs"):
+        cloud.add_data_asset(
+            prod,
+            f"churn-prod-churn-model-v3-{kind}",
+            "1",
+            f"azureml://subscriptions/{prod.subscription}/resourcegroups/{prod.resource_group}"
+            f"/workspaces/{prod.name}/datastores/workspaceblobstore/paths/{custom.format(kind=kind)}",
+            data_type="uri_folder",
+        )
+    when = START + timedelta(minutes=10)
+    row = {"tenure_months": 7, "monthly_charges": 20.0, "contract": "monthly"}
+    for kind, data in (("model_inputs", [row]), ("model_outputs", [1])):
+        line = cloud_event(kind, "churn-prod", "churn-model-v3", when, "req-custom", data)
+        cloud.put_blob(
+            prod, f"{custom.format(kind=kind)}/{when:%Y/%m/%d/%H}/i-1.jsonl", line.encode() + b"\n"
+        )
+
+    labels = pd.DataFrame({"correlationid": ["req-custom"], "churned": [1]})
+    cloud.put_blob(prod, "labels/churn-labels.csv", labels.to_csv(index=False).encode())
+
+    frame = platform.production_data(MODEL, "prod", START, END)
+    assert list(frame["correlationid"]) == ["req-custom"]
+    assert list(frame["prediction"]) == [1] and list(frame["tenure_months"]) == [7]

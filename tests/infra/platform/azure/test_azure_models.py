@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from infra.platform.base import NotFoundError
+from infra.platform.base import ConflictError, NotFoundError
 
 from .azure_world import MODEL
 
@@ -57,3 +57,66 @@ def test_promoting_a_version_that_does_not_exist_fails_clearly(platform) -> None
         NotFoundError, match="version 7 of model 'churn-model' is not in workspace 'mlw-churn-dev'"
     ):
         platform.copy_version(MODEL, "7", "dev", "preprod")
+
+
+# Registry bodies: Registry/ModelVersion/get.json (azure-rest-api-specs 2024-10-01 example) with
+# properties.originAssetId set to the import's sourceAssetId (an assumption; see
+# azure_fake_services.registry_copy_of). The import request is azure-ai-ml 1.35's
+# WorkspaceAssetReference._to_rest_object (destinationName/destinationVersion/sourceAssetId).
+
+
+def test_a_same_numbered_registry_version_from_another_workspace_is_not_the_promoted_one(
+    platform, cloud, http
+) -> None:
+    preprod = cloud.workspace_for("preprod")
+    cloud.register_model(preprod, MODEL, "3", job="someone-elses-job")
+    cloud.import_into_registry(preprod, MODEL, "3")
+
+    with pytest.raises(ConflictError) as conflict:
+        platform.copy_version(MODEL, "3", "dev", "preprod")
+    message = str(conflict.value)
+    assert f"workspaces/{preprod.workspace_id}/models/{MODEL}/versions/3" in message
+    assert "mlw-churn-dev" in message and "new version number" in message
+    assert http.requests("POST", "/import") == [], "nothing is imported over it"
+
+
+def test_a_version_the_registry_imported_from_the_source_counts_as_promoted(
+    platform, cloud, http
+) -> None:
+    cloud.import_into_registry(cloud.workspace_for("dev"), MODEL, "3")
+    copied = platform.copy_version(MODEL, "3", "dev", "prod")
+    assert (copied.version, copied.source) == ("3", "registry")
+    assert http.requests("POST", "/import") == []
+    # preprod serves the registry's copy (no version of its own): promoting on from it is a no-op.
+    assert platform.copy_version(MODEL, "3", "preprod", "prod").source == "registry"
+
+
+def test_a_promoted_version_deploys_from_the_registry_not_a_same_numbered_local_model(
+    platform, cloud, http
+) -> None:
+    prod = cloud.workspace_for("prod")
+    cloud.register_model(prod, MODEL, "2", job="a-stray-local-job")
+    platform.copy_version(MODEL, "2", "dev", "prod")
+
+    versions = {
+        v.version: (v.source, v.training_job) for v in platform.list_versions(MODEL, "prod")
+    }
+    assert versions == {"2": ("registry", "train-job-2")}
+    assert platform.get_version(MODEL, "2", "prod").source == "registry"
+
+    platform.begin_deploy(MODEL, "2", "prod").wait(30)
+    created = [e.json() for e in http.requests("PUT", "/deployments/")]
+    assert created, "a deployment was created"
+    assert created[-1]["properties"]["model"] == (
+        f"azureml://registries/mlreg-shared/models/{MODEL}/versions/2"
+    )
+
+
+def test_the_training_environment_keeps_its_own_version_when_the_registry_has_another(
+    platform, cloud
+) -> None:
+    preprod = cloud.workspace_for("preprod")
+    cloud.register_model(preprod, MODEL, "3", job="someone-elses-job")
+    cloud.import_into_registry(preprod, MODEL, "3")
+    mine = platform.get_version(MODEL, "3", "dev")
+    assert (mine.source, mine.training_job) == ("dev", "train-job-3")

@@ -141,3 +141,38 @@ def test_no_token_stops_early_with_the_identity_to_fix(azure_settings, http, tra
 )
 def test_wildcards_and_not_actions(action, entries, expected) -> None:
     assert allowed(action, entries) is expected
+
+
+def test_a_monitored_deployment_without_data_collection_is_a_warning(
+    azure_settings, cloud, credential, transport
+) -> None:
+    """Deployment bodies: OnlineDeployment/ManagedOnlineDeployment/get.json (2024-10-01 spec
+    example) as the fake fills them; ``properties.dataCollector`` as azure-ai-ml 1.35 sends it."""
+    from infra.platform.azure import AzurePlatform
+
+    adapter = AzurePlatform(
+        azure_settings,
+        credential=credential,
+        client_options={"transport": transport, "polling_interval": 0},
+    )
+    adapter.copy_version("churn-model", "3", "dev", "prod")
+    deployed = adapter.begin_deploy("churn-model", "3", "prod").wait(timeout=30)
+    adapter.close()
+
+    def collection(results: list[CheckResult]) -> CheckResult:
+        (found,) = [r for r in results if r.check == "data collection"]
+        return found
+
+    good = collection(run(azure_settings, credential, transport))
+    assert good.ok and not good.warning, good
+    assert good.target == "endpoint 'churn-prod' in workspace 'mlw-churn-prod' (environment prod)"
+
+    body = cloud.workspace_for("prod").deployments["churn-prod"][deployed.name]
+    collector = body["properties"].pop("dataCollector")
+    assert collector["collections"]["model_inputs"]["dataCollectionMode"] == "Enabled"
+    results = run(azure_settings, credential, transport)
+    bad = collection(results)
+    assert bad.ok and bad.warning, "a warning, not a failure: check-config still exits 0"
+    assert f"'{deployed.name}' does not collect model_inputs, model_outputs" in bad.detail
+    assert "azureml-ai-monitoring Collector" in bad.missing[0]
+    assert str(bad).startswith("[warn]") and failures(results) == []

@@ -7,7 +7,12 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from infra.platform.base import METRIC_COLUMNS, NotFoundError, PermissionDeniedError
+from infra.platform.base import (
+    METRIC_COLUMNS,
+    InvalidRequestError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 
 from .azure_fake_shapes import default_metric
 from .azure_world import LOG_ANALYTICS_ID, MODEL
@@ -173,3 +178,85 @@ def test_the_fake_monitor_refuses_what_azure_monitor_does_not_define(
             timespan=(START, END),
         )
     assert raised.value.status_code == 400
+
+
+def test_deployment_capacity_is_checked_against_the_deployments_instance_count(
+    platform, cloud, caplog
+) -> None:
+    """DeploymentCapacity (unsplit, Average) is read as the deployment's instance count; a last
+    bin that disagrees with the deployment's ARM instance_count is logged, not silently used."""
+    serving(platform, "dev")
+    instances = platform.endpoint_state(MODEL, "dev").deployment("churn-model-v3").instance_count
+    cloud.metric_values = lambda key, metric, stamp, split: (
+        float(instances)
+        if metric == "DeploymentCapacity"
+        else default_metric(key, metric, stamp, split)
+    )
+    with caplog.at_level("WARNING", logger="infra.platform.azure.telemetry"):
+        frame = platform.deployment_metrics(MODEL, "dev", START, END)
+    assert (frame.instance_count == instances).all()
+    assert "DeploymentCapacity" not in caplog.text
+
+    # Read per instance (1 whatever the count), the metric would disagree once scaled out.
+    cloud.metric_values = lambda key, metric, stamp, split: (
+        float(instances + 2)
+        if metric == "DeploymentCapacity"
+        else default_metric(key, metric, stamp, split)
+    )
+    with caplog.at_level("WARNING", logger="infra.platform.azure.telemetry"):
+        platform.deployment_metrics(MODEL, "dev", START, END)
+    assert (
+        f"deployment 'churn-model-v3': DeploymentCapacity {instances + 2} but instance_count "
+        f"{instances}" in caplog.text
+    )
+
+
+def test_the_fake_log_analytics_knows_only_the_documented_traffic_log_columns(platform) -> None:
+    """A column AmlOnlineEndpointTrafficLog does not document gets Log Analytics' 400 in the
+    recorded shape (BadArgumentError > SemanticError > SEM0100, test_logs_single_query_with_non_200
+    of azure-monitor-query); documented ones are answered."""
+    from azure.core.exceptions import HttpResponseError
+
+    from infra.platform.azure.errors import error_detail
+
+    logs = platform.clients.logs()
+    window = (START, END)
+    ok = logs.query_workspace(
+        LOG_ANALYTICS_ID,
+        "AmlOnlineEndpointTrafficLog | where EndpointName == 'x' and ResponseCode >= 500 | take 1",
+        timespan=window,
+    )
+    assert ok.tables is not None
+    for column in ("StatusCode", "DurationMs", "statusCodeClass"):
+        with pytest.raises(HttpResponseError) as refused:
+            logs.query_workspace(
+                LOG_ANALYTICS_ID,
+                f"AmlOnlineEndpointTrafficLog | where {column} >= 500 | take 1",
+                timespan=window,
+            )
+        detail = error_detail(refused.value)
+        assert (detail.status, detail.code) == (400, "SEM0100")
+        body = refused.value.response.json()["error"]
+        assert body["code"] == "BadArgumentError"
+        assert f"named '{column}'" in body["innererror"]["innererror"]["message"]
+
+
+def test_a_query_naming_an_unknown_column_is_an_error_not_a_missing_table(
+    platform, cloud, monkeypatch
+) -> None:
+    """SEM0100 also answers a misspelt column; taking it for "no diagnostic setting" would hide
+    the mistake behind Azure Monitor's numbers for ever."""
+    from infra.platform.azure import telemetry
+
+    serving(platform, "prod")
+    monkeypatch.setattr(
+        telemetry,
+        "TRAFFIC_LOG_QUERY",
+        telemetry.TRAFFIC_LOG_QUERY.replace("TotalDurationMs", "DurationMs"),
+    )
+    with pytest.raises(InvalidRequestError, match="AmlOnlineEndpointTrafficLog"):
+        platform.deployment_metrics(MODEL, "prod", START, END)
+
+    cloud.traffic_log_table = False  # the table itself missing: Azure Monitor's numbers stand
+    frame = platform.deployment_metrics(MODEL, "prod", START, END)
+    assert frame.latency_p50_ms.notna().all()

@@ -138,3 +138,36 @@ def test_without_the_run_tag_the_version_is_found_through_the_child_steps(
     dev.jobs[job.id]["properties"]["inputs"].pop("mlops_bot_pipeline_run")
     done = [platform.get_job("dev", job.id) for _ in range(3)][-1]
     assert done.status is JobStatus.COMPLETED and done.produced_version == "4"
+
+
+def test_a_triggered_job_not_readable_yet_is_read_again_not_reported_missing(
+    cloud, credential, transport, tmp_path, http
+) -> None:
+    """POST schedules/<n>/trigger names the job before GET jobs/<job> can find it: the 404 of
+    that GET is retried (bounded), never turned into "schedule does not exist"."""
+    from infra.platform.azure import AzurePlatform
+
+    from .azure_fake_shapes import not_found
+
+    config = azure_config(tmp_path, retraining={"pipeline": "schedule:churn-weekly"})
+    adapter = AzurePlatform(
+        Settings.model_validate(config),
+        credential=credential,
+        client_options={"transport": transport, "polling_interval": 0},
+    )
+    waits: list[float] = []
+    adapter.trainer.sleep = waits.append
+    missing = not_found("UserError", "Job churn-weekly-x not found.")
+    cloud.fail_next("GET", "/jobs/churn-weekly-", missing, times=2)
+    job = adapter.submit_training(MODEL, "dev", {})
+    assert job.id.startswith("churn-weekly-") and job.status is JobStatus.RUNNING
+    assert len(waits) == 2 and len(http.requests("POST", "/schedules/churn-weekly/trigger")) == 1
+
+    # Never visible within the bound: reported queued under its name, not as a missing schedule.
+    cloud.fail_next("GET", "/jobs/churn-weekly-", missing, times=100)
+    waits.clear()
+    late = adapter.submit_training(MODEL, "dev", {})
+    assert late.id.startswith("churn-weekly-") and late.status is JobStatus.QUEUED
+    assert sum(waits) <= 20 and len(waits) == 5
+    assert len(http.requests("POST", "/schedules/churn-weekly/trigger")) == 2
+    adapter.close()
