@@ -201,8 +201,10 @@ def test_slack_failing_during_a_rollout_never_fails_the_rollout(
     fault: dict,
 ) -> None:
     bot, outbox = _rollout_bot(make_bot, prod_rollout={"bake_time": "0.3s"})
-    outbox.client.timeout = 1
     approval, ts = bot.request()
+    # Short enough that the "timeout" fault times out; set once the card is out, so a loaded
+    # machine answering the setup's calls slowly is not mistaken for the fault under test.
+    outbox.client.timeout = 1
     bot.click(ts, "approval_approve", seed.BOB)
     bot.wait_ephemeral(seed.BOB, "1 of 2")
     for method in ("chat.update", "chat.postMessage"):
