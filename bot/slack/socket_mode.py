@@ -21,6 +21,7 @@ from collections import OrderedDict
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.socket_mode.internals import run_bolt_app, send_response
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
@@ -83,12 +84,18 @@ class _OnceHandler(SocketModeHandler):
             )
             client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
             return
+        started = time.time()
         try:
-            super().handle(client, req)
-            self.acted += 1
+            response = run_bolt_app(self.app, req)
         except Exception:
-            self.memory.forget(req.envelope_id)  # not acked: Slack's retry may act on it
+            self.memory.forget(req.envelope_id)  # nothing was started: Slack's retry may act
             raise
+        if response.status != 200:  # not acked (Bolt refused it): a retry gets the same answer
+            self.memory.forget(req.envelope_id)
+        # The work was handed over; if the ack is lost with the connection, Slack re-delivers
+        # and the memory acks the retry without acting again.
+        send_response(client, req, response, started)
+        self.acted += 1
 
 
 class SocketModeConnection:

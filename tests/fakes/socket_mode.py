@@ -60,6 +60,8 @@ class Ack:
     """Which connection (index in ``links``) carried it."""
     at: float
     """time.monotonic() when it arrived."""
+    wall: float
+    """time.time() when it arrived (to compare with the Web API call log)."""
 
 
 @dataclass
@@ -137,6 +139,8 @@ class FakeSocketModeServer:
         self._thread: threading.Thread | None = None
         self._changed = threading.Condition()
         self._next = 0
+        self.accepting = True
+        """False: new connections are refused (HTTP 503), as during a Slack outage."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -190,6 +194,8 @@ class FakeSocketModeServer:
 
     def _check_ticket(self, connection: ServerConnection, request: Request) -> Response | None:
         ticket = (parse_qs(urlsplit(request.path).query).get("ticket") or [""])[0]
+        if not self.accepting:
+            return connection.respond(503, "service unavailable\n")
         with self._changed:
             if ticket not in self._tickets:
                 return connection.respond(401, "invalid or used ticket\n")
@@ -210,7 +216,11 @@ class FakeSocketModeServer:
                 link.received.append(message)
                 if "envelope_id" in message:
                     ack = Ack(
-                        message["envelope_id"], message.get("payload"), link.index, time.monotonic()
+                        message["envelope_id"],
+                        message.get("payload"),
+                        link.index,
+                        time.monotonic(),
+                        time.time(),
                     )
                     with self._changed:
                         self.acks.append(ack)
