@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.demo.seed import MARKER_FILE
 from bot.demo.traffic import simulate_traffic
@@ -33,6 +33,9 @@ from bot.slack.server import SlackHTTPServer
 from infra.platform.base import PlatformError
 from infra.platform.local import LocalPlatform
 from infra.settings import Secrets, Settings
+
+if TYPE_CHECKING:  # websockets is needed only with --socket-mode
+    from bot.sandbox.socket_mode import SocketModeServer
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +104,9 @@ class DemoOptions:
     drifted_traffic: bool = True
     """Live customers come from the drifted population, as in the seed's last ten days."""
     catch_up: bool = True
+    socket_mode: bool = False
+    """Connect the bot over Socket Mode to a local Socket Mode server (the page delivers
+    envelopes through it) instead of posting signed HTTP requests."""
 
 
 @dataclass(frozen=True)
@@ -137,6 +143,7 @@ class DemoSession:
         self._stop = threading.Event()
         self._traffic_thread: threading.Thread | None = None
         self._traffic_lock = threading.Lock()
+        self.socket_mode_server: SocketModeServer | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -154,6 +161,8 @@ class DemoSession:
         )
         self.bot_http = serve_http(self.runtime, "127.0.0.1", 0)
         self.page.bot_url = f"{self.bot_http.url}/slack/events"
+        if self.options.socket_mode:
+            self._connect_socket_mode()
         if self.options.catch_up and self.options.traffic_seconds <= 0:
             self.catch_up_traffic()  # one round (--once) needs the data before it starts
         self.refresh_suggestions()
@@ -164,6 +173,19 @@ class DemoSession:
             self._traffic_thread.start()
         return self.url
 
+    def _connect_socket_mode(self) -> None:
+        from bot.sandbox.socket_mode import SocketModeServer
+        from bot.slack.socket_mode import connect_socket_mode
+
+        sockets = SocketModeServer(self.sandbox)
+        sockets.keep_acks = 5000
+        self.socket_mode_server = sockets.start()
+        runtime = self._running()
+        runtime.socket_mode = connect_socket_mode(runtime.app, seed.APP_TOKEN)
+        runtime.stoppers.append(runtime.socket_mode.close)
+        sockets.wait_links(1, timeout=30)
+        self.page.socket_mode = sockets
+
     def stop(self) -> None:
         self._stop.set()
         if self._traffic_thread is not None:
@@ -173,6 +195,9 @@ class DemoSession:
             self.runtime.services.workers.wait_idle(timeout=10)
             self.runtime.stop()
             self.runtime = None
+        if self.socket_mode_server is not None:
+            self.socket_mode_server.stop()
+            self.socket_mode_server = None
         self.sandbox.stop()
 
     def __enter__(self) -> DemoSession:

@@ -110,7 +110,7 @@ def start_serve(
     try:
         wait_healthy(f"{url}/healthz", process, timeout=60)
         sockets.wait_links(1, timeout=30)
-    except (RuntimeError, AssertionError) as exc:
+    except (RuntimeError, TimeoutError) as exc:
         process.kill()
         pytest.fail(f"{exc}\n{process.communicate()[0].decode()}")
     return SocketBot(process, url, slack, sockets)
