@@ -21,10 +21,13 @@ from bot.slack.publisher import SlackPublisher
 from bot.slack.responder import Responder, make_client
 from bot.slack.server import SlackHTTPServer, start_http, stop_http
 from bot.slack.services import Services, WorkerPool
-from bot.slack.socket_mode import SocketModeConnection
+from bot.slack.socket_mode import DEFAULT_PING_INTERVAL, SocketModeConnection
+from bot.slack.socket_mode import connect_socket_mode as open_socket_mode
 from core.access import AccessPolicy
 from core.promotion.desk import CARD_HOOK as APPROVAL_CARD_HOOK
 from core.promotion.desk import PromotionDesk
+from infra.holders import new_holder
+from infra.leases import OnceClaims
 from infra.logs import redact
 from infra.platform.base import MLPlatform
 from infra.settings import Secrets, Settings
@@ -206,6 +209,20 @@ def readiness(runtime: Runtime) -> tuple[bool, dict[str, str]]:
             # credential must not hand it out.
             checks[name] = redact(f"failed: {type(exc).__name__}: {exc}")[:300]
     return ok, checks
+
+
+def connect_socket_mode(
+    runtime: Runtime, app_token: str, *, ping_interval: float = DEFAULT_PING_INTERVAL
+) -> SocketModeConnection:
+    """Connect ``runtime``'s app over Socket Mode, each envelope acted on once across the
+    replicas sharing its store; closed with it. Raises ``SocketModeRefused`` for a bad token."""
+    claims = OnceClaims(runtime.store, "envelope:", new_holder())
+    connection = open_socket_mode(
+        runtime.app, app_token, ping_interval=ping_interval, claims=claims
+    )
+    runtime.socket_mode = connection
+    runtime.stoppers.append(connection.close)
+    return connection
 
 
 def serve_http(runtime: Runtime, host: str, port: int) -> SlackHTTPServer:

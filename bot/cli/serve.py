@@ -50,11 +50,12 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     server = serve_http(runtime, args.host, args.port)
     if socket_mode:
-        from bot.slack.socket_mode import SocketModeRefused, connect_socket_mode
+        from bot.runtime import connect_socket_mode
+        from bot.slack.socket_mode import SocketModeRefused
 
         try:
-            runtime.socket_mode = connect_socket_mode(
-                runtime.app, str(secrets.slack_app_token), ping_interval=_ping_interval()
+            connect_socket_mode(
+                runtime, str(secrets.slack_app_token), ping_interval=_ping_interval()
             )
         except SocketModeRefused as refused:
             log.error(
@@ -64,7 +65,6 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             )
             runtime.stop()
             return 3
-        runtime.stoppers.append(runtime.socket_mode.close)
         log.info("Socket Mode connected; health probes on %s/healthz and /readyz", server.url)
     else:
         log.info("listening for Slack on %s/slack/events (health: /healthz, /readyz)", server.url)

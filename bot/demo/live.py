@@ -174,15 +174,13 @@ class DemoSession:
         return self.url
 
     def _connect_socket_mode(self) -> None:
+        from bot.runtime import connect_socket_mode
         from bot.sandbox.socket_mode import SocketModeServer
-        from bot.slack.socket_mode import connect_socket_mode
 
         sockets = SocketModeServer(self.sandbox)
         sockets.keep_acks = 5000
         self.socket_mode_server = sockets.start()
-        runtime = self._running()
-        runtime.socket_mode = connect_socket_mode(runtime.app, seed.APP_TOKEN)
-        runtime.stoppers.append(runtime.socket_mode.close)
+        connect_socket_mode(self._running(), seed.APP_TOKEN)
         sockets.wait_links(1, timeout=30)
         self.page.socket_mode = sockets
 

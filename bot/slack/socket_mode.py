@@ -8,7 +8,8 @@ this module adds on top:
 - the token is checked once before anything connects, so a wrong or revoked app token stops
   ``serve`` with Slack's error code (:class:`SocketModeRefused`) instead of a retry loop;
 - an envelope Slack delivers again (same ``envelope_id``; Slack retries after a missed ack, and a
-  reconnection can replay what was in flight) is acked again but not acted on twice;
+  reconnection can replay what was in flight) is acked again but not acted on twice, also when
+  the re-delivery reaches another replica's connection (a durable claim in the store);
 - the connection state, for the health probes and the log (``disconnected`` / ``reconnected``).
 """
 
@@ -18,6 +19,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from typing import Protocol
 
 from slack_bolt import App
 from slack_bolt.adapter.socket_mode import SocketModeHandler
@@ -65,17 +67,48 @@ class EnvelopeMemory:
             self._seen.pop(envelope_id, None)
 
 
-class _OnceHandler(SocketModeHandler):
-    """Bolt's handler, acting on each envelope once."""
+class Claims(Protocol):
+    """Durable first-claim of a key, shared by the replicas (``infra.leases.OnceClaims``)."""
 
-    def __init__(self, app: App, app_token: str, *, ping_interval: float) -> None:
+    def claim(self, key: str) -> bool: ...
+
+    def release(self, key: str) -> None: ...
+
+
+class _OnceHandler(SocketModeHandler):
+    """Bolt's handler, acting on each envelope once: a memory in the process first, then a
+    durable claim in the store (other replicas' connections, a restart)."""
+
+    def __init__(
+        self, app: App, app_token: str, *, ping_interval: float, claims: Claims | None = None
+    ) -> None:
         super().__init__(app, app_token, ping_interval=ping_interval)
         self.memory = EnvelopeMemory()
+        self.claims = claims
         self.acted = 0
         self.duplicates = 0
 
+    def _first_time(self, envelope_id: str) -> bool:
+        if not self.memory.first_time(envelope_id):
+            return False
+        if self.claims is None:
+            return True
+        try:
+            return self.claims.claim(envelope_id)
+        except Exception as exc:  # the store is down: act (at least once) rather than drop
+            log.warning("could not record envelope %s durably: %s", envelope_id, exc)
+            return True
+
+    def _forget(self, envelope_id: str) -> None:
+        self.memory.forget(envelope_id)
+        if self.claims is not None:
+            try:
+                self.claims.release(envelope_id)
+            except Exception as exc:
+                log.warning("could not release envelope %s: %s", envelope_id, exc)
+
     def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
-        if not self.memory.first_time(req.envelope_id):
+        if not self._first_time(req.envelope_id):
             self.duplicates += 1
             log.info(
                 "envelope %s delivered again (retry_attempt %s): acked, not acted on twice",
@@ -88,10 +121,10 @@ class _OnceHandler(SocketModeHandler):
         try:
             response = run_bolt_app(self.app, req)
         except Exception:
-            self.memory.forget(req.envelope_id)  # nothing was started: Slack's retry may act
+            self._forget(req.envelope_id)  # nothing was started: Slack's retry may act
             raise
         if response.status != 200:  # not acked (Bolt refused it): a retry gets the same answer
-            self.memory.forget(req.envelope_id)
+            self._forget(req.envelope_id)
         # The work was handed over; if the ack is lost with the connection, Slack re-delivers
         # and the memory acks the retry without acting again.
         send_response(client, req, response, started)
@@ -102,10 +135,15 @@ class SocketModeConnection:
     """One Socket Mode connection of the app, kept up by the client until :meth:`close`."""
 
     def __init__(
-        self, app: App, app_token: str, *, ping_interval: float = DEFAULT_PING_INTERVAL
+        self,
+        app: App,
+        app_token: str,
+        *,
+        ping_interval: float = DEFAULT_PING_INTERVAL,
+        claims: Claims | None = None,
     ) -> None:
         self.app_token = app_token
-        self.handler = _OnceHandler(app, app_token, ping_interval=ping_interval)
+        self.handler = _OnceHandler(app, app_token, ping_interval=ping_interval, claims=claims)
         self._stop = threading.Event()
         self._down_since: float | None = time.monotonic()
         self._watcher = threading.Thread(target=self._watch, name="socket-mode-watch", daemon=True)
@@ -117,6 +155,7 @@ class SocketModeConnection:
         try:
             response = client.web_client.apps_connections_open(app_token=self.app_token)
         except SlackApiError as refused:
+            self.handler.close()  # its client's threads started with it
             raise SocketModeRefused(str(refused.response.get("error") or "unknown_error")) from None
         client.wss_uri = str(response["url"])
         self.handler.connect()
@@ -156,9 +195,14 @@ class SocketModeConnection:
 
 
 def connect_socket_mode(
-    app: App, app_token: str, *, ping_interval: float = DEFAULT_PING_INTERVAL
+    app: App,
+    app_token: str,
+    *,
+    ping_interval: float = DEFAULT_PING_INTERVAL,
+    claims: Claims | None = None,
 ) -> SocketModeConnection:
-    """Connect ``app`` to Slack over Socket Mode; ``close()`` on the result ends it."""
-    connection = SocketModeConnection(app, app_token, ping_interval=ping_interval)
+    """Connect ``app`` to Slack over Socket Mode; ``close()`` on the result ends it. With
+    ``claims``, an envelope is acted on once across every replica sharing them."""
+    connection = SocketModeConnection(app, app_token, ping_interval=ping_interval, claims=claims)
     connection.connect()
     return connection

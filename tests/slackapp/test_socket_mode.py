@@ -25,8 +25,8 @@ from tests.slackapp.conftest import blocks_text
 
 ACK_WINDOW = 3.0
 """Slack's: an envelope not acked within 3 seconds counts as failed (and is re-delivered)."""
-PING_INTERVAL = "0.5"
-"""The bot's ping interval here: a silent connection is replaced after about 2-3 s."""
+PING_INTERVAL = "1"
+"""The bot's ping interval here: a silent connection is replaced after about 5 s."""
 
 
 def wait_until(check: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
@@ -107,9 +107,10 @@ def start_serve(
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
+    links = len(sockets.links)
     try:
         wait_healthy(f"{url}/healthz", process, timeout=60)
-        sockets.wait_links(1, timeout=30)
+        sockets.wait_links(links + 1, timeout=30)
     except (RuntimeError, TimeoutError) as exc:
         process.kill()
         pytest.fail(f"{exc}\n{process.communicate()[0].decode()}")
@@ -303,6 +304,39 @@ def test_reconnects_on_a_disconnect_message(socket_bot: SocketBot, reason: str) 
 
 def test_reconnects_when_pings_go_unanswered(socket_bot: SocketBot) -> None:
     _reconnects(socket_bot, lambda: socket_bot.sockets.stop_answering_pings())
+
+
+def test_two_replicas_each_envelope_handled_once(
+    state_dir: Path, socket_bot: SocketBot, sockets: FakeSocketModeServer
+) -> None:
+    """Slack spreads envelopes over an app's connections (up to 10); with two replicas on one
+    store, each envelope is handled once, also when Slack re-delivers it to the other one."""
+    second = start_serve(state_dir, socket_bot.slack, sockets)
+    try:
+        first_link, second_link = sockets.open_links()
+        envelopes = []
+        for n in range(6):
+            request = socket_bot.slack.interactions.slash_command("status churn-model")
+            envelope = sockets.send_request(request, link=(first_link, second_link)[n % 2])
+            envelopes.append(envelope)
+        for n, envelope in enumerate(envelopes):
+            socket_bot.acked(envelope)
+            other = (second_link, first_link)[n % 2]
+            sockets.redeliver(envelope, retry_attempt=1, link=other)
+            ack = sockets.wait_ack(envelope["envelope_id"], count=2, timeout=20)
+            assert ack.link == other.index
+        urls = [e["payload"]["response_url"] for e in envelopes]
+        wait_until(lambda: all(socket_bot.replies_to(u) for u in urls), what="every status card")
+        _, later = socket_bot.command("models")  # both replicas are past the re-deliveries
+        _, later2 = socket_bot.command("models")
+        wait_until(
+            lambda: socket_bot.replies_to(later) and socket_bot.replies_to(later2),
+            what="the later answers",
+        )
+        assert [len(socket_bot.replies_to(u)) for u in urls] == [1] * len(urls)
+    finally:
+        second.process.terminate()
+        assert second.process.wait(20) == 0
 
 
 # ---------------------------------------------------------------------- probes
