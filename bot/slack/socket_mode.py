@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
 from slack_bolt import App
@@ -76,8 +77,13 @@ class Claims(Protocol):
 
 
 class _OnceHandler(SocketModeHandler):
-    """Bolt's handler, acting on each envelope once: a memory in the process first, then a
-    durable claim in the store (other replicas' connections, a restart)."""
+    """Bolt's handler, acting on each envelope once.
+
+    A memory in the process catches what reaches this replica twice. Across replicas and
+    restarts, each envelope id is also claimed in the store: written behind the ack for a first
+    delivery (no database write in the 3-second path; Slack re-delivers only seconds later,
+    after a missed ack or a reconnection), and checked before acting on a delivery Slack marks
+    as a retry (``retry_attempt`` > 0), which is rare."""
 
     def __init__(
         self, app: App, app_token: str, *, ping_interval: float, claims: Claims | None = None
@@ -85,30 +91,51 @@ class _OnceHandler(SocketModeHandler):
         super().__init__(app, app_token, ping_interval=ping_interval)
         self.memory = EnvelopeMemory()
         self.claims = claims
+        self._behind = ThreadPoolExecutor(max_workers=1, thread_name_prefix="envelope-claims")
         self.acted = 0
         self.duplicates = 0
 
-    def _first_time(self, envelope_id: str) -> bool:
-        if not self.memory.first_time(envelope_id):
+    def _first_time(self, req: SocketModeRequest) -> bool:
+        if not self.memory.first_time(req.envelope_id):
             return False
         if self.claims is None:
             return True
+        if req.retry_attempt:
+            self._behind.submit(lambda: None).result()  # claims written behind land first
+            try:
+                return self.claims.claim(req.envelope_id)
+            except Exception as exc:  # the store is down: act (at least once) rather than drop
+                log.warning("could not check envelope %s: %s", req.envelope_id, exc)
+                return True
+        self._behind.submit(self._claim_behind, req.envelope_id)
+        return True
+
+    def _claim_behind(self, envelope_id: str) -> None:
+        assert self.claims is not None
         try:
-            return self.claims.claim(envelope_id)
-        except Exception as exc:  # the store is down: act (at least once) rather than drop
-            log.warning("could not record envelope %s durably: %s", envelope_id, exc)
-            return True
+            if not self.claims.claim(envelope_id):
+                log.info("envelope %s was claimed elsewhere too", envelope_id)
+        except Exception as exc:
+            log.warning("could not record envelope %s: %s", envelope_id, exc)
 
     def _forget(self, envelope_id: str) -> None:
         self.memory.forget(envelope_id)
         if self.claims is not None:
-            try:
-                self.claims.release(envelope_id)
-            except Exception as exc:
-                log.warning("could not release envelope %s: %s", envelope_id, exc)
+            self._behind.submit(self._release_behind, envelope_id)
+
+    def _release_behind(self, envelope_id: str) -> None:
+        assert self.claims is not None
+        try:
+            self.claims.release(envelope_id)
+        except Exception as exc:
+            log.warning("could not release envelope %s: %s", envelope_id, exc)
+
+    def close(self) -> None:
+        super().close()
+        self._behind.shutdown(wait=True)
 
     def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
-        if not self._first_time(req.envelope_id):
+        if not self._first_time(req):
             self.duplicates += 1
             log.info(
                 "envelope %s delivered again (retry_attempt %s): acked, not acted on twice",

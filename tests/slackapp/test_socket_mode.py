@@ -5,11 +5,13 @@ Web API calls going to the fake Slack and its WebSocket to the fake Socket Mode 
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -306,6 +308,13 @@ def test_reconnects_when_pings_go_unanswered(socket_bot: SocketBot) -> None:
     _reconnects(socket_bot, lambda: socket_bot.sockets.stop_answering_pings())
 
 
+def envelope_claims(state_dir: Path) -> int:
+    """Envelope ids claimed in the bot's store (``locks`` rows under ``envelope:``)."""
+    with closing(sqlite3.connect(state_dir / "bot.db", timeout=10)) as db:
+        row = db.execute("SELECT count(*) FROM locks WHERE name LIKE 'envelope:%'").fetchone()
+        return int(row[0])
+
+
 def test_two_replicas_each_envelope_handled_once(
     state_dir: Path, socket_bot: SocketBot, sockets: FakeSocketModeServer
 ) -> None:
@@ -319,8 +328,12 @@ def test_two_replicas_each_envelope_handled_once(
             request = socket_bot.slack.interactions.slash_command("status churn-model")
             envelope = sockets.send_request(request, link=(first_link, second_link)[n % 2])
             envelopes.append(envelope)
-        for n, envelope in enumerate(envelopes):
+        for envelope in envelopes:
             socket_bot.acked(envelope)
+        # Slack re-delivers seconds after a missed ack; by then the claims written behind the
+        # acks are in the store (waited for here rather than slept for).
+        wait_until(lambda: envelope_claims(state_dir) >= len(envelopes), what="the envelope claims")
+        for n, envelope in enumerate(envelopes):
             other = (second_link, first_link)[n % 2]
             sockets.redeliver(envelope, retry_attempt=1, link=other)
             ack = sockets.wait_ack(envelope["envelope_id"], count=2, timeout=20)
