@@ -22,7 +22,6 @@ from bot.slack.responder import Responder, make_client
 from bot.slack.server import SlackHTTPServer, start_http, stop_http
 from bot.slack.services import Services, WorkerPool
 from bot.slack.socket_mode import DEFAULT_PING_INTERVAL, SocketModeConnection
-from bot.slack.socket_mode import connect_socket_mode as open_socket_mode
 from core.access import AccessPolicy
 from core.promotion.desk import CARD_HOOK as APPROVAL_CARD_HOOK
 from core.promotion.desk import PromotionDesk
@@ -217,10 +216,15 @@ def connect_socket_mode(
     """Connect ``runtime``'s app over Socket Mode, each envelope acted on once across the
     replicas sharing its store; closed with it. Raises ``SocketModeRefused`` for a bad token."""
     claims = OnceClaims(runtime.store, "envelope:", new_holder())
-    connection = open_socket_mode(
+    connection = SocketModeConnection(
         runtime.app, app_token, ping_interval=ping_interval, claims=claims
     )
-    runtime.socket_mode = connection
+    runtime.socket_mode = connection  # the probes say "disconnected" until it is up
+    try:
+        connection.connect()
+    except Exception:
+        runtime.socket_mode = None
+        raise
     runtime.stoppers.append(connection.close)
     return connection
 

@@ -113,6 +113,7 @@ def start_serve(
     try:
         wait_healthy(f"{url}/healthz", process, timeout=60)
         sockets.wait_links(links + 1, timeout=30)
+        wait_until(lambda: probe(f"{url}/readyz")[0] == 200, what="/readyz: connected")
     except (RuntimeError, TimeoutError) as exc:
         process.kill()
         pytest.fail(f"{exc}\n{process.communicate()[0].decode()}")
