@@ -21,9 +21,12 @@ from bot.slack.publisher import SlackPublisher
 from bot.slack.responder import Responder, make_client
 from bot.slack.server import SlackHTTPServer, start_http, stop_http
 from bot.slack.services import Services, WorkerPool
+from bot.slack.socket_mode import DEFAULT_PING_INTERVAL, SocketModeConnection
 from core.access import AccessPolicy
 from core.promotion.desk import CARD_HOOK as APPROVAL_CARD_HOOK
 from core.promotion.desk import PromotionDesk
+from infra.holders import new_holder
+from infra.leases import OnceClaims
 from infra.logs import redact
 from infra.platform.base import MLPlatform
 from infra.settings import Secrets, Settings
@@ -125,6 +128,8 @@ class Runtime:
     services: Services
     app: SlackApp
     stoppers: list[Callable[[], None]] = field(default_factory=list)
+    socket_mode: SocketModeConnection | None = None
+    """The Socket Mode connection when the bot runs in that mode (the probes report it)."""
 
     def stop(self) -> None:
         for stop in reversed(self.stoppers):
@@ -168,9 +173,31 @@ def start_background_loops(runtime: Runtime) -> None:
     runtime.stoppers.append(services.outbox.stop)
 
 
+SOCKET_MODE_LIVENESS_GRACE = 120.0
+"""Seconds a Socket Mode connection may stay down (the client reconnects by itself) before
+/healthz fails, so that an orchestrator restarts a bot that cannot get back to Slack."""
+
+
+def health(runtime: Runtime) -> tuple[bool, str]:
+    """Liveness: ``ok`` over HTTP; in Socket Mode also the connection state, failing only once
+    the connection has been down longer than :data:`SOCKET_MODE_LIVENESS_GRACE`."""
+    connection = runtime.socket_mode
+    if connection is None:
+        return True, "ok"
+    _, state = connection.state()
+    alive = connection.disconnected_for() <= SOCKET_MODE_LIVENESS_GRACE
+    return alive, f"{'ok' if alive else 'failing'}: socket mode {state}"
+
+
 def readiness(runtime: Runtime) -> tuple[bool, dict[str, str]]:
+    """Ready when the store and the platform answer and, in Socket Mode, the connection to
+    Slack is up (while it is down, Slack cannot reach this replica)."""
     checks: dict[str, str] = {}
     ok = True
+    if runtime.socket_mode is not None:
+        connected, state = runtime.socket_mode.state()
+        checks["socket_mode"] = state
+        ok = connected
     for name, probe in (("store", runtime.store.ping), ("platform", runtime.platform.check)):
         try:
             probe()
@@ -183,6 +210,25 @@ def readiness(runtime: Runtime) -> tuple[bool, dict[str, str]]:
     return ok, checks
 
 
+def connect_socket_mode(
+    runtime: Runtime, app_token: str, *, ping_interval: float = DEFAULT_PING_INTERVAL
+) -> SocketModeConnection:
+    """Connect ``runtime``'s app over Socket Mode, each envelope acted on once across the
+    replicas sharing its store; closed with it. Raises ``SocketModeRefused`` for a bad token."""
+    claims = OnceClaims(runtime.store, "envelope:", new_holder())
+    connection = SocketModeConnection(
+        runtime.app, app_token, ping_interval=ping_interval, claims=claims
+    )
+    runtime.socket_mode = connection  # the probes say "disconnected" until it is up
+    try:
+        connection.connect()
+    except Exception:
+        runtime.socket_mode = None
+        raise
+    runtime.stoppers.append(connection.close)
+    return connection
+
+
 def serve_http(runtime: Runtime, host: str, port: int) -> SlackHTTPServer:
     """Start the HTTP front of ``runtime`` (/slack/events and the probes); stopped with it."""
     server = start_http(
@@ -190,6 +236,7 @@ def serve_http(runtime: Runtime, host: str, port: int) -> SlackHTTPServer:
         host,
         port,
         readiness=lambda: readiness(runtime),
+        health=lambda: health(runtime),
         signing_secret=runtime.secrets.slack_signing_secret or "",
     )
     runtime.stoppers.append(lambda: stop_http(server))

@@ -69,3 +69,61 @@ class Lease:
         with self.store.session() as session:
             session.execute(delete(Lock).where(Lock.name == self.name, Lock.holder == self.holder))
         self.valid_until = None
+
+
+class OnceClaims:
+    """Keys claimed at most once across every replica sharing the store, for ``ttl`` (then the
+    row may be swept): Socket Mode envelope ids, so that a re-delivery to any connection of any
+    replica, or after a restart, is not acted on twice. Rows live in ``locks`` under ``prefix``
+    and are never renewed."""
+
+    SWEEP_EVERY = 500
+    """Claims between two sweeps of expired rows."""
+
+    def __init__(
+        self,
+        store: Store,
+        prefix: str,
+        holder: str,
+        ttl: timedelta = timedelta(hours=1),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.prefix = prefix
+        self.holder = holder
+        self.ttl = ttl
+        self.clock = clock
+        self._claims = 0
+
+    def claim(self, key: str) -> bool:
+        """True for the first claim of ``key``; False when anyone claimed it before."""
+        now = self.clock()
+        self._claims += 1
+        if self._claims % self.SWEEP_EVERY == 1:
+            self.sweep(now)
+        try:
+            with self.store.session() as session:
+                session.add(
+                    Lock(name=self._name(key), holder=self.holder, expires_at=now + self.ttl)
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def release(self, key: str) -> None:
+        """Forget a claim whose work did not start, so that a retry may act."""
+        with self.store.session() as session:
+            session.execute(
+                delete(Lock).where(Lock.name == self._name(key), Lock.holder == self.holder)
+            )
+
+    def sweep(self, now: datetime | None = None) -> None:
+        with self.store.session() as session:
+            session.execute(
+                delete(Lock).where(
+                    Lock.name.startswith(self.prefix), Lock.expires_at < (now or self.clock())
+                )
+            )
+
+    def _name(self, key: str) -> str:
+        return (self.prefix + key)[:128]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -13,6 +14,18 @@ from bot.runtime import build_runtime, serve_http
 from infra.settings import Secrets, Settings
 
 log = logging.getLogger(__name__)
+
+
+def _ping_interval() -> float:
+    """``MLOPS_BOT_SOCKET_PING_INTERVAL``: seconds between Socket Mode pings (default 10; a
+    connection silent for four of them is replaced). Tests shorten it."""
+    from bot.slack.socket_mode import DEFAULT_PING_INTERVAL
+
+    raw = os.environ.get("MLOPS_BOT_SOCKET_PING_INTERVAL", "")
+    try:
+        return max(0.2, float(raw)) if raw else DEFAULT_PING_INTERVAL
+    except ValueError:
+        return DEFAULT_PING_INTERVAL
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -37,10 +50,22 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     server = serve_http(runtime, args.host, args.port)
     if socket_mode:
-        from bot.slack.socket_mode import connect_socket_mode
+        from bot.runtime import connect_socket_mode
+        from bot.slack.socket_mode import SocketModeRefused
 
-        runtime.stoppers.append(connect_socket_mode(runtime.app, str(secrets.slack_app_token)))
-        log.info("Socket Mode connected; health probes on %s/healthz", server.url)
+        try:
+            connect_socket_mode(
+                runtime, str(secrets.slack_app_token), ping_interval=_ping_interval()
+            )
+        except SocketModeRefused as refused:
+            log.error(
+                "Slack refused SLACK_APP_TOKEN (apps.connections.open: %s): export the app-level "
+                "token (xapp-..., scope connections:write) of the app from manifest.yml",
+                refused.error,
+            )
+            runtime.stop()
+            return 3
+        log.info("Socket Mode connected; health probes on %s/healthz and /readyz", server.url)
     else:
         log.info("listening for Slack on %s/slack/events (health: /healthz, /readyz)", server.url)
     stop.wait()

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.demo.jobpage import PREFIX as JOB_PAGE_PREFIX
 from bot.demo.jobpage import job_page_route, job_page_template
@@ -36,6 +36,9 @@ from core.checks import CHECK_KINDS, CheckKind
 from infra.platform.base import PlatformError
 from infra.platform.local import LocalPlatform
 from infra.settings import Secrets, Settings
+
+if TYPE_CHECKING:  # websockets is needed only with --socket-mode
+    from bot.sandbox.socket_mode import SocketModeServer
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +107,9 @@ class DemoOptions:
     drifted_traffic: bool = True
     """Live customers come from the drifted population, as in the seed's last ten days."""
     catch_up: bool = True
+    socket_mode: bool = False
+    """Connect the bot over Socket Mode to a local Socket Mode server (the page delivers
+    envelopes through it) instead of posting signed HTTP requests."""
 
 
 @dataclass(frozen=True)
@@ -140,6 +146,7 @@ class DemoSession:
         self._stop = threading.Event()
         self._traffic_thread: threading.Thread | None = None
         self._traffic_lock = threading.Lock()
+        self.socket_mode_server: SocketModeServer | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -160,6 +167,8 @@ class DemoSession:
         )
         self.bot_http = serve_http(self.runtime, "127.0.0.1", 0)
         self.page.bot_url = f"{self.bot_http.url}/slack/events"
+        if self.options.socket_mode:
+            self._connect_socket_mode()
         if self.options.catch_up and self.options.traffic_seconds <= 0:
             self.catch_up_traffic()  # one round (--once) needs the data before it starts
         self.refresh_suggestions()
@@ -170,6 +179,17 @@ class DemoSession:
             self._traffic_thread.start()
         return self.url
 
+    def _connect_socket_mode(self) -> None:
+        from bot.runtime import connect_socket_mode
+        from bot.sandbox.socket_mode import SocketModeServer
+
+        sockets = SocketModeServer(self.sandbox)
+        sockets.keep_acks = 5000
+        self.socket_mode_server = sockets.start()
+        connect_socket_mode(self._running(), seed.APP_TOKEN)
+        sockets.wait_links(1, timeout=30)
+        self.page.socket_mode = sockets
+
     def stop(self) -> None:
         self._stop.set()
         if self._traffic_thread is not None:
@@ -179,6 +199,9 @@ class DemoSession:
             self.runtime.services.workers.wait_idle(timeout=10)
             self.runtime.stop()
             self.runtime = None
+        if self.socket_mode_server is not None:
+            self.socket_mode_server.stop()
+            self.socket_mode_server = None
         self.sandbox.stop()
 
     def __enter__(self) -> DemoSession:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import importlib.util
 import logging
 import os
 import signal
@@ -31,6 +32,7 @@ from rich.table import Table
 from infra.settings import Settings
 
 if TYPE_CHECKING:
+    from bot.demo.live import DemoSession
     from bot.demo.seed import SeedSummary
 
 console = Console(highlight=False)
@@ -69,6 +71,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--no-traffic", action="store_true", help="do not send simulated live traffic"
+    )
+    parser.add_argument(
+        "--socket-mode",
+        action="store_true",
+        help="connect the bot to the sandbox over Socket Mode (a local WebSocket server, as with "
+        "SLACK_APP_TOKEN) instead of signed HTTP requests",
     )
 
 
@@ -151,6 +159,14 @@ def run_once(settings: Settings, out: Path) -> int:
 # --------------------------------------------------------------------------- live
 
 
+def _bot_line(session: DemoSession) -> str:
+    sockets = session.socket_mode_server
+    if sockets is None:
+        return str(session.page.bot_url or "")
+    probes = str(session.page.bot_url or "").rsplit("/slack/events", 1)[0]
+    return f"Socket Mode via ws://127.0.0.1:{sockets.port} (probes {probes}/readyz)"
+
+
 def run_live(settings: Settings, args: argparse.Namespace) -> int:
     from bot.demo.live import ACCELERATED_SCHEDULES, DemoOptions, DemoSession
 
@@ -159,7 +175,11 @@ def run_live(settings: Settings, args: argparse.Namespace) -> int:
         host=args.host,
         port=port,
         traffic_seconds=0 if args.no_traffic else DemoOptions.traffic_seconds,
+        socket_mode=args.socket_mode,
     )
+    if args.socket_mode and importlib.util.find_spec("websockets") is None:
+        console.print("[red]--socket-mode needs the websockets package: pip install -e '.[dev]'[/]")
+        return 2
     session = DemoSession(settings, options)
     try:
         url = session.start()
@@ -180,7 +200,7 @@ def run_live(settings: Settings, args: argparse.Namespace) -> int:
             "prod and approve it as two approvers.\n"
             f"Checks run on accelerated schedules ({escape(schedules)} UTC): the first drift "
             "alert lands in #mlops-alerts within about two minutes.\n"
-            f"Bot: {escape(session.page.bot_url or '')} · state: "
+            f"Bot: {escape(_bot_line(session))} · state: "
             f"{escape(str(settings.state_path.resolve()))}\n"
             "Ctrl-C stops everything.",
             title="mlops-bot demo",

@@ -100,6 +100,8 @@ class CallContext:
     """Turns an upload key into the absolute upload URL on the serving HTTP server."""
     required: set[str] = field(default_factory=set)
     """Scopes this call needed so far (the server sums them up for ``scopes_used``)."""
+    token: str = ""
+    """The token the call came with (methods that take only one kind of token check it)."""
 
     def require_scope(self, scope: str) -> None:
         self.required.add(scope)
@@ -144,6 +146,21 @@ def auth_test(ctx: CallContext) -> dict[str, Any]:
         body["bot_id"] = user.bot_id
     body["is_enterprise_install"] = False
     return body
+
+
+@method("apps.connections.open")
+def apps_connections_open(ctx: CallContext) -> dict[str, Any]:
+    """A Socket Mode WebSocket URL. Only app-level tokens (``xapp-``) with ``connections:write``
+    may call it; Slack answers a bot or user token with ``not_allowed_token_type`` and an unknown
+    or revoked one with ``invalid_auth`` (docs.slack.dev/reference/methods/apps.connections.open:
+    ``{"ok": true, "url": "wss://wss-primary.slack.com/link/?ticket=...&app_id=..."}``)."""
+    if not ctx.token.startswith("xapp-"):
+        raise SlackError("not_allowed_token_type")
+    ctx.require_scope("connections:write")
+    issue = ctx.workspace.socket_mode_url
+    if issue is None:  # no Socket Mode server beside this sandbox
+        raise SlackError("internal_error")
+    return {"url": issue()}
 
 
 # ---------------------------------------------------------------------- chat

@@ -32,7 +32,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 
@@ -42,6 +42,9 @@ from bot.sandbox.interactions import Interactions
 from bot.sandbox.page_state import page_state
 from bot.sandbox.signed_requests import SignedRequest
 from bot.sandbox.webapi import HttpRequest, HttpResponse, SlackWebApiServer
+
+if TYPE_CHECKING:  # websockets is needed only in Socket Mode
+    from bot.sandbox.socket_mode import SocketModeServer
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +107,9 @@ class SandboxPage:
         """Commands offered as one-click chips above the composer (the demo keeps them current)."""
         self._closed = threading.Event()
         self._http = requests.Session()
+        self.socket_mode: SocketModeServer | None = None
+        """Set: deliver over this Socket Mode server (the bot is connected to it) instead of
+        POSTing to ``bot_url``, which then serves only the health probes."""
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -142,6 +148,8 @@ class SandboxPage:
 
     def deliver(self, request: SignedRequest) -> Delivery:
         """POST a signed request to the bot as Slack would, waiting as long as Slack waits."""
+        if self.socket_mode is not None:
+            return self._deliver_over_socket(self.socket_mode, request)
         if not self.bot_url:
             return Delivery(0, "", "dispatch_failed")
         started = time.perf_counter()
@@ -157,6 +165,19 @@ class SandboxPage:
         elapsed = time.perf_counter() - started
         error = None if answer.status_code == 200 else f"http_{answer.status_code}"
         return Delivery(answer.status_code, answer.text, error, elapsed)
+
+    def _deliver_over_socket(self, sockets: SocketModeServer, request: SignedRequest) -> Delivery:
+        """The same request as a Socket Mode envelope; the ack's payload is the answer."""
+        if not sockets.open_links():
+            return Delivery(0, "", "dispatch_failed")
+        started = time.perf_counter()
+        envelope = sockets.send_request(request)
+        try:
+            ack = sockets.wait_ack(envelope["envelope_id"], timeout=self.ack_timeout)
+        except TimeoutError:
+            return Delivery(0, "", "operation_timeout", time.perf_counter() - started)
+        body = json.dumps(ack.payload) if ack.payload else ""
+        return Delivery(200, body, None, time.perf_counter() - started)
 
     # ------------------------------------------------------------------ pages
 

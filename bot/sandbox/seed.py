@@ -25,6 +25,8 @@ BOT_NAME: Final = "mlops-bot"
 BOT_TOKEN: Final = "xoxb-0000000000-0000000000-sandboxbottoken00000000"
 SIGNING_SECRET: Final = "5a4e0b1d9c8f7e6d5c4b3a2918070605"
 VERIFICATION_TOKEN: Final = "sandboxverificationtoken"
+APP_TOKEN: Final = "xapp-1-A0MLOPSBOT-0000000000-sandboxapptoken0000000000"
+"""The app-level token for Socket Mode (``connections:write``), as Slack shapes them."""
 
 ALICE: Final = "U0ALICE"
 BOB: Final = "U0BOB"

@@ -273,7 +273,9 @@ class SlackWebApiServer:
         try:
             user, scopes = self.workspace.authenticate(token)
             headers["X-OAuth-Scopes"] = ",".join(sorted(scopes))
-            context = CallContext(self.workspace, args, user, scopes, self._upload_url)
+            context = CallContext(
+                self.workspace, args, user, scopes, self._upload_url, token=token or ""
+            )
             for scope in spec.scopes:
                 context.require_scope(scope)
             body = {"ok": True, **spec.handler(context)}

@@ -71,6 +71,10 @@ class Workspace:
         """Messages, threads and ephemeral messages."""
         self.directory.add_bot(self.bot)
         self.add_token(bot_token, self.bot.id, bot_scopes)
+        self.add_token(seed.APP_TOKEN, self.bot.id, ("connections:write",))
+        self.socket_mode_url: Callable[[], str] | None = None
+        """Issues a Socket Mode URL for ``apps.connections.open`` (set by a Socket Mode server;
+        None: this workspace has no Socket Mode server and the method fails)."""
         self.views = ViewStore(self)
         self.files = FileStore(self)
         self.response_urls = ResponseUrls(self)

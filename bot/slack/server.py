@@ -110,7 +110,8 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         path = urlparse(self.path).path
         if path == "/healthz":
-            self._send(200, b"ok")
+            alive, text = self.server.health()
+            self._send(200 if alive else 503, text.encode())
         elif path == "/readyz":
             ok, checks = self.server.readiness()
             self._send(
@@ -180,10 +181,12 @@ class SlackHTTPServer(ThreadingHTTPServer):
         app: App,
         readiness: Callable[[], tuple[bool, dict[str, str]]] = lambda: (True, {}),
         signing_secret: str | None = None,
+        health: Callable[[], tuple[bool, str]] = lambda: (True, "ok"),
     ) -> None:
         super().__init__(address, SlackRequestHandler)
         self.app = app
         self.readiness = readiness
+        self.health = health
         secret = signing_secret if signing_secret is not None else _signing_secret(app)
         self.replays = ReplayGuard(secret)
 
@@ -204,9 +207,12 @@ def start_http(
     *,
     readiness: Callable[[], tuple[bool, dict[str, str]]],
     signing_secret: str,
+    health: Callable[[], tuple[bool, str]] = lambda: (True, "ok"),
 ) -> SlackHTTPServer:
     """Serve in a background thread; stop with :func:`stop_http`."""
-    server = SlackHTTPServer((host, port), app, readiness, signing_secret=signing_secret)
+    server = SlackHTTPServer(
+        (host, port), app, readiness, signing_secret=signing_secret, health=health
+    )
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     return server
 

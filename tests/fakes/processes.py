@@ -40,14 +40,15 @@ def wait_healthy(url: str, process: subprocess.Popen[Any], timeout: float = 60.0
     raise RuntimeError(f"{url} not healthy after {timeout:.0f} s")
 
 
-def serve_command(port: int) -> list[str]:
-    """``mlops-bot serve`` over HTTP on 127.0.0.1:``port``, with this interpreter."""
+def serve_command(port: int, *, http: bool = True) -> list[str]:
+    """``mlops-bot serve`` over HTTP on 127.0.0.1:``port``, with this interpreter (``http``
+    false: Socket Mode when the environment has ``SLACK_APP_TOKEN``, probes on ``port``)."""
     return [
         sys.executable,
         "-m",
         "bot.cli",
         "serve",
-        "--http",
+        *(["--http"] if http else []),
         "--host",
         "127.0.0.1",
         "--port",
@@ -55,10 +56,12 @@ def serve_command(port: int) -> list[str]:
     ]
 
 
-def serve_env(slack_api_url: str, state_dir: Path, **extra: str) -> dict[str, str]:
+def serve_env(
+    slack_api_url: str, state_dir: Path, *, app_token: str | None = None, **extra: str
+) -> dict[str, str]:
     """The environment for ``serve`` on the embedded defaults in ``state_dir``, talking to the
-    fake Slack at ``slack_api_url`` with the sandbox's token and signing secret (no Socket Mode
-    token and no configuration file from the caller's environment)."""
+    fake Slack at ``slack_api_url`` with the sandbox's token and signing secret (no configuration
+    file from the caller's environment; a Socket Mode token only if ``app_token``)."""
     env = {
         **os.environ,
         "SLACK_BOT_TOKEN": seed.BOT_TOKEN,
@@ -69,4 +72,6 @@ def serve_env(slack_api_url: str, state_dir: Path, **extra: str) -> dict[str, st
     }
     env.pop("SLACK_APP_TOKEN", None)
     env.pop("MLOPS_BOT_CONFIG", None)
+    if app_token is not None:
+        env["SLACK_APP_TOKEN"] = app_token
     return env
