@@ -241,6 +241,10 @@ class SlackConfig(Strict):
     group_cache_ttl: Duration = timedelta(minutes=5)
     digest_schedule: CronExpr | None = "0 8 * * *"
     """When the daily digest of every model goes out (UTC); null for none."""
+    scheduled_summaries: Literal["on_change", "every_run"] = "on_change"
+    """``on_change``: a scheduled check posts a new message only when its verdict changes and
+    otherwise edits the model's standing summary in each environment (the daily digest carries
+    the rest); ``every_run``: every scheduled check posts its own summary."""
 
 
 # --------------------------------------------------------------------------- models

@@ -36,13 +36,12 @@ def test_ten_drifted_checks_make_one_alert_and_nine_thread_updates(harness: Harn
     assert len(edits) == 9  # counters edited in place
     assert "*Breaching checks*\\n10" in text_of(edits[-1])
 
-    # Summaries: one top-level message per scheduled run, charts only inside their threads.
+    # Summaries: the same verdict ten times is one standing summary, edited in place
+    # (tests/scenarios/scheduling/test_standing_summary.py has the rest).
     summaries = harness.top_level(seed.MLOPS_CHANNEL)
-    assert len(summaries) == 10
-    assert all(not m.get("files") for m in summaries)
-    assert all(
-        any(r.get("files") for r in harness.replies(m["ts"], seed.MLOPS_CHANNEL)) for m in summaries
-    )
+    assert len(summaries) == 1
+    assert not summaries[0].get("files")
+    assert len(harness.updates_of(summaries[0]["ts"])) == 9
 
     # Recovery: exactly one more edit, to "resolved", and one note in the thread.
     harness.platform.drifted = False
