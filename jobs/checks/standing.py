@@ -40,7 +40,8 @@ class Recorded:
 
     @property
     def changed(self) -> bool:
-        return self.previous is not None and self.previous != self.level
+        """A first verdict is a change too: it gets its own message with its charts."""
+        return self.previous != self.level
 
 
 def row_key(model: str, environment: str) -> str:
