@@ -33,6 +33,7 @@ from infra.settings import Secrets, Settings
 from infra.store import Store, default_database_url, open_store
 from jobs.alerts import CARD_HOOK as ALERT_CARD_HOOK
 from jobs.alerts import AlertBook
+from jobs.checks.standing import STANDING_HOOK, StandingSummaries
 from jobs.context import MonitorContext
 from jobs.scheduler import MonitoringScheduler
 
@@ -95,6 +96,12 @@ def build_services(
     publisher.on_delivered(
         ALERT_CARD_HOOK,
         lambda args, ref, deferred: AlertBook(services.jobs_context).card_delivered(
+            args, ref, deferred
+        ),
+    )
+    publisher.on_delivered(
+        STANDING_HOOK,
+        lambda args, ref, deferred: StandingSummaries(services.jobs_context).delivered(
             args, ref, deferred
         ),
     )

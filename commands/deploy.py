@@ -49,7 +49,7 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
     result = run_with_progress(ctx, plan, title)
     ctx.audit(
         "deploy",
-        "succeeded" if result.ok else "rolled_back",
+        "succeeded" if result.ok else "held" if result.held else "rolled_back",
         model=model.name,
         environment=env,
         version=version,
@@ -65,11 +65,17 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
             tone=Tone.SUCCESS,
             actor=ctx.user,
         )
+    outcome = (
+        f"Held: {result.reason}. {result.new_deployment} keeps its share until someone decides "
+        f"(`/mlops rollback {model.name} --env {env}` undoes it)."
+        if result.held
+        else f"Rolled back: {result.reason}. The previous deployment serves as before."
+    )
     return ProgressReply(
         public=True,
         title=title,
         steps=tuple(result.steps),
-        outcome=f"Rolled back: {result.reason}. The previous deployment serves as before.",
+        outcome=outcome,
         tone=Tone.ERROR,
         actor=ctx.user,
     )

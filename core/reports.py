@@ -113,6 +113,41 @@ class CheckReport:
 
 
 @dataclass(frozen=True)
+class StandingEntry:
+    """One check kind's latest scheduled result on a standing summary."""
+
+    kind: str
+    level: str
+    headline: str
+    checked_at: datetime
+    changed_at: datetime
+    """When this verdict was first seen (the last change)."""
+    signals: tuple[tuple[str, str, str], ...] = ()
+    """(signal, level, headline) of each signal of the check."""
+    muted: tuple[str, ...] = ()
+    """Signals of the check muted when it ran."""
+
+
+@dataclass(frozen=True)
+class StandingSummaryReply(Reply):
+    """The one message per model and environment that scheduled checks edit in place; a new
+    top-level message is posted only when a check's verdict changes."""
+
+    model: str = ""
+    environment: str = ""
+    entries: tuple[StandingEntry, ...] = ()
+    open_alerts: tuple[str, ...] = ()
+
+    @property
+    def level(self) -> Verdict:
+        return Verdict.worst(Verdict(e.level) for e in self.entries)
+
+    @property
+    def fallback_text(self) -> str:
+        return f"Standing summary of {self.model} in {self.environment}: {self.level}"
+
+
+@dataclass(frozen=True)
 class SummaryReply(Reply):
     """One scheduled (or on-demand) run: verdict header, window, key numbers; charts go in its
     thread through ``uploads``."""

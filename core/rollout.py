@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from core.replies import Step, StepState
 from core.serving import current_split, split_with
@@ -34,6 +34,17 @@ class HealthThresholds:
 
 
 @dataclass(frozen=True)
+class EvidencePolicy:
+    """What the health gate does for evidence: probe the new deployment during each bake, and
+    how long to wait for a first observation before holding or rolling back."""
+
+    probe_traffic: bool = True
+    probe_requests: int = 5
+    wait: timedelta = timedelta(minutes=2)
+    on_none: Literal["hold", "rollback"] = "rollback"
+
+
+@dataclass(frozen=True)
 class RolloutPlan:
     model: str
     env: str
@@ -47,6 +58,7 @@ class RolloutPlan:
     instance_count: int | None = None
     subject: str | None = None
     """Audit subject (an approval id) so the trail of a promotion lists its rollout steps."""
+    evidence: EvidencePolicy = field(default_factory=EvidencePolicy)
 
 
 @dataclass
@@ -56,10 +68,16 @@ class RolloutResult:
     new_deployment: str | None = None
     previous_split: dict[str, int] = field(default_factory=dict)
     reason: str | None = None
+    held: bool = False
+    """Stopped at a share with no evidence (policy ``hold``): nothing was rolled back."""
 
 
 class HealthCheckFailed(Exception):
     pass
+
+
+class NoEvidence(HealthCheckFailed):
+    """No request reached the new deployment during the bake and the wait after it."""
 
 
 class Rollout:
@@ -131,25 +149,49 @@ class Rollout:
                 shifted_at = self.clock()
                 detail = f"{deployment.name} at {share}%"
                 if share < 100 and plan.bake_time.total_seconds() > 0:
-                    self.sleep(plan.bake_time.total_seconds())
-                    detail += "; " + self.check_health(plan, deployment.name, shifted_at)
+                    self.bake(plan, deployment.name, plan.bake_time.total_seconds())
+                    detail += "; " + self.gate(plan, deployment.name, shifted_at)
                 mark(index, StepState.DONE, detail)
             result.ok = True
             self._audit(plan, "rollout_succeeded", deployment=deployment.name)
             return result
-        except (PlatformError, HealthCheckFailed) as exc:
-            reason = str(exc)
-            if result.new_deployment is None:
-                # A creation that failed can still leave its deployment on the endpoint (Azure
-                # keeps it in state Failed, holding its quota): it is ours to delete.
-                result.new_deployment = self._left_behind(plan, state)
+        except NoEvidence as exc:
+            if plan.evidence.on_none != "hold":
+                return self._fail(plan, result, state, steps, index, report, str(exc))
+            reason = f"{exc}; held at this share (rollout.on_no_evidence: hold)"
             mark(index, StepState.FAILED, reason)
             for later in range(index + 1, len(steps)):
                 steps[later] = replace(steps[later], state=StepState.SKIPPED)
-            result.reason = reason
-            self.roll_back(plan, result)
+            result.reason, result.held = reason, True
+            self._audit(plan, "rollout_held", deployment=result.new_deployment, reason=reason)
             report(list(steps))
             return result
+        except (PlatformError, HealthCheckFailed) as exc:
+            return self._fail(plan, result, state, steps, index, report, str(exc))
+
+    def _fail(
+        self,
+        plan: RolloutPlan,
+        result: RolloutResult,
+        state: EndpointState,
+        steps: list[Step],
+        index: int,
+        report: Callable[[list[Step]], None],
+        reason: str,
+    ) -> RolloutResult:
+        """Mark the step failed, skip the rest and roll back."""
+        if result.new_deployment is None:
+            # A creation that failed can still leave its deployment on the endpoint (Azure
+            # keeps it in state Failed, holding its quota): it is ours to delete.
+            result.new_deployment = self._left_behind(plan, state)
+        steps[index] = replace(steps[index], state=StepState.FAILED, detail=reason)
+        report(list(steps))
+        for later in range(index + 1, len(steps)):
+            steps[later] = replace(steps[later], state=StepState.SKIPPED)
+        result.reason = reason
+        self.roll_back(plan, result)
+        report(list(steps))
+        return result
 
     def _left_behind(self, plan: RolloutPlan, before: EndpointState) -> str | None:
         """The deployment of ``plan.version`` that appeared during a failed creation, if any."""
@@ -165,7 +207,42 @@ class Rollout:
         ]
         return new[0] if len(new) == 1 else None
 
-    def check_health(self, plan: RolloutPlan, deployment: str, since: datetime) -> str:
+    def bake(self, plan: RolloutPlan, deployment: str, seconds: float) -> None:
+        """Wait ``seconds``, sending probe requests through the endpoint when the policy says
+        so (spread evenly), so the gate sees the deployment answer real requests."""
+        if not plan.evidence.probe_traffic:
+            self.sleep(seconds)
+            return
+        count = max(1, plan.evidence.probe_requests)
+        for _ in range(count):
+            self.sleep(seconds / count)
+            try:
+                self.platform.probe(plan.model, plan.env, deployment, plan.sample)
+            except PlatformError as exc:
+                log.warning("probe of %s in %s failed: %s", deployment, plan.env, exc)
+
+    def gate(self, plan: RolloutPlan, deployment: str, since: datetime) -> str:
+        """The health verdict of the bake, which needs at least one observed request: with none
+        it waits up to ``evidence.wait`` (probing on) and then raises :class:`NoEvidence`."""
+        verdict = self.check_health(plan, deployment, since)
+        waited = 0.0
+        limit = plan.evidence.wait.total_seconds()
+        while verdict is None and waited < limit:
+            pause = min(10.0, limit - waited)
+            self.bake(plan, deployment, pause)
+            waited += pause
+            verdict = self.check_health(plan, deployment, since)
+        if verdict is None:
+            how = "with probes" if plan.evidence.probe_traffic else "probes are off"
+            raise NoEvidence(
+                f"no request reached {deployment} during the bake and {int(limit)}s after it "
+                f"({how}); no traffic is not evidence of health"
+            )
+        return verdict
+
+    def check_health(self, plan: RolloutPlan, deployment: str, since: datetime) -> str | None:
+        """The health verdict from the deployment's metrics since ``since``; None when no
+        request was observed. Raises :class:`HealthCheckFailed` over a limit."""
         metrics = self.platform.deployment_metrics(
             plan.model,
             plan.env,
@@ -173,13 +250,14 @@ class Rollout:
             self.clock(),
             deployment=deployment,
             interval_minutes=1,
+            include_probes=True,
         )
         if (
             metrics.empty
             or "requests_per_minute" not in metrics
             or metrics["requests_per_minute"].sum() == 0
         ):
-            return "no traffic observed during the bake time"
+            return None
         error_rate = (
             float(metrics["error_rate"].fillna(0).mean()) if "error_rate" in metrics else 0.0
         )
@@ -192,7 +270,8 @@ class Rollout:
             raise HealthCheckFailed(
                 f"p99 latency {p99:.0f} ms is above the limit of {plan.health.max_latency_p99_ms:.0f} ms"
             )
-        return f"healthy (errors {error_rate:.1%}, p99 {p99:.0f} ms)"
+        requests = int(metrics["requests_per_minute"].sum())
+        return f"healthy over {requests} request(s) (errors {error_rate:.1%}, p99 {p99:.0f} ms)"
 
     def set_traffic(self, plan: RolloutPlan, before: dict[str, int], after: dict[str, int]) -> None:
         self.platform.set_traffic(plan.model, plan.env, after)
@@ -284,4 +363,10 @@ def plan_for(
         instance_type=policy.instance_type,
         instance_count=policy.instance_count,
         subject=subject,
+        evidence=EvidencePolicy(
+            probe_traffic=policy.probe_traffic,
+            probe_requests=policy.probe_requests,
+            wait=policy.evidence_wait,
+            on_none=policy.on_no_evidence,
+        ),
     )

@@ -175,6 +175,16 @@ class RolloutPolicy(Strict):
     retire_after: Duration = timedelta(hours=1)
     instance_type: str | None = None
     instance_count: int | None = Field(default=None, ge=1)
+    probe_traffic: bool = True
+    """Send the smoke sample through the endpoint to the new deployment during each bake, so
+    the health gate has evidence even when no live request arrives."""
+    probe_requests: int = Field(default=5, ge=1, le=1000)
+    """Probe requests per bake, spread over the bake time."""
+    evidence_wait: Duration = timedelta(minutes=2)
+    """How long past the bake to wait for a first observed request before giving up."""
+    on_no_evidence: Literal["hold", "rollback"] = "rollback"
+    """With no request observed after ``evidence_wait``: roll back, or hold the rollout at its
+    current share (the new deployment keeps it) for a person to decide."""
 
     @field_validator("steps")
     @classmethod
@@ -231,6 +241,10 @@ class SlackConfig(Strict):
     group_cache_ttl: Duration = timedelta(minutes=5)
     digest_schedule: CronExpr | None = "0 8 * * *"
     """When the daily digest of every model goes out (UTC); null for none."""
+    scheduled_summaries: Literal["on_change", "every_run"] = "on_change"
+    """``on_change``: a scheduled check posts a new message only when its verdict changes and
+    otherwise edits the model's standing summary in each environment (the daily digest carries
+    the rest); ``every_run``: every scheduled check posts its own summary."""
 
 
 # --------------------------------------------------------------------------- models

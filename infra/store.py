@@ -139,6 +139,26 @@ class Alert(Base):
     version_no: Mapped[int] = mapped_column("row_version", Integer, default=0)
 
 
+class StandingSummary(Base):
+    """The one standing summary message of a model in an environment, edited in place by the
+    scheduled checks, and each check kind's last verdict (a new top-level message is posted
+    only when one changes). A row, not memory: a restarted bot edits the same message."""
+
+    __tablename__ = "standing_summaries"
+    __table_args__ = (UniqueConstraint("model", "environment", name="uq_standing_summary"),)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128))
+    environment: Mapped[str] = mapped_column(String(64))
+    channel: Mapped[str | None] = mapped_column(String(64))
+    message_ts: Mapped[str | None] = mapped_column(String(32))
+    generation: Mapped[int] = mapped_column(Integer, default=0)
+    """Part of the message's outbox key: a new generation posts a new message."""
+    entries: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    """Per check kind: level, headline, signals, checked_at, changed_at, muted."""
+    updated_at: Mapped[datetime | None]
+    version_no: Mapped[int] = mapped_column("row_version", Integer, default=0)
+
+
 class Mute(Base):
     __tablename__ = "mutes"
     __table_args__ = (UniqueConstraint("model", "signal", name="uq_mute"),)

@@ -124,10 +124,12 @@ class StepResult:
     files: list[str]
     """Ids of the files uploaded during the step."""
     error: str | None = None
+    edited: list[tuple[str, str]] = field(default_factory=list)
+    """(channel id, ts) of messages edited during the step (a standing summary kept current)."""
 
     @property
     def ok(self) -> bool:
-        return self.error is None and bool(self.messages)
+        return self.error is None and bool(self.messages or self.edited)
 
 
 class DemoSession:
@@ -377,6 +379,7 @@ class DemoSession:
 
     def _step(self, name: str, act: Callable[[], tuple[str, str]]) -> StepResult:
         messages_before = set(self._message_keys())
+        edits_before = dict(self._edit_stamps())
         files_before = {f["id"] for f in self.sandbox.workspace.files.all_files()}
         error = None
         level, headline = "error", ""
@@ -389,7 +392,15 @@ class DemoSession:
         files = [
             f["id"] for f in self.sandbox.workspace.files.all_files() if f["id"] not in files_before
         ]
-        return StepResult(name, level, headline, messages, files, error)
+        edited = [k for k, stamp in self._edit_stamps() if edits_before.get(k, stamp) != stamp]
+        return StepResult(name, level, headline, messages, files, error, edited)
+
+    def _edit_stamps(self) -> Iterator[tuple[tuple[str, str], str]]:
+        ws = self.sandbox.workspace
+        for channel in ws.channels():
+            for message in ws.messages(channel["id"]):
+                stamp = (message.get("edited") or {}).get("ts", "")
+                yield (channel["id"], message["ts"]), stamp
 
     def _message_keys(self) -> Iterator[tuple[str, str]]:
         ws = self.sandbox.workspace

@@ -140,7 +140,7 @@ def run_once(settings: Settings, out: Path) -> int:
         table.add_row(
             escape(step.name),
             verdict,
-            str(len(step.messages)),
+            str(len(step.messages)) + (f" (+{len(step.edited)} edited)" if step.edited else ""),
             str(len(step.files)),
             escape(step.error or step.headline)[:160],
         )

@@ -294,7 +294,9 @@ class RolloutRunner:
         steps[-1] = replace(steps[-1], state=StepState.SKIPPED)
         tracker.set_steps(steps)
         reason = result.reason or "the rollout failed"
-        failed_rollback = "rollback also failed" in reason
+        if result.held:
+            reason += f"; {result.new_deployment} keeps its share until someone decides"
+        failed_rollback = "rollback also failed" in reason or result.held
         tracker.finish(
             ApprovalState.FAILED if failed_rollback else ApprovalState.ROLLED_BACK, reason
         )

@@ -331,6 +331,15 @@ class MLPlatform(abc.ABC):
     ) -> SmokeTestResult:
         """Score ``sample`` on that deployment only, bypassing the traffic split."""
 
+    def probe(
+        self, model: str, env: str, deployment: str, sample: Mapping[str, Any] | Sequence[Any]
+    ) -> SmokeTestResult:
+        """Send ``sample`` through the endpoint to ``deployment`` as a request the deployment's
+        metrics count when asked for probes (the rollout's health gate uses it for evidence
+        during a bake), never as production data. On Azure the smoke test already goes
+        through the endpoint's scoring URI, which Monitor counts."""
+        return self.smoke_test(model, env, deployment, sample)
+
     @abc.abstractmethod
     def set_traffic(
         self,
@@ -371,8 +380,13 @@ class MLPlatform(abc.ABC):
         *,
         deployment: str | None = None,
         interval_minutes: int = 5,
+        include_probes: bool = False,
     ) -> pd.DataFrame:
-        """Infrastructure metrics: a DatetimeIndex (UTC) and columns from METRIC_COLUMNS."""
+        """Infrastructure metrics: a DatetimeIndex (UTC) and columns from METRIC_COLUMNS.
+
+        ``include_probes`` counts the requests :meth:`probe` sent (the rollout's health gate
+        wants them as evidence; monitoring does not). Platforms that cannot tell a probe from
+        a live request (Azure Monitor) count them either way."""
 
     @abc.abstractmethod
     def reference_data(self, model: str) -> pd.DataFrame:

@@ -258,6 +258,15 @@ class GuardedPlatform(MLPlatform):
             lambda: self.inner.smoke_test(model, env, deployment, sample),
         )
 
+    def probe(
+        self, model: str, env: str, deployment: str, sample: Mapping[str, Any] | Sequence[Any]
+    ) -> SmokeTestResult:
+        return self._read(
+            "probe",
+            _key(model, env),
+            lambda: self.inner.probe(model, env, deployment, sample),
+        )
+
     def set_traffic(
         self,
         model: str,
@@ -315,12 +324,19 @@ class GuardedPlatform(MLPlatform):
         *,
         deployment: str | None = None,
         interval_minutes: int = 5,
+        include_probes: bool = False,
     ) -> pd.DataFrame:
         return self._data(
             "deployment_metrics",
             _key(model, env),
             lambda: self.inner.deployment_metrics(
-                model, env, start, end, deployment=deployment, interval_minutes=interval_minutes
+                model,
+                env,
+                start,
+                end,
+                deployment=deployment,
+                interval_minutes=interval_minutes,
+                include_probes=include_probes,
             ),
         )
 

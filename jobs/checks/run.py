@@ -1,5 +1,7 @@
 """Running a check: build its report, feed every signal through the alert lifecycle and the
-retraining policy, and post one summary with its charts in the summary's thread.
+retraining policy, and post one summary with its charts in the summary's thread. By default
+(``slack.scheduled_summaries: on_change``) a scheduled run posts only when its verdict changed
+and otherwise edits the standing summary (:mod:`jobs.checks.standing`).
 
 This is what the scheduler and ``mlops-bot run-job`` call (through :mod:`jobs.run`); the
 ``/mlops drift|perf|usage`` commands call :func:`build_report` only.
@@ -26,6 +28,7 @@ from jobs.alerts import (
 )
 from jobs.checks.base import CheckFailed
 from jobs.checks.kinds import check_of
+from jobs.checks.standing import StandingSummaries
 from jobs.context import MonitorContext
 from jobs.retraining import on_breach
 
@@ -123,8 +126,26 @@ def run_check(
                 decision = _apply_retraining(ctx, model_cfg, env, signal, outcome)
                 if decision:
                     retraining.append(decision)
-    ref = publish_summary(ctx, model_cfg, report, muted=muted, trigger=trigger) if publish else None
+    ref = None
+    if publish and trigger == "scheduled" and ctx.settings.slack.scheduled_summaries == "on_change":
+        ref = publish_on_change(ctx, model_cfg, report, muted=muted)
+    elif publish:
+        ref = publish_summary(ctx, model_cfg, report, muted=muted, trigger=trigger)
     return CheckRun(report, tuple(outcomes), ref, muted, tuple(retraining))
+
+
+def publish_on_change(
+    ctx: MonitorContext, model_cfg: ModelConfig, report: CheckReport, *, muted: tuple[str, ...]
+) -> MessageRef | None:
+    """A new top-level summary only when the check's verdict changed; the model's standing
+    summary in the environment is edited either way (posted the first time)."""
+    standing = StandingSummaries(ctx)
+    recorded = standing.record(report, muted)
+    ref = None
+    if recorded.changed:
+        ref = publish_summary(ctx, model_cfg, report, muted=muted, trigger="scheduled")
+    standing_ref = standing.show(model_cfg, report.environment)
+    return ref or standing_ref
 
 
 def _apply_retraining(

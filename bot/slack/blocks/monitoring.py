@@ -36,6 +36,7 @@ from core.reports import (
     DigestReply,
     Finding,
     MuteReply,
+    StandingSummaryReply,
     SummaryReply,
 )
 
@@ -109,6 +110,42 @@ def summary_blocks(reply: SummaryReply) -> list[Block]:
     footer.extend(esc(n) for n in report.notes[:2])
     if footer:
         blocks.append(context(*footer))
+    return blocks
+
+
+def standing_blocks(reply: StandingSummaryReply) -> list[Block]:
+    """The standing summary: each check's latest verdict, since when, and what is muted."""
+    level = reply.level.value
+    blocks: list[Block] = [
+        header(f"{_mark(level)} {reply.model} · {reply.environment} — {level}"),
+    ]
+    for entry in reply.entries:
+        lines = [
+            f"{_mark(entry.level)} *{_label(entry.kind)}* — {esc(entry.headline)}",
+            f"checked {slack_date(entry.checked_at)} · {entry.level} since "
+            f"{slack_date(entry.changed_at)}",
+        ]
+        lines.extend(
+            f"      {_mark(lv)} {_label(signal)}: {esc(text)}"
+            for signal, lv, text in entry.signals
+            if signal != entry.kind and lv != "healthy"
+        )
+        if entry.muted:
+            lines.append(
+                ":no_bell: muted: "
+                + ", ".join(_label(s) for s in entry.muted)
+                + " — checks still run, alerts stay quiet"
+            )
+        blocks.append(section("\n".join(lines)))
+    footer = [
+        ":pushpin: Scheduled checks edit this message; a new message is posted only when a "
+        "verdict changes. The daily digest carries the rest."
+    ]
+    if reply.open_alerts:
+        footer.insert(
+            0, ":rotating_light: open alert: " + ", ".join(_label(s) for s in reply.open_alerts)
+        )
+    blocks.append(context(*footer))
     return blocks
 
 
@@ -317,6 +354,7 @@ def answer_blocks(reply: ButtonAnswer) -> list[Block]:
 
 
 register_renderer(SummaryReply, summary_blocks)
+register_renderer(StandingSummaryReply, standing_blocks)
 register_renderer(ButtonAnswer, answer_blocks)
 register_renderer(AlertReply, alert_blocks)
 register_renderer(DetailsReply, details_blocks)

@@ -154,7 +154,10 @@ class AzurePlatform(MLPlatform):
         *,
         deployment: str | None = None,
         interval_minutes: int = 5,
+        include_probes: bool = False,
     ) -> pd.DataFrame:
+        # Azure Monitor cannot tell a probe from a live request: both are counted.
+        del include_probes
         return self.telemetry.deployment_metrics(
             model, env, start, end, deployment=deployment, interval_minutes=interval_minutes
         )

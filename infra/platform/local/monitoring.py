@@ -40,7 +40,9 @@ def label_values(labels: pd.DataFrame | Mapping[str, Any], target: str | None) -
 
 
 def production_data(records: pd.DataFrame, db: Database, model: str, columns: Any) -> pd.DataFrame:
-    """Logged requests joined with the labels known so far, in the model's column names."""
+    """Logged requests joined with the labels known so far, in the model's column names.
+    Probe requests are not production data: they are left out."""
+    records = records[~records["probe"].astype(bool)]
     ids = records["correlation_id"].astype(str).tolist()
     known = telemetry.lookup_labels(db, model, ids)
     return telemetry.production_frame(records, known, columns)
@@ -61,10 +63,14 @@ def deployment_metrics(
     *,
     deployment: str | None,
     interval_minutes: int,
+    include_probes: bool = False,
 ) -> pd.DataFrame:
     """Metrics of the endpoint's live requests, or of everything one deployment served
-    (mirrored requests included); ``NotFoundError`` for a deployment never seen."""
+    (mirrored requests included); ``NotFoundError`` for a deployment never seen. Probe
+    requests (the rollout's health gate) count only with ``include_probes``."""
     records = records[records["endpoint"] == state.endpoint]
+    if not include_probes:
+        records = records[~records["probe"].astype(bool)]
     if deployment is not None:
         current = next((d for d in state.deployments if d.name == deployment), None)
         records = records[records["deployment"] == deployment]

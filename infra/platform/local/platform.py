@@ -9,7 +9,9 @@ This module wires the pieces together; each concern lives in its own module of t
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -300,6 +302,46 @@ class LocalPlatform(MLPlatform):
         return Operation.run_in_thread(f"delete {deployment} from {endpoint}", work)
 
     # ------------------------------------------------------------------ scoring
+    def probe(
+        self, model: str, env: str, deployment: str, sample: Mapping[str, Any] | Sequence[Any]
+    ) -> SmokeTestResult:
+        """Score ``sample`` through the endpoint pinned to ``deployment`` and log it marked as
+        a probe: the deployment's metrics count it when asked to (the health gate), production
+        data and monitoring never see it."""
+        config = self._model(model)
+        store = self._env(env)
+        state = self.endpoint_state(model, env)
+        target = state.deployment(deployment)
+        if not target.healthy:
+            return self.smoke_test(model, env, deployment, sample)
+        frame = self._default_sample(config) if is_empty(sample) else sample_frame(sample)
+        if frame is None:
+            raise InvalidRequestError(f"no sample to probe {deployment} with")
+        pinned = dataclasses.replace(
+            state,
+            deployments=tuple(
+                dataclasses.replace(d, traffic=100 if d.name == deployment else 0, mirror_traffic=0)
+                for d in state.deployments
+            ),
+        )
+
+        def on_deployment(chosen: Deployment, batch: pd.DataFrame) -> BatchResult:
+            artifact = store.versions.artifact_path(model, chosen.model_version)
+            return score_with_config(config, self._models.load(artifact), batch)
+
+        started = time.perf_counter()
+        answers, records = route(
+            Requests.build(frame, now=datetime.now(UTC)), pinned, on_deployment, probe=True
+        )
+        for batch in records:
+            store.traffic.append(model, batch)
+        failed = int(answers["error"].sum())
+        return SmokeTestResult(
+            ok=failed == 0,
+            latency_ms=(time.perf_counter() - started) * 1000,
+            detail=f"{failed} of {len(answers)} probe row(s) failed" if failed else "ok",
+        )
+
     def _default_sample(self, config: Any) -> pd.DataFrame | None:
         return default_sample(config, lambda: self.reference_data(config.name))
 
@@ -414,11 +456,13 @@ class LocalPlatform(MLPlatform):
         *,
         deployment: str | None = None,
         interval_minutes: int = 5,
+        include_probes: bool = False,
     ) -> pd.DataFrame:
         """Request metrics from the request log, plus CPU and memory measured while scoring.
 
         The endpoint's series counts live requests only; a deployment's series includes the
-        mirrored requests it served. There is no GPU column: scoring runs on the CPU.
+        mirrored requests it served. Probes count only with ``include_probes``. There is no
+        GPU column: scoring runs on the CPU.
         """
         monitoring.check_window(start, end, interval_minutes)
         state = self.endpoint_state(model, env)
@@ -431,6 +475,7 @@ class LocalPlatform(MLPlatform):
             end,
             deployment=deployment,
             interval_minutes=interval_minutes,
+            include_probes=include_probes,
         )
 
     def reference_data(self, model: str) -> pd.DataFrame:

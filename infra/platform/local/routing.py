@@ -78,8 +78,10 @@ def route(
     score: Callable[[Deployment, pd.DataFrame], BatchResult],
     *,
     seed: int | None = None,
+    probe: bool = False,
 ) -> tuple[pd.DataFrame, list[pd.DataFrame]]:
-    """Score the requests through the split; returns (answers in input order, records to log)."""
+    """Score the requests through the split; returns (answers in input order, records to log).
+    ``probe`` marks the records as the rollout's probes, not live traffic."""
     serving = [d for d in state.deployments if d.traffic > 0]
     count = len(requests.frame)
     rng = np.random.default_rng(seed)
@@ -113,6 +115,7 @@ def route(
                 "correlation_id": np.asarray(requests.correlation_ids, dtype=object)[positions],
                 "endpoint": state.endpoint,
                 "mirrored": mirrored,
+                "probe": probe,
                 **outcome,
                 "cpu_percent": batch.cpu_percent,
                 "memory_percent": batch.memory_percent,

@@ -43,6 +43,7 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "deployment",
     "model_version",
     "mirrored",
+    "probe",
     "prediction",
     "score",
     "latency_ms",
@@ -163,6 +164,8 @@ class TrafficLog:
             )
         frame = pd.concat(frames, ignore_index=True)
         frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+        # Parts written before probes were marked have no column: those were all live requests.
+        frame["probe"] = frame["probe"].fillna(False).astype(bool) if "probe" in frame else False
         window = frame[(frame["timestamp"] >= lo) & (frame["timestamp"] < hi)]
         return window.sort_values("timestamp", kind="stable").reset_index(drop=True)
 
@@ -196,6 +199,7 @@ def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
 _EMPTY_DTYPES = {
     "timestamp": "datetime64[ns, UTC]",
     "mirrored": "bool",
+    "probe": "bool",
     "error": "bool",
     "latency_ms": "float64",
     "score": "float64",
@@ -302,13 +306,21 @@ def request_metrics(
 
 # --------------------------------------------------------------------------- production data
 
-_INFRASTRUCTURE = ["mirrored", "endpoint", "cpu_percent", "memory_percent", "instance_count"]
+_INFRASTRUCTURE = [
+    "mirrored",
+    "probe",
+    "endpoint",
+    "cpu_percent",
+    "memory_percent",
+    "instance_count",
+]
 
 
 def production_frame(records: pd.DataFrame, known: Mapping[str, Any], columns: Any) -> pd.DataFrame:
     """Served requests in the model's column names: timestamp, ids, deployment and version,
     the inputs, then prediction, score, the label where known, latency and error."""
-    served = records[~records["mirrored"].astype(bool)].reset_index(drop=True)
+    served = records[~(records["mirrored"].astype(bool) | records["probe"].astype(bool))]
+    served = served.reset_index(drop=True)
     target = columns.target or "label"
     served[target] = served["correlation_id"].map(known) if known else np.nan
     renames = {"timestamp": columns.timestamp, "prediction": columns.prediction}

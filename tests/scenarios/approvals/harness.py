@@ -221,11 +221,15 @@ class Bot:
     def wait_state(
         self, approval_id: str, *states: ApprovalState, timeout: float = 60.0
     ) -> ApprovalSnapshot:
-        return wait_until(
-            lambda: (a := self.desk.book.get(approval_id)) and a.state in states and a,
-            timeout,
-            f"request {approval_id} to reach {states}",
-        )
+        try:
+            return wait_until(
+                lambda: (a := self.desk.book.get(approval_id)) and a.state in states and a,
+                timeout,
+                f"request {approval_id} to reach {states}",
+            )
+        except AssertionError as missing:
+            last = self.desk.book.get(approval_id)
+            raise AssertionError(f"{missing}; it is {last}") from None
 
     def request(
         self, text: str = f"promote {MODEL} --to prod", user: str = seed.ALICE

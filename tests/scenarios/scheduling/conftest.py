@@ -79,7 +79,10 @@ def model_config(**overrides: Any) -> dict[str, Any]:
 
 
 def make_settings(
-    state_dir: Path, *models: dict[str, Any], environments: list[dict[str, Any]] | None = None
+    state_dir: Path,
+    *models: dict[str, Any],
+    environments: list[dict[str, Any]] | None = None,
+    slack: dict[str, Any] | None = None,
 ) -> Settings:
     settings = Settings.model_validate(
         {
@@ -90,7 +93,8 @@ def make_settings(
                     "alerts": "#mlops-alerts",
                     "approvals": "#mlops-approvals",
                     "digest": "#mlops",
-                }
+                },
+                **(slack or {}),
             },
             "models": list(models) or [model_config()],
         }
@@ -173,10 +177,11 @@ def make_harness(
         *models: dict[str, Any],
         db: str = "bot.db",
         environments: list[dict[str, Any]] | None = None,
+        slack: dict[str, Any] | None = None,
     ) -> Harness:
         harness = Harness(
             slack_server,
-            make_settings(tmp_path, *models, environments=environments),
+            make_settings(tmp_path, *models, environments=environments, slack=slack),
             platform,
             clock,
             f"sqlite:///{tmp_path / db}",

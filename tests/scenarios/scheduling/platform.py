@@ -162,6 +162,7 @@ class ScriptedPlatform(MLPlatform):
         *,
         deployment: str | None = None,
         interval_minutes: int = 5,
+        include_probes: bool = False,
     ) -> pd.DataFrame:
         index = pd.date_range(start, end, freq=f"{interval_minutes}min", tz=UTC, inclusive="left")
         rng = np.random.default_rng(int(start.timestamp()))
