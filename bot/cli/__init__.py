@@ -94,7 +94,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--http", action="store_true", help="HTTP mode even if SLACK_APP_TOKEN is set"
     )
-    serve.add_argument("--no-scheduler", action="store_true", help="do not run scheduled jobs")
+    serve.add_argument(
+        "--no-scheduler",
+        action="store_true",
+        help="run no scheduled checks here (a Slack-only replica; never takes the scheduler "
+        "lease; the outbox and the job watcher still run)",
+    )
 
     run_job = sub.add_parser(
         "run-job",
