@@ -147,3 +147,38 @@ def test_the_watcher_lease_has_one_holder(make_harness: Callable[..., Harness]) 
 
         row = session.scalars(select(Lock).where(Lock.name == WATCHER_LOCK)).one()
     assert row.holder == "a"
+
+
+def test_the_performance_trend_is_backfilled_once_then_reused(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15, item 2: the backfill (thirteen windows recomputed from traffic) ran on every
+    check until seven had run; its points are now stored with the first run's."""
+    from jobs.alerts import AlertBook, fingerprint
+    from jobs.checks import performance
+
+    calls: list[datetime] = []
+    real = performance.backfilled_trend
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[4])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(performance, "backfilled_trend", counting)
+    harness.start()
+    job = "performance:churn:prod"
+    harness.run(job)
+    assert len(calls) == 1
+    stored = AlertBook(harness.services.monitor).previous_trend(
+        fingerprint("churn", "prod", "performance")
+    )
+    assert len(stored) > 1, "the backfilled points were not kept"
+    assert [t for t, _ in stored] == sorted(t for t, _ in stored)
+    for _ in range(2):
+        harness.clock.advance()
+        harness.run(job)
+    assert len(calls) == 1  # reused, not recomputed
+    again = AlertBook(harness.services.monitor).previous_trend(
+        fingerprint("churn", "prod", "performance")
+    )
+    assert len(again) == len(stored) + 2
