@@ -111,7 +111,7 @@ def build_services(
 def scheduling_enabled() -> bool:
     """``MLOPS_BOT_SCHEDULE=off`` leaves the configured checks out of this process (the job
     watcher and the periodic work still run): for replicas that should only answer Slack, and
-    for test suites."""
+    for test suites. Such a process never takes the scheduler lease (see jobs.scheduler)."""
     return os.environ.get("MLOPS_BOT_SCHEDULE", "on").lower() != "off"
 
 
@@ -152,7 +152,11 @@ def build_runtime(
     *,
     platform: MLPlatform | None = None,
     start_background: bool = True,
+    scheduling: bool = True,
 ) -> Runtime:
+    """Everything a bot process holds. ``scheduling=False`` (``serve --no-scheduler``): the
+    background loops run (outbox delivery, the promotion desk, the job watcher) but no
+    configured check does, and the process never takes the scheduler lease."""
     secrets = secrets or Secrets()
     store = open_store(database_url(settings, secrets))
     platform = open_platform(settings, platform)
@@ -163,16 +167,16 @@ def build_runtime(
     )
     runtime.stoppers.append(lambda: services.workers.shutdown(wait=False))
     if start_background:
-        start_background_loops(runtime)
+        start_background_loops(runtime, scheduling=scheduling)
     return runtime
 
 
-def start_background_loops(runtime: Runtime) -> None:
+def start_background_loops(runtime: Runtime, *, scheduling: bool = True) -> None:
     """The scheduler (leader-elected through the database; it also polls the job watcher), the
     promotion desk (reconciles interrupted rollouts, then posts / expires / retires) and the
     outbox delivery loop (every replica: claims keep two from sending the same message)."""
     services = runtime.services
-    scheduler = start_scheduler(services)
+    scheduler = start_scheduler(services, configured_jobs=scheduling and scheduling_enabled())
     runtime.stoppers.append(scheduler.stop)
     services.desk.start()
     runtime.stoppers.append(services.desk.stop)

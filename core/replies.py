@@ -6,7 +6,8 @@ never ping a channel or forge a link.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -23,15 +24,74 @@ class MessageRef:
     ts: str
 
 
-@dataclass(frozen=True)
 class Upload:
     """A file posted with a message (a chart PNG): what the reader sees and what a screen
-    reader says."""
+    reader says.
 
-    filename: str
-    content: bytes
-    title: str
-    alt_text: str
+    The bytes may be given, or made on first use by ``render`` (:meth:`deferred`): a chart
+    costs a tenth of a second to draw, and most checks post nothing (a healthy, unchanged
+    check) or post it once for several references (the summary and the alert carry the same
+    chart). Reading :attr:`content` renders once; every later read returns the same bytes.
+    """
+
+    __slots__ = ("_content", "_lock", "_render", "alt_text", "filename", "title")
+
+    def __init__(
+        self,
+        filename: str,
+        content: bytes | None = None,
+        title: str = "",
+        alt_text: str = "",
+        *,
+        render: Callable[[], bytes] | None = None,
+    ) -> None:
+        if (content is None) == (render is None):
+            raise ValueError("an Upload needs either its content or a render function")
+        self.filename = filename
+        self.title = title
+        self.alt_text = alt_text
+        self._content = content
+        self._render = render
+        self._lock = threading.Lock()
+
+    @classmethod
+    def deferred(
+        cls, filename: str, title: str, alt_text: str, render: Callable[[], bytes]
+    ) -> Upload:
+        """An upload whose bytes are made by ``render`` when first read."""
+        return cls(filename, title=title, alt_text=alt_text, render=render)
+
+    @property
+    def rendered(self) -> bool:
+        """Whether the bytes exist yet (False for a deferred chart nobody has posted)."""
+        return self._content is not None
+
+    @property
+    def content(self) -> bytes:
+        if self._content is None:
+            with self._lock:  # two threads posting the same report render it once
+                if self._content is None:
+                    assert self._render is not None
+                    self._content = self._render()
+                    self._render = None
+        return self._content
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Upload):
+            return NotImplemented
+        return (self.filename, self.title, self.alt_text, self.content) == (
+            other.filename,
+            other.title,
+            other.alt_text,
+            other.content,
+        )
+
+    def __hash__(self) -> int:
+        return hash((self.filename, self.title, self.alt_text))
+
+    def __repr__(self) -> str:
+        size = f"{len(self._content)} bytes" if self._content is not None else "not rendered"
+        return f"Upload({self.filename!r}, {size}, title={self.title!r})"
 
 
 class Tone(StrEnum):

@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -41,6 +40,7 @@ from engine.drift import (
     categorical_column_drift,
     numeric_column_drift,
 )
+from engine.lazy import pandas as pd
 from engine.profile import (
     CategoricalReference,
     NumericReference,
@@ -59,6 +59,7 @@ from engine.samples import (
     ColumnKind,
     Frame,
     _as_float,
+    as_labels,
     categorical_sample,
     column_names,
 )
@@ -261,7 +262,7 @@ class CategoricalSummary:
 
     def to_sample(self) -> CategoricalSample:
         return CategoricalSample(
-            categories=pd.Index(list(self.counts), dtype=object),
+            categories=as_labels(list(self.counts)),
             counts=np.array(list(self.counts.values()), dtype=np.int64),
             n_rows=self.n_rows,
             n_missing=self.n_missing,

@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
-import pandas as pd
 
 from engine import stats
 from engine.methods import (
@@ -428,11 +427,16 @@ def categorical_column_drift(
 
 def align_counts(
     reference: CategoricalSample, current: CategoricalSample
-) -> tuple[pd.Index, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Counts of both windows over the union of categories (reference order, then new ones)."""
-    positions = reference.categories.get_indexer(current.categories)
+    where = {label: i for i, label in enumerate(reference.categories.tolist())}
+    positions = np.fromiter(
+        (where.get(label, -1) for label in current.categories.tolist()),
+        dtype=np.int64,
+        count=len(current.categories),
+    )
     new = positions < 0
-    labels = reference.categories.append(current.categories[new])
+    labels = np.concatenate([reference.categories, current.categories[new]])
     ref_counts = np.concatenate([reference.counts, np.zeros(int(new.sum()), dtype=np.int64)])
     cur_counts = np.zeros(len(labels), dtype=np.int64)
     cur_counts[positions[~new]] = current.counts[~new]
@@ -498,7 +502,7 @@ def _discrete_distribution(
 
 
 def _category_distribution(
-    labels: pd.Index, ref_counts: np.ndarray, cur_counts: np.ndarray
+    labels: np.ndarray, ref_counts: np.ndarray, cur_counts: np.ndarray
 ) -> Distribution:
     """The categories with the largest share in either window; the rest as "other"."""
     ref_share = ref_counts / max(ref_counts.sum(), 1)

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from engine.lazy import pandas as pd
 from engine.samples import (
     CategoricalSample,
     ColumnKind,

@@ -223,7 +223,12 @@ def assess_column(
         return quality, findings
 
     assert isinstance(current, CategoricalSample) and isinstance(reference, CategoricalSample)
-    unseen = ~current.categories.isin(reference.categories)
+    known = set(reference.categories.tolist())
+    unseen = np.fromiter(
+        (label not in known for label in current.categories.tolist()),
+        dtype=bool,
+        count=len(current.categories),
+    )
     new_rows = int(current.counts[unseen].sum())
     new_rate = new_rows / current.n_valid if current.n_valid else 0.0
     order = np.argsort(-current.counts[unseen], kind="stable")[:5]

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-Frame = pd.DataFrame | pa.Table
+from engine.lazy import pandas as pd
+
+if TYPE_CHECKING:
+    import pandas
+
+#: A pyarrow Table (parquet, read without pandas) or a pandas DataFrame (CSV, the platform).
+Frame = Union["pandas.DataFrame", pa.Table]
 """What the engine reads: an in-memory pandas frame or a pyarrow table (no pandas copy)."""
 
 
@@ -74,8 +79,8 @@ class NumericSample:
 
 @dataclass(frozen=True)
 class CategoricalSample:
-    categories: pd.Index
-    """Distinct non-missing values as strings, in first-seen order."""
+    categories: np.ndarray
+    """Distinct non-missing values as strings (an object array), in first-seen order."""
     counts: np.ndarray
     n_rows: int
     n_missing: int
@@ -152,7 +157,7 @@ def categorical_sample(frame: Frame, name: str) -> CategoricalSample:
         n_missing = column.null_count
         counted = pc.value_counts(column.drop_null() if n_missing else column)
         keys = counted.field("values").to_pylist()
-        counts = np.asarray(counted.field("counts").to_numpy(zero_copy_only=False), dtype=np.int64)
+        counts = arrow_numbers(counted.field("counts"), np.int64)
     else:
         series = frame[name]
         n_rows = len(series)
@@ -160,11 +165,22 @@ def categorical_sample(frame: Frame, name: str) -> CategoricalSample:
         keys = list(counted_series.index)
         counts = counted_series.to_numpy(dtype=np.int64)
         n_missing = n_rows - int(counts.sum())
-    labels = pd.Index([_label(k) for k in keys], dtype=object)
-    if labels.has_duplicates:  # e.g. 1 and "1" in one object column: same category
-        grouped = pd.Series(counts, index=labels).groupby(level=0, sort=False).sum()
-        labels, counts = pd.Index(grouped.index, dtype=object), grouped.to_numpy(dtype=np.int64)
-    return CategoricalSample(categories=labels, counts=counts, n_rows=n_rows, n_missing=n_missing)
+    labels = [_label(k) for k in keys]
+    if len(set(labels)) < len(labels):  # e.g. 1 and "1" in one object column: same category
+        merged: dict[str, int] = {}
+        for label, count in zip(labels, counts.tolist(), strict=True):
+            merged[label] = merged.get(label, 0) + count
+        labels, counts = list(merged), np.fromiter(merged.values(), dtype=np.int64)
+    return CategoricalSample(
+        categories=as_labels(labels), counts=counts, n_rows=n_rows, n_missing=n_missing
+    )
+
+
+def as_labels(labels: list[str]) -> np.ndarray:
+    """Category labels as a 1-d object array (``np.array`` would split tuples into columns)."""
+    array = np.empty(len(labels), dtype=object)
+    array[:] = labels
+    return array
 
 
 def _label(value: Any) -> str:
@@ -179,15 +195,7 @@ def _as_float(frame: Frame, name: str) -> tuple[np.ndarray, int, int]:
         column = frame.column(name)
         kind = column.type
         if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
-            if column.null_count == 0 and pa.types.is_floating(kind):
-                return np.asarray(column.to_numpy(), dtype=np.float64), len(column), 0
-            return (
-                np.asarray(
-                    pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64
-                ),
-                len(column),
-                0,
-            )
+            return arrow_numbers(column, np.float64), len(column), 0
         series = column.to_pandas()
     else:
         series = frame[name]
@@ -199,3 +207,36 @@ def _as_float(frame: Frame, name: str) -> tuple[np.ndarray, int, int]:
     n_type_errors = int(np.count_nonzero(present & np.isnan(parsed)))
     # Strings such as "inf" parse to infinity: they count as infinite, not as type errors.
     return parsed, n_rows, n_type_errors
+
+
+_ARROW_TYPES = {np.dtype(np.float64): pa.float64(), np.dtype(np.int64): pa.int64()}
+
+
+def arrow_numbers(column: pa.Array | pa.ChunkedArray, dtype: type = np.float64) -> np.ndarray:
+    """The values of a numeric Arrow column as a numpy array (NaN where null for floats),
+    read from the column's buffers.
+
+    ``Array.to_numpy()`` imports pandas the first time it runs (pyarrow's pandas shim), a third
+    of a second that ``mlops-bot drift`` on parquet files does not need. A column without
+    nulls in one chunk comes back as a read-only view of Arrow's memory (no copy).
+    """
+    target = _ARROW_TYPES[np.dtype(dtype)]
+    if column.type != target:
+        column = pc.cast(column, target)
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    parts = []
+    for chunk in chunks:
+        n = len(chunk)
+        if n == 0:
+            continue
+        validity, data = chunk.buffers()[0], chunk.buffers()[1]
+        width = np.dtype(dtype).itemsize
+        values = np.frombuffer(data, dtype=dtype, count=n, offset=chunk.offset * width)
+        if chunk.null_count:
+            bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+            valid = bits[chunk.offset : chunk.offset + n].astype(bool)
+            values = np.where(valid, values, np.nan if dtype is np.float64 else 0).astype(dtype)
+        parts.append(values)
+    if not parts:
+        return np.empty(0, dtype=dtype)
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)

@@ -19,8 +19,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import stats
-from scipy.spatial import distance
+
+from engine.lazy import LazyModule
+
+# Imported where a p-value needs them: the distances (Wasserstein, Jensen–Shannon, PSI) are
+# numpy only, so a large-window run never pays scipy.stats' half-second import.
+stats = LazyModule("scipy.stats")
+special = LazyModule("scipy.special")
 
 #: scipy's ``ks_2samp(method="auto")`` is exact up to this many rows per sample.
 KS_EXACT_MAX_N = 10_000
@@ -234,8 +239,20 @@ def jensen_shannon(
     log (scipy's default, used by Evidently), whose range is [0, sqrt(ln 2)] ≈ [0, 0.833].
     """
     p, q = shares(reference_counts.astype(np.float64)), shares(current_counts.astype(np.float64))
-    value = float(distance.jensenshannon(p, q, base=base))
-    return 0.0 if math.isnan(value) else value
+    if not p.any() or not q.any():
+        return 0.0  # an empty window: scipy gives NaN, which reads as "no distance"
+    # scipy.spatial.distance.jensenshannon: sqrt((KL(p||m) + KL(q||m)) / 2), m the midpoint;
+    # 0 · log 0 is 0, and m > 0 wherever p or q is, so no term is infinite.
+    m = (p + q) / 2.0
+    divergence = _relative_entropy(p, m) + _relative_entropy(q, m)
+    if base is not None:
+        divergence /= math.log(base)
+    return math.sqrt(max(divergence / 2.0, 0.0))
+
+
+def _relative_entropy(p: np.ndarray, m: np.ndarray) -> float:
+    present = p > 0
+    return float(np.sum(p[present] * np.log(p[present] / m[present])))
 
 
 def psi(
@@ -304,7 +321,7 @@ def proportions_z_test(
     if variance <= 0:
         return 0.0, 1.0
     z = (p1 - p2) / math.sqrt(variance)
-    return z, float(2 * (1 - stats.norm.cdf(abs(z))))
+    return z, float(2 * (1 - special.ndtr(abs(z))))
 
 
 def counts_in_bins(sorted_values: np.ndarray, inner_edges: np.ndarray) -> np.ndarray:

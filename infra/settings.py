@@ -338,6 +338,10 @@ class MonitoringConfig(Strict):
     performance: PerformanceConfig = Field(default_factory=PerformanceConfig)
     utilization: UtilizationConfig = Field(default_factory=UtilizationConfig)
     alerts: AlertConfig = Field(default_factory=AlertConfig)
+    spread: Duration = timedelta(minutes=10)
+    """Each check of this model fires at its cron time plus a stable offset (a hash of the
+    model's name) within this window, at most half the check's period, so a fleet's checks
+    scheduled for the same minute run as a stream; 0 fires on the minute."""
 
 
 TriggerMode = Literal["off", "auto", "ask"]

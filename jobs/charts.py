@@ -5,7 +5,18 @@ Every function takes a report from ``engine`` (or a metric history) and returns 
 ``files_upload_v2``.
 Images are 800 px wide (Slack shows previews at about that width) with fonts large enough to
 read there without opening the image. Matplotlib's object API (``Figure`` + Agg canvas) keeps
-rendering thread-safe and free of pyplot's global state.
+rendering free of pyplot's global state.
+
+Cost (issue 15: charts were 62% of a monitoring cycle). A chart is *deferred*: the function
+works out its title, alt text and file name from the data and returns an
+:meth:`Upload.deferred`; the figure is drawn only when a message that carries it is posted, so
+a check that posts nothing draws nothing, and a chart shared by a summary and an alert is drawn
+once. Drawing is cheap by construction: the style is applied once to matplotlib's defaults at
+import (no per-chart ``rc_context`` copying every setting, which also made concurrent renders
+race on the global settings), every layout is fixed in inches from what is known before drawing
+(label lengths, row counts) instead of ``tight_layout``, which draws every text twice to measure
+it, and tick counts are capped so no time goes into labels nobody reads. ``benchmarks/charts.py``
+times each type.
 
 Colour carries the verdict everywhere (green healthy, amber warning, red breach, grey no data);
 reference data is grey, current data blue.
@@ -16,7 +27,8 @@ from __future__ import annotations
 import io
 import math
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 import matplotlib
@@ -82,6 +94,10 @@ STYLE = {
     "xtick.color": "#444444",
     "ytick.color": "#444444",
     "font.family": "DejaVu Sans",
+    # Titles sit at the top of their axes (plus their pad). Left to matplotlib (None), every
+    # draw measures each axes' tick labels to lift titles over a top axis none of these charts
+    # has: a quarter of a four-panel chart's time.
+    "axes.titley": 1.0,
 }
 
 
@@ -89,31 +105,86 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "chart"
 
 
+# Once, at import: every figure of the process shares the style, and nothing changes the global
+# settings afterwards, so charts drawn on several threads never see each other's settings.
+matplotlib.rcParams.update(STYLE)
+
+#: Approximate width of one character of a 12 pt label, in inches (DejaVu Sans at 100 dpi), for
+#: margins sized from label lengths instead of measured by drawing.
+CHAR_IN = 0.1
+
+Draw = Callable[[Figure], None]
+
+
+_figures = threading.local()
+
+
 def _figure(height_in: float) -> Figure:
-    with matplotlib.rc_context(STYLE):
-        fig = Figure(figsize=(WIDTH_IN, height_in), dpi=DPI)
-    FigureCanvasAgg(fig)
+    """A cleared figure of this size, reused by this thread.
+
+    Reuse keeps the canvas's renderer, and with it matplotlib's text-metrics cache (keyed by
+    renderer): tick labels, titles and legends that recur from chart to chart are measured once
+    per thread instead of once per chart. One figure per thread, so concurrent renders never
+    share one."""
+    pool: dict[float, Figure] = _figures.__dict__.setdefault("by_height", {})
+    key = round(height_in, 3)
+    fig = pool.get(key)
+    if fig is None:
+        if len(pool) >= 16:  # digest and overview heights vary with row counts: keep a few
+            pool.clear()
+        fig = pool[key] = Figure(figsize=(WIDTH_IN, height_in), dpi=DPI)
+        FigureCanvasAgg(fig)
+    else:
+        fig.clear()
     return fig
 
 
-def _render(fig: Figure, title: str, alt_text: str, name: str) -> Upload:
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
-    return Upload(
-        filename=f"{_slug(name)}.png", content=buffer.getvalue(), title=title, alt_text=alt_text
+def _margins(
+    fig: Figure,
+    *,
+    left: float,
+    right: float,
+    top: float,
+    bottom: float,
+    hspace: float = 0.0,
+    wspace: float = 0.0,
+) -> None:
+    """Place the subplot grid with margins and gaps in inches (what ``tight_layout`` would find,
+    known in advance for each chart type)."""
+    width, height = fig.get_size_inches()
+    rows, cols = _grid_shape(fig)
+    cell_h = (height - top - bottom - hspace * (rows - 1)) / rows
+    cell_w = (width - left - right - wspace * (cols - 1)) / cols
+    fig.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        top=1 - top / height,
+        bottom=bottom / height,
+        hspace=hspace / cell_h if rows > 1 else 0.2,
+        wspace=wspace / cell_w if cols > 1 else 0.2,
     )
 
 
-def _styled(function):  # type: ignore[no-untyped-def]
-    """Run a chart builder inside the shared rc style (applies to text created during the call)."""
+def _grid_shape(fig: Figure) -> tuple[int, int]:
+    for ax in fig.axes:
+        spec = ax.get_subplotspec()
+        if spec is not None:
+            grid = spec.get_gridspec()
+            return grid.nrows, grid.ncols
+    return 1, 1
 
-    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
-        with matplotlib.rc_context(STYLE):
-            return function(*args, **kwargs)
 
-    wrapper.__name__ = function.__name__
-    wrapper.__doc__ = function.__doc__
-    return wrapper
+def _png(draw: Draw, height_in: float) -> bytes:
+    fig = _figure(height_in)
+    draw(fig)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
+    return buffer.getvalue()
+
+
+def _deferred(draw: Draw, height_in: float, title: str, alt_text: str, name: str) -> Upload:
+    """The chart as an upload drawn on first read (see the module docstring)."""
+    return Upload.deferred(f"{_slug(name)}.png", title, alt_text, lambda: _png(draw, height_in))
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -146,7 +217,6 @@ def _score_text(result: ColumnDriftResult) -> str:
 # --------------------------------------------------------------------------- drift
 
 
-@_styled
 def drift_overview_chart(
     report: DriftReport, *, max_features: int = 15, title: str | None = None
 ) -> Upload:
@@ -163,85 +233,87 @@ def drift_overview_chart(
     same_scale = bool(tested) and all(
         not r.method.is_test and r.threshold == tested[0].threshold for r in tested
     )
-    values = [
-        ((r.score or 0.0) if same_scale else min(r.strength, 1e6)) if r.tested else 0.0
-        for r in shown
-    ]
-    threshold = tested[0].threshold if same_scale else 1.0
-    finite = [v for v in values if math.isfinite(v)]
-    top = max([threshold * 2.0, *(v * 1.25 for v in finite)]) if finite else threshold * 2
-    limit = min(top, threshold * 6)
+    heading = title or (f"{report.model} · data drift" if report.model else "Data drift")
+    labels = [_ellipsis(r.column, 22) for r in shown]
+
+    def draw(fig: Figure) -> None:
+        values = [
+            ((r.score or 0.0) if same_scale else min(r.strength, 1e6)) if r.tested else 0.0
+            for r in shown
+        ]
+        threshold = tested[0].threshold if same_scale else 1.0
+        finite = [v for v in values if math.isfinite(v)]
+        top = max([threshold * 2.0, *(v * 1.25 for v in finite)]) if finite else threshold * 2
+        limit = min(top, threshold * 6)
+        ax = fig.add_subplot(1, 1, 1)
+        positions = np.arange(len(shown))[::-1]
+        colors = [
+            VERDICT_COLORS[Verdict.BREACH]
+            if r.drifted
+            else VERDICT_COLORS[Verdict.NO_DATA]
+            if not r.tested
+            else CURRENT_COLOR
+            for r in shown
+        ]
+        clipped = [min(v, limit) for v in values]
+        ax.barh(positions, clipped, color=colors, height=0.66)
+        ax.axvline(threshold, color=TEXT_COLOR, linestyle="--", linewidth=1.6, zorder=1)
+        ax.text(
+            threshold,
+            len(shown) - 0.45,
+            f"drift threshold {_fmt(threshold)}" if same_scale else "drift threshold",
+            color=TEXT_COLOR,
+            fontsize=12,
+            va="center",
+            ha="center",
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.5},
+        )
+        for y, value, shown_value, result in zip(positions, values, clipped, shown, strict=True):
+            text = _score_text(result) + (" ▸" if value > limit else "")
+            inside = shown_value > limit * 0.55
+            ax.text(
+                shown_value - limit * 0.012 if inside else shown_value + limit * 0.012,
+                y,
+                text,
+                va="center",
+                ha="right" if inside else "left",
+                color="white" if inside else TEXT_COLOR,
+                fontsize=12,
+                fontweight="bold" if result.drifted else "normal",
+                zorder=3,
+                bbox=None
+                if inside
+                else {"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85},
+            )
+        ax.set_yticks(positions, labels)
+        ax.set_xlim(0, limit * 1.02)
+        ax.set_ylim(-0.6, len(shown) + 0.1)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(6))
+        ax.grid(axis="y", visible=False)
+        if same_scale:
+            methods = sorted(
+                {
+                    _SHORT_METHOD.get(str(r.method), str(r.method)) + " = " + r.method.label
+                    for r in tested
+                }
+            )
+            ax.set_xlabel("distance   (" + ", ".join(methods) + ")")
+        else:
+            ax.set_xlabel("score ÷ threshold   (1 = threshold; p-values: log p ÷ log α)")
+        fig.suptitle(heading, x=0.015, ha="left", y=1 - 0.08 / height, va="top")
+        subtitle = report.headline + ("" if not hidden else f"; {hidden} more not shown")
+        ax.set_title(
+            subtitle,
+            loc="left",
+            fontsize=13,
+            fontweight="normal",
+            color=VERDICT_COLORS[report.verdict],
+            pad=10,
+        )
+        longest = max((len(label) for label in labels), default=4)
+        _margins(fig, left=0.3 + CHAR_IN * longest, right=0.25, top=0.85, bottom=0.75)
 
     height = 1.5 + 0.45 * (max(len(shown), 3) + 1)
-    fig = _figure(height)
-    ax = fig.add_subplot(1, 1, 1)
-    positions = np.arange(len(shown))[::-1]
-    colors = [
-        VERDICT_COLORS[Verdict.BREACH]
-        if r.drifted
-        else VERDICT_COLORS[Verdict.NO_DATA]
-        if not r.tested
-        else CURRENT_COLOR
-        for r in shown
-    ]
-    clipped = [min(v, limit) for v in values]
-    ax.barh(positions, clipped, color=colors, height=0.66)
-    ax.axvline(threshold, color=TEXT_COLOR, linestyle="--", linewidth=1.6, zorder=1)
-    ax.text(
-        threshold,
-        len(shown) - 0.45,
-        f"drift threshold {_fmt(threshold)}" if same_scale else "drift threshold",
-        color=TEXT_COLOR,
-        fontsize=12,
-        va="center",
-        ha="center",
-        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1.5},
-    )
-    for y, value, shown_value, result in zip(positions, values, clipped, shown, strict=True):
-        text = _score_text(result) + (" ▸" if value > limit else "")
-        inside = shown_value > limit * 0.55
-        ax.text(
-            shown_value - limit * 0.012 if inside else shown_value + limit * 0.012,
-            y,
-            text,
-            va="center",
-            ha="right" if inside else "left",
-            color="white" if inside else TEXT_COLOR,
-            fontsize=12,
-            fontweight="bold" if result.drifted else "normal",
-            zorder=3,
-            bbox=None
-            if inside
-            else {"facecolor": "white", "edgecolor": "none", "pad": 0.5, "alpha": 0.85},
-        )
-    ax.set_yticks(positions, [_ellipsis(r.column, 22) for r in shown])
-    ax.set_xlim(0, limit * 1.02)
-    ax.set_ylim(-0.6, len(shown) + 0.1)
-    ax.grid(axis="y", visible=False)
-    if same_scale:
-        methods = sorted(
-            {
-                _SHORT_METHOD.get(str(r.method), str(r.method)) + " = " + r.method.label
-                for r in tested
-            }
-        )
-        ax.set_xlabel("distance   (" + ", ".join(methods) + ")")
-    else:
-        ax.set_xlabel("score ÷ threshold   (1 = threshold; p-values: log p ÷ log α)")
-    heading = title or (f"{report.model} · data drift" if report.model else "Data drift")
-    verdict = report.verdict
-    fig.suptitle(heading, x=0.015, ha="left")
-    subtitle = report.headline + ("" if not hidden else f"; {hidden} more not shown")
-    ax.set_title(
-        subtitle,
-        loc="left",
-        fontsize=13,
-        fontweight="normal",
-        color=VERDICT_COLORS[verdict],
-        pad=10,
-    )
-    fig.tight_layout()
-
     drifted = [r for r in ranked if r.drifted]
     alt = f"{heading}: {report.headline}."
     if drifted:
@@ -256,7 +328,7 @@ def drift_overview_chart(
     untested = [r.column for r in ranked if not r.tested]
     if untested:
         alt += " Not enough data for: " + ", ".join(untested[:5]) + "."
-    return _render(fig, heading, alt, f"{report.model or 'data'}-drift-overview")
+    return _deferred(draw, height, heading, alt, f"{report.model or 'data'}-drift-overview")
 
 
 def _distribution_panel(ax: Axes, result: ColumnDriftResult) -> None:
@@ -264,22 +336,22 @@ def _distribution_panel(ax: Axes, result: ColumnDriftResult) -> None:
     assert dist is not None
     if dist.kind is ColumnKind.NUMERIC and dist.edges:
         edges = np.asarray(dist.edges)
-        widths = np.diff(edges)
         ref = np.asarray(dist.reference) * 100
         cur = np.asarray(dist.current) * 100
-        ax.bar(
-            edges[:-1],
+        # One filled step patch, not a bar (a Rectangle with its own limits update) per bin.
+        ax.stairs(
             ref,
-            width=widths,
-            align="edge",
+            edges,
+            fill=True,
             color=REFERENCE_COLOR,
             alpha=0.75,
             label="reference",
         )
         ax.stairs(cur, edges, color=CURRENT_COLOR, linewidth=2.4, label="current")
+        ax.set_ylim(0, max(float(ref.max(initial=0)), float(cur.max(initial=0))) * 1.08 or 1)
         ax.set_xlim(edges[0], edges[-1])
-        ax.set_ylabel("% of rows")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
+        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
     else:
         labels = list(dist.labels)
         y = np.arange(len(labels))[::-1]
@@ -288,7 +360,7 @@ def _distribution_panel(ax: Axes, result: ColumnDriftResult) -> None:
         ax.barh(y + 0.2, ref, height=0.4, color=REFERENCE_COLOR, label="reference")
         ax.barh(y - 0.2, cur, height=0.4, color=CURRENT_COLOR, label="current")
         ax.set_yticks(y, [_ellipsis(label, 14) for label in labels])
-        ax.set_xlabel("% of rows")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
         ax.grid(axis="y", visible=False)
     state = "drifted" if result.drifted else "no drift" if result.tested else "not tested"
     ax.set_title(
@@ -302,7 +374,6 @@ def _ellipsis(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-@_styled
 def distributions_chart(
     report: DriftReport, *, columns: Sequence[str] | None = None, top: int = 4
 ) -> Upload | None:
@@ -319,23 +390,55 @@ def distributions_chart(
     cols = 1 if len(chosen) == 1 else 2
     rows = math.ceil(len(chosen) / cols)
     height = 0.9 + 3.4 * rows
-    fig = _figure(height)
-    for index, result in enumerate(chosen):
-        ax = fig.add_subplot(rows, cols, index + 1)
-        _distribution_panel(ax, result)
     heading = f"{report.model} · reference vs current" if report.model else "Reference vs current"
-    fig.suptitle(heading, x=0.02, ha="left", y=0.99)
-    fig.legend(
-        handles=[
-            Patch(color=REFERENCE_COLOR, label="reference"),
-            Patch(color=CURRENT_COLOR, label="current"),
-        ],
-        loc="upper right",
-        ncols=2,
-        frameon=False,
-        bbox_to_anchor=(0.99, 1.0),
+    # Left margin and the gap between columns: a categorical panel's labels (up to 14
+    # characters) or a numeric panel's "% of rows" and its tick numbers.
+    label_in = max(
+        (
+            CHAR_IN * max((len(_ellipsis(label, 14)) for label in r.distribution.labels), default=1)
+            if r.distribution is not None and r.distribution.kind is not ColumnKind.NUMERIC
+            else 0.4
+            for r in chosen
+        ),
+        default=0.4,
     )
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.25 / height), h_pad=1.6)
+
+    def draw(fig: Figure) -> None:
+        for index, result in enumerate(chosen):
+            ax = fig.add_subplot(rows, cols, index + 1)
+            _distribution_panel(ax, result)
+        fig.suptitle(heading, x=0.02, ha="left", y=1 - 0.06 / height, va="top")
+        # One note for every panel instead of an axis label each: an axis label is placed by
+        # measuring its tick labels on every draw.
+        fig.text(
+            0.02,
+            0.12 / height,
+            "bars and lines: % of rows in each window",
+            fontsize=11.5,
+            color=MUTED,
+            ha="left",
+            va="bottom",
+        )
+        fig.legend(
+            handles=[
+                Patch(color=REFERENCE_COLOR, label="reference"),
+                Patch(color=CURRENT_COLOR, label="current"),
+            ],
+            loc="upper right",
+            ncols=2,
+            frameon=False,
+            bbox_to_anchor=(0.99, 1.0),
+        )
+        _margins(
+            fig,
+            left=0.3 + label_in,
+            right=0.25,
+            top=1.15,
+            bottom=0.75,
+            hspace=1.1,
+            wspace=0.45 + label_in,
+        )
+
     parts = []
     for result in chosen:
         dist = result.distribution
@@ -356,13 +459,12 @@ def distributions_chart(
                 f"{result.column}: '{moved[0]}' {moved[1]:.0%} in the reference, {moved[2]:.0%} now ({_score_text(result)})"
             )
     alt = f"{heading}. " + "; ".join(parts) + "."
-    return _render(fig, heading, alt, f"{report.model or 'data'}-distributions")
+    return _deferred(draw, height, heading, alt, f"{report.model or 'data'}-distributions")
 
 
 # --------------------------------------------------------------------------- metric trend
 
 
-@_styled
 def metric_trend_chart(
     history: Sequence[tuple[datetime, float]],
     *,
@@ -384,80 +486,85 @@ def metric_trend_chart(
     values = np.array([p[1] for p in points], dtype=float)
     scale = 100.0 if percent else 1.0
     shown = values * scale
-    fig = _figure(4.6)
-    ax = fig.add_subplot(1, 1, 1)
-    ax.plot(times, shown, color=CURRENT_COLOR, linewidth=2.4, marker="o", markersize=5)
-    candidates = list(shown)
-    if threshold is not None:
-        candidates.append(threshold * scale)
-    if baseline is not None:
-        candidates.append(baseline * scale)
-    low, high = min(candidates), max(candidates)
-    pad = (high - low) * 0.25 or abs(high) * 0.05 or 1.0
-    ax.set_ylim(low - pad, high + pad)
-    bad = False
-    if threshold is not None:
-        t = threshold * scale
-        ax.axhline(t, color=THRESHOLD_COLOR, linestyle="--", linewidth=1.8)
-        lo, hi = ax.get_ylim()
-        if higher_is_better:
-            ax.axhspan(lo, t, color=VERDICT_FILL[Verdict.BREACH], alpha=0.6, zorder=0)
-        else:
-            ax.axhspan(t, hi, color=VERDICT_FILL[Verdict.BREACH], alpha=0.6, zorder=0)
-        ax.set_ylim(lo, hi)
-        ax.annotate(
-            f"threshold\n{_fmt(t)}",
-            xy=(1.0, t),
-            xycoords=("axes fraction", "data"),
-            xytext=(8, 0),
-            textcoords="offset points",
-            va="center",
-            ha="left",
-            color=THRESHOLD_COLOR,
-            fontsize=12,
-        )
-        bad = values[-1] < threshold if higher_is_better else values[-1] > threshold
-    if baseline is not None:
-        ax.axhline(baseline * scale, color=MUTED, linestyle=":", linewidth=1.8)
-        ax.annotate(
-            f"baseline\n{_fmt(baseline * scale)}",
-            xy=(1.0, baseline * scale),
-            xycoords=("axes fraction", "data"),
-            xytext=(8, 0),
-            textcoords="offset points",
-            va="center",
-            ha="left",
-            color=MUTED,
-            fontsize=12,
-        )
-    color = VERDICT_COLORS[Verdict.BREACH] if bad else CURRENT_COLOR
-    ax.scatter(
-        [times[-1]], [shown[-1]], s=160, color=color, zorder=5, edgecolor="white", linewidth=2
+    bad = threshold is not None and bool(
+        values[-1] < threshold if higher_is_better else values[-1] > threshold
     )
-    going_down = len(shown) > 1 and shown[-1] < shown[-2]
-    ax.annotate(
-        f"{_fmt(shown[-1])}{'%' if percent else ''}",
-        xy=(times[-1], shown[-1]),
-        xytext=(-14, -6 if going_down else 6),
-        textcoords="offset points",
-        ha="right",
-        va="top" if going_down else "bottom",
-        fontsize=14,
-        fontweight="bold",
-        color=color,
-        bbox={"facecolor": "white", "edgecolor": "none", "pad": 1, "alpha": 0.85},
-        zorder=6,
-    )
-    if len(times) == 1:
-        # One point: a day either side, or matplotlib spreads it over years of empty axis.
-        ax.set_xlim(times[0] - timedelta(days=1), times[0] + timedelta(days=1))
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=6)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    ax.set_ylabel(metric + (" (%)" if percent else ""))
     heading = f"{model} · {metric}" if model else metric
-    fig.suptitle(heading, x=0.02, ha="left")
-    fig.tight_layout()
+
+    def draw(fig: Figure) -> None:
+        ax = fig.add_subplot(1, 1, 1)
+        ax.plot(times, shown, color=CURRENT_COLOR, linewidth=2.4, marker="o", markersize=5)
+        candidates = list(shown)
+        if threshold is not None:
+            candidates.append(threshold * scale)
+        if baseline is not None:
+            candidates.append(baseline * scale)
+        low, high = min(candidates), max(candidates)
+        pad = (high - low) * 0.25 or abs(high) * 0.05 or 1.0
+        ax.set_ylim(low - pad, high + pad)
+        if threshold is not None:
+            t = threshold * scale
+            ax.axhline(t, color=THRESHOLD_COLOR, linestyle="--", linewidth=1.8)
+            lo, hi = ax.get_ylim()
+            if higher_is_better:
+                ax.axhspan(lo, t, color=VERDICT_FILL[Verdict.BREACH], alpha=0.6, zorder=0)
+            else:
+                ax.axhspan(t, hi, color=VERDICT_FILL[Verdict.BREACH], alpha=0.6, zorder=0)
+            ax.set_ylim(lo, hi)
+            ax.annotate(
+                f"threshold\n{_fmt(t)}",
+                xy=(1.0, t),
+                xycoords=("axes fraction", "data"),
+                xytext=(8, 0),
+                textcoords="offset points",
+                va="center",
+                ha="left",
+                color=THRESHOLD_COLOR,
+                fontsize=12,
+            )
+        if baseline is not None:
+            ax.axhline(baseline * scale, color=MUTED, linestyle=":", linewidth=1.8)
+            ax.annotate(
+                f"baseline\n{_fmt(baseline * scale)}",
+                xy=(1.0, baseline * scale),
+                xycoords=("axes fraction", "data"),
+                xytext=(8, 0),
+                textcoords="offset points",
+                va="center",
+                ha="left",
+                color=MUTED,
+                fontsize=12,
+            )
+        color = VERDICT_COLORS[Verdict.BREACH] if bad else CURRENT_COLOR
+        ax.scatter(
+            [times[-1]], [shown[-1]], s=160, color=color, zorder=5, edgecolor="white", linewidth=2
+        )
+        going_down = len(shown) > 1 and shown[-1] < shown[-2]
+        ax.annotate(
+            f"{_fmt(shown[-1])}{'%' if percent else ''}",
+            xy=(times[-1], shown[-1]),
+            xytext=(-14, -6 if going_down else 6),
+            textcoords="offset points",
+            ha="right",
+            va="top" if going_down else "bottom",
+            fontsize=14,
+            fontweight="bold",
+            color=color,
+            bbox={"facecolor": "white", "edgecolor": "none", "pad": 1, "alpha": 0.85},
+            zorder=6,
+        )
+        if len(times) == 1:
+            # One point: a day either side, or matplotlib spreads it over years of empty axis.
+            ax.set_xlim(times[0] - timedelta(days=1), times[0] + timedelta(days=1))
+        locator = mdates.AutoDateLocator(minticks=3, maxticks=6)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(6))
+        ax.set_ylabel(metric + (" (%)" if percent else ""))
+        fig.suptitle(heading, x=0.02, ha="left", y=1 - 0.08 / 4.6, va="top")
+        annotated = threshold is not None or baseline is not None
+        _margins(fig, left=1.0, right=1.0 if annotated else 0.3, top=0.6, bottom=0.75)
+
     alt = (
         f"{heading} over {len(points)} points from {times[0]:%Y-%m-%d %H:%M} to {times[-1]:%Y-%m-%d %H:%M}; "
         f"latest {_fmt(shown[-1])}{'%' if percent else ''}"
@@ -467,13 +574,23 @@ def metric_trend_chart(
         alt += f", {'past' if bad else 'within'} the threshold {_fmt(threshold * scale)} ({side} is bad)"
     if baseline is not None:
         alt += f", baseline {_fmt(baseline * scale)}"
-    return _render(fig, heading, alt + ".", f"{model or 'model'}-{metric}-trend")
+    return _deferred(draw, 4.6, heading, alt + ".", f"{model or 'model'}-{metric}-trend")
 
 
 # --------------------------------------------------------------------------- fairness
 
+_PALETTE = (
+    "#1f6fb2",
+    "#f28e2b",
+    "#59a14f",
+    "#b07aa1",
+    "#76b7b2",
+    "#edc948",
+    "#ff9da7",
+    "#9c755f",
+)
 
-@_styled
+
 def fairness_chart(result: FairnessResult, *, model: str | None = None) -> Upload:
     """Per-group rates side by side, with the two disparity measures against their limits."""
     groups = list(result.groups)
@@ -489,51 +606,9 @@ def fairness_chart(result: FairnessResult, *, model: str | None = None) -> Uploa
     regression = not metrics
     if regression:
         metrics = [("mae", "MAE")]
-    palette = [
-        "#1f6fb2",
-        "#f28e2b",
-        "#59a14f",
-        "#b07aa1",
-        "#76b7b2",
-        "#edc948",
-        "#ff9da7",
-        "#9c755f",
-    ]
-    fig = _figure(1.9 + len(metrics) * (0.32 * len(groups) + 0.45))
-    ax = fig.add_subplot(1, 1, 1)
-    band = 0.8 / max(len(groups), 1)
-    y = np.arange(len(metrics))[::-1]
-    top_value = max((getattr(g, key) or 0.0) for g in groups for key, _ in metrics) or 1.0
-    for index, group in enumerate(groups):
-        widths = [getattr(group, key) or 0.0 for key, _ in metrics]
-        offsets = y + 0.4 - band * (index + 0.5)
-        ax.barh(
-            offsets,
-            widths,
-            height=band * 0.9,
-            color=palette[index % len(palette)],
-            alpha=1.0 if group.included else 0.35,
-            label=f"{group.group} (n={group.count})" + ("" if group.included else ", too small"),
-        )
-        for offset, value in zip(offsets, widths, strict=True):
-            ax.text(
-                value + top_value * 0.01,
-                offset,
-                f"{value:.2f}",
-                va="center",
-                fontsize=11.5,
-                color=TEXT_COLOR,
-            )
-    ax.set_yticks(y, [label for _, label in metrics])
-    ax.set_xlim(0, 1.08 if not regression else top_value * 1.15)
-    ax.grid(axis="y", visible=False)
-    ax.legend(
-        loc="lower center", bbox_to_anchor=(0.45, 1.0), ncols=min(len(groups), 3), frameon=False
-    )
     heading = (
         f"{model} · fairness by {result.feature}" if model else f"Fairness by {result.feature}"
     )
-    fig.suptitle(heading, x=0.015, ha="left")
     parts = []
     dp, eo = result.demographic_parity_difference, result.equalized_odds_difference
     if dp is not None:
@@ -545,17 +620,64 @@ def fairness_chart(result: FairnessResult, *, model: str | None = None) -> Uploa
             f"equalized odds diff {eo:.3f} (limit {result.max_equalized_odds_difference:g})"
         )
     subtitle = " · ".join(parts) or (result.note or "")
-    height = fig.get_figheight()
-    fig.text(
-        0.015,
-        1 - 0.78 / height,
-        subtitle,
-        fontsize=12.5,
-        color=VERDICT_COLORS[result.verdict],
-        ha="left",
-        va="center",
-    )
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.95 / height))
+    height = 1.9 + len(metrics) * (0.32 * len(groups) + 0.45)
+    legend_rows = math.ceil(max(len(groups), 1) / 3)
+
+    def draw(fig: Figure) -> None:
+        ax = fig.add_subplot(1, 1, 1)
+        band = 0.8 / max(len(groups), 1)
+        y = np.arange(len(metrics))[::-1]
+        top_value = max((getattr(g, key) or 0.0) for g in groups for key, _ in metrics) or 1.0
+        for index, group in enumerate(groups):
+            widths = [getattr(group, key) or 0.0 for key, _ in metrics]
+            offsets = y + 0.4 - band * (index + 0.5)
+            ax.barh(
+                offsets,
+                widths,
+                height=band * 0.9,
+                color=_PALETTE[index % len(_PALETTE)],
+                alpha=1.0 if group.included else 0.35,
+                label=f"{group.group} (n={group.count})"
+                + ("" if group.included else ", too small"),
+            )
+            for offset, value in zip(offsets, widths, strict=True):
+                ax.text(
+                    value + top_value * 0.01,
+                    offset,
+                    f"{value:.2f}",
+                    va="center",
+                    fontsize=11.5,
+                    color=TEXT_COLOR,
+                )
+        ax.set_yticks(y, [label for _, label in metrics])
+        ax.set_xlim(0, 1.08 if not regression else top_value * 1.15)
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(6))
+        ax.grid(axis="y", visible=False)
+        ax.legend(
+            loc="lower center",
+            bbox_to_anchor=(0.45, 1.0),
+            ncols=min(len(groups), 3),
+            frameon=False,
+        )
+        fig.suptitle(heading, x=0.015, ha="left", y=1 - 0.08 / height, va="top")
+        fig.text(
+            0.015,
+            1 - 0.78 / height,
+            subtitle,
+            fontsize=12.5,
+            color=VERDICT_COLORS[result.verdict],
+            ha="left",
+            va="center",
+        )
+        longest = max(len(label) for _, label in metrics)
+        _margins(
+            fig,
+            left=0.3 + CHAR_IN * longest,
+            right=0.35,
+            top=1.0 + 0.3 * legend_rows,
+            bottom=0.45,
+        )
+
     alt = f"{heading}: " + "; ".join(
         f"{g.group} (n={g.count}) "
         + ", ".join(
@@ -567,13 +689,26 @@ def fairness_chart(result: FairnessResult, *, model: str | None = None) -> Uploa
     )
     if parts:
         alt += ". " + "; ".join(parts)
-    return _render(fig, heading, alt + ".", f"{model or 'model'}-fairness-{result.feature}")
+    return _deferred(
+        draw, height, heading, alt + ".", f"{model or 'model'}-fairness-{result.feature}"
+    )
 
 
 # --------------------------------------------------------------------------- utilization
 
+_LOAD_LINES = (
+    ("cpu_percent", "CPU", CURRENT_COLOR),
+    ("memory_percent", "memory", "#f28e2b"),
+    ("gpu_percent", "GPU", "#59a14f"),
+)
+_LATENCY_LINES = (
+    ("latency_p50_ms", "p50", ":"),
+    ("latency_p95_ms", "p95", "--"),
+    ("latency_p99_ms", "p99", "-"),
+)
+_UTILIZATION_HEIGHT = 7.8
 
-@_styled
+
 def utilization_chart(
     frame: pd.DataFrame,
     result: DeploymentUtilization,
@@ -584,109 +719,117 @@ def utilization_chart(
 ) -> Upload:
     """Four panels over the window: CPU/memory/GPU %, traffic and instances, latency, errors."""
     frame = frame.sort_index()
-    fig = _figure(7.8)
-    axes = fig.subplots(2, 2, sharex=True)
-    (load, traffic), (latency, errors) = axes
-    index = frame.index
-
-    def series(name: str) -> pd.Series | None:
-        return pd.to_numeric(frame[name], errors="coerce") if name in frame.columns else None
-
-    for name, label, color in (
-        ("cpu_percent", "CPU", CURRENT_COLOR),
-        ("memory_percent", "memory", "#f28e2b"),
-        ("gpu_percent", "GPU", "#59a14f"),
-    ):
-        values = series(name)
-        if values is not None:
-            load.plot(index, values, color=color, linewidth=2, label=label)
-    load.axhline(cfg.high_cpu_percent, color=THRESHOLD_COLOR, linestyle="--", linewidth=1.5)
-    load.axhline(cfg.low_cpu_percent, color=MUTED, linestyle=":", linewidth=1.5)
-    load.set_ylim(0, 105)
-    load.set_title("utilization %", loc="left", pad=26)
-    load.legend(
-        loc="lower left",
-        bbox_to_anchor=(-0.02, 0.99),
-        frameon=False,
-        ncols=3,
-        fontsize=11.5,
-        handlelength=1.5,
-        columnspacing=1.0,
-        borderaxespad=0.2,
-    )
-
-    rpm = series("requests_per_minute")
-    if rpm is not None:
-        traffic.fill_between(index, rpm, color=CURRENT_COLOR, alpha=0.25, linewidth=0)
-        traffic.plot(index, rpm, color=CURRENT_COLOR, linewidth=2)
-    traffic.set_title("requests / min", loc="left", pad=26)
-    instances = series("instance_count")
-    if instances is not None:
-        twin = traffic.twinx()
-        twin.step(index, instances, where="post", color=TEXT_COLOR, linewidth=1.8)
-        twin.set_ylim(0, max(float(instances.max()) * 1.6, 2))
-        twin.set_ylabel("instances")
-        twin.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
-        twin.spines["right"].set_visible(True)
-        twin.grid(False)
-
-    for name, label, style in (
-        ("latency_p50_ms", "p50", ":"),
-        ("latency_p95_ms", "p95", "--"),
-        ("latency_p99_ms", "p99", "-"),
-    ):
-        values = series(name)
-        if values is not None:
-            latency.plot(
-                index, values, color=CURRENT_COLOR, linestyle=style, linewidth=2, label=label
-            )
-    latency.axhline(cfg.max_latency_p99_ms, color=THRESHOLD_COLOR, linestyle="--", linewidth=1.5)
-    latency.set_title("latency ms", loc="left", pad=26)
-    latency.legend(
-        loc="lower left",
-        bbox_to_anchor=(-0.02, 0.99),
-        frameon=False,
-        ncols=3,
-        fontsize=11.5,
-        handlelength=1.8,
-        columnspacing=1.0,
-        borderaxespad=0.2,
-    )
-    latency.set_ylim(bottom=0)
-
-    err = series("error_rate")
-    if err is not None:
-        errors.plot(index, err * 100, color=VERDICT_COLORS[Verdict.BREACH], linewidth=2)
-    errors.axhline(cfg.max_error_rate * 100, color=THRESHOLD_COLOR, linestyle="--", linewidth=1.5)
-    errors.set_title("error rate %", loc="left", pad=26)
-    errors.set_ylim(bottom=0)
-
-    for ax in (latency, errors):
-        locator = mdates.AutoDateLocator(minticks=3, maxticks=5)
-        ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-
     where = " · ".join(p for p in (model, environment, result.deployment) if p)
     heading = f"{where} · utilization" if where else "Utilization"
-    fig.suptitle(heading, x=0.015, ha="left", y=1 - 0.08 / 7.8, va="top")
     state = result.state.value.replace("_", "-")
     subtitle = f"{state}" + (f": {result.recommendation}" if result.recommendation else "")
     detail = "; ".join(result.reasons[:2])
-    lines = "\n".join(filter(None, [subtitle, _ellipsis(detail, 88)]))
-    fig.text(
-        0.015,
-        1 - 0.5 / 7.8,
-        lines,
-        fontsize=12.5,
-        color=VERDICT_COLORS[result.verdict],
-        ha="left",
-        va="top",
-        linespacing=1.4,
-    )
-    fig.tight_layout(rect=(0, 0, 1, 1 - (0.78 if detail else 0.55) / 7.8), h_pad=1.2)
-    if detail:
-        subtitle += " — " + detail
-    alt = f"{heading}: {subtitle}."
+
+    def draw(fig: Figure) -> None:
+        height = _UTILIZATION_HEIGHT
+        # Not sharex: a shared axis measures its siblings' tick labels on every draw. The same
+        # limits and locator on all four, labels on the bottom row only, look the same.
+        axes = fig.subplots(2, 2)
+        (load, traffic), (latency, errors) = axes
+        index = frame.index
+
+        def series(name: str) -> pd.Series | None:
+            return pd.to_numeric(frame[name], errors="coerce") if name in frame.columns else None
+
+        legend = {
+            "loc": "lower left",
+            "bbox_to_anchor": (-0.02, 0.99),
+            "frameon": False,
+            "ncols": 3,
+            "fontsize": 11.5,
+            "columnspacing": 1.0,
+            "borderaxespad": 0.2,
+        }
+        for name, label, color in _LOAD_LINES:
+            values = series(name)
+            if values is not None:
+                load.plot(index, values, color=color, linewidth=2, label=label)
+        load.axhline(cfg.high_cpu_percent, color=THRESHOLD_COLOR, linestyle="--", linewidth=1.5)
+        load.axhline(cfg.low_cpu_percent, color=MUTED, linestyle=":", linewidth=1.5)
+        load.set_ylim(0, 105)
+        load.set_title("utilization %", loc="left", pad=26)
+        load.legend(handlelength=1.5, **legend)
+
+        rpm = series("requests_per_minute")
+        if rpm is not None:
+            traffic.fill_between(index, rpm, color=CURRENT_COLOR, alpha=0.25, linewidth=0)
+            traffic.plot(index, rpm, color=CURRENT_COLOR, linewidth=2)
+        instances = series("instance_count")
+        traffic.set_title(
+            "req / min" + (" · instances ▬" if instances is not None else ""),
+            loc="left",
+            pad=26,
+        )
+        if instances is not None:
+            twin = traffic.twinx()
+            twin.step(index, instances, where="post", color=TEXT_COLOR, linewidth=1.8)
+            twin.set_ylim(0, max(float(instances.max()) * 1.6, 2))
+            twin.xaxis.set_visible(False)  # the shared time axis is drawn once, by traffic
+            twin.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4, integer=True))
+            twin.spines["right"].set_visible(True)
+            twin.grid(False)
+
+        for name, label, style in _LATENCY_LINES:
+            values = series(name)
+            if values is not None:
+                latency.plot(
+                    index, values, color=CURRENT_COLOR, linestyle=style, linewidth=2, label=label
+                )
+        latency.axhline(
+            cfg.max_latency_p99_ms, color=THRESHOLD_COLOR, linestyle="--", linewidth=1.5
+        )
+        latency.set_title("latency ms", loc="left", pad=26)
+        latency.legend(handlelength=1.8, **legend)
+        latency.set_ylim(bottom=0)
+
+        err = series("error_rate")
+        if err is not None:
+            errors.plot(index, err * 100, color=VERDICT_COLORS[Verdict.BREACH], linewidth=2)
+        errors.axhline(
+            cfg.max_error_rate * 100, color=THRESHOLD_COLOR, linestyle="--", linewidth=1.5
+        )
+        errors.set_title("error rate %", loc="left", pad=26)
+        errors.set_ylim(bottom=0)
+
+        for ax in (load, traffic, latency, errors):
+            ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+            if len(index):
+                ax.set_xlim(index.min(), index.max())
+            locator = mdates.AutoDateLocator(minticks=3, maxticks=5)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        for ax in (load, traffic):
+            ax.tick_params(labelbottom=False)
+
+        fig.suptitle(heading, x=0.015, ha="left", y=1 - 0.08 / height, va="top")
+        lines = "\n".join(filter(None, [subtitle, _ellipsis(detail, 88)]))
+        fig.text(
+            0.015,
+            1 - 0.5 / height,
+            lines,
+            fontsize=12.5,
+            color=VERDICT_COLORS[result.verdict],
+            ha="left",
+            va="top",
+            linespacing=1.4,
+        )
+        _margins(
+            fig,
+            left=0.7,
+            right=0.45 if instances is not None else 0.25,
+            top=(1.75 if detail else 1.45),
+            bottom=0.75,
+            hspace=0.75,
+            wspace=0.65 + (0.45 if instances is not None else 0.0),
+        )
+
+    summary = subtitle + (" — " + detail if detail else "")
+    alt = f"{heading}: {summary}."
     means = {k: v for k, v in result.summary.items() if v == v}
     if "cpu_percent" in means:
         alt += f" Mean CPU {means['cpu_percent']:.0f}%"
@@ -696,8 +839,9 @@ def utilization_chart(
         alt += f", p99 latency {means['latency_p99_ms']:.0f} ms"
     if "error_rate" in means:
         alt += f", error rate {means['error_rate']:.2%}"
-    return _render(
-        fig,
+    return _deferred(
+        draw,
+        _UTILIZATION_HEIGHT,
         heading,
         alt + ".",
         f"{model or 'model'}-{environment or ''}-{result.deployment}-utilization",
@@ -707,68 +851,78 @@ def utilization_chart(
 # --------------------------------------------------------------------------- digest
 
 
-@_styled
 def digest_chart(rows: Sequence[DigestRow], *, title: str = "Daily model health") -> Upload:
     """One row per model and environment, worst first; a coloured cell per monitor."""
     ordered = worst_first(rows)
     n = max(len(ordered), 1)
     height = 1.5 + 0.58 * n
-    fig = _figure(height)
-    ax = fig.add_axes((0.0, 0.0, 1.0, 1 - 1.05 / height))
-    ax.set_xlim(0, 1)
-    ax.set_ylim(n, -0.75)
-    ax.axis("off")
-    columns = [
-        (0.02, "model · environment"),
-        (0.335, "drift"),
-        (0.555, "performance"),
-        (0.775, "utilization"),
-    ]
-    for x, label in columns:
-        ax.text(
-            x + (0.0 if x < 0.3 else 0.01),
-            -0.4,
-            label,
-            fontsize=12.5,
-            color=MUTED,
-            fontweight="bold",
-            va="center",
-        )
-    for i, row in enumerate(ordered):
-        ax.add_patch(
-            matplotlib.patches.Rectangle(
-                (0.005, i + 0.06), 0.012, 0.88, color=VERDICT_COLORS[row.worst]
-            )
-        )
-        ax.text(
-            0.03, i + 0.5, _ellipsis(row.name, 27), va="center", fontsize=12.5, fontweight="bold"
-        )
-        for (x, _), verdict, text in zip(
-            columns[1:],
-            (row.drift, row.performance, row.utilization),
-            (row.drift_text, row.performance_text, row.utilization_text),
-            strict=True,
-        ):
-            ax.add_patch(
-                matplotlib.patches.FancyBboxPatch(
-                    (x, i + 0.1),
-                    0.213,
-                    0.8,
-                    boxstyle="round,pad=0,rounding_size=0.02",
-                    facecolor=VERDICT_FILL[verdict],
-                    edgecolor="none",
-                )
-            )
-            ax.text(x + 0.01, i + 0.5, "●", color=VERDICT_COLORS[verdict], va="center", fontsize=12)
-            ax.text(x + 0.035, i + 0.5, _ellipsis(text, 20), va="center", fontsize=11)
     breaches = sum(1 for r in ordered if r.worst is Verdict.BREACH)
     warnings_ = sum(1 for r in ordered if r.worst is Verdict.WARNING)
-    fig.suptitle(title, x=0.02, ha="left", y=1 - 0.3 / height, va="center")
     summary = f"{len(ordered)} deployments · {breaches} breach · {warnings_} warning"
-    fig.text(0.02, 1 - 0.72 / height, summary, fontsize=12.5, color=MUTED, ha="left", va="center")
+
+    def draw(fig: Figure) -> None:
+        ax = fig.add_axes((0.0, 0.0, 1.0, 1 - 1.05 / height))
+        ax.set_xlim(0, 1)
+        ax.set_ylim(n, -0.75)
+        ax.axis("off")
+        columns = [
+            (0.02, "model · environment"),
+            (0.335, "drift"),
+            (0.555, "performance"),
+            (0.775, "utilization"),
+        ]
+        for x, label in columns:
+            ax.text(
+                x + (0.0 if x < 0.3 else 0.01),
+                -0.4,
+                label,
+                fontsize=12.5,
+                color=MUTED,
+                fontweight="bold",
+                va="center",
+            )
+        for i, row in enumerate(ordered):
+            ax.add_patch(
+                matplotlib.patches.Rectangle(
+                    (0.005, i + 0.06), 0.012, 0.88, color=VERDICT_COLORS[row.worst]
+                )
+            )
+            ax.text(
+                0.03,
+                i + 0.5,
+                _ellipsis(row.name, 27),
+                va="center",
+                fontsize=12.5,
+                fontweight="bold",
+            )
+            for (x, _), verdict, text in zip(
+                columns[1:],
+                (row.drift, row.performance, row.utilization),
+                (row.drift_text, row.performance_text, row.utilization_text),
+                strict=True,
+            ):
+                ax.add_patch(
+                    matplotlib.patches.FancyBboxPatch(
+                        (x, i + 0.1),
+                        0.213,
+                        0.8,
+                        boxstyle="round,pad=0,rounding_size=0.02",
+                        facecolor=VERDICT_FILL[verdict],
+                        edgecolor="none",
+                    )
+                )
+                ax.text(
+                    x + 0.01, i + 0.5, "●", color=VERDICT_COLORS[verdict], va="center", fontsize=12
+                )
+                ax.text(x + 0.035, i + 0.5, _ellipsis(text, 20), va="center", fontsize=11)
+        fig.suptitle(title, x=0.02, ha="left", y=1 - 0.3 / height, va="center")
+        fig.text(
+            0.02, 1 - 0.72 / height, summary, fontsize=12.5, color=MUTED, ha="left", va="center"
+        )
+
     alt = f"{title}: {summary}. " + "; ".join(
         f"{r.name}: drift {r.drift_text} ({r.drift.label}), performance {r.performance_text} "
         f"({r.performance.label}), utilization {r.utilization_text} ({r.utilization.label})"
         for r in ordered
     )
-    return _render(fig, title, alt + ".", "daily-digest")
+    return _deferred(draw, height, title, alt + ".", "daily-digest")

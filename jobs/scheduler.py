@@ -9,26 +9,39 @@ handled by the misfire rules), changed ones are replaced in place, jobs of remov
 checks are deleted. Same ids, so a restart never duplicates or loses a job.
 
 Process-local periodic work (the job watcher's polling) runs from an in-memory store of the
-same scheduler, so it follows the same leadership.
+same scheduler, on its own one-thread executor: a burst of checks filling the check threads
+never makes it skip a poll, so finished training jobs are reported on time.
 
 Leadership: every process starts its scheduler *paused* (it can still list jobs and their next
-run times); a lease row in ``locks`` decides which one resumes. The leader renews the lease
-every ``ttl / 3``; a process that cannot renew pauses at once, and a follower takes the lease
-over when it expires (the leader died). As a second guard, each run of a configured job first
-claims ``run:<job id>@<scheduled time>`` in ``locks`` (a primary key), so even two leaders
-during a clock hiccup cannot both run the same occurrence.
+run times); a lease row in ``locks`` decides which one resumes. Only a process that runs the
+configured jobs contends for it: a Slack-only replica (``MLOPS_BOT_SCHEDULE=off``,
+``serve --no-scheduler``) that started first would otherwise hold the lease and no check would
+run anywhere. The leader renews the lease every ``ttl / 3``; a process that cannot renew pauses
+at once, and a follower takes the lease over when it expires (the leader died). As a second
+guard, each run of a configured job first claims ``run:<job id>@<scheduled time>`` in ``locks``
+(a primary key), so even two leaders during a clock hiccup cannot both run the same occurrence.
+The job watcher has a lease of its own (``job-watcher-leader``), which the scheduling leader or,
+where no process schedules, a Slack-only replica holds: one process polls the platform.
+
+Spreading: each check of a model fires at its cron time plus a stable offset, a hash of the
+model's name within ``monitoring.spread`` (at most half the period), so the daily burst of every
+check of every model at 06:00 becomes a stream over the window, the same on every restart.
 
 Job options are deliberate:
 
 * ``coalesce=True`` — after downtime a backlog of missed runs collapses into one: a drift check
   of "now" replaces the five you missed;
 * ``max_instances=1`` — a slow check never overlaps itself (the next one is skipped and logged);
-* ``misfire_grace_time`` — half the job's own period, between 1 minute and 6 hours: a late run
-  still happens while it is closer to its slot than to the next one, later ones are skipped.
+* ``misfire_grace_time`` — half the job's own period, between 1 minute and 6 hours: how late a
+  run may start before it counts as *late*. A late run is never dropped (APScheduler's own
+  executor would drop it silently when it waited in the queue behind other checks): it runs,
+  coalesced, and the audit log and the log say how late; a run skipped because the previous one
+  of the same check is still running is recorded the same way (``schedule`` / ``skipped``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from collections import deque
@@ -40,15 +53,18 @@ from typing import Any
 from apscheduler.events import (
     EVENT_JOB_ERROR,
     EVENT_JOB_EXECUTED,
+    EVENT_JOB_MAX_INSTANCES,
     EVENT_JOB_MISSED,
     JobEvent,
     JobExecutionEvent,
 )
+from apscheduler.executors.base import run_job
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.job import Job
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import delete, select
@@ -57,11 +73,12 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from core.checks import CHECK_KINDS
 from core.replies import ScheduledJobRow
 from infra.cron import crontab_trigger
+from infra.durations import format_duration
 from infra.holders import new_holder
 from infra.leases import Lease
 from infra.settings import Settings
 from infra.store import Lock, Store
-from jobs.context import MonitorContext, utcnow
+from jobs.context import BOT_ACTOR, MonitorContext, utcnow
 from jobs.watcher import JobWatcher
 
 log = logging.getLogger(__name__)
@@ -70,6 +87,8 @@ CONFIG_STORE = "default"
 RUNTIME_STORE = "runtime"
 JOBS_TABLE = "apscheduler_jobs"
 LEADER_LOCK = "scheduler-leader"
+WATCHER_LOCK = "job-watcher-leader"
+WATCHER_EXECUTOR = "watcher"
 RUN_CLAIM_PREFIX = "run:"
 RUN_CLAIM_RETENTION = timedelta(days=2)
 
@@ -112,6 +131,50 @@ def prune_claims(store: Store, now: datetime) -> int:
 # --------------------------------------------------------------------------- jobs from config
 
 
+class OffsetTrigger(BaseTrigger):
+    """A trigger that fires ``offset`` seconds after each fire time of ``trigger``.
+
+    Stored with the job (pickled), so the offset survives restarts; its ``str`` names both, so
+    a changed offset reconciles like a changed schedule."""
+
+    def __init__(self, trigger: BaseTrigger, offset: int) -> None:
+        self.trigger = trigger
+        self.offset = int(offset)
+
+    def get_next_fire_time(
+        self, previous_fire_time: datetime | None, now: datetime
+    ) -> datetime | None:
+        shift = timedelta(seconds=self.offset)
+        previous = previous_fire_time - shift if previous_fire_time is not None else None
+        base = self.trigger.get_next_fire_time(previous, now - shift)
+        return base + shift if base is not None else None
+
+    def __str__(self) -> str:
+        return f"{self.trigger} +{self.offset}s"
+
+    def __repr__(self) -> str:
+        return f"<OffsetTrigger {self.trigger!r} +{self.offset}s>"
+
+
+def period_of(trigger: BaseTrigger) -> timedelta:
+    """Time between two fires of a trigger (measured on a fixed date; 12 h when it never
+    fires twice)."""
+    first = trigger.get_next_fire_time(None, datetime(2030, 1, 1, tzinfo=UTC))
+    second = trigger.get_next_fire_time(first, first + timedelta(seconds=1)) if first else None
+    return (second - first) if first and second else MAX_GRACE * 2
+
+
+def spread_offset(model: str, spread: timedelta, period: timedelta) -> int:
+    """A model's stable offset in whole seconds: a hash of its name within ``spread``, at most
+    half the period (so a check never slides into its next slot). The same name gives the same
+    offset in every process and after every restart (not Python's salted ``hash``)."""
+    window = int(min(spread, period / 2).total_seconds())
+    if window <= 0:
+        return 0
+    digest = hashlib.sha256(model.encode()).digest()
+    return int.from_bytes(digest[:8], "big") % window
+
+
 @dataclass(frozen=True)
 class JobSpec:
     id: str
@@ -119,6 +182,8 @@ class JobSpec:
     model: str | None
     env: str | None
     cron: str
+    spread: timedelta = timedelta(0)
+    """The window the model's offset is drawn from (``monitoring.spread``; 0: on the minute)."""
 
     @property
     def args(self) -> tuple[str, str | None, str | None]:
@@ -129,15 +194,19 @@ class JobSpec:
         where = " · ".join(p for p in (self.model, self.env) if p)
         return f"{_LABELS.get(self.kind, self.kind)}" + (f" · {where}" if where else "")
 
-    def trigger(self) -> CronTrigger:
-        return crontab_trigger(self.cron)
+    def trigger(self) -> BaseTrigger:
+        cron = crontab_trigger(self.cron)
+        offset = self.offset_seconds()
+        return OffsetTrigger(cron, offset) if offset else cron
+
+    def offset_seconds(self) -> int:
+        if self.model is None or not self.spread:
+            return 0
+        return spread_offset(self.model, self.spread, period_of(crontab_trigger(self.cron)))
 
     def grace_seconds(self) -> int:
         """Half the period between two fires, clamped to [1 min, 6 h]."""
-        trigger = self.trigger()
-        first = trigger.get_next_fire_time(None, datetime(2030, 1, 1, tzinfo=UTC))
-        second = trigger.get_next_fire_time(first, first + timedelta(seconds=1)) if first else None
-        period = (second - first) if first and second else MAX_GRACE * 2
+        period = period_of(crontab_trigger(self.cron))
         return int(min(max(period / 2, MIN_GRACE), MAX_GRACE).total_seconds())
 
 
@@ -152,7 +221,12 @@ def desired_jobs(settings: Settings) -> list[JobSpec]:
                 if config.enabled:
                     specs.append(
                         JobSpec(
-                            f"{kind}:{model.name}:{env}", kind, model.name, env, config.schedule
+                            f"{kind}:{model.name}:{env}",
+                            kind,
+                            model.name,
+                            env,
+                            config.schedule,
+                            spread=monitoring.spread,
                         )
                     )
         if model.retraining.schedule:
@@ -191,8 +265,25 @@ def run_scheduled(kind: str, model: str | None, env: str | None) -> Any:
     return run_kind(owner.context, kind, model, env)
 
 
+class _Unmissable:
+    """A job as APScheduler's ``run_job`` sees it, without a misfire grace: a run that waited in
+    the queue behind other checks runs late instead of being dropped."""
+
+    misfire_grace_time = None
+
+    def __init__(self, job: Job) -> None:
+        self._job = job
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._job, name)
+
+    def __str__(self) -> str:
+        return str(self._job)
+
+
 class _ClaimingExecutor(ThreadPoolExecutor):
-    """APScheduler's thread pool plus the per-occurrence claim and the worker binding."""
+    """APScheduler's thread pool plus the per-occurrence claim, the worker binding, and late
+    runs run (and recorded) instead of dropped."""
 
     def __init__(self, owner: MonitoringScheduler, max_workers: int) -> None:
         super().__init__(
@@ -214,7 +305,25 @@ class _ClaimingExecutor(ThreadPoolExecutor):
             )
             self._run_job_success(job.id, [skipped])
             return
-        super()._do_submit_job(job, run_times)
+        owner = self._owner
+
+        def run(job: Job, alias: str, run_times: list[datetime], logger_name: str) -> Any:
+            grace = job.misfire_grace_time
+            late = datetime.now(UTC) - run_times[-1]
+            if grace is not None and late > timedelta(seconds=grace):
+                owner.record_late(job.id, run_times[-1], late)
+            return run_job(_Unmissable(job), alias, run_times, logger_name)
+
+        def callback(future: Any) -> None:
+            exc = future.exception()
+            if exc:
+                self._run_job_error(job.id, exc, exc.__traceback__)
+            else:
+                self._run_job_success(job.id, future.result())
+
+        self._pool.submit(
+            run, job, job._jobstore_alias, run_times, self._logger.name
+        ).add_done_callback(callback)
 
 
 # --------------------------------------------------------------------------- the scheduler
@@ -240,10 +349,12 @@ class MonitoringScheduler:
             context, clock=clock or context.clock, on_job_submitted=self.job_submitted
         )
         self.lease = Lease(self.store, LEADER_LOCK, self.holder, lease_ttl, lease_clock)
+        self.watcher_lease = Lease(self.store, WATCHER_LOCK, self.holder, lease_ttl, lease_clock)
         self.watcher_seconds = watcher_seconds
         self.watcher = JobWatcher(self.context)
         self.configured_jobs = configured_jobs
         self._leading = False
+        self._running = False
         self._started = False
         self._state_lock = threading.RLock()
         self._stop = threading.Event()
@@ -260,11 +371,17 @@ class MonitoringScheduler:
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
             jobstores=jobstores,
-            executors={"default": _ClaimingExecutor(self, max_workers)},
+            executors={
+                "default": _ClaimingExecutor(self, max_workers),
+                WATCHER_EXECUTOR: ThreadPoolExecutor(
+                    1, pool_kwargs={"thread_name_prefix": "mlops-watcher"}
+                ),
+            },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600},
         )
         self._scheduler.add_listener(
-            self._on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
+            self._on_event,
+            EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES,
         )
 
     # -- lifecycle
@@ -274,6 +391,11 @@ class MonitoringScheduler:
             return
         self._scheduler.start(paused=True)
         self._started = True
+        if not self.configured_jobs:
+            log.info(
+                "this process runs no scheduled checks (MLOPS_BOT_SCHEDULE=off or "
+                "--no-scheduler): it never takes the scheduler lease"
+            )
         self._add_watcher()
         self.tick()
         self._lease_thread = threading.Thread(
@@ -288,26 +410,34 @@ class MonitoringScheduler:
             self._lease_thread.join(timeout=5)
         with self._state_lock:
             self._leading = False
+            self._running = False
             if self._started:
                 self._scheduler.shutdown(wait=wait)
                 self._started = False
         if release:
-            try:
-                self.lease.release()
-            except OperationalError:
-                log.warning("could not release the scheduler lease; it expires by itself")
+            for lease in (self.lease, self.watcher_lease):
+                try:
+                    lease.release()
+                except OperationalError:
+                    log.warning("could not release the %s lease; it expires by itself", lease.name)
 
     @property
     def is_leader(self) -> bool:
         return self._leading and self.lease.held
 
     def tick(self) -> bool:
-        """One round of the lease: take or renew it, and resume or pause to match."""
-        try:
-            held = self.lease.acquire()
-        except OperationalError as exc:
-            log.warning("cannot reach the database to renew the scheduler lease: %s", exc)
-            held = self.lease.held
+        """One round of the leases: take or renew them, and resume or pause to match.
+
+        Only a process with configured jobs contends for the scheduler lease. The watcher lease
+        is taken by the scheduling leader, or by a process that schedules nothing; a scheduling
+        follower lets go of it (its scheduler is paused, so it could not poll)."""
+        held = self._renew(self.lease) if self.configured_jobs else False
+        if held or not self.configured_jobs:
+            watching = self._renew(self.watcher_lease)
+        else:
+            watching = False
+            if self.watcher_lease.held:
+                self.watcher_lease.release()
         with self._state_lock:
             if not self._started:
                 return False
@@ -315,14 +445,26 @@ class MonitoringScheduler:
                 log.info("this process (%s) now runs the scheduled jobs", self.holder)
                 self.sync_jobs()
                 self._leading = True
-                self._scheduler.resume()
             elif not held and self._leading:
                 log.warning("lost the scheduler lease; pausing scheduled jobs")
                 self._leading = False
+            running = held or watching
+            if running and not self._running:
+                self._running = True
+                self._scheduler.resume()
+            elif not running and self._running:
+                self._running = False
                 self._scheduler.pause()
         if held:
             prune_claims(self.store, self.lease.clock())
         return held
+
+    def _renew(self, lease: Lease) -> bool:
+        try:
+            return lease.acquire()
+        except OperationalError as exc:
+            log.warning("cannot reach the database to renew the %s lease: %s", lease.name, exc)
+            return lease.held
 
     def _lease_loop(self) -> None:
         interval = max(self.lease.ttl.total_seconds() / 3, 0.05)
@@ -381,7 +523,7 @@ class MonitoringScheduler:
     # -- process-local periodic work
     def _add_watcher(self) -> None:
         self._scheduler.add_job(
-            self.watcher.poll_once,
+            self._poll_watcher,
             trigger=IntervalTrigger(seconds=self.watcher_seconds, timezone=UTC),
             id=WATCHER_JOB,
             name="job watcher",
@@ -390,11 +532,17 @@ class MonitoringScheduler:
             coalesce=True,
             max_instances=1,
             misfire_grace_time=max(int(self.watcher_seconds), 1),
+            executor=WATCHER_EXECUTOR,
         )
+
+    def _poll_watcher(self) -> int:
+        if not self.watcher_lease.held:  # lost between the lease round and this poll
+            return 0
+        return self.watcher.poll_once()
 
     def job_submitted(self, job_id: str, model: str, env: str) -> None:
         """A training job was submitted: poll it soon instead of at the next interval."""
-        if self._started and self.is_leader:
+        if self._started and self.watcher_lease.held:
             self.run_now(WATCHER_JOB)
 
     # -- running now and waiting (commands, tests)
@@ -418,9 +566,49 @@ class MonitoringScheduler:
     def run_and_wait(self, job_id: str, timeout: float = 30.0) -> bool:
         return self.wait_for(job_id, self.run_now(job_id), timeout)
 
+    # -- runs that were late or skipped: never silent
+    def record_late(self, job_id: str, scheduled: datetime, late: timedelta) -> None:
+        """A run that starts past its grace: it still runs (coalesced); say how late and why."""
+        log.warning(
+            "%s scheduled at %s starts %s late (waiting for other checks); running it now",
+            job_id,
+            scheduled.isoformat(),
+            format_duration(late),
+        )
+        self._audit_schedule("late", job_id, scheduled, late_seconds=round(late.total_seconds()))
+
+    def _audit_schedule(
+        self, action: str, job_id: str, scheduled: datetime, **details: Any
+    ) -> None:
+        kind, _, rest = job_id.partition(":")
+        model, _, env = rest.partition(":")
+        try:
+            self.store.audit(
+                BOT_ACTOR,
+                "schedule",
+                action,
+                model=model or None,
+                environment=env or None,
+                subject=kind,
+                job=job_id,
+                scheduled=scheduled.isoformat(),
+                **details,
+            )
+        except OperationalError:
+            log.warning("could not record that %s was %s", job_id, action)
+
     def _on_event(self, event: JobEvent) -> None:
         if event.code == EVENT_JOB_ERROR:
             log.error("scheduled job %s failed: %s", event.job_id, getattr(event, "exception", ""))
+        if event.code == EVENT_JOB_MAX_INSTANCES and event.jobstore == CONFIG_STORE:
+            times = getattr(event, "scheduled_run_times", None) or [datetime.now(UTC)]
+            log.warning(
+                "%s at %s skipped: its previous run is still going", event.job_id, times[-1]
+            )
+            self._audit_schedule(
+                "skipped", event.job_id, times[-1], reason="the previous run was still running"
+            )
+            return
         with self._runs_lock:
             if event.code != EVENT_JOB_MISSED:
                 self.history.append((event.job_id, event.scheduled_run_time))
@@ -462,7 +650,7 @@ def _managed(job: Job) -> bool:
     )
 
 
-def _same(job: Job, spec: JobSpec, trigger: CronTrigger, grace: int) -> bool:
+def _same(job: Job, spec: JobSpec, trigger: BaseTrigger, grace: int) -> bool:
     return (
         str(job.trigger) == str(trigger)
         and tuple(job.args) == spec.args
@@ -473,6 +661,8 @@ def _same(job: Job, spec: JobSpec, trigger: CronTrigger, grace: int) -> bool:
 
 
 def _describe_trigger(trigger: Any) -> str:
+    if isinstance(trigger, OffsetTrigger):
+        return f"{_describe_trigger(trigger.trigger)} + {format_duration(trigger.offset)}"
     if isinstance(trigger, CronTrigger):
         fields = {f.name: str(f) for f in trigger.fields}
         return (

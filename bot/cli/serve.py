@@ -44,7 +44,9 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     # Acks are tiny and must not queue behind the work that follows earlier acks: a shorter GIL
     # switch interval lets a waiting request thread in sooner (measured by ack_latency.py).
     sys.setswitchinterval(0.001)
-    runtime = build_runtime(settings, secrets, start_background=not args.no_scheduler)
+    # --no-scheduler: a Slack-only replica. It still delivers the outbox and runs the desk; it
+    # runs no configured check and never holds the scheduler lease.
+    runtime = build_runtime(settings, secrets, scheduling=not args.no_scheduler)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())

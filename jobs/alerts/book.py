@@ -265,8 +265,10 @@ class AlertBook:
         self, old: dict[str, Any], obs: Observation, step: Transition, now: datetime
     ) -> dict[str, Any]:
         summary = dict(old or {})
-        trend = [list(p) for p in summary.get("trend", [])]
-        trend.extend([list(p) for p in obs.trend])
+        # Oldest first by time (a backfilled history arrives after newer points), one value per
+        # time (the same window checked twice keeps the newer value).
+        merged = {str(t): v for t, v in [*summary.get("trend", []), *obs.trend]}
+        trend = [[t, v] for t, v in sorted(merged.items())]
         summary.update(
             level=obs.level,
             headline=obs.headline,

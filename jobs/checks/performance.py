@@ -61,6 +61,16 @@ def backfilled_trend(
     return points
 
 
+def needs_backfill(stored: list[tuple[datetime, float]], start: datetime, end: datetime) -> bool:
+    """Rebuild the trend from traffic only while the stored one is short and holds no point
+    from before the previous window (a backfill leaves such points; so do a few days of
+    checks): a stored history, once it exists, is reused."""
+    if len(stored) >= TREND_POINTS // 2:
+        return False
+    window = end - start
+    return not any(t < start - window for t, _ in stored)
+
+
 class PerformanceCheck:
     """Model metrics on the labelled rows of the window (signal ``performance``) and fairness
     across the sensitive features (signal ``fairness``)."""
@@ -97,15 +107,24 @@ def performance_report(
     chart: Upload | None = None
     trend: tuple[tuple[str, float], ...] = ()
     if headline_metric is not None and headline_metric.value is not None:
-        trend = ((end.isoformat(), float(headline_metric.value)),)
-        points = [(datetime.fromisoformat(t), v) for t, v in (history or [])]
-        if len(points) < TREND_POINTS // 2:
+        current = (end, float(headline_metric.value))
+        stored = [(datetime.fromisoformat(t), v) for t, v in (history or [])]
+        added: list[tuple[datetime, float]] = []
+        if needs_backfill(stored, start, end):
             # Few checks have run yet: rebuild the trend from the labelled traffic itself, so
-            # the first chart already shows when the metric started to move.
-            points = backfilled_trend(
-                ctx, model_cfg, env, start, end, reference, headline_metric.name
-            )
-        points.append((end, float(headline_metric.value)))
+            # the first chart already shows when the metric started to move. The rebuilt
+            # points go into the stored trend with this run's, so the next run reuses them
+            # instead of recomputing thirteen windows.
+            oldest = min((t for t, _ in stored), default=None)
+            added = [
+                p
+                for p in backfilled_trend(
+                    ctx, model_cfg, env, start, end, reference, headline_metric.name
+                )
+                if oldest is None or p[0] < oldest
+            ]
+        points = sorted({t: v for t, v in [*added, *stored, current]}.items())
+        trend = tuple((t.isoformat(), v) for t, v in [*added, current])
         chart = charts.metric_trend_chart(
             points[-TREND_POINTS:],
             metric=headline_metric.name,

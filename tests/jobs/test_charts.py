@@ -105,3 +105,60 @@ def test_digest_orders_worst_first() -> None:
     ]
     chart = charts.digest_chart(rows)
     assert chart.alt_text.index("z-model") < chart.alt_text.index("a-model")
+
+
+def test_charts_are_drawn_only_when_their_bytes_are_read() -> None:
+    """Issue 15: a check that posts nothing draws nothing; a chart shared by a summary and an
+    alert is drawn once."""
+    report = run_drift(
+        churn_model(), churn_frame(3000, seed=51), churn_frame(1500, seed=52), cache=None
+    )
+    calls: list[float] = []
+    real = charts._png
+
+    def counting(draw, height):  # type: ignore[no-untyped-def]
+        calls.append(height)
+        return real(draw, height)
+
+    charts._png = counting  # type: ignore[assignment]
+    try:
+        overview = charts.drift_overview_chart(report)
+        assert not overview.rendered and calls == []
+        assert overview.title in overview.alt_text  # known without drawing
+        first = overview.content
+        assert overview.content is first and overview.rendered
+        assert len(calls) == 1
+    finally:
+        charts._png = real  # type: ignore[assignment]
+
+
+def test_concurrent_readers_draw_a_chart_once() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    drawn: list[int] = []
+
+    def render() -> bytes:
+        drawn.append(1)
+        return b"\x89PNG fake"
+
+    upload = Upload.deferred("x.png", "x", "an x chart", render)
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(lambda _: upload.content, range(32)))
+    assert drawn == [1] and set(results) == {b"\x89PNG fake"}
+    with pytest.raises(ValueError, match="either its content or a render"):
+        Upload("y.png", title="y", alt_text="y")
+    assert Upload("x.png", b"\x89PNG fake", "x", "an x chart") == upload
+
+
+def test_charts_render_on_several_threads_at_once() -> None:
+    """The style is set once at import and each thread has its own figure: renders on four
+    threads give the same bytes as one after the other."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    report = run_drift(
+        churn_model(), churn_frame(3000, seed=53), churn_frame(1500, seed=54, drifted=True)
+    )
+    alone = charts.drift_overview_chart(report).content
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda _: charts.drift_overview_chart(report).content, range(8)))
+    assert all(png == alone for png in together)

@@ -157,3 +157,40 @@ def test_perf_bad_input(files: dict[str, Path]) -> None:
     assert code == 2 and "no column 'nope'" in err
     code, _, err = run(perf_main, files["steady"], "--target", "churned", "--min-accuracy", "3")
     assert code == 2 and "invalid limits" in err
+
+
+HEAVY = ("pandas", "scipy.stats", "sklearn", "matplotlib", "infra.settings", "infra.platform")
+
+
+def test_drift_on_parquet_imports_neither_pandas_nor_scipy_stats_nor_settings(
+    files: dict[str, Path], tmp_path: Path
+) -> None:
+    """The light path of issue 15: ``mlops-bot drift`` on parquet starts with pyarrow and numpy
+    only. Run in a fresh interpreter (this test process has imported everything already), through
+    ``bot.cli.main`` exactly as the console script calls it."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, json\n"
+        "from bot.cli import main\n"
+        f"code = main(['drift', {str(files['reference'])!r}, {str(files['steady'])!r}, '--json'])\n"
+        f"print(json.dumps([code, [m for m in {HEAVY!r} if m in sys.modules]]))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[3],
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    code, loaded = json.loads(done.stdout.strip().splitlines()[-1])
+    assert code == 0
+    assert loaded == []
+
+
+def test_drift_on_csv_still_reads_through_pandas(files: dict[str, Path]) -> None:
+    code, out, _ = run(drift_main, files["reference"], files["drifted"], "--json")
+    assert code == 1
+    assert json.loads(out)["dataset_drift"] is True

@@ -1,0 +1,359 @@
+"""A monitoring cycle for a fleet of models inside `mlops-bot serve`, and what Slack feels of it.
+
+    python benchmarks/fleet.py [--models 1 5 20 50] [--requests 200] [--concurrency 10]
+
+For each fleet size N:
+
+1. A copy of one seeded demo state with N models registered on the local platform: churn-model
+   and N-1 copies of it, each with its own reference data, request logs, labels, registered
+   versions and a prod endpoint serving it (rows copied in the environment's platform.db).
+2. A configuration with drift, performance and utilization checks for every model in prod, all
+   scheduled for one minute (cron, ``monitoring.spread`` 0 by default: the worst burst; pass
+   ``--spread 10m`` to measure the stream the default spread makes of it), no retraining, no
+   digest.
+3. ``mlops-bot serve`` in its own process against a local fake Slack, its scheduler leading.
+   Before the minute: ``--requests`` signed ``/mlops status churn-model`` at ``--concurrency``
+   (idle). From the minute until every check has posted its summary: the same requests again,
+   sent continuously (during). Ack = the HTTP answer; reply = the status card reaching Slack's
+   response_url.
+4. Prints the cycle's wall time (first fire to last summary), the server's CPU seconds over
+   the cycle (``/proc/<pid>/stat``, including the status requests it answered meanwhile), its
+   peak RSS (``VmHWM``), and ack / reply p50 and p99 idle vs during with the ratios.
+
+Issue 15's targets (item 1, for the worker-process architecture not built yet): during a
+20-model cycle ack p99 <= 1.3x and reply p99 <= 1.5x idle.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout
+
+import yaml  # noqa: E402
+
+from infra.defaults import DEMO_MODEL, demo_config  # noqa: E402
+
+PROD = "prod"
+KINDS = ("drift", "performance", "utilization")
+
+
+# --------------------------------------------------------------------------- the fleet
+
+
+def seed_base(root: Path) -> Path:
+    """One small seeded demo (three versions trained for real, a few days of traffic)."""
+    from bot.demo.seed import seed_demo
+    from tests.bot.demo.seeded import SMALL_PLAN, demo_settings
+
+    state = root / "seed" / "state"
+    if not (state / "demo-seed.json").is_file():
+        print("seeding the demo once (about 20 s) ...", flush=True)
+        seed_demo(demo_settings(state), plan=SMALL_PLAN)
+    return state
+
+
+def model_names(count: int) -> list[str]:
+    return [DEMO_MODEL, *(f"{DEMO_MODEL}-{i:03d}" for i in range(2, count + 1))]
+
+
+def clone_models(state: Path, names: list[str]) -> None:
+    """Register copies of the demo model on the local platform, each with its own data."""
+    origin = DEMO_MODEL
+    source_endpoint = demo_endpoint(PROD)
+    for name in names[1:]:
+        shutil.copytree(state / "data" / origin, state / "data" / name, dirs_exist_ok=True)
+        shutil.copytree(
+            state / "envs" / PROD / "traffic" / origin,
+            state / "envs" / PROD / "traffic" / name,
+            dirs_exist_ok=True,
+        )
+        shutil.copytree(state / "registry" / origin, state / "registry" / name, dirs_exist_ok=True)
+    with sqlite3.connect(state / "envs" / PROD / "platform.db") as db:
+        for name in names[1:]:
+            endpoint = f"{name}-{PROD}"
+            db.execute(
+                "INSERT INTO model_versions SELECT ?, version, created, registered, tags, metrics,"
+                " training_job, source, replace(artifact, ?, ?), sha256"
+                " FROM model_versions WHERE model = ?",
+                (name, f"/{origin}/", f"/{name}/", origin),
+            )
+            db.execute(
+                "INSERT INTO endpoints SELECT ?, ?, created FROM endpoints WHERE name = ?",
+                (endpoint, name, source_endpoint),
+            )
+            db.execute(
+                "INSERT INTO deployments SELECT ?, name, ?, model_version, traffic,"
+                " mirror_traffic, provisioning_state, instance_type, instance_count, created, error"
+                " FROM deployments WHERE endpoint = ?",
+                (endpoint, name, source_endpoint),
+            )
+            db.execute(
+                "INSERT INTO labels SELECT ?, correlation_id, value, recorded FROM labels"
+                " WHERE model = ?",
+                (name, origin),
+            )
+
+
+def demo_endpoint(env: str) -> str:
+    model = next(m for m in demo_config()["models"] if m["name"] == DEMO_MODEL)
+    return str(model["endpoints"][env])
+
+
+def write_config(path: Path, names: list[str], at: datetime, spread: str) -> None:
+    """The demo configuration with N models whose three prod checks fire at ``at``."""
+    config = demo_config()
+    template = next(m for m in config["models"] if m["name"] == DEMO_MODEL)
+    cron = f"{at.minute} {at.hour} * * *"
+    models = []
+    for name in names:
+        model = json.loads(json.dumps(template))
+        model["name"] = name
+        if name != DEMO_MODEL:
+            model["endpoints"] = {PROD: f"{name}-{PROD}"}
+        monitoring = model.setdefault("monitoring", {})
+        monitoring["environments"] = [PROD]
+        monitoring["spread"] = spread
+        for kind in KINDS:
+            monitoring.setdefault(kind, {})["schedule"] = cron
+        model["retraining"] = {**model.get("retraining", {}), "schedule": None}
+        models.append(model)
+    config["models"] = models
+    config["slack"]["digest_schedule"] = None
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return (
+        ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))] if ordered else float("nan")
+    )
+
+
+@dataclass
+class Sample:
+    sent: float  # time.time() when the request went out
+    ack: float  # seconds until the HTTP answer
+    url: str  # its response_url
+
+
+def send(url: str, slack: Any, count: int, concurrency: int) -> list[Sample]:
+    from bot.sandbox.signed_requests import slash_command
+    from tests.fakes.signing import post
+
+    def one(_: int) -> Sample:
+        response_url = slack.new_response_url()
+        body, headers = slash_command("status churn-model", response_url=response_url)
+        sent = time.time()
+        started = time.perf_counter()
+        result = post(url, body, headers, timeout=30)
+        ack = time.perf_counter() - started
+        if result.status != 200:
+            raise RuntimeError(f"HTTP {result.status}: {result.body[:200]!r}")
+        return Sample(sent, ack, response_url)
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        return list(pool.map(one, range(count)))
+
+
+def replies(slack: Any, samples: list[Sample], timeout: float = 300.0) -> list[float]:
+    """Seconds from each request to its status card at the response_url (waits for all)."""
+    wanted = {s.url: s.sent for s in samples}
+    deadline = time.monotonic() + timeout
+    while True:
+        seen: dict[str, float] = {}
+        for call in slack.calls_of("response_url"):
+            url = call.params.get("url")
+            if url in wanted and url not in seen:
+                seen[url] = call.time
+        if len(seen) == len(wanted) or time.monotonic() > deadline:
+            return [seen[u] - wanted[u] for u in seen]
+        time.sleep(0.1)
+
+
+def proc_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
+
+
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def summaries(state: Path) -> tuple[int, datetime | None]:
+    """How many check summaries the bot has queued or sent, and the newest one's time."""
+    try:
+        with sqlite3.connect(f"file:{state / 'bot.db'}?mode=ro", uri=True, timeout=5) as db:
+            count, newest = db.execute(
+                "SELECT count(*), max(created_at) FROM outbox WHERE dedupe_key LIKE 'summary:%'"
+            ).fetchone()
+    except sqlite3.OperationalError:
+        return 0, None
+    stamp = datetime.fromisoformat(newest).replace(tzinfo=UTC) if newest else None
+    return int(count), stamp
+
+
+def stats(acks: list[float], reply: list[float]) -> dict[str, float]:
+    return {
+        "n": len(acks),
+        "ack_p50": percentile(acks, 0.5) * 1000,
+        "ack_p99": percentile(acks, 0.99) * 1000,
+        "reply_p50": percentile(reply, 0.5) * 1000,
+        "reply_p99": percentile(reply, 0.99) * 1000,
+    }
+
+
+def run_fleet(args: argparse.Namespace, base: Path, count: int, workdir: Path) -> dict[str, Any]:
+    from tests.fakes.processes import free_port, serve_env, wait_healthy
+    from tests.fakes.slack_server import running_slack_server
+
+    root = workdir / f"fleet-{count}"
+    if root.exists():
+        shutil.rmtree(root)
+    state = root / "state"
+    shutil.copytree(base, state)
+    names = model_names(count)
+    clone_models(state, names)
+    # The next minute at least `lead` seconds away: start-up, warm-up and the idle round first.
+    lead = timedelta(seconds=args.lead)
+    at = (datetime.now(UTC) + lead).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    config = root / "mlops-bot.yaml"
+    write_config(config, names, at, args.spread)
+    expected = len(names) * len(KINDS)
+
+    with running_slack_server() as slack:
+        env = serve_env(slack.base_url, state, MLOPS_BOT_SCHEDULE="on", PYTHONPATH=str(ROOT))
+        port = free_port()
+        log = (root / "serve.log").open("w")
+        command = [sys.executable, "-m", "bot.cli", "serve", "--config", str(config), "--http"]
+        command += ["--host", "127.0.0.1", "--port", str(port)]
+        server = subprocess.Popen(command, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_healthy(f"http://127.0.0.1:{port}/healthz", server, timeout=120)
+            url = f"http://127.0.0.1:{port}/slack/events"
+            replies(slack, send(url, slack, 10, 5))  # warm-up: imports, first reads
+            idle_samples = send(url, slack, args.requests, args.concurrency)
+            idle = stats([s.ack for s in idle_samples], replies(slack, idle_samples))
+            if datetime.now(UTC) >= at:
+                raise RuntimeError("the idle round ended after the cycle began; raise --lead")
+            time.sleep(max((at - datetime.now(UTC)).total_seconds(), 0))
+            cpu_before = proc_cpu(server.pid)
+            started = time.monotonic()
+            during_samples: list[Sample] = []
+            done_at: float | None = None
+            last_count, last_change = 0, time.monotonic()
+            while done_at is None:
+                if len(during_samples) < args.requests:
+                    during_samples += send(url, slack, args.concurrency, args.concurrency)
+                else:
+                    time.sleep(0.2)
+                count_now, _ = summaries(state)
+                if count_now != last_count:
+                    last_count, last_change = count_now, time.monotonic()
+                if count_now >= expected:
+                    done_at = time.monotonic()
+                elif time.monotonic() - last_change > args.stall:
+                    print(f"  {count_now}/{expected} summaries; no progress for {args.stall} s")
+                    done_at = time.monotonic()
+            cpu = proc_cpu(server.pid) - cpu_before
+            posted, newest = summaries(state)
+            wall = (newest - at).total_seconds() if newest else time.monotonic() - started
+            # Only what was sent while checks ran counts as "during".
+            end = at.timestamp() + wall
+            inside = [s for s in during_samples if s.sent <= end]
+            during = stats([s.ack for s in inside], replies(slack, inside))
+            rss = peak_rss_mb(server.pid)
+        finally:
+            server.terminate()
+            try:
+                server.wait(20)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            log.close()
+    return {
+        "models": count,
+        "checks": expected,
+        "summaries": posted,
+        "wall": wall,
+        "cpu": cpu,
+        "rss": rss,
+        "idle": idle,
+        "during": during,
+    }
+
+
+def print_row(r: dict[str, Any]) -> None:
+    idle, during = r["idle"], r["during"]
+
+    def ratio(key: str) -> str:
+        return f"{during[key] / idle[key]:.2f}x" if idle[key] else "-"
+
+    print(
+        f"{r['models']:>4} ({r['checks']:>3}) | {r['wall']:7.1f} s {r['cpu']:7.1f} s "
+        f"{r['cpu'] / max(r['summaries'], 1):5.2f} s | {r['rss']:6.0f} MB | "
+        f"ack p50 {idle['ack_p50']:5.0f}->{during['ack_p50']:5.0f} ms ({ratio('ack_p50')}) "
+        f"p99 {idle['ack_p99']:5.0f}->{during['ack_p99']:5.0f} ms ({ratio('ack_p99')}) | "
+        f"reply p50 {idle['reply_p50']:6.0f}->{during['reply_p50']:6.0f} ms ({ratio('reply_p50')}) "
+        f"p99 {idle['reply_p99']:6.0f}->{during['reply_p99']:6.0f} ms ({ratio('reply_p99')}) "
+        f"| n {idle['n']}/{during['n']}"
+        + ("" if r["summaries"] >= r["checks"] else f"  ({r['summaries']} summaries)"),
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--models", type=int, nargs="+", default=[1, 5, 20, 50])
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--spread", default="0s", help="monitoring.spread for every model")
+    parser.add_argument("--lead", type=float, default=60, help="seconds before the cycle minute")
+    parser.add_argument("--stall", type=float, default=120, help="give up after no progress")
+    parser.add_argument("--workdir", type=Path, help="keep the states here (default: temp dir)")
+    args = parser.parse_args(argv)
+    workdir = args.workdir or Path(tempfile.mkdtemp(prefix="fleet-bench-"))
+    base = seed_base(workdir)
+    print(
+        f"fleet cycle in `mlops-bot serve` · {os.cpu_count()} CPUs · load average "
+        f"{os.getloadavg()[0]:.1f} · {args.requests} `/mlops status` at concurrency "
+        f"{args.concurrency} idle and during · spread {args.spread}"
+    )
+    print(
+        "models (checks) | cycle wall, CPU, CPU/check | peak RSS | ack idle->during (ratio) | "
+        "status reply idle->during (ratio) | requests idle/during"
+    )
+    results = []
+    for count in args.models:
+        result = run_fleet(args, base, count, workdir)
+        results.append(result)
+        print_row(result)
+    (workdir / "fleet-results.json").write_text(json.dumps(results, indent=2, default=str))
+    print(f"results: {workdir / 'fleet-results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

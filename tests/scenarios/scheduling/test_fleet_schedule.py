@@ -1,0 +1,184 @@
+"""Issue 15, item 1 (the parts without worker processes): only a scheduling process leads, the
+job watcher has its own executor, and a run that misses its slot runs late instead of being
+dropped silently."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from apscheduler.triggers.date import DateTrigger
+from sqlalchemy import select
+
+from infra.store import AuditEntry
+from jobs import run as run_job
+from jobs.scheduler import (
+    CONFIG_STORE,
+    WATCHER_JOB,
+    WATCHER_LOCK,
+    MonitoringScheduler,
+    lease_holder,
+)
+from tests.scenarios.scheduling.conftest import Harness
+
+pytestmark = pytest.mark.usefixtures("quick_charts")
+
+
+def _wait(condition: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.05)
+
+
+def test_a_replica_that_schedules_nothing_never_takes_the_lease(
+    make_harness: Callable[..., Harness],
+) -> None:
+    """A Slack-only replica that starts first used to hold the lease, and no check ran."""
+    slack_only, scheduling = make_harness(), make_harness()
+    lease = timedelta(seconds=1)
+    replica = MonitoringScheduler(
+        slack_only.services.monitor, lease_ttl=lease, holder="slack-only", configured_jobs=False
+    )
+    slack_only.scheduler = replica
+    replica.start()
+    assert not replica.is_leader and lease_holder(slack_only.store) is None
+    # It still watches training jobs when nobody else does.
+    assert replica.watcher_lease.held
+    leader = scheduling.start(lease_ttl=lease, holder="scheduler")  # asserts it leads
+    assert lease_holder(scheduling.store) == "scheduler" and leader.is_leader
+    assert leader.job_ids()  # the configured checks are scheduled
+    time.sleep(1.5)  # several lease rounds later, nothing changed hands
+    assert lease_holder(scheduling.store) == "scheduler" and not replica.is_leader
+
+
+def test_the_job_watcher_polls_while_every_check_thread_is_busy(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    release = threading.Event()
+    started: list[str] = []
+
+    def busy(ctx: Any, model: str | None, env: str | None, **_: Any) -> None:
+        started.append(str(model))
+        release.wait(30)
+
+    monkeypatch.setitem(run_job.RUNNERS, "busy", busy)
+    scheduler = harness.start(max_workers=2, watcher_seconds=3600)
+    assert scheduler.watcher_lease.held
+    polls: list[float] = []
+    real = scheduler.watcher.poll_once
+    monkeypatch.setattr(scheduler.watcher, "poll_once", lambda: polls.append(1) or real())
+    try:
+        for index in range(4):
+            scheduler._scheduler.add_job(
+                "jobs.scheduler:run_scheduled",
+                trigger=DateTrigger(datetime.now(UTC)),
+                args=("busy", f"m{index}", None),
+                id=f"busy-{index}",
+                jobstore=CONFIG_STORE,
+            )
+        _wait(lambda: len(started) == 2)  # both check threads taken, two runs queued
+        assert scheduler.run_and_wait(WATCHER_JOB, timeout=10)
+        assert polls
+    finally:
+        release.set()
+
+
+def test_a_run_that_waited_past_its_grace_runs_late_and_says_so(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """APScheduler's executor drops a run that starts past ``misfire_grace_time`` (it waited in
+    the queue behind other checks); here it runs, and the audit log says how late."""
+    ran: list[str] = []
+    release = threading.Event()
+
+    def blocker(ctx: Any, model: str | None, env: str | None, **_: Any) -> None:
+        release.wait(30)
+
+    def check(ctx: Any, model: str | None, env: str | None, **_: Any) -> None:
+        ran.append(str(model))
+
+    monkeypatch.setitem(run_job.RUNNERS, "blocker", blocker)
+    monkeypatch.setitem(run_job.RUNNERS, "late", check)
+    scheduler = harness.start(max_workers=1)
+    try:
+        now = datetime.now(UTC)
+        scheduler._scheduler.add_job(
+            "jobs.scheduler:run_scheduled",
+            trigger=DateTrigger(now),
+            args=("blocker", "first", None),
+            id="blocker",
+            jobstore=CONFIG_STORE,
+        )
+        scheduler._scheduler.add_job(
+            "jobs.scheduler:run_scheduled",
+            trigger=DateTrigger(now),
+            args=("late", "churn", "prod"),
+            id="late:churn:prod",
+            jobstore=CONFIG_STORE,
+            misfire_grace_time=1,
+        )
+        time.sleep(2.0)  # the second run waits behind the first past its one-second grace
+    finally:
+        release.set()
+    _wait(lambda: ran == ["churn"])
+    with harness.store.session() as session:
+        notes = session.scalars(
+            select(AuditEntry).where(AuditEntry.action == "schedule", AuditEntry.outcome == "late")
+        ).all()
+    assert notes and notes[0].model == "churn" and notes[0].environment == "prod"
+    assert notes[0].detail["late_seconds"] >= 1
+
+
+def test_the_watcher_lease_has_one_holder(make_harness: Callable[..., Harness]) -> None:
+    a, b = make_harness(), make_harness()
+    first = MonitoringScheduler(a.services.monitor, holder="a", configured_jobs=False)
+    second = MonitoringScheduler(b.services.monitor, holder="b", configured_jobs=False)
+    a.scheduler, b.scheduler = first, second
+    first.start()
+    second.start()
+    assert first.watcher_lease.held and not second.watcher_lease.held
+    with a.store.session() as session:
+        from infra.store import Lock
+
+        row = session.scalars(select(Lock).where(Lock.name == WATCHER_LOCK)).one()
+    assert row.holder == "a"
+
+
+def test_the_performance_trend_is_backfilled_once_then_reused(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 15, item 2: the backfill (thirteen windows recomputed from traffic) ran on every
+    check until seven had run; its points are now stored with the first run's."""
+    from jobs.alerts import AlertBook, fingerprint
+    from jobs.checks import performance
+
+    calls: list[datetime] = []
+    real = performance.backfilled_trend
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[4])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(performance, "backfilled_trend", counting)
+    harness.start()
+    job = "performance:churn:prod"
+    harness.run(job)
+    assert len(calls) == 1
+    stored = AlertBook(harness.services.monitor).previous_trend(
+        fingerprint("churn", "prod", "performance")
+    )
+    assert len(stored) > 1, "the backfilled points were not kept"
+    assert [t for t, _ in stored] == sorted(t for t, _ in stored)
+    for _ in range(2):
+        harness.clock.advance()
+        harness.run(job)
+    assert len(calls) == 1  # reused, not recomputed
+    again = AlertBook(harness.services.monitor).previous_trend(
+        fingerprint("churn", "prod", "performance")
+    )
+    assert len(again) == len(stored) + 2
