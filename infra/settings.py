@@ -497,6 +497,42 @@ class Settings(Strict):
     def state_path(self) -> Path:
         return Path(self.resolved_state_dir)
 
+    def policy_problems(self) -> list[str]:
+        """Approval policies no configured person or group can ever satisfy, by key path.
+
+        Not a validation error, because a policy is sound or not only with the people behind
+        it, and groups are resolved in Slack, not offline. The rule, for every environment a
+        promotion can reach (not the first of the chain, not ``allow_direct_deploy``): with no
+        approvers at all nobody can approve; with ``*`` or any ``@group`` the policy is
+        assumed satisfiable (a group's size is only known online); with user IDs only, more
+        ``required`` approvals than distinct listed users can never be collected, since every
+        approval must come from a different approver.
+        """
+        problems = []
+        for index, env in enumerate(self.environments):
+            if index == 0 or env.allow_direct_deploy:
+                continue
+            policy = env.approval
+            where = f"environments[{index}].approval"
+            users = {u for u in policy.approvers.users if u != "*"}
+            if policy.approvers.empty:
+                problems.append(
+                    f"{where}.approvers: empty, so the {policy.required} required approval"
+                    f"{'s' if policy.required > 1 else ''} into {env.name} can never be given; "
+                    "expected Slack user IDs, @group handles or '*'"
+                )
+            elif (
+                not policy.approvers.everyone
+                and not policy.approvers.groups
+                and policy.required > len(users)
+            ):
+                problems.append(
+                    f"{where}.required: {policy.required} approvals into {env.name} but only "
+                    f"{len(users)} approver{'s' if len(users) != 1 else ''} listed in "
+                    f"{where}.approvers; expected at most {len(users)} or more approvers"
+                )
+        return problems
+
 
 def default_environments() -> tuple[Environment, ...]:
     """dev -> preprod -> prod with direct deploys in dev and approvals above it."""
@@ -593,7 +629,12 @@ def load_settings(
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot be read: {exc}") from exc
         if raw is None:
-            raw = {}
+            # An empty file is a mistake (a truncated copy, the wrong path), never a wish for
+            # the defaults: those come from naming no file at all.
+            raise ConfigError(
+                f"{path}: the configuration file is empty; expected a mapping of settings "
+                "(see mlops-bot.example.yaml), or name no file to use the embedded defaults"
+            )
         if not isinstance(raw, dict):
             raise ConfigError(
                 f"{path}: expected a mapping of settings at the top level, got {type(raw).__name__}"
