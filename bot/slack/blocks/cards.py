@@ -12,6 +12,7 @@ from bot.slack.blocks.common import (
     esc,
     header,
     metrics_line,
+    pre,
     section,
     user,
 )
@@ -28,6 +29,7 @@ from core.replies import (
     TableReply,
     Tone,
 )
+from infra.redact import public_text
 
 STEP_MARK = {
     StepState.PENDING: ":white_circle:",
@@ -119,8 +121,13 @@ def job_blocks(reply: JobReply) -> list[Block]:
             fields.append(f"*Metrics*\n{text}")
         blocks.append(section("", fields=fields))
         if job.error or (job.status.value == "failed" and job.log_tail):
-            tail = "\n".join(job.log_tail.strip().splitlines()[-15:])[-2500:]
-            blocks.append(section(f"*Error*: {esc(job.error or 'see log')}\n```{esc(tail)}```"))
+            # Never a server path, command line or traceback in a channel: the full log
+            # stays behind the job's link.
+            tail = "\n".join(public_text(job.log_tail).strip().splitlines()[-15:])[-2500:]
+            text = f"*Error*: {esc(public_text(job.error) or 'see the log')}"
+            if tail:
+                text += f"\n{pre(tail)}"
+            blocks.append(section(text))
     if reply.actions:
         blocks.append(
             ActionsBlock(

@@ -45,6 +45,28 @@ def esc(text: object) -> str:
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+# Slack's mrkdwn has no escape for a backtick inside code; U+02CB MODIFIER LETTER GRAVE ACCENT
+# looks the same and cannot end the span.
+_GRAVE_LOOKALIKE = "\u02cb"
+
+
+def code(value: object) -> str:
+    """``value`` as an inline code span: shown literally, ``*``, ``_`` and ``~`` included.
+
+    For everything user-supplied or technical (cron, parameters, paths, names, error text):
+    mrkdwn reads ``*/2 * * * *`` as bold otherwise. A newline would end the span, so it
+    becomes a space; a backtick becomes its look-alike.
+    """
+    text = esc(value).replace("`", _GRAVE_LOOKALIKE).replace("\r", " ").replace("\n", " ")
+    return f"`{text}`" if text.strip() else "` `"
+
+
+def pre(value: object) -> str:
+    """``value`` as a preformatted block (multi-line output such as a log tail), literally."""
+    text = esc(value).replace("```", _GRAVE_LOOKALIKE * 3)
+    return f"```{text}```"
+
+
 def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 

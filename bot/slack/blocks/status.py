@@ -94,7 +94,8 @@ def job_text(job: JobInfo) -> str:
     if job.produced_version:
         text += f" → v{esc(job.produced_version)}"
     text += f", {ago(job.created)}"
-    if job.url:
+    if job.url and job.url.startswith(("https://", "http://")):
+        # A file: URL would only tell the channel where the server keeps its state.
         text += f" · <{job.url}|open>"
     return text
 

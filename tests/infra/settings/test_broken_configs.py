@@ -86,6 +86,18 @@ models:
         GOOD_MODEL + "  - name: churn-model\n    task: regression\n",
         "model names must be unique",
     ),
+    "parameter_default_of_the_wrong_type": (
+        GOOD_MODEL
+        + "    retraining:\n      parameters: {max_iter: lots}\n"
+        + "      parameter_types: {max_iter: int}\n",
+        "models[0].retraining: parameters.max_iter: the default does not fit: max_iter expects "
+        "an integer, got 'lots'",
+    ),
+    "parameter_range_upside_down": (
+        GOOD_MODEL + "    retraining:\n      parameter_types:\n        rate: {type: float, "
+        "min: 1, max: 0}\n",
+        "models[0].retraining.parameter_types.rate: min (1.0) must not be above max (0.0)",
+    ),
     "bad_required_approvals": (
         "environments:\n  - name: prod\n    approval:\n      required: 0\n",
         "environments[0].approval.required: Input should be greater than or equal to 1",
@@ -217,3 +229,28 @@ def test_the_first_environment_and_direct_deploys_need_no_approvers(tmp_path: Pa
         "  - name: prod\n    approval:\n      approvers: ['*']\n" + GOOD_MODEL
     )
     assert load_settings(path).policy_problems() == []
+
+
+def test_parameter_types_are_declared_or_taken_from_the_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        GOOD_MODEL + "    retraining:\n      parameters: {max_iter: 200, rate: 0.1, tag: a}\n"
+        "      parameter_types:\n        solver: {choices: [lbfgs, adam]}\n"
+        "        depth: {type: int, min: 1}\n        early: bool\n"
+    )
+    retraining = load_settings(path).model("churn-model").retraining
+    assert (
+        retraining.parameter_problems(
+            {"max_iter": "300", "rate": "1e-3", "tag": "x*y", "solver": "adam", "depth": "9"}
+        )
+        == []
+    )
+    assert retraining.parameter_problems(
+        {"max_iter": "2.5", "rate": "fast", "solver": "sgd", "depth": "0", "early": "maybe"}
+    ) == [
+        "depth expects an integer of at least 1, got '0'",
+        "early expects true or false, got 'maybe'",
+        "max_iter expects an integer, got '2.5'",
+        "rate expects a number, got 'fast'",
+        "solver expects one of lbfgs, adam, got 'sgd'",
+    ]
