@@ -3,12 +3,13 @@ deploys are allowed (dev by default); protected environments go through `/mlops 
 
 from __future__ import annotations
 
-from commands.context import CommandContext
+from commands.context import CommandContext, CommandDenied
 from commands.parsing import parse_args, parse_percent
 from commands.rollouts import run_with_progress
 from core.inputs import UsageError
 from core.replies import ProgressReply, Reply, Tone
 from core.rollout import plan_for
+from core.serving import current_split
 
 NAME = "deploy"
 USAGE = "/mlops deploy <model> <version> [--env dev] [--traffic 100]"
@@ -38,6 +39,22 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
         )
     ctx.require("deploy", env, model=model.name)
     ctx.platform.get_version(model.name, version, env)  # NotFoundError names what is missing
+    state = ctx.platform.endpoint_state(model.name, env)
+    if current_split(state) and all(d.model_version == version for d in state.serving):
+        # As `/mlops promote` refuses: a second deployment of the same version changes nothing
+        # a user can see, and would sit beside the serving one until retired.
+        ctx.audit(
+            "deploy",
+            "refused",
+            model=model.name,
+            environment=env,
+            version=version,
+            reason="already serving",
+        )
+        raise CommandDenied(
+            f"{env} already serves v{version} of {model.name} (100% of traffic); there is "
+            "nothing to deploy"
+        )
 
     plan = plan_for(
         ctx.settings, ctx.platform, model, env, version, actor=ctx.user, final_traffic=traffic
