@@ -47,6 +47,7 @@ from core.promotion.cards import (
     NoteLine,
     StepLine,
     VoteLine,
+    metric_regressions,
 )
 from core.promotion.policy import PolicySummary
 from core.promotion.states import ApprovalSnapshot, ApprovalState, parse_time, rollout_steps
@@ -198,19 +199,40 @@ def step_line(step: Step) -> str:
     return line
 
 
+def regression_text(approval: ApprovalSnapshot, *, mrkdwn: bool = True) -> str | None:
+    """``v2 is worse than v1, which serves prod: accuracy −0.089 · f1 −0.130``, or None."""
+    worse = metric_regressions(approval)
+    if not worse:
+        return None
+    served = (approval.context.get("target") or {}).get("version")
+    changes = " · ".join(f"{w.metric} {w.change:+.3f}".replace("-", "−") for w in worse)
+    if not mrkdwn:
+        return (
+            f"v{approval.version} is worse than v{served}, which serves {approval.target_env}: "
+            f"{changes}."
+        )
+    return (
+        f":warning: *v{esc(approval.version)} is worse than v{esc(served)}, which serves "
+        f"{esc(approval.target_env)}*: {esc(changes)}"
+    )
+
+
 def _buttons(approval: ApprovalSnapshot, policy: PolicySummary) -> ActionsBlock:
     confirm = None
-    if policy.production:
+    worse = regression_text(approval, mrkdwn=False)
+    if policy.production or worse:
+        # Whether the clicker may approve is only known on the click, so the dialog does not
+        # promise that their approval counts.
+        text = (
+            f"Approving promotes {approval.model} v{approval.version} into "
+            f"{approval.target_env} once the policy is met; the bot then rolls it out."
+        )
         confirm = ConfirmObject(
-            title="Approve for production?",
-            text=clip(
-                f"Your approval counts towards promoting {approval.model} v{approval.version} "
-                f"into {approval.target_env}. Once the policy is met the bot rolls it out.",
-                300,
-            ),
-            confirm="Approve",
+            title="Approve a worse model?" if worse else "Approve for production?",
+            text=clip(f"{worse} {text}" if worse else text, 300),
+            confirm="Approve anyway" if worse else "Approve",
             deny="Not yet",
-            style="primary",
+            style="danger" if worse else "primary",
         )
     return ActionsBlock(
         block_id=f"approval-actions-{approval.id}",
@@ -239,8 +261,11 @@ def approval_card_blocks(reply: ApprovalCardReply) -> list[Block]:
             f"{approval.source_env} → {approval.target_env}"
         ),
         section(_status(approval, policy)),
-        section("", fields=_fields(approval, policy)),
     ]
+    worse = regression_text(approval)
+    if worse and not approval.state.finished:
+        blocks.append(section(worse))
+    blocks.append(section("", fields=_fields(approval, policy)))
     for extra in (_verdicts(approval), _votes(approval)):
         if extra:
             blocks.append(section(extra))
