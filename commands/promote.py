@@ -145,7 +145,7 @@ def _source_env(ctx: CommandContext, target: str, given: object) -> str:
         if previous is None:
             raise UsageError(
                 f"{target} is the first environment of the chain ({' → '.join(names)}); "
-                "versions arrive there by training or `/mlops deploy`",
+                "versions arrive there by training or /mlops deploy",
                 usage=USAGE,
             )
         source = previous

@@ -28,9 +28,11 @@ from bot.slack.blocks.common import (
     LEVEL_MARK,
     ago,
     clip,
+    code,
     context,
     esc,
     header,
+    link,
     metrics_line,
     section,
     slack_date,
@@ -139,12 +141,12 @@ def _training_job(approval: ApprovalSnapshot) -> str:
     job = (approval.context.get("source") or {}).get("training_job") or {}
     if not job.get("id"):
         return "unknown"
-    text = f"`{esc(job['id'])}`"
+    text = f"{code(job['id'])}"
     if job.get("status"):
         text += f" {esc(job['status'])}"
     parameters = job.get("parameters") or {}
     if parameters:
-        text += "\n" + ", ".join(f"{esc(k)}={esc(v)}" for k, v in sorted(parameters.items()))
+        text += "\n" + ", ".join(code(f"{k}={v}") for k, v in sorted(parameters.items()))
     return text
 
 
@@ -229,7 +231,7 @@ def _buttons(approval: ApprovalSnapshot, policy: PolicySummary) -> ActionsBlock:
         )
         confirm = ConfirmObject(
             title="Approve a worse model?" if worse else "Approve for production?",
-            text=clip(f"{worse} {text}" if worse else text, 300),
+            text=PlainTextObject(text=clip(f"{worse} {text}" if worse else text, 300)),
             confirm="Approve anyway" if worse else "Approve",
             deny="Not yet",
             style="danger" if worse else "primary",
@@ -279,8 +281,8 @@ def approval_card_blocks(reply: ApprovalCardReply) -> list[Block]:
         blocks.append(_buttons(approval, policy))
     blocks.append(
         context(
-            f"Request `{approval.id}` · `/mlops audit {esc(approval.model)} --request "
-            f"{approval.id}` shows its trail"
+            f"Request {code(approval.id)} · "
+            f"{code(f'/mlops audit {approval.model} --request {approval.id}')} shows its trail"
         )
     )
     return blocks
@@ -289,7 +291,7 @@ def approval_card_blocks(reply: ApprovalCardReply) -> list[Block]:
 def card_link_blocks(reply: CardLinkReply) -> list[Block]:
     approval = reply.approval
     assert approval is not None
-    where = f"<{reply.link}|open the card>" if reply.link else "see the approvals channel"
+    where = link(reply.link, "open the card") if reply.link else "see the approvals channel"
     return [
         section(
             f":white_check_mark: Your promotion request for *{esc(approval.model)}* "
@@ -391,15 +393,15 @@ def ended_line_text(line: EndedLine) -> str:
 
 
 def _request_line(approval: ApprovalSnapshot, extra: str) -> str:
-    link = approval.context.get("permalink")
+    permalink = approval.context.get("permalink")
     name = (
-        f"<{link}|{esc(approval.model)} v{esc(approval.version)}>"
-        if link
+        link(permalink, f"{approval.model} v{approval.version}")
+        if permalink
         else (f"*{esc(approval.model)}* v{esc(approval.version)}")
     )
     return (
         f"{name} {esc(approval.source_env)} → {esc(approval.target_env)} · requested by "
-        f"{user(approval.requester)} · {extra} · `{approval.id}`"
+        f"{user(approval.requester)} · {extra} · {code(approval.id)}"
     )
 
 
@@ -503,7 +505,7 @@ def audit_blocks(reply: AuditReply) -> list[Block]:
     for entry in reply.entries:
         actor = user(entry.actor) if entry.actor.startswith(("U", "W")) else esc(entry.actor)
         env = f" [{esc(entry.environment)}]" if entry.environment and not reply.environment else ""
-        subject = f" `{esc(entry.subject)}`" if entry.subject and not reply.request else ""
+        subject = f" {code(entry.subject)}" if entry.subject and not reply.request else ""
         rows.append(
             f"`{entry.at:%Y-%m-%d %H:%M:%S}` {actor}{env} {esc(describe_entry(entry))}{subject}"
         )

@@ -7,6 +7,7 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, DividerB
 from bot.slack.blocks.common import (
     TONE_MARK,
     ago,
+    code,
     context,
     duration,
     esc,
@@ -57,7 +58,7 @@ def error_blocks(reply: ErrorReply) -> list[Block]:
         text += f"\nDid you mean *{esc(reply.suggestion)}*?"
     blocks: list[Block] = [section(text)]
     if reply.usage:
-        blocks.append(context(f"Usage: `{esc(reply.usage)}` · `/mlops help` lists every command"))
+        blocks.append(context(f"Usage: {code(reply.usage)} · `/mlops help` lists every command"))
     return blocks
 
 
@@ -68,8 +69,8 @@ def help_blocks(reply: HelpReply) -> list[Block]:
     for command in reply.commands:
         blocks.append(
             section(
-                f"*{esc(command.name)}* — {esc(command.summary)}\n`{esc(command.usage)}`\n"
-                f"e.g. `{esc(command.example)}`"
+                f"*{esc(command.name)}* — {esc(command.summary)}\n{code(command.usage)}\n"
+                f"e.g. {code(command.example)}"
             )
         )
     return blocks
@@ -112,7 +113,7 @@ def job_blocks(reply: JobReply) -> list[Block]:
     if job is not None:
         fields = [f"*Job*\n{job_text(job)}", f"*Environment*\n{esc(job.environment)}"]
         if job.parameters:
-            params = ", ".join(f"{esc(k)}={esc(v)}" for k, v in sorted(job.parameters.items()))
+            params = ", ".join(code(f"{k}={v}") for k, v in sorted(job.parameters.items()))
             fields.append(f"*Parameters*\n{params}")
         if job.metrics:
             text = metrics_line(job.metrics)
@@ -153,11 +154,21 @@ def jobs_blocks(reply: JobsReply) -> list[Block]:
     if reply.scheduled:
         blocks.append(DividerBlock())
         lines = [
-            f"`{esc(s.name)}` next {ago(s.next_run) if s.next_run else 'paused'} · {esc(s.trigger)}"
+            f"{code(s.name)} next {ago(s.next_run) if s.next_run else 'paused'} · "
+            f"{trigger_text(s.trigger)}"
             for s in reply.scheduled[:25]
         ]
         blocks.append(section("*Scheduled*\n" + "\n".join(lines)))
     return blocks
+
+
+def trigger_text(trigger: str) -> str:
+    """``cron */2 * * * * UTC`` with the expression as code (mrkdwn would bold ``*/2 *``)."""
+    if trigger.startswith("cron "):
+        expression = trigger.removeprefix("cron ").removesuffix(" UTC")
+        zone = " UTC" if trigger.endswith(" UTC") else ""
+        return f"cron {code(expression)}{zone}"
+    return esc(trigger)
 
 
 def table_blocks(reply: TableReply) -> list[Block]:
@@ -166,7 +177,7 @@ def table_blocks(reply: TableReply) -> list[Block]:
         blocks.append(section(esc(reply.empty)))
         return blocks
     chunk: list[str] = []
-    for row in reply.rows:
+    for row in (esc(r) for r in reply.rows):
         if sum(len(r) + 1 for r in chunk) + len(row) > 2800:
             blocks.append(section("\n".join(chunk)))
             chunk = []

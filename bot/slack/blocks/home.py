@@ -10,7 +10,7 @@ from slack_sdk.models.blocks import Block, DividerBlock
 from slack_sdk.models.views import View
 
 from bot.slack.blocks.cards import models_blocks
-from bot.slack.blocks.common import LEVEL_MARK, ago, context, esc, header, section, user
+from bot.slack.blocks.common import LEVEL_MARK, ago, context, esc, header, link, section, user
 from core.monitoring_state import OpenAlert
 from core.replies import ModelsReply, PendingApproval
 
@@ -34,12 +34,12 @@ def home_view(
     for p in waiting[:10]:
         yours = is_approver(p.target_env) and p.requester != viewer
         mark = ":point_right: *waiting for you* · " if yours else ""
-        link = f" · <{p.link}|open the card>" if p.link else ""
+        card = f" · {link(p.link, 'open the card')}" if p.link else ""
         blocks.append(
             section(
                 f"{mark}*{esc(p.model)}* v{esc(p.version)} {esc(p.source_env)} → {esc(p.target_env)}\n"
                 f"requested by {user(p.requester)} · {p.votes}/{p.required} approvals · "
-                f"expires {ago(p.expires_at)}{link}"
+                f"expires {ago(p.expires_at)}{card}"
             )
         )
     blocks.append(DividerBlock())

@@ -9,10 +9,12 @@ from slack_sdk.models.blocks import Block, DividerBlock
 from bot.slack.blocks.common import (
     LEVEL_MARK,
     ago,
+    code,
     context,
     duration,
     esc,
     header,
+    link,
     metrics_line,
     section,
     slack_date,
@@ -45,7 +47,7 @@ def environment_blocks(env: EnvironmentStatus) -> list[Block]:
     else:
         serving_text = "no traffic"
     deployments = "\n".join(
-        f"`{esc(d.name)}` v{esc(d.model_version)} {d.traffic}%"
+        f"{code(d.name)} v{esc(d.model_version)} {d.traffic}%"
         + (f" (mirror {d.mirror_traffic}%)" if d.mirror_traffic else "")
         + ("" if d.healthy else f" :warning: {esc(d.provisioning_state)}")
         for d in state.deployments
@@ -63,7 +65,7 @@ def environment_blocks(env: EnvironmentStatus) -> list[Block]:
     )
     blocks: list[Block] = [
         section(
-            f"*{esc(env.name)}*  {health}\nserving {serving_text} on `{esc(state.endpoint)}`",
+            f"*{esc(env.name)}*  {health}\nserving {serving_text} on {code(state.endpoint)}",
             fields=[
                 f"*Deployments*\n{deployments}",
                 f"*Instances*\n{instances}",
@@ -88,7 +90,7 @@ def environment_blocks(env: EnvironmentStatus) -> list[Block]:
 
 
 def job_text(job: JobInfo) -> str:
-    text = f"{JOB_MARK[job.status]} `{esc(job.id)}` {job.status.value}"
+    text = f"{JOB_MARK[job.status]} {code(job.id)} {job.status.value}"
     if job.duration_seconds is not None:
         text += f" in {duration(job.duration_seconds)}"
     if job.produced_version:
@@ -96,15 +98,15 @@ def job_text(job: JobInfo) -> str:
     text += f", {ago(job.created)}"
     if job.url and job.url.startswith(("https://", "http://")):
         # A file: URL would only tell the channel where the server keeps its state.
-        text += f" · <{job.url}|open>"
+        text += f" · {link(job.url, 'open')}"
     return text
 
 
 def pending_text(p: PendingApproval) -> str:
-    link = f" · <{p.link}|card>" if p.link else ""
+    card = f" · {link(p.link, 'card')}" if p.link else ""
     return (
         f"v{esc(p.version)} {esc(p.source_env)} → {esc(p.target_env)} by {user(p.requester)}: "
-        f"{p.votes}/{p.required} approvals, expires {ago(p.expires_at)}{link}"
+        f"{p.votes}/{p.required} approvals, expires {ago(p.expires_at)}{card}"
     )
 
 
