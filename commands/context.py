@@ -60,6 +60,15 @@ class CommandContext:
                 suggestion=guess,
             ) from None
 
+    def no_model(self, *, usage: str) -> UsageError:
+        """The error for a command given no model: it names the models there are, as the
+        answer to an unknown model does, so the next try can succeed."""
+        names = [m.name for m in self.settings.models]
+        return UsageError(
+            f"expected a model name; configured models: {', '.join(names) or 'none'}",
+            usage=usage,
+        )
+
     def env(self, name: str, *, usage: str) -> str:
         names = self.settings.env_names
         if name.lower() in names:

@@ -26,7 +26,7 @@ from infra.settings import ModelConfig
 NAME = "promote"
 USAGE = "/mlops promote <model> [<version>] --to <env> [--from <env>]"
 SUMMARY = "ask for a promotion to the next environment (approvals, then a blue/green rollout)"
-EXAMPLE = "/mlops promote churn-model 7 --to prod"
+EXAMPLE = "/mlops promote churn-model 2 --to prod"
 
 HEALTH_WINDOW = timedelta(hours=1)
 
@@ -34,7 +34,7 @@ HEALTH_WINDOW = timedelta(hours=1)
 def run(ctx: CommandContext, words: list[str]) -> Reply:
     args = parse_args(words, options={"to": True, "from": True}, usage=USAGE, max_positionals=2)
     if not args.positionals:
-        raise UsageError("expected a model name", usage=USAGE)
+        raise ctx.no_model(usage=USAGE)
     model = ctx.model(args.positionals[0], usage=USAGE)
     if "to" not in args.options:
         raise UsageError("say where to promote with --to, e.g. --to prod", usage=USAGE)

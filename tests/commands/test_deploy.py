@@ -69,8 +69,20 @@ def test_a_mistyped_model_gets_a_suggestion(bench: Bench) -> None:
 
 
 def test_missing_and_malformed_arguments(bench: Bench) -> None:
-    usage_error(bench.command("deploy"), USAGE, "expected a model and a version")
-    usage_error(bench.command("deploy churn-model"), USAGE, "expected a model and a version")
+    usage_error(bench.command("deploy"), USAGE, "expected a model name", "churn-model")
+    usage_error(
+        bench.command("deploy churn-model"),
+        USAGE,
+        "expected the version of churn-model to deploy to dev",
+        "/mlops deploy churn-model 3 --env dev",
+    )
+    # Without a version to prod, the answer is prod's policy, not a missing version.
+    reply = error(
+        bench.command("deploy churn-model --env prod"),
+        "prod does not take direct deploys",
+        "/mlops promote churn-model <version> --to prod",
+    )
+    assert "expected" not in reply.message
     usage_error(bench.command("deploy churn-model 1.5"), USAGE, "expected a version like 3 or v3")
     usage_error(
         bench.command("deploy churn-model 1 --traffic 150"),
