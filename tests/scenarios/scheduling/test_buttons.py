@@ -113,6 +113,8 @@ def test_mute_24h_from_the_card(make_harness: Callable[..., Harness]) -> None:
 def test_details_posts_the_full_report_once(make_harness: Callable[..., Harness]) -> None:
     harness, clicker, alert = open_alert(make_harness)
     clicker.press(alert["ts"], "alert_details")
+    # The report goes to the thread, which the clicker may not have open: they are told.
+    assert "posted in this alert's thread" in clicker.last_answer()
     clicker.press(alert["ts"], "alert_details")
     details = [r for r in harness.replies(alert["ts"]) if "Full report" in text_of(r)]
     assert len(details) == 1
