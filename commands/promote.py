@@ -101,13 +101,13 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
     if approval.direct:
         text = (
             f"{target} takes direct deploys, so the rollout of v{version} starts right away. "
-            f"Follow it on the card in {channel}; its link follows here."
+            f"Follow it on the card in {channel}."
         )
     else:
         text = (
             f"It needs {policy.text}. It expires in {_hours(policy.expiry)} "
             f"({approval.expires_at:%Y-%m-%d %H:%M} UTC). The card with Approve and Reject is "
-            f"being posted in {channel}; its link follows here."
+            f"being posted in {channel}."
         )
     return MessageReply(
         public=False,

@@ -241,7 +241,7 @@ class PromotionDesk:
                     },
                 )
             return False
-        return self.card_posted(approval.id, delivery.ref)
+        return self.card_posted(approval.id, delivery.ref, posted=approval)
 
     def card_delivered(
         self, args: Mapping[str, Any], ref: MessageRef | None, deferred: bool
@@ -250,9 +250,14 @@ class PromotionDesk:
         if ref is not None and deferred:
             self.card_posted(str(args.get("approval")), ref)
 
-    def card_posted(self, approval_id: str, ref: MessageRef) -> bool:
+    def card_posted(
+        self, approval_id: str, ref: MessageRef, posted: ApprovalSnapshot | None = None
+    ) -> bool:
         """Record where the card went, then what follows (link to the requester, the rollout of
-        a request approved meanwhile). Idempotent: the outbox hook and the sweep may both call."""
+        a request approved meanwhile). Idempotent: the outbox hook and the sweep may both call.
+
+        ``posted`` is the request as the card showed it; when nothing it shows has changed
+        since, the card is not edited (Slack would mark a brand-new card "(edited)")."""
         try:
             link = self.publisher.permalink(ref)
         except Exception as exc:  # a Slack timeout must not leave the card unrecorded
@@ -283,7 +288,8 @@ class PromotionDesk:
             return False
         if saved is None:
             return False
-        self.refresh_card(approval_id)  # the state may have moved while the card was posted
+        if posted is None or _shown(posted) != _shown(saved):
+            self.refresh_card(approval_id)  # the state moved while the card was posted
         self._send_link(saved, link)
         if saved.state is ApprovalState.APPROVED:
             self.start_rollout(saved.id)
@@ -346,3 +352,15 @@ class PromotionDesk:
 
     def retire_due(self) -> int:
         return self.retirement.retire_due()
+
+
+def _shown(approval: ApprovalSnapshot) -> tuple[object, ...]:
+    """What the request card shows of a request (not where it is posted or its link)."""
+    return (
+        approval.state,
+        approval.votes,
+        approval.required,
+        approval.reason,
+        approval.expires_at,
+        repr(approval.rollout),
+    )

@@ -23,6 +23,10 @@ def test_two_approvals_needed_then_rollout_succeeds(make_bot, tmp_path: Path) ->
     assert approval.required == 2
 
     before = bot.card(ts)
+    # Nothing changed between posting the card and recording it: Slack must not show a
+    # brand-new card as "(edited)".
+    bot.wait_ephemeral(seed.ALICE, "open the card")
+    assert "edited" not in bot.card(ts)
     buttons = _actions(before)[0]["elements"]
     assert [b["action_id"] for b in buttons] == [
         "approval_approve",
