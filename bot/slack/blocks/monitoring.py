@@ -159,8 +159,20 @@ def alert_blocks(reply: AlertReply) -> list[Block]:
     return blocks
 
 
+def alert_state_text(alert: AlertView) -> str:
+    """``open``, or ``open · acknowledged by @bob`` / ``open · muted until …``: the state
+    field agrees with what people did to the alert."""
+    parts = [esc(alert.state)]
+    if alert.state != "resolved":
+        if alert.acknowledged_by:
+            parts.append(f"acknowledged by {user(alert.acknowledged_by)}")
+        if alert.muted_until is not None:
+            parts.append(f"muted until {slack_date(alert.muted_until)}")
+    return " · ".join(parts)
+
+
 def _alert_fields(alert: AlertView) -> list[str]:
-    fields = [f"*State*\n{esc(alert.state)}"]
+    fields = [f"*State*\n{alert_state_text(alert)}"]
     if alert.opened_at is not None:
         fields.append(f"*First seen*\n{slack_date(alert.opened_at)}")
     if alert.last_checked_at is not None:

@@ -84,6 +84,8 @@ def test_acknowledge_once_even_on_a_double_click(make_harness: Callable[..., Har
     clicker.press(alert["ts"], "alert_ack")
     card = text_of(harness.slack.messages(seed.ALERTS_CHANNEL)[0])
     assert "Acknowledged by <@U0ALICE>" in card and "alert_ack" not in card
+    # The State field agrees: not a bare "open" any more.
+    assert "*State*\\nopen · acknowledged by <@U0ALICE>" in card
     notes = [
         r["text"] for r in harness.replies(alert["ts"]) if "acknowledged" in (r.get("text") or "")
     ]
