@@ -70,7 +70,7 @@ class JobWatcher:
     def report(self, run: JobRun, job: JobInfo) -> None:
         settings = self.ctx.settings
         model = settings.model(run.model)
-        baseline = self._serving_metrics(run.model)
+        baseline, baseline_source = self._serving_metrics(run.model)
         verb = {"completed": "finished", "failed": "failed", "canceled": "was canceled"}[
             job.status.value
         ]
@@ -93,6 +93,7 @@ class JobWatcher:
             + (f": new version v{job.produced_version}" if job.produced_version else ""),
             job=job,
             baseline_metrics=baseline,
+            baseline_source=baseline_source,
             actions=actions,
         )
         channel = run.channel or settings.channel(model, "alerts")
@@ -112,15 +113,16 @@ class JobWatcher:
             produced_version=job.produced_version,
         )
 
-    def _serving_metrics(self, model: str) -> dict[str, float]:
-        """Metrics of the version serving in the last environment (what a new one must beat)."""
+    def _serving_metrics(self, model: str) -> tuple[dict[str, float], str]:
+        """Metrics of the version serving in the last environment (what a new one must beat),
+        and which version and environment that is."""
         env = self.ctx.settings.env_names[-1]
         try:
             state = self.ctx.platform.endpoint_state(model, env)
             if state.primary is None:
-                return {}
-            return dict(
-                self.ctx.platform.get_version(model, state.primary.model_version, env).metrics
-            )
+                return {}, ""
+            version = state.primary.model_version
+            metrics = dict(self.ctx.platform.get_version(model, version, env).metrics)
+            return metrics, f"v{version} in {env}"
         except PlatformError:
-            return {}
+            return {}, ""

@@ -118,7 +118,8 @@ def job_blocks(reply: JobReply) -> list[Block]:
         if job.metrics:
             text = metrics_line(job.metrics)
             if reply.baseline_metrics:
-                text += f"\n_serving now:_ {metrics_line(reply.baseline_metrics)}"
+                source = esc(reply.baseline_source) if reply.baseline_source else "serving now"
+                text += f"\n_{source}:_ {metrics_line(reply.baseline_metrics)}"
             fields.append(f"*Metrics*\n{text}")
         blocks.append(section("", fields=fields))
         if job.error or (job.status.value == "failed" and job.log_tail):
