@@ -52,8 +52,13 @@ def environment_blocks(env: EnvironmentStatus) -> list[Block]:
         + ("" if d.healthy else f" :warning: {esc(d.provisioning_state)}")
         for d in state.deployments
     )
+    # One line per deployment, named: a bare "1 × local-process" beside two deployments left
+    # the reader guessing which one it was.
     instances = (
-        "\n".join(f"{d.instance_count} × {esc(d.instance_type or 'default')}" for d in serving[:2])
+        "\n".join(
+            f"{code(d.name)} {d.instance_count} × {esc(d.instance_type or 'default')}"
+            for d in state.deployments[:4]
+        )
         or "-"
     )
     metrics = (

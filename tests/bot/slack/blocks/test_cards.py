@@ -190,3 +190,9 @@ def test_a_retrain_result_says_whose_metrics_it_compares_with() -> None:
     shown = " ".join(f["text"] for f in fields)
     assert "*Environment*\ndev" in shown
     assert "_v2 in prod:_ accuracy 0.790" in shown  # not an unlabelled "serving now" under dev
+
+
+def test_instances_are_named_per_deployment() -> None:
+    text = str(message_payload(_status())["blocks"])
+    # dev has two deployments (v3 serving, v2 kept at 0%): each line says which it is.
+    assert "*Instances*\\n`green` 1 × local\\n`blue` 1 × local" in text
