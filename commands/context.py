@@ -42,6 +42,9 @@ class CommandContext:
     """Called with (job_id, model, env) so the app can watch the job and report its end."""
     scheduled_jobs: Callable[[str | None], list[ScheduledJobRow]] | None = None
     """Lists scheduled jobs (for one model or all) when a scheduler runs in this process."""
+    card_wait_seconds: float = 3.0
+    """How long a promotion request waits for its card, to answer once with the card's link
+    (0 where no promotion desk posts cards, e.g. tests of commands alone)."""
 
     @property
     def user(self) -> str:

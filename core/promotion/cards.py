@@ -70,12 +70,21 @@ def metric_regressions(approval: ApprovalSnapshot) -> list[MetricChange]:
     return worse
 
 
+#: Request context key: until when (epoch seconds) the desk leaves the card's link to the
+#: command's answer, which waits that long for the card, so the requester gets one message.
+LINK_WITH_ANSWER_UNTIL = "link_with_answer_until"
+
+
 @dataclass(frozen=True)
 class CardLinkReply(Reply):
-    """Tells the requester where their request card is."""
+    """Tells the requester where their request card is: the command's own answer when the
+    card was up in time (``title`` and ``detail`` say what the request needs), else a follow-up
+    from the desk."""
 
     approval: ApprovalSnapshot | None = None
     link: str | None = None
+    title: str = ""
+    detail: str = ""
 
     @property
     def fallback_text(self) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from core.access import AccessPolicy
 from core.promotion.book import ApprovalBook
 from core.promotion.cards import (
+    LINK_WITH_ANSWER_UNTIL,
     ApprovalCardReply,
     ApprovedLine,
     CardLinkReply,
@@ -296,6 +297,9 @@ class PromotionDesk:
         return True
 
     def _send_link(self, approval: ApprovalSnapshot, link: str | None) -> None:
+        until = approval.context.get(LINK_WITH_ANSWER_UNTIL)
+        if isinstance(until, int | float) and time.time() < until:
+            return  # the command is still waiting for the card: its answer carries the link
         reply = CardLinkReply(approval=approval, link=link)
         channel = approval.context.get("request_channel")
         # Best effort: the card itself is in the channel. Where the requester cannot be answered

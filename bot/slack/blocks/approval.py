@@ -292,6 +292,11 @@ def card_link_blocks(reply: CardLinkReply) -> list[Block]:
     approval = reply.approval
     assert approval is not None
     where = link(reply.link, "open the card") if reply.link else "see the approvals channel"
+    if reply.title:
+        text = f":white_check_mark: *{esc(reply.title)}*"
+        if reply.detail:
+            text += f"\n{esc(reply.detail)}"
+        return [section(f"{text}\nThe card: {where}.")]
     return [
         section(
             f":white_check_mark: Your promotion request for *{esc(approval.model)}* "
