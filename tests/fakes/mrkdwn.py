@@ -56,13 +56,17 @@ def _inline(text: str) -> str:
 
 
 def _line(line: str) -> str:
+    """Code spans out first, the line formatted as a whole (``*`code`*`` is bold code), the
+    spans back in verbatim."""
     line = re.sub(r"^(&gt;|>)\s?", "", line)
-    return "".join(
-        unslack(part[1:-1])
-        if len(part) > 2 and part.startswith("`") and part.endswith("`")
-        else _inline(part)
-        for part in _CODE.split(line)
-    )
+    codes: list[str] = []
+
+    def mask(match: re.Match[str]) -> str:
+        codes.append(unslack(match.group(1)[1:-1]))
+        return f"\x00{len(codes) - 1}\x00"
+
+    shown = _inline(_CODE.sub(mask, line))
+    return re.sub(r"\x00(\d+)\x00", lambda m: codes[int(m.group(1))], shown)
 
 
 def visible(text: str) -> str:

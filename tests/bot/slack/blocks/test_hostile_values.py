@@ -12,10 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import html
+import json
+import re
+import shutil
+import subprocess
 import types
 import typing
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pydantic
@@ -172,3 +178,28 @@ def test_the_jobs_card_shows_a_cron_expression_whole() -> None:
     [text] = [t for t in shown_texts(replies.JobsReply(scheduled=(row,))) if "cron" in t]
     assert "cron `*/2 * * * *` UTC" in text
     assert "cron */2 * * * * UTC" in visible(text)
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_sandbox_page_shows_hostile_values_literally_too() -> None:
+    """The page's own renderer (mrkdwn.js, run by node) agrees with tests/fakes/mrkdwn.py on
+    every text of every reply type."""
+    texts = [t for reply_type in _reply_types() for t in shown_texts(_fix(build(reply_type)))]
+    script = (
+        "const M = require(process.argv[1]);"
+        "const ctx = {userName: x => x, channelName: x => x, groupHandle: x => x};"
+        "const texts = JSON.parse(require('fs').readFileSync(0, 'utf8'));"
+        "process.stdout.write(JSON.stringify(texts.map(t => M.render(t, ctx))));"
+    )
+    renderer = Path(__file__).parents[4] / "bot" / "sandbox" / "static" / "mrkdwn.js"
+    out = subprocess.run(
+        ["node", "-e", script, str(renderer)],
+        input=json.dumps(texts),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    for text, page in zip(texts, json.loads(out.stdout), strict=True):
+        seen = html.unescape(re.sub(r"<[^>]+>", "", page)).replace("\u02cb", "`")
+        assert seen.count("HOSTILE[") == seen.count(HOSTILE), (text, page)
