@@ -128,7 +128,7 @@ def test_bad_input_changes_nothing(bot: RunningBot) -> None:
     assert all(r.args.get("response_type") == "ephemeral" for r in replies)
     joined = " ".join(blocks_text(r.args) for r in replies)
     for expected in (
-        "expected a model and a version",
+        "expected the version of churn-model to deploy to dev",
         "Not found",
         "whole percentage",
         "unknown environment 'staging'",
