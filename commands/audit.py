@@ -48,7 +48,7 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
         max_positionals=1,
     )
     if not args.positionals:
-        raise UsageError("expected a model name", usage=USAGE)
+        raise ctx.no_model(usage=USAGE)
     model = ctx.model(args.positionals[0], usage=USAGE)
     env = ctx.env(str(args.options["env"]), usage=USAGE) if "env" in args.options else None
     request = str(args.options["request"]).lower() if "request" in args.options else None

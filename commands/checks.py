@@ -7,7 +7,7 @@ from __future__ import annotations
 from commands.context import CommandContext
 from commands.parsing import parse_args
 from core.checks import CheckKind
-from core.inputs import UsageError, parse_window
+from core.inputs import parse_window
 from core.replies import ErrorReply, MessageReply, Reply
 from core.reports import SummaryReply
 from jobs.alerts import active_mute, open_alert_signals
@@ -20,7 +20,7 @@ def on_demand(command: CommandContext, words: list[str], *, kind: CheckKind, usa
     returned as the reply (the alert lifecycle is left alone: ad-hoc windows are not a series)."""
     args = parse_args(words, options={"env": True, "window": True}, usage=usage, max_positionals=1)
     if not args.positionals:
-        raise UsageError("expected a model name", usage=usage)
+        raise command.no_model(usage=usage)
     model_cfg = command.model(args.positionals[0], usage=usage)
     env_option = args.options.get("env")
     env = (

@@ -42,6 +42,9 @@ class CommandContext:
     """Called with (job_id, model, env) so the app can watch the job and report its end."""
     scheduled_jobs: Callable[[str | None], list[ScheduledJobRow]] | None = None
     """Lists scheduled jobs (for one model or all) when a scheduler runs in this process."""
+    card_wait_seconds: float = 3.0
+    """How long a promotion request waits for its card, to answer once with the card's link
+    (0 where no promotion desk posts cards, e.g. tests of commands alone)."""
 
     @property
     def user(self) -> str:
@@ -59,6 +62,15 @@ class CommandContext:
                 usage=usage,
                 suggestion=guess,
             ) from None
+
+    def no_model(self, *, usage: str) -> UsageError:
+        """The error for a command given no model: it names the models there are, as the
+        answer to an unknown model does, so the next try can succeed."""
+        names = [m.name for m in self.settings.models]
+        return UsageError(
+            f"expected a model name; configured models: {', '.join(names) or 'none'}",
+            usage=usage,
+        )
 
     def env(self, name: str, *, usage: str) -> str:
         names = self.settings.env_names

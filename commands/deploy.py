@@ -3,41 +3,64 @@ deploys are allowed (dev by default); protected environments go through `/mlops 
 
 from __future__ import annotations
 
-from commands.context import CommandContext
+from commands.context import CommandContext, CommandDenied
 from commands.parsing import parse_args, parse_percent
 from commands.rollouts import run_with_progress
 from core.inputs import UsageError
 from core.replies import ProgressReply, Reply, Tone
 from core.rollout import plan_for
+from core.serving import current_split
 
 NAME = "deploy"
 USAGE = "/mlops deploy <model> <version> [--env dev] [--traffic 100]"
 SUMMARY = "blue/green deploy of a registered version (smoke test, then traffic)"
-EXAMPLE = "/mlops deploy churn-model 3 --env dev --traffic 20"
+EXAMPLE = "/mlops deploy churn-model 2 --env dev --traffic 20"
 
 
 def run(ctx: CommandContext, words: list[str]) -> Reply:
     args = parse_args(words, options={"env": True, "traffic": True}, usage=USAGE, max_positionals=2)
-    if len(args.positionals) < 2:
-        raise UsageError("expected a model and a version", usage=USAGE)
+    if not args.positionals:
+        raise ctx.no_model(usage=USAGE)
     model = ctx.model(args.positionals[0], usage=USAGE)
-    version = args.positionals[1].lower().removeprefix("v")
-    if not version.isalnum():
-        raise UsageError(
-            f"expected a version like 3 or v3, got {args.positionals[1]!r}", usage=USAGE
-        )
     direct = [e.name for e in ctx.settings.environments if e.allow_direct_deploy]
     env_name = str(args.options.get("env") or (direct[0] if direct else ctx.settings.env_names[0]))
     env = ctx.env(env_name, usage=USAGE)
-    traffic = parse_percent(str(args.options.get("traffic", "100")), what="--traffic", usage=USAGE)
+    given = args.positionals[1] if len(args.positionals) > 1 else None
+    version = (given or "").lower().removeprefix("v")
 
+    # The environment's policy first: a version would not make a deploy to prod possible.
     if not ctx.settings.environment(env).allow_direct_deploy:
         raise UsageError(
             f"{env} does not take direct deploys; request a promotion instead: "
-            f"/mlops promote {model.name} {version} --to {env}",
+            f"/mlops promote {model.name} {version or '<version>'} --to {env}",
         )
+    if given is None:
+        raise UsageError(
+            f"expected the version of {model.name} to deploy to {env}, e.g. "
+            f"/mlops deploy {model.name} 3 --env {env}",
+            usage=USAGE,
+        )
+    if not version.isalnum():
+        raise UsageError(f"expected a version like 3 or v3, got {given!r}", usage=USAGE)
+    traffic = parse_percent(str(args.options.get("traffic", "100")), what="--traffic", usage=USAGE)
     ctx.require("deploy", env, model=model.name)
     ctx.platform.get_version(model.name, version, env)  # NotFoundError names what is missing
+    state = ctx.platform.endpoint_state(model.name, env)
+    if current_split(state) and all(d.model_version == version for d in state.serving):
+        # As `/mlops promote` refuses: a second deployment of the same version changes nothing
+        # a user can see, and would sit beside the serving one until retired.
+        ctx.audit(
+            "deploy",
+            "refused",
+            model=model.name,
+            environment=env,
+            version=version,
+            reason="already serving",
+        )
+        raise CommandDenied(
+            f"{env} already serves v{version} of {model.name} (100% of traffic); there is "
+            "nothing to deploy"
+        )
 
     plan = plan_for(
         ctx.settings, ctx.platform, model, env, version, actor=ctx.user, final_traffic=traffic

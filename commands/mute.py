@@ -40,9 +40,14 @@ def parse_signal(word: str, *, usage: str) -> str:
 
 def run(ctx: CommandContext, words: list[str]) -> Reply:
     args = parse_args(words, options={}, usage=USAGE, max_positionals=3)
-    if len(args.positionals) < 2:
-        raise UsageError("expected a model and a duration, e.g. `churn-model 24h`", usage=USAGE)
+    if not args.positionals:
+        raise ctx.no_model(usage=USAGE)
     model = ctx.model(args.positionals[0], usage=USAGE)
+    if len(args.positionals) < 2:
+        raise UsageError(
+            f"expected how long to mute {model.name} for, e.g. /mlops mute {model.name} 24h",
+            usage=USAGE,
+        )
     if len(args.positionals) == 3:
         signal = parse_signal(args.positionals[1], usage=USAGE)
         duration_text = args.positionals[2]

@@ -9,6 +9,7 @@ sends the requester its link.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -17,16 +18,19 @@ from commands.parsing import parse_args
 from core.inputs import UsageError
 from core.monitoring_state import latest_verdicts
 from core.promotion.book import ApprovalBook, NewRequest
+from core.promotion.cards import LINK_WITH_ANSWER_UNTIL, CardLinkReply
 from core.promotion.policy import ApprovalRules
 from core.replies import MessageReply, Reply, Tone
 from core.serving import current_split, traffic_summary
 from infra.platform.base import EndpointState, MLPlatform, PlatformError
 from infra.settings import ModelConfig
 
+LINK_WAIT_MARGIN_SECONDS = 0.5
+
 NAME = "promote"
 USAGE = "/mlops promote <model> [<version>] --to <env> [--from <env>]"
 SUMMARY = "ask for a promotion to the next environment (approvals, then a blue/green rollout)"
-EXAMPLE = "/mlops promote churn-model 7 --to prod"
+EXAMPLE = "/mlops promote churn-model 2 --to prod"
 
 HEALTH_WINDOW = timedelta(hours=1)
 
@@ -34,7 +38,7 @@ HEALTH_WINDOW = timedelta(hours=1)
 def run(ctx: CommandContext, words: list[str]) -> Reply:
     args = parse_args(words, options={"to": True, "from": True}, usage=USAGE, max_positionals=2)
     if not args.positionals:
-        raise UsageError("expected a model name", usage=USAGE)
+        raise ctx.no_model(usage=USAGE)
     model = ctx.model(args.positionals[0], usage=USAGE)
     if "to" not in args.options:
         raise UsageError("say where to promote with --to, e.g. --to prod", usage=USAGE)
@@ -74,6 +78,8 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
 
     context = {
         "request_channel": ctx.invocation.channel_id,
+        # The desk leaves the card's link to this answer for a moment (one message, not two).
+        LINK_WITH_ANSWER_UNTIL: time.time() + ctx.card_wait_seconds,
         "source": {
             "metrics": dict(found.metrics),
             "created": found.created,
@@ -99,23 +105,46 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
     policy = rules.summary(target)
     channel = ctx.settings.channel(model, "approvals")
     if approval.direct:
-        text = (
-            f"{target} takes direct deploys, so the rollout of v{version} starts right away. "
-            f"Follow it on the card in {channel}; its link follows here."
-        )
+        text = f"{target} takes direct deploys, so the rollout of v{version} starts right away."
+        card = "Follow it on the card in {channel}."
     else:
         text = (
             f"It needs {policy.text}. It expires in {_hours(policy.expiry)} "
-            f"({approval.expires_at:%Y-%m-%d %H:%M} UTC). The card with Approve and Reject is "
-            f"being posted in {channel}; its link follows here."
+            f"({approval.expires_at:%Y-%m-%d %H:%M} UTC)."
         )
-    return MessageReply(
-        public=False,
-        title=f"Promotion of {model.name} v{version} from {source} to {target} requested "
-        f"(request {approval.id})",
-        text=text,
-        tone=Tone.SUCCESS,
+        card = "The card with Approve and Reject {is} in {channel}."
+    title = (
+        f"Promotion of {model.name} v{version} from {source} to {target} requested "
+        f"(request {approval.id})"
     )
+    posted = (
+        _wait_for_card(book, approval.id, approval.context[LINK_WITH_ANSWER_UNTIL])
+        if ctx.card_wait_seconds > 0
+        else None
+    )
+    if posted is not None:
+        # The card is up: one answer with its link (the desk leaves the link to this answer).
+        return CardLinkReply(
+            approval=posted,
+            link=posted.context.get("permalink"),
+            title=title,
+            detail=f"{text} {card.format(channel=channel, **{'is': 'is'})}",
+        )
+    # Not up yet (Slack slow or down): the desk sends the link when it is.
+    detail = f"{text} {card.format(channel=channel, **{'is': 'is being posted'})}"
+    return MessageReply(public=False, title=title, text=detail, tone=Tone.SUCCESS)
+
+
+def _wait_for_card(book: ApprovalBook, approval_id: str, until: float) -> Any:
+    """The request once its card is posted with a link, polling until a moment after
+    ``until`` (the desk sends the link itself only after it); None when it took longer."""
+    while True:
+        current = book.get(approval_id)
+        if current is not None and current.published and current.context.get("permalink"):
+            return current
+        if time.time() > until + LINK_WAIT_MARGIN_SECONDS:
+            return None
+        time.sleep(0.1)
 
 
 class _Refusal:
@@ -145,7 +174,7 @@ def _source_env(ctx: CommandContext, target: str, given: object) -> str:
         if previous is None:
             raise UsageError(
                 f"{target} is the first environment of the chain ({' → '.join(names)}); "
-                "versions arrive there by training or `/mlops deploy`",
+                "versions arrive there by training or /mlops deploy",
                 usage=USAGE,
             )
         source = previous

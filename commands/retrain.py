@@ -17,7 +17,7 @@ EXAMPLE = "/mlops retrain churn-model learning_rate=0.05 max_iter=300"
 def run(ctx: CommandContext, words: list[str]) -> Reply:
     args = parse_args(words, options={}, usage=USAGE, allow_params=True, max_positionals=1)
     if not args.positionals:
-        raise UsageError("expected a model name", usage=USAGE)
+        raise ctx.no_model(usage=USAGE)
     model = ctx.model(args.positionals[0], usage=USAGE)
     allowed = model.retraining.allowed_parameters
     if allowed is not None:

@@ -12,13 +12,13 @@ from core.serving import current_split
 NAME = "rollback"
 USAGE = "/mlops rollback <model> --env E"
 SUMMARY = "shift traffic back to the previous deployment"
-EXAMPLE = "/mlops rollback churn-model --env prod"
+EXAMPLE = "/mlops rollback churn-model --env dev"
 
 
 def run(ctx: CommandContext, words: list[str]) -> Reply:
     args = parse_args(words, options={"env": True}, usage=USAGE, max_positionals=1)
     if not args.positionals:
-        raise UsageError("expected a model name", usage=USAGE)
+        raise ctx.no_model(usage=USAGE)
     if "env" not in args.options:
         raise UsageError("say which environment to roll back with --env", usage=USAGE)
     model = ctx.model(args.positionals[0], usage=USAGE)

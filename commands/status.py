@@ -7,7 +7,6 @@ from typing import Any
 
 from commands.context import CommandContext
 from commands.parsing import parse_args
-from core.inputs import UsageError
 from core.monitoring_state import latest_verdicts, pending_approvals
 from core.replies import EnvironmentStatus, Reply, StatusReply
 from core.serving import gather
@@ -22,7 +21,7 @@ EXAMPLE = "/mlops status churn-model"
 def run(ctx: CommandContext, words: list[str]) -> Reply:
     args = parse_args(words, options={"env": True}, usage=USAGE, max_positionals=1)
     if not args.positionals:
-        raise UsageError("expected a model name", usage=USAGE)
+        raise ctx.no_model(usage=USAGE)
     model = ctx.model(args.positionals[0], usage=USAGE)
     envs = ctx.settings.env_names
     if "env" in args.options:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from commands.context import CommandContext
 from commands.mute import parse_signal
 from commands.parsing import parse_args
-from core.inputs import UsageError
 from core.replies import Reply
 from core.reports import MuteReply
 from jobs.alerts.mutes import list_mutes, remove_mutes
@@ -19,7 +18,7 @@ EXAMPLE = "/mlops unmute churn-model drift"
 def run(ctx: CommandContext, words: list[str]) -> Reply:
     args = parse_args(words, options={}, usage=USAGE, max_positionals=2)
     if not args.positionals:
-        raise UsageError("expected a model name", usage=USAGE)
+        raise ctx.no_model(usage=USAGE)
     model = ctx.model(args.positionals[0], usage=USAGE)
     signal = parse_signal(args.positionals[1], usage=USAGE) if len(args.positionals) > 1 else None
     removed = remove_mutes(ctx.store, model.name, None if signal in (None, "*") else signal)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from core.replies import PendingApproval, SignalVerdict
-from infra.store import Alert, Approval, Store, Vote
+from infra.store import Alert, Approval, Mute, Store, Vote
 
 _LEVEL = {"ok": "healthy", "resolved": "healthy", "pending": "warning", "open": "breach"}
 
@@ -74,6 +74,28 @@ class OpenAlert:
     headline: str
     opened_at: datetime | None
     breach_count: int
+    acknowledged_by: str | None = None
+
+
+@dataclass(frozen=True)
+class ActiveMute:
+    """A mute in force: the model's alerts (one signal, or ``*`` for all) are silent."""
+
+    model: str
+    signal: str
+    until: datetime
+    by: str
+
+
+def active_mutes(store: Store, now: datetime) -> list[ActiveMute]:
+    """Every mute still in force at ``now``, the soonest to end first."""
+    with store.session() as session:
+        rows = session.scalars(select(Mute).where(Mute.until > now).order_by(Mute.until)).all()
+        return [ActiveMute(m.model, m.signal, _aware(m.until), m.by) for m in rows]
+
+
+def _aware(when: datetime) -> datetime:
+    return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
 def open_alerts(store: Store, model: str | None = None) -> list[OpenAlert]:
@@ -94,6 +116,7 @@ def open_alerts(store: Store, model: str | None = None) -> list[OpenAlert]:
                 str(a.summary.get("headline", "")),
                 a.opened_at,
                 a.breach_count,
+                a.acknowledged_by,
             )
             for a in rows
         ]

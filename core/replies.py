@@ -267,6 +267,9 @@ class JobReply(Reply):
     job: JobInfo | None = None
     baseline_metrics: Mapping[str, float] = field(default_factory=dict)
     """Metrics of the version currently serving, to compare a finished job against."""
+    baseline_source: str = ""
+    """Which version and environment ``baseline_metrics`` are of (``v2 in prod``): not the
+    job's own environment, so the card must say."""
     actions: tuple[tuple[str, str, str], ...] = ()
     """Buttons as (action_id, label, value)."""
     requested_by: str | None = None

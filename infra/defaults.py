@@ -97,6 +97,13 @@ def demo_config() -> dict[str, Any]:
                     "cooldown": "6h",
                     "parameters": {"learning_rate": "0.1", "max_iter": "200", "max_depth": "4"},
                     "allowed_parameters": ["learning_rate", "max_iter", "max_depth", "window_days"],
+                    # The ranges train_churn.py accepts, checked before anything is submitted.
+                    "parameter_types": {
+                        "learning_rate": {"type": "float", "min": 0.0001, "max": 1},
+                        "max_iter": {"type": "int", "min": 1, "max": 10000},
+                        "max_depth": {"type": "int", "min": 1, "max": 64},
+                        "window_days": {"type": "float", "min": 0, "max": 3650},
+                    },
                 },
             }
         ],

@@ -8,6 +8,7 @@ never read from the file: :class:`Secrets` takes them from environment variables
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from datetime import timedelta
@@ -347,6 +348,87 @@ class MonitoringConfig(Strict):
 TriggerMode = Literal["off", "auto", "ask"]
 
 
+ParameterType = Literal["int", "float", "bool", "str"]
+_BOOL_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
+
+
+def _number(kind: ParameterType, text: str) -> float | None:
+    """``text`` as an int or a finite float, or None when it is not one."""
+    try:
+        value = int(text) if kind == "int" else float(text)
+    except ValueError:
+        return None
+    return value if kind == "int" or math.isfinite(value) else None
+
+
+def infer_parameter_type(default: str) -> ParameterType:
+    """The type a parameter's configured default implies when none is declared."""
+    if _number("int", default) is not None:
+        return "int"
+    if _number("float", default) is not None:
+        return "float"
+    if default.lower() in ("true", "false"):
+        return "bool"
+    return "str"
+
+
+class ParameterSpec(Strict):
+    """What a retraining parameter accepts, checked before a job is submitted so a bad value
+    is refused in Slack instead of failing in the training script a minute later."""
+
+    type: ParameterType = "str"
+    min: float | None = None
+    max: float | None = None
+    choices: tuple[str, ...] | None = None
+    """For ``str``: the only values accepted."""
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ParameterSpec:
+        if (self.min is not None or self.max is not None) and self.type not in ("int", "float"):
+            raise ValueError(f"min and max apply to int and float parameters, not {self.type}")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"min ({self.min}) must not be above max ({self.max})")
+        if self.choices is not None and self.type != "str":
+            raise ValueError("choices apply to str parameters")
+        return self
+
+    def describe(self) -> str:
+        """``an int from 1 to 10000``, ``a float of at least 0``, ``one of a, b``."""
+        if self.choices is not None:
+            return "one of " + ", ".join(self.choices)
+        article = {"int": "an integer", "float": "a number", "bool": "true or false"}
+        text = article.get(self.type, "text")
+        bounds = [_plain(self.min), _plain(self.max)]
+        if bounds[0] is not None and bounds[1] is not None:
+            text += f" from {bounds[0]} to {bounds[1]}"
+        elif bounds[0] is not None:
+            text += f" of at least {bounds[0]}"
+        elif bounds[1] is not None:
+            text += f" of at most {bounds[1]}"
+        return text
+
+    def problem(self, name: str, value: str) -> str | None:
+        """Why ``value`` is not acceptable for parameter ``name``, or None when it is."""
+        if self.type == "bool":
+            ok = value.lower() in _BOOL_WORDS
+        elif self.type in ("int", "float"):
+            number = _number(self.type, value)
+            ok = (
+                number is not None
+                and (self.min is None or number >= self.min)
+                and (self.max is None or number <= self.max)
+            )
+        else:
+            ok = self.choices is None or value in self.choices
+        return None if ok else f"{name} expects {self.describe()}, got {value!r}"
+
+
+def _plain(bound: float | None) -> str | None:
+    if bound is None:
+        return None
+    return str(int(bound)) if float(bound).is_integer() else str(bound)
+
+
 class RetrainingConfig(Strict):
     environment: str | None = None
     """Where retraining jobs run (default: the first environment of the chain)."""
@@ -360,6 +442,8 @@ class RetrainingConfig(Strict):
     """Default parameters; ``/mlops retrain model key=value`` overrides them."""
     allowed_parameters: tuple[str, ...] | None = None
     """When set, only these keys may be overridden from Slack."""
+    parameter_types: dict[str, ParameterSpec] = Field(default_factory=dict)
+    """Type and range of each parameter; undeclared ones take the type of their default."""
 
     @field_validator("parameters", mode="before")
     @classmethod
@@ -367,6 +451,35 @@ class RetrainingConfig(Strict):
         if isinstance(value, dict):
             return {str(k): str(v) for k, v in value.items()}
         return value
+
+    @field_validator("parameter_types", mode="before")
+    @classmethod
+    def _short_form(cls, value: Any) -> Any:
+        # ``max_iter: int`` is short for ``max_iter: {type: int}``.
+        if isinstance(value, dict):
+            return {k: {"type": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @model_validator(mode="after")
+    def _defaults_fit_their_types(self) -> RetrainingConfig:
+        for name, value in self.parameters.items():
+            problem = self.parameter_spec(name).problem(name, value)
+            if problem is not None:
+                raise ValueError(f"parameters.{name}: the default does not fit: {problem}")
+        return self
+
+    def parameter_spec(self, name: str) -> ParameterSpec:
+        """The declared spec of ``name``, else the type its default implies, else text."""
+        declared = self.parameter_types.get(name)
+        if declared is not None:
+            return declared
+        default = self.parameters.get(name)
+        return ParameterSpec(type=infer_parameter_type(default) if default is not None else "str")
+
+    def parameter_problems(self, values: dict[str, str]) -> list[str]:
+        """Every value of ``values`` that its parameter does not accept, as a sentence."""
+        found = (self.parameter_spec(k).problem(k, v) for k, v in sorted(values.items()))
+        return [p for p in found if p is not None]
 
 
 class Columns(Strict):
@@ -515,6 +628,42 @@ class Settings(Strict):
     def state_path(self) -> Path:
         return Path(self.resolved_state_dir)
 
+    def policy_problems(self) -> list[str]:
+        """Approval policies no configured person or group can ever satisfy, by key path.
+
+        Not a validation error, because a policy is sound or not only with the people behind
+        it, and groups are resolved in Slack, not offline. The rule, for every environment a
+        promotion can reach (not the first of the chain, not ``allow_direct_deploy``): with no
+        approvers at all nobody can approve; with ``*`` or any ``@group`` the policy is
+        assumed satisfiable (a group's size is only known online); with user IDs only, more
+        ``required`` approvals than distinct listed users can never be collected, since every
+        approval must come from a different approver.
+        """
+        problems = []
+        for index, env in enumerate(self.environments):
+            if index == 0 or env.allow_direct_deploy:
+                continue
+            policy = env.approval
+            where = f"environments[{index}].approval"
+            users = {u for u in policy.approvers.users if u != "*"}
+            if policy.approvers.empty:
+                problems.append(
+                    f"{where}.approvers: empty, so the {policy.required} required approval"
+                    f"{'s' if policy.required > 1 else ''} into {env.name} can never be given; "
+                    "expected Slack user IDs, @group handles or '*'"
+                )
+            elif (
+                not policy.approvers.everyone
+                and not policy.approvers.groups
+                and policy.required > len(users)
+            ):
+                problems.append(
+                    f"{where}.required: {policy.required} approvals into {env.name} but only "
+                    f"{len(users)} approver{'s' if len(users) != 1 else ''} listed in "
+                    f"{where}.approvers; expected at most {len(users)} or more approvers"
+                )
+        return problems
+
 
 def default_environments() -> tuple[Environment, ...]:
     """dev -> preprod -> prod with direct deploys in dev and approvals above it."""
@@ -611,7 +760,12 @@ def load_settings(
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot be read: {exc}") from exc
         if raw is None:
-            raw = {}
+            # An empty file is a mistake (a truncated copy, the wrong path), never a wish for
+            # the defaults: those come from naming no file at all.
+            raise ConfigError(
+                f"{path}: the configuration file is empty; expected a mapping of settings "
+                "(see mlops-bot.example.yaml), or name no file to use the embedded defaults"
+            )
         if not isinstance(raw, dict):
             raise ConfigError(
                 f"{path}: expected a mapping of settings at the top level, got {type(raw).__name__}"

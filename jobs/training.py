@@ -5,7 +5,7 @@ Shared by ``/mlops retrain`` (through :mod:`commands.training`), the alert card'
 and the automatic triggers (:mod:`jobs.retraining`). It takes plain, typed arguments rather than
 a command's context, and reports refusals with its own errors: :class:`RetrainDenied` (the user
 may not retrain there; the denial is audited) and :class:`RetrainRefused` (another run of the
-model is in flight). Callers translate them to what they show.
+model is in flight, or a parameter value does not fit its type). Callers translate them to what they show.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ from infra.store import JobRun, Store
 
 
 class RetrainRefused(Exception):
-    """Nothing was submitted: another retraining run of the model is in flight."""
+    """Nothing was submitted: another retraining run of the model is in flight, or a
+    parameter does not fit its declared type or range."""
 
     def __init__(self, message: str, running: JobRun | None = None) -> None:
         super().__init__(message)
@@ -74,6 +75,9 @@ def submit_retraining(
     """
     env = settings.training_env(model)
     require_retrain(store, access, user, env, model.name)
+    problems = model.retraining.parameter_problems(dict(overrides))
+    if problems:
+        raise RetrainRefused("Nothing was submitted: " + "; ".join(problems) + ".")
     running = in_flight(store, model.name)
     if running is not None:
         raise RetrainRefused(

@@ -81,6 +81,7 @@ class JobWatcher:
         job: JobInfo,
         *,
         baseline: dict[str, float] | None = None,
+        baseline_source: str = "",
         actions: tuple[tuple[str, str, str], ...] = (),
     ) -> JobReply:
         """The job's card as it stands: its state, duration and (at the end) new version."""
@@ -89,6 +90,7 @@ class JobWatcher:
             heading=card_heading(run.model, job),
             job=job,
             baseline_metrics=baseline or {},
+            baseline_source=baseline_source,
             actions=actions,
             requested_by=None if run.requested_by == BOT_ACTOR else run.requested_by,
             reason=run.reason,
@@ -110,7 +112,7 @@ class JobWatcher:
     def report(self, run: JobRun, job: JobInfo) -> None:
         settings = self.ctx.settings
         model = settings.model(run.model)
-        baseline = self._serving_metrics(run.model)
+        baseline, baseline_source = self._serving_metrics(run.model)
         actions: tuple[tuple[str, str, str], ...] = ()
         if job.produced_version:
             first = settings.env_names[0]
@@ -124,7 +126,9 @@ class JobWatcher:
                         f"{run.model}|{job.produced_version}|{settings.env_names[1]}",
                     ),
                 )
-        reply = self.card(run, job, baseline=baseline, actions=actions)
+        reply = self.card(
+            run, job, baseline=baseline, baseline_source=baseline_source, actions=actions
+        )
         self._edit_card(run, job, reply)
         channel = run.card_channel or run.channel or settings.channel(model, "alerts")
         thread = run.thread_ts or run.card_ts
@@ -149,18 +153,19 @@ class JobWatcher:
             produced_version=job.produced_version,
         )
 
-    def _serving_metrics(self, model: str) -> dict[str, float]:
-        """Metrics of the version serving in the last environment (what a new one must beat)."""
+    def _serving_metrics(self, model: str) -> tuple[dict[str, float], str]:
+        """Metrics of the version serving in the last environment (what a new one must beat),
+        and which version and environment that is."""
         env = self.ctx.settings.env_names[-1]
         try:
             state = self.ctx.platform.endpoint_state(model, env)
             if state.primary is None:
-                return {}
-            return dict(
-                self.ctx.platform.get_version(model, state.primary.model_version, env).metrics
-            )
+                return {}, ""
+            version = state.primary.model_version
+            metrics = dict(self.ctx.platform.get_version(model, version, env).metrics)
+            return metrics, f"v{version} in {env}"
         except PlatformError:
-            return {}
+            return {}, ""
 
 
 _ENDED = {

@@ -140,6 +140,17 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     console, _ = _consoles()
     settings = _load(args)
     console.print(settings_summary(settings))
+    problems = settings.policy_problems()
+    if problems:
+        err_console.print(
+            f"[bold red]configuration error[/]: {escape(settings.source or '')}: "
+            f"{len(problems)} polic{'ies' if len(problems) > 1 else 'y'} that can never be "
+            "satisfied:",
+            soft_wrap=True,
+        )
+        for problem in problems:
+            err_console.print(f"  - {escape(problem)}", soft_wrap=True)
+        return 2
     if args.online:
         if settings.platform != "azure":
             console.print(

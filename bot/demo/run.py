@@ -1,6 +1,7 @@
 """`mlops-bot demo`: the whole bot on a laptop, with no Slack workspace and no Azure.
 
-Without flags: seed the embedded local platform (once), start the sandbox Slack and its page,
+Without flags: seed the embedded local platform (once; ``--reset`` deletes the state and seeds
+again), start the sandbox Slack and its page,
 the bot wired to it, its scheduler on accelerated schedules and simulated live traffic, print the
 URL and run until Ctrl-C.
 
@@ -78,6 +79,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="connect the bot to the sandbox over Socket Mode (a local WebSocket server, as with "
         "SLACK_APP_TOKEN) instead of signed HTTP requests",
     )
+    parser.add_argument(
+        "--reset",
+        action="store_true",
+        help="start over from the seed: delete the demo's state directory (its platform, "
+        "approvals, alerts and sandbox messages) and seed it again",
+    )
 
 
 def run_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -89,6 +96,16 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
     from infra.logs import configure_logging
 
     configure_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING)
+    if getattr(args, "reset", False):
+        from bot.demo.seed import SeedError, reset_demo
+
+        try:
+            deleted = reset_demo(settings.state_path)
+        except SeedError as exc:
+            console.print(f"[red]--reset refused: {escape(str(exc))}[/]")
+            return 2
+        if deleted:
+            console.print(f"Deleted the demo state in {escape(str(settings.state_path))}.")
     summary = _seed(settings)
     console.print(escape(summary.describe()))
     if getattr(args, "once", False):

@@ -14,16 +14,20 @@ traffic of a day that is already logged is never scored again.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import psutil
 
 from bot.demo.data import ID_COLUMN, TARGET, TIMESTAMP, generate_churn_data
 from infra.defaults import CATEGORICAL_FEATURES, DEMO_MODEL, NUMERIC_FEATURES, SENSITIVE_FEATURES
@@ -94,24 +98,74 @@ class SeedSummary:
     end: datetime
     drift_start: datetime
     seconds: float
+    now_serving: dict[str, str] = field(default_factory=dict)
+    """Environment -> what serves there now, read from the platform (``v2``, ``v1 90% · v2 10%``,
+    ``nothing``): after a promotion in an earlier run it is no longer what the seed deployed."""
 
     def describe(self) -> str:
-        """A few lines for the terminal."""
+        """A few lines for the terminal: what serves *now*, and the seed's state when it
+        differs (so the tour's commands make sense, or ``--reset`` is the way back)."""
         if not self.seeded:
-            head = f"The demo was already seeded in {self.state_dir} (nothing changed)."
+            head = f"The demo was already seeded in {self.state_dir}; it continues where it was."
         else:
             head = f"Seeded the demo into {self.state_dir} in {self.seconds:.1f}s."
-        serving = ", ".join(f"{env}: v{version}" for env, version in self.serving.items())
+        seeded = {env: f"v{version}" for env, version in self.serving.items()}
+        now = self.now_serving or seeded
+        serving = ", ".join(f"{env}: {what}" for env, what in now.items())
+        lines = [head, f"{self.model} serves now: {serving}"]
+        if any(now.get(env) != what for env, what in seeded.items()):
+            lines.append(
+                "(seeded as "
+                + ", ".join(f"{env}: {what}" for env, what in seeded.items())
+                + "; `mlops-bot demo --reset` starts over from the seed)"
+            )
         requests = ", ".join(f"{env}: {count}" for env, count in self.requests.items())
-        return (
-            f"{head}\n{self.model} serving {serving}\n"
-            f"Traffic {self.start:%Y-%m-%d %H:%M} .. {self.end:%Y-%m-%d %H:%M} UTC ({requests} requests), "
-            f"drift from {self.drift_start:%Y-%m-%d %H:%M} UTC"
+        lines.append(
+            f"Seeded traffic {self.start:%Y-%m-%d %H:%M} .. {self.end:%Y-%m-%d %H:%M} UTC "
+            f"({requests} requests), drift from {self.drift_start:%Y-%m-%d %H:%M} UTC"
         )
+        return "\n".join(lines)
 
 
 class SeedError(RuntimeError):
-    """Seeding could not finish (a training job failed, a deploy failed)."""
+    """Seeding could not finish (a training job failed, a deploy failed), or a reset was
+    refused."""
+
+
+def reset_demo(state_dir: Path) -> bool:
+    """Delete the demo's state directory so the next seed starts from scratch: the platform,
+    the bot's database (approvals, alerts, schedules), the sandbox's messages.
+
+    Only a directory the demo seeded (it holds ``demo-seed.json``) or an empty one is deleted:
+    ``--reset`` with a mistyped ``--state-dir`` must never remove someone's files. Returns
+    whether anything was deleted. Stop a running demo on the directory first.
+    """
+    state_dir = Path(state_dir)
+    if not state_dir.exists():
+        return False
+    if not state_dir.is_dir():
+        raise SeedError(f"{state_dir} is not a directory; nothing was deleted")
+    if not (state_dir / MARKER_FILE).is_file() and any(state_dir.iterdir()):
+        raise SeedError(
+            f"{state_dir} does not look like a demo state directory (no {MARKER_FILE}); "
+            "nothing was deleted"
+        )
+    _stop_training_runners(state_dir)
+    shutil.rmtree(state_dir)
+    return True
+
+
+def _stop_training_runners(state_dir: Path) -> None:
+    """Training runners outlive the bot (own session); stop those working in ``state_dir``
+    before it goes, so none writes a half-deleted environment back into existence."""
+    root = str(state_dir.resolve())
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        cmdline = process.info.get("cmdline") or []
+        if "infra.platform.local.runner" in cmdline and any(
+            arg == root or arg.startswith(root + os.sep) for arg in cmdline
+        ):
+            with contextlib.suppress(psutil.Error):
+                process.terminate()
 
 
 def seed_demo(
@@ -127,7 +181,8 @@ def seed_demo(
     try:
         seeder = _Seeder(settings, platform, plan or SeedPlan(), progress or (lambda _m, _f: None))
         seeded = seeder.run()
-        return seeder.summary(seeded, time.perf_counter() - started)
+        summary = seeder.summary(seeded, time.perf_counter() - started)
+        return replace(summary, now_serving=now_serving(platform, seeder.model, seeder.chain))
     finally:
         platform.close()
 
@@ -391,6 +446,20 @@ class _Seeder:
             drift_start=self.drift_start,
             seconds=seconds,
         )
+
+
+def now_serving(platform: LocalPlatform, model: str, chain: list[str]) -> dict[str, str]:
+    """What serves ``model`` in each environment now, production first."""
+    shown: dict[str, str] = {}
+    for env in reversed(chain):
+        serving = platform.endpoint_state(model, env).serving
+        if not serving:
+            shown[env] = "nothing"
+        elif len(serving) == 1:
+            shown[env] = f"v{serving[0].model_version}"
+        else:
+            shown[env] = " · ".join(f"v{d.model_version} {d.traffic}%" for d in serving)
+    return shown
 
 
 def _warm_up() -> None:

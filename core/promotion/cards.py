@@ -35,12 +35,56 @@ class ApprovalCardReply(Reply):
         )
 
 
+#: Headline metrics a promotion is compared on, and whether higher is better.
+HIGHER_IS_BETTER = {"accuracy": True, "f1": True, "roc_auc": True, "r2": True}
+LOWER_IS_BETTER = {"mae": False, "rmse": False}
+COMPARED_METRICS = {**HIGHER_IS_BETTER, **LOWER_IS_BETTER}
+#: Differences smaller than this are noise of the evaluation, not a worse model.
+REGRESSION_TOLERANCE = 0.001
+
+
+@dataclass(frozen=True)
+class MetricChange:
+    metric: str
+    change: float
+    """Candidate minus serving (negative accuracy change, positive rmse change: worse)."""
+
+
+def metric_regressions(approval: ApprovalSnapshot) -> list[MetricChange]:
+    """The version metrics on which the candidate is worse than what served the target when
+    the promotion was requested; empty when it is as good or there is nothing to compare.
+
+    Approvers decide on this, so the card and the confirm dialog show it prominently rather
+    than leaving it to a reader to work out from two rows of numbers.
+    """
+    new = (approval.context.get("source") or {}).get("metrics") or {}
+    old = (approval.context.get("target") or {}).get("metrics") or {}
+    if not (approval.context.get("target") or {}).get("version"):
+        return []
+    worse = []
+    for metric, higher_better in COMPARED_METRICS.items():
+        if metric in new and metric in old:
+            change = float(new[metric]) - float(old[metric])
+            if (-change if higher_better else change) > REGRESSION_TOLERANCE:
+                worse.append(MetricChange(metric, change))
+    return worse
+
+
+#: Request context key: until when (epoch seconds) the desk leaves the card's link to the
+#: command's answer, which waits that long for the card, so the requester gets one message.
+LINK_WITH_ANSWER_UNTIL = "link_with_answer_until"
+
+
 @dataclass(frozen=True)
 class CardLinkReply(Reply):
-    """Tells the requester where their request card is."""
+    """Tells the requester where their request card is: the command's own answer when the
+    card was up in time (``title`` and ``detail`` say what the request needs), else a follow-up
+    from the desk."""
 
     approval: ApprovalSnapshot | None = None
     link: str | None = None
+    title: str = ""
+    detail: str = ""
 
     @property
     def fallback_text(self) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 from core.access import AccessPolicy
 from core.promotion.book import ApprovalBook
 from core.promotion.cards import (
+    LINK_WITH_ANSWER_UNTIL,
     ApprovalCardReply,
     ApprovedLine,
     CardLinkReply,
@@ -241,7 +242,7 @@ class PromotionDesk:
                     },
                 )
             return False
-        return self.card_posted(approval.id, delivery.ref)
+        return self.card_posted(approval.id, delivery.ref, posted=approval)
 
     def card_delivered(
         self, args: Mapping[str, Any], ref: MessageRef | None, deferred: bool
@@ -250,9 +251,14 @@ class PromotionDesk:
         if ref is not None and deferred:
             self.card_posted(str(args.get("approval")), ref)
 
-    def card_posted(self, approval_id: str, ref: MessageRef) -> bool:
+    def card_posted(
+        self, approval_id: str, ref: MessageRef, posted: ApprovalSnapshot | None = None
+    ) -> bool:
         """Record where the card went, then what follows (link to the requester, the rollout of
-        a request approved meanwhile). Idempotent: the outbox hook and the sweep may both call."""
+        a request approved meanwhile). Idempotent: the outbox hook and the sweep may both call.
+
+        ``posted`` is the request as the card showed it; when nothing it shows has changed
+        since, the card is not edited (Slack would mark a brand-new card "(edited)")."""
         try:
             link = self.publisher.permalink(ref)
         except Exception as exc:  # a Slack timeout must not leave the card unrecorded
@@ -283,13 +289,17 @@ class PromotionDesk:
             return False
         if saved is None:
             return False
-        self.refresh_card(approval_id)  # the state may have moved while the card was posted
+        if posted is None or _shown(posted) != _shown(saved):
+            self.refresh_card(approval_id)  # the state moved while the card was posted
         self._send_link(saved, link)
         if saved.state is ApprovalState.APPROVED:
             self.start_rollout(saved.id)
         return True
 
     def _send_link(self, approval: ApprovalSnapshot, link: str | None) -> None:
+        until = approval.context.get(LINK_WITH_ANSWER_UNTIL)
+        if isinstance(until, int | float) and time.time() < until:
+            return  # the command is still waiting for the card: its answer carries the link
         reply = CardLinkReply(approval=approval, link=link)
         channel = approval.context.get("request_channel")
         # Best effort: the card itself is in the channel. Where the requester cannot be answered
@@ -346,3 +356,15 @@ class PromotionDesk:
 
     def retire_due(self) -> int:
         return self.retirement.retire_due()
+
+
+def _shown(approval: ApprovalSnapshot) -> tuple[object, ...]:
+    """What the request card shows of a request (not where it is posted or its link)."""
+    return (
+        approval.state,
+        approval.votes,
+        approval.required,
+        approval.reason,
+        approval.expires_at,
+        repr(approval.rollout),
+    )

@@ -9,8 +9,9 @@ workspace X") without knowing which platform answered.
 from __future__ import annotations
 
 import abc
+import re
 import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -271,6 +272,27 @@ class Operation(Generic[T]):
 
 
 # --------------------------------------------------------------------------- the port
+
+
+def deployment_name(model: str, version: str, taken: Iterable[str]) -> str:
+    """The one naming scheme of deployments on every platform: ``<model>-v<version>``.
+
+    The name says what a deployment serves (in the status card, in Azure ML studio), and it
+    fits Azure's rule (3 to 32 letters, digits and '-', starting with a letter; lower case
+    here), so the local platform and Azure name alike. Numbered (``-2``, ``-3``) when already taken, compared
+    without case as Azure does.
+    """
+    used = {name.lower() for name in taken}
+    suffix = re.sub(r"[^a-z0-9-]", "-", f"-v{version}".lower())[:12]
+    room = 27 - len(suffix)
+    stem = re.sub(r"[^a-z0-9-]", "-", model.lower()).strip("-")[:room].rstrip("-") or "model"
+    if not stem[0].isalpha():
+        stem = f"m{stem}"[:room]
+    base = f"{stem}{suffix}"
+    name, n = base, 2
+    while name.lower() in used:
+        name, n = f"{base}-{n}", n + 1
+    return name
 
 
 class MLPlatform(abc.ABC):

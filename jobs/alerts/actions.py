@@ -219,7 +219,8 @@ class AlertActions:
             environment=row.environment,
             subject=row.fingerprint,
         )
-        return None
+        # The report lands in the thread, which the clicker may not have open: say where.
+        return Answer("The full report of the last check is posted in this alert's thread.")
 
     # -- Retrain
     def retrain(self, press: Press) -> Answer:

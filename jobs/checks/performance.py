@@ -188,6 +188,9 @@ def _performance_signal(
     )
 
 
+NO_LIMIT = "no limit set"
+
+
 def _metric_finding(m: MetricResult) -> Finding:
     limits = []
     if m.minimum is not None:
@@ -202,7 +205,7 @@ def _metric_finding(m: MetricResult) -> Finding:
     return Finding(
         name=m.label,
         value=value,
-        limit="; ".join(limits) or "no limit set",
+        limit="; ".join(limits) or NO_LIMIT,
         level=m.verdict,
         note=m.note or "",
     )
@@ -276,16 +279,23 @@ def _performance_fields(report: PerformanceReport) -> tuple[tuple[str, str], ...
     return tuple(fields[:10])
 
 
+def metric_sentence(metric: MetricResult) -> str:
+    """``Precision 0.510, 0.305 below the reference (0.815): healthy, no limit is set``."""
+    if metric.value is None:
+        return f"{metric.label}: not computed — {metric.note or 'no value'}"
+    text = f"{metric.label} {metric.value:.3f}"
+    if metric.change is not None and metric.baseline is not None:
+        direction = "above" if metric.change >= 0 else "below"
+        text += f", {abs(metric.change):.3f} {direction} the reference ({metric.baseline:.3f})"
+    finding = _metric_finding(metric)
+    limit = "no limit is set" if finding.limit == NO_LIMIT else f"limit {finding.limit}"
+    return f"{text}: {finding.level.label}, {limit}"
+
+
 def _performance_details(report: PerformanceReport) -> tuple[str, ...]:
     lines = [f"{report.n_labelled} labelled rows of {report.n_rows}"]
     for metric in report.metrics.values():
-        finding = _metric_finding(metric) if metric.value is not None else None
-        if finding is None:
-            lines.append(f"{metric.label}: not computed — {metric.note or 'no value'}")
-        else:
-            lines.append(
-                f"{finding.name}: {finding.value} — limit {finding.limit} — {finding.level.label}"
-            )
+        lines.append(metric_sentence(metric))
     for cls in report.per_class:
         lines.append(
             f"class {cls.label}: precision {cls.precision:.3f}, recall {cls.recall:.3f}, "

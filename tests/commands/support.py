@@ -68,6 +68,7 @@ class Bench:
             progress=self.progress.append,
             clock=self.clock,
             on_job_submitted=lambda job, model, env: self.submitted.append((job, model, env)),
+            card_wait_seconds=kw.pop("card_wait_seconds", 0.0),  # no desk posts cards here
             **kw,
         )
 

@@ -69,8 +69,20 @@ def test_a_mistyped_model_gets_a_suggestion(bench: Bench) -> None:
 
 
 def test_missing_and_malformed_arguments(bench: Bench) -> None:
-    usage_error(bench.command("deploy"), USAGE, "expected a model and a version")
-    usage_error(bench.command("deploy churn-model"), USAGE, "expected a model and a version")
+    usage_error(bench.command("deploy"), USAGE, "expected a model name", "churn-model")
+    usage_error(
+        bench.command("deploy churn-model"),
+        USAGE,
+        "expected the version of churn-model to deploy to dev",
+        "/mlops deploy churn-model 3 --env dev",
+    )
+    # Without a version to prod, the answer is prod's policy, not a missing version.
+    reply = error(
+        bench.command("deploy churn-model --env prod"),
+        "prod does not take direct deploys",
+        "/mlops promote churn-model <version> --to prod",
+    )
+    assert "expected" not in reply.message
     usage_error(bench.command("deploy churn-model 1.5"), USAGE, "expected a version like 3 or v3")
     usage_error(
         bench.command("deploy churn-model 1 --traffic 150"),
@@ -97,3 +109,27 @@ def test_deploy_permission_is_enforced_and_audited(restricted: Bench) -> None:
     reply = restricted.command("deploy churn-model 1 --env dev", user="U0BOB")
     assert isinstance(reply, ProgressReply) and reply.tone is Tone.SUCCESS
     assert split(restricted, "dev") == {"1": 100}
+
+
+def test_deploying_what_already_serves_everything_is_refused_like_promote(bench: Bench) -> None:
+    names = {d.name for d in bench.platform.endpoint_state("churn-model", "dev").deployments}
+    error(
+        bench.command("deploy churn-model v3 --env dev"),
+        "dev already serves v3 of churn-model",
+        "nothing to deploy",
+    )
+    after = bench.platform.endpoint_state("churn-model", "dev")
+    assert {d.name for d in after.deployments} == names  # no third deployment
+    assert split(bench, "dev") == {"3": 100}
+    [refused] = bench.audits("deploy")
+    assert (refused.outcome, refused.detail.get("version")) == ("refused", "3")
+    assert bench.progress == []
+
+
+def test_deployment_names_follow_the_one_scheme(bench: Bench) -> None:
+    reply = bench.command("deploy churn-model 2 --env dev --traffic 50")
+    assert isinstance(reply, ProgressReply) and reply.tone is Tone.SUCCESS
+    assert reply.outcome is not None and "as deployment churn-model-v2." in reply.outcome
+    again = bench.command("deploy churn-model 2 --env dev")  # v2 serves 50%: not a no-op
+    assert isinstance(again, ProgressReply) and again.tone is Tone.SUCCESS
+    assert again.outcome is not None and "as deployment churn-model-v2-2." in again.outcome

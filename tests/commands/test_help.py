@@ -61,3 +61,29 @@ def test_a_command_nothing_resembles_points_at_help(bench: Bench) -> None:
     reply = usage_error(bench.command("xyzzy"), "/mlops help", "unknown command 'xyzzy'")
     assert reply.suggestion is None
     assert bench.audits() == []  # nothing ran, nothing was recorded
+
+
+def test_every_example_in_help_works_on_the_demo(bench: Bench) -> None:
+    """Run in help's order, as a new user trying each would: none is refused."""
+    import time
+
+    from core.replies import ErrorReply, JobReply
+
+    reply = bench.command("help")
+    assert isinstance(reply, HelpReply)
+    jobs = []
+    try:
+        for entry in reply.commands:
+            answer = bench.command(entry.example.removeprefix("/mlops "))
+            assert not isinstance(answer, ErrorReply), (entry.example, answer)
+            if isinstance(answer, JobReply) and answer.job is not None:
+                jobs.append(answer.job.id)
+    finally:
+        deadline = time.monotonic() + 60
+        while jobs and time.monotonic() < deadline:  # let the training job end in its state
+            jobs = [
+                j
+                for j in jobs
+                if bench.platform.get_job("dev", j).status.value in ("queued", "running")
+            ]
+            time.sleep(0.2)

@@ -78,6 +78,13 @@ def test_a_mistyped_signal_or_model_gets_a_suggestion(bench: Bench) -> None:
 
 
 def test_missing_arguments(bench: Bench) -> None:
-    usage_error(bench.command("mute"), USAGE, "expected a model and a duration")
-    usage_error(bench.command("mute churn-model"), USAGE, "expected a model and a duration")
+    usage_error(
+        bench.command("mute"), USAGE, "expected a model name; configured models: churn-model"
+    )
+    reply = usage_error(
+        bench.command("mute churn-model"),
+        USAGE,
+        "expected how long to mute churn-model for, e.g. /mlops mute churn-model 24h",
+    )
+    assert "a model" not in reply.message  # the model was given
     usage_error(bench.command("mute churn-model drift 1h now"), USAGE, "unexpected extra words")

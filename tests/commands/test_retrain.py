@@ -103,3 +103,43 @@ def test_retrain_permission_is_enforced_and_audited(restricted: Bench) -> None:
     [denied] = restricted.audits("retrain")
     assert (denied.actor, denied.outcome, denied.environment) == ("U0DAVE", "denied", "dev")
     assert job_runs(restricted) == [] and restricted.submitted == []
+
+
+def test_a_parameter_of_the_wrong_type_is_refused_before_anything_is_submitted(
+    bench: Bench,
+) -> None:
+    reply = error(
+        bench.command("retrain churn-model max_iter=abc", user="U0DAVE"),
+        "Nothing was submitted",
+        "max_iter expects an integer from 1 to 10000, got 'abc'",
+    )
+    assert not reply.public
+    error(
+        bench.command("retrain churn-model learning_rate=5 max_depth=2.5"),
+        "learning_rate expects a number from 0.0001 to 1, got '5'",
+        "max_depth expects an integer from 1 to 64, got '2.5'",
+    )
+    error(bench.command("retrain churn-model learning_rate=nan"), "learning_rate expects a number")
+    assert job_runs(bench) == [] and bench.submitted == []
+    assert bench.audits("retrain") == []
+
+
+def test_a_failed_training_job_shows_no_server_path_or_command_line(bench: Bench) -> None:
+    """The script itself rejects the value (as a pipeline without declared types would); the
+    card shows what the script said, never where the bot lives or how it ran the script."""
+    import json
+    import sys
+
+    from bot.slack.blocks.render import message_payload
+    from infra.platform.base import JobStatus
+
+    job = bench.platform.submit_training("churn-model", "dev", {"max_iter": "abc"}, reason="t")
+    wait_for_end(bench, job.id)
+    failed = bench.platform.get_job("dev", job.id)
+    assert failed.status is JobStatus.FAILED
+    assert str(bench.platform.layout.root) in failed.log_tail + (failed.error or "")
+
+    shown = json.dumps(message_payload(JobReply(public=True, heading="failed", job=failed)))
+    assert "invalid int value" in shown
+    for leak in (str(bench.platform.layout.root), sys.executable, "$ ", "usage:", "Traceback"):
+        assert leak not in shown, leak

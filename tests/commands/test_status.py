@@ -66,7 +66,9 @@ def test_a_mistyped_model_gets_a_suggestion(bench: Bench) -> None:
 
 
 def test_missing_model_and_bad_options(bench: Bench) -> None:
-    usage_error(bench.command("status"), USAGE, "expected a model name")
+    usage_error(
+        bench.command("status"), USAGE, "expected a model name; configured models: churn-model"
+    )
     usage_error(bench.command("status churn-model --env"), USAGE, "--env needs a value")
     usage_error(bench.command("status churn-model prod"), USAGE, "unexpected extra words: prod")
     reply = usage_error(

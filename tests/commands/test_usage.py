@@ -16,7 +16,10 @@ def test_usage_on_prod_is_healthy(bench: Bench) -> None:
     [utilization] = reply.report.signals
     assert utilization.level == "healthy"
     assert utilization.headline.startswith("1 deployment healthy")
-    assert {f.name for f in utilization.findings} >= {"blue · CPU", "blue · error rate"}
+    assert {f.name for f in utilization.findings} >= {
+        "churn-model-v1 · CPU",
+        "churn-model-v1 · error rate",
+    }
     assert window(reply) == timedelta(hours=6)
 
 

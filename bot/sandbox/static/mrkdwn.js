@@ -166,11 +166,15 @@ const Mrkdwn = (() => {
     return out.join("").replace(/<br>$/, "");
   }
 
+  // Code spans are taken out first (nothing inside them formats), then the line is formatted
+  // as a whole, so *`code`* is bold code as in Slack, and the spans are put back.
   function codeSpans(line, ctx) {
-    return line.split(/(`[^`\n]+`)/g).map((part) =>
-      part.length > 2 && part.startsWith("`") && part.endsWith("`")
-        ? `<code>${escapeHtml(unslack(part.slice(1, -1)))}</code>`
-        : inline(part, ctx)).join("");
+    const codes = [];
+    const masked = line.replace(/`([^`\n]+)`/g, (whole, inner) => {
+      codes.push(`<code>${escapeHtml(unslack(inner))}</code>`);
+      return `\u0000${codes.length - 1}\u0000`;
+    });
+    return inline(masked, ctx).replace(/\u0000(\d+)\u0000/g, (whole, i) => codes[Number(i)]);
   }
 
   function render(text, ctx) {
@@ -189,3 +193,5 @@ const Mrkdwn = (() => {
 
   return { render, plain, escapeHtml, formatDate, emoji };
 })();
+
+if (typeof module !== "undefined") module.exports = Mrkdwn;

@@ -28,9 +28,11 @@ from bot.slack.blocks.common import (
     LEVEL_MARK,
     ago,
     clip,
+    code,
     context,
     esc,
     header,
+    link,
     metrics_line,
     section,
     slack_date,
@@ -47,6 +49,7 @@ from core.promotion.cards import (
     NoteLine,
     StepLine,
     VoteLine,
+    metric_regressions,
 )
 from core.promotion.policy import PolicySummary
 from core.promotion.states import ApprovalSnapshot, ApprovalState, parse_time, rollout_steps
@@ -138,12 +141,12 @@ def _training_job(approval: ApprovalSnapshot) -> str:
     job = (approval.context.get("source") or {}).get("training_job") or {}
     if not job.get("id"):
         return "unknown"
-    text = f"`{esc(job['id'])}`"
+    text = f"{code(job['id'])}"
     if job.get("status"):
         text += f" {esc(job['status'])}"
     parameters = job.get("parameters") or {}
     if parameters:
-        text += "\n" + ", ".join(f"{esc(k)}={esc(v)}" for k, v in sorted(parameters.items()))
+        text += "\n" + ", ".join(code(f"{k}={v}") for k, v in sorted(parameters.items()))
     return text
 
 
@@ -198,19 +201,40 @@ def step_line(step: Step) -> str:
     return line
 
 
+def regression_text(approval: ApprovalSnapshot, *, mrkdwn: bool = True) -> str | None:
+    """``v2 is worse than v1, which serves prod: accuracy −0.089 · f1 −0.130``, or None."""
+    worse = metric_regressions(approval)
+    if not worse:
+        return None
+    served = (approval.context.get("target") or {}).get("version")
+    changes = " · ".join(f"{w.metric} {w.change:+.3f}".replace("-", "−") for w in worse)
+    if not mrkdwn:
+        return (
+            f"v{approval.version} is worse than v{served}, which serves {approval.target_env}: "
+            f"{changes}."
+        )
+    return (
+        f":warning: *v{esc(approval.version)} is worse than v{esc(served)}, which serves "
+        f"{esc(approval.target_env)}*: {esc(changes)}"
+    )
+
+
 def _buttons(approval: ApprovalSnapshot, policy: PolicySummary) -> ActionsBlock:
     confirm = None
-    if policy.production:
+    worse = regression_text(approval, mrkdwn=False)
+    if policy.production or worse:
+        # Whether the clicker may approve is only known on the click, so the dialog does not
+        # promise that their approval counts.
+        text = (
+            f"Approving promotes {approval.model} v{approval.version} into "
+            f"{approval.target_env} once the policy is met; the bot then rolls it out."
+        )
         confirm = ConfirmObject(
-            title="Approve for production?",
-            text=clip(
-                f"Your approval counts towards promoting {approval.model} v{approval.version} "
-                f"into {approval.target_env}. Once the policy is met the bot rolls it out.",
-                300,
-            ),
-            confirm="Approve",
+            title="Approve a worse model?" if worse else "Approve for production?",
+            text=PlainTextObject(text=clip(f"{worse} {text}" if worse else text, 300)),
+            confirm="Approve anyway" if worse else "Approve",
             deny="Not yet",
-            style="primary",
+            style="danger" if worse else "primary",
         )
     return ActionsBlock(
         block_id=f"approval-actions-{approval.id}",
@@ -239,8 +263,11 @@ def approval_card_blocks(reply: ApprovalCardReply) -> list[Block]:
             f"{approval.source_env} → {approval.target_env}"
         ),
         section(_status(approval, policy)),
-        section("", fields=_fields(approval, policy)),
     ]
+    worse = regression_text(approval)
+    if worse and not approval.state.finished:
+        blocks.append(section(worse))
+    blocks.append(section("", fields=_fields(approval, policy)))
     for extra in (_verdicts(approval), _votes(approval)):
         if extra:
             blocks.append(section(extra))
@@ -254,8 +281,8 @@ def approval_card_blocks(reply: ApprovalCardReply) -> list[Block]:
         blocks.append(_buttons(approval, policy))
     blocks.append(
         context(
-            f"Request `{approval.id}` · `/mlops audit {esc(approval.model)} --request "
-            f"{approval.id}` shows its trail"
+            f"Request {code(approval.id)} · "
+            f"{code(f'/mlops audit {approval.model} --request {approval.id}')} shows its trail"
         )
     )
     return blocks
@@ -264,7 +291,12 @@ def approval_card_blocks(reply: ApprovalCardReply) -> list[Block]:
 def card_link_blocks(reply: CardLinkReply) -> list[Block]:
     approval = reply.approval
     assert approval is not None
-    where = f"<{reply.link}|open the card>" if reply.link else "see the approvals channel"
+    where = link(reply.link, "open the card") if reply.link else "see the approvals channel"
+    if reply.title:
+        text = f":white_check_mark: *{esc(reply.title)}*"
+        if reply.detail:
+            text += f"\n{esc(reply.detail)}"
+        return [section(f"{text}\nThe card: {where}.")]
     return [
         section(
             f":white_check_mark: Your promotion request for *{esc(approval.model)}* "
@@ -366,15 +398,15 @@ def ended_line_text(line: EndedLine) -> str:
 
 
 def _request_line(approval: ApprovalSnapshot, extra: str) -> str:
-    link = approval.context.get("permalink")
+    permalink = approval.context.get("permalink")
     name = (
-        f"<{link}|{esc(approval.model)} v{esc(approval.version)}>"
-        if link
+        link(permalink, f"{approval.model} v{approval.version}")
+        if permalink
         else (f"*{esc(approval.model)}* v{esc(approval.version)}")
     )
     return (
         f"{name} {esc(approval.source_env)} → {esc(approval.target_env)} · requested by "
-        f"{user(approval.requester)} · {extra} · `{approval.id}`"
+        f"{user(approval.requester)} · {extra} · {code(approval.id)}"
     )
 
 
@@ -478,7 +510,7 @@ def audit_blocks(reply: AuditReply) -> list[Block]:
     for entry in reply.entries:
         actor = user(entry.actor) if entry.actor.startswith(("U", "W")) else esc(entry.actor)
         env = f" [{esc(entry.environment)}]" if entry.environment and not reply.environment else ""
-        subject = f" `{esc(entry.subject)}`" if entry.subject and not reply.request else ""
+        subject = f" {code(entry.subject)}" if entry.subject and not reply.request else ""
         rows.append(
             f"`{entry.at:%Y-%m-%d %H:%M:%S}` {actor}{env} {esc(describe_entry(entry))}{subject}"
         )

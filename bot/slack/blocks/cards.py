@@ -7,11 +7,13 @@ from slack_sdk.models.blocks import ActionsBlock, Block, ButtonElement, DividerB
 from bot.slack.blocks.common import (
     TONE_MARK,
     ago,
+    code,
     context,
     duration,
     esc,
     header,
     metrics_line,
+    pre,
     section,
     user,
 )
@@ -28,6 +30,7 @@ from core.replies import (
     TableReply,
     Tone,
 )
+from infra.redact import public_text
 
 STEP_MARK = {
     StepState.PENDING: ":white_circle:",
@@ -55,7 +58,7 @@ def error_blocks(reply: ErrorReply) -> list[Block]:
         text += f"\nDid you mean *{esc(reply.suggestion)}*?"
     blocks: list[Block] = [section(text)]
     if reply.usage:
-        blocks.append(context(f"Usage: `{esc(reply.usage)}` · `/mlops help` lists every command"))
+        blocks.append(context(f"Usage: {code(reply.usage)} · `/mlops help` lists every command"))
     return blocks
 
 
@@ -66,8 +69,8 @@ def help_blocks(reply: HelpReply) -> list[Block]:
     for command in reply.commands:
         blocks.append(
             section(
-                f"*{esc(command.name)}* — {esc(command.summary)}\n`{esc(command.usage)}`\n"
-                f"e.g. `{esc(command.example)}`"
+                f"*{esc(command.name)}* — {esc(command.summary)}\n{code(command.usage)}\n"
+                f"e.g. {code(command.example)}"
             )
         )
     return blocks
@@ -110,17 +113,23 @@ def job_blocks(reply: JobReply) -> list[Block]:
     if job is not None:
         fields = [f"*Job*\n{job_text(job)}", f"*Environment*\n{esc(job.environment)}"]
         if job.parameters:
-            params = ", ".join(f"{esc(k)}={esc(v)}" for k, v in sorted(job.parameters.items()))
+            params = ", ".join(code(f"{k}={v}") for k, v in sorted(job.parameters.items()))
             fields.append(f"*Parameters*\n{params}")
         if job.metrics:
             text = metrics_line(job.metrics)
             if reply.baseline_metrics:
-                text += f"\n_serving now:_ {metrics_line(reply.baseline_metrics)}"
+                source = esc(reply.baseline_source) if reply.baseline_source else "serving now"
+                text += f"\n_{source}:_ {metrics_line(reply.baseline_metrics)}"
             fields.append(f"*Metrics*\n{text}")
         blocks.append(section("", fields=fields))
         if job.error or (job.status.value == "failed" and job.log_tail):
-            tail = "\n".join(job.log_tail.strip().splitlines()[-15:])[-2500:]
-            blocks.append(section(f"*Error*: {esc(job.error or 'see log')}\n```{esc(tail)}```"))
+            # Never a server path, command line or traceback in a channel: the full log
+            # stays behind the job's link.
+            tail = "\n".join(public_text(job.log_tail).strip().splitlines()[-15:])[-2500:]
+            text = f"*Error*: {esc(public_text(job.error) or 'see the log')}"
+            if tail:
+                text += f"\n{pre(tail)}"
+            blocks.append(section(text))
     who = f"Requested by {user(reply.requested_by)}" if reply.requested_by else ""
     footer = " · ".join(part for part in (who, esc(reply.reason)) if part)
     if footer:
@@ -150,11 +159,21 @@ def jobs_blocks(reply: JobsReply) -> list[Block]:
     if reply.scheduled:
         blocks.append(DividerBlock())
         lines = [
-            f"`{esc(s.name)}` next {ago(s.next_run) if s.next_run else 'paused'} · {esc(s.trigger)}"
+            f"{code(s.name)} next {ago(s.next_run) if s.next_run else 'paused'} · "
+            f"{trigger_text(s.trigger)}"
             for s in reply.scheduled[:25]
         ]
         blocks.append(section("*Scheduled*\n" + "\n".join(lines)))
     return blocks
+
+
+def trigger_text(trigger: str) -> str:
+    """``cron */2 * * * * UTC`` with the expression as code (mrkdwn would bold ``*/2 *``)."""
+    if trigger.startswith("cron "):
+        expression = trigger.removeprefix("cron ").removesuffix(" UTC")
+        zone = " UTC" if trigger.endswith(" UTC") else ""
+        return f"cron {code(expression)}{zone}"
+    return esc(trigger)
 
 
 def table_blocks(reply: TableReply) -> list[Block]:
@@ -163,7 +182,7 @@ def table_blocks(reply: TableReply) -> list[Block]:
         blocks.append(section(esc(reply.empty)))
         return blocks
     chunk: list[str] = []
-    for row in reply.rows:
+    for row in (esc(r) for r in reply.rows):
         if sum(len(r) + 1 for r in chunk) + len(row) > 2800:
             blocks.append(section("\n".join(chunk)))
             chunk = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 
@@ -40,9 +41,79 @@ LEVEL_MARK = {
 }
 
 
-def esc(text: object) -> str:
-    """Escape text for mrkdwn so it cannot mention a channel, a user or forge a link."""
+def entities(text: object) -> str:
+    """Only Slack's three entities: ``&``, ``<``, ``>`` (so text cannot mention or link).
+
+    For text mrkdwn does not format: code span contents and the notification text.
+    """
     return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+_MARKERS = "*_~"
+_WORD = re.compile(r"\S+")
+
+
+def _formats(word: str) -> bool:
+    """Whether mrkdwn could read a character of ``word`` as formatting.
+
+    ``*``, ``_`` and ``~`` open or close bold, italic and strike only beside a word boundary
+    (``*/2``, ``_x_``, ``'~a'``); inside a word (``tenure_months``, ``2*3``) they are literal.
+    A backtick pairs with any other one, wherever it is.
+    """
+    if "`" in word:
+        return True
+    for i, ch in enumerate(word):
+        if ch in _MARKERS:
+            before = word[i - 1] if i else ""
+            after = word[i + 1] if i + 1 < len(word) else ""
+            if not before.isalnum() or not after.isalnum():
+                return True
+    return False
+
+
+def esc(text: object) -> str:
+    """Text as mrkdwn that shows exactly ``text``: no mention, no link, no formatting.
+
+    Entities for ``&``, ``<`` and ``>``; a word in which ``*``, ``_``, ``~`` or a backtick
+    would format (``*/2 * * * *``, ``_tmp_``) goes in a code span, where mrkdwn formats
+    nothing. Slack has no backslash escape, so a code span is the only literal form.
+    """
+    return _WORD.sub(
+        lambda m: code(m.group()) if _formats(m.group()) else entities(m.group()), str(text)
+    )
+
+
+# Slack's mrkdwn has no escape for a backtick inside code; U+02CB MODIFIER LETTER GRAVE ACCENT
+# looks the same and cannot end the span.
+_GRAVE_LOOKALIKE = "\u02cb"
+
+
+def code(value: object) -> str:
+    """``value`` as an inline code span: shown literally, ``*``, ``_`` and ``~`` included.
+
+    For everything user-supplied or technical (cron, parameters, paths, names, error text):
+    mrkdwn reads ``*/2 * * * *`` as bold otherwise. A newline would end the span, so it
+    becomes a space; a backtick becomes its look-alike.
+    """
+    text = entities(value).replace("`", _GRAVE_LOOKALIKE).replace("\r", " ").replace("\n", " ")
+    return f"`{text}`" if text.strip() else "` `"
+
+
+def pre(value: object) -> str:
+    """``value`` as a preformatted block (multi-line output such as a log tail), literally."""
+    text = entities(value).replace("```", _GRAVE_LOOKALIKE * 3)
+    return f"```{text}```"
+
+
+_URL = re.compile(r"https?://[^\s<>|`]+")
+
+
+def link(url: str | None, label: str) -> str:
+    """``<url|label>`` for a web address; just the label for anything else (a ``file:`` path,
+    a value with ``|`` or ``>`` that would end the token early)."""
+    if url and _URL.fullmatch(url):
+        return f"<{url}|{entities(label)}>"
+    return esc(label)
 
 
 def clip(text: str, limit: int) -> str:

@@ -1,5 +1,5 @@
-"""App Home: the models overview, pending approvals (those waiting for the viewer first) and
-open alerts."""
+"""App Home: the models overview, pending approvals (those waiting for the viewer first),
+open alerts (with who acknowledged them) and the mutes in force."""
 
 from __future__ import annotations
 
@@ -10,8 +10,18 @@ from slack_sdk.models.blocks import Block, DividerBlock
 from slack_sdk.models.views import View
 
 from bot.slack.blocks.cards import models_blocks
-from bot.slack.blocks.common import LEVEL_MARK, ago, context, esc, header, section, user
-from core.monitoring_state import OpenAlert
+from bot.slack.blocks.common import (
+    LEVEL_MARK,
+    ago,
+    context,
+    esc,
+    header,
+    link,
+    section,
+    slack_date,
+    user,
+)
+from core.monitoring_state import ActiveMute, OpenAlert
 from core.replies import ModelsReply, PendingApproval
 
 
@@ -22,6 +32,7 @@ def home_view(
     *,
     viewer: str,
     is_approver: Callable[[str], bool],
+    mutes: Sequence[ActiveMute] = (),
 ) -> dict[str, Any]:
     blocks: list[Block] = models_blocks(models)
     blocks.append(DividerBlock())
@@ -34,12 +45,12 @@ def home_view(
     for p in waiting[:10]:
         yours = is_approver(p.target_env) and p.requester != viewer
         mark = ":point_right: *waiting for you* · " if yours else ""
-        link = f" · <{p.link}|open the card>" if p.link else ""
+        card = f" · {link(p.link, 'open the card')}" if p.link else ""
         blocks.append(
             section(
                 f"{mark}*{esc(p.model)}* v{esc(p.version)} {esc(p.source_env)} → {esc(p.target_env)}\n"
                 f"requested by {user(p.requester)} · {p.votes}/{p.required} approvals · "
-                f"expires {ago(p.expires_at)}{link}"
+                f"expires {ago(p.expires_at)}{card}"
             )
         )
     blocks.append(DividerBlock())
@@ -54,7 +65,20 @@ def home_view(
                 f"{esc(alert.signal)} ({esc(alert.severity)})\n{esc(alert.headline)}"
             )
         )
+        about = f"open since {ago(alert.opened_at)} · {alert.breach_count} checks in breach"
+        if alert.acknowledged_by:
+            about += f" · :eyes: acknowledged by {user(alert.acknowledged_by)}"
+        blocks.append(context(about))
+    blocks.append(DividerBlock())
+    blocks.append(header("Muted"))
+    if not mutes:
+        blocks.append(section("No alerts are muted."))
+    for mute in mutes[:10]:
+        what = "all alerts" if mute.signal == "*" else f"{esc(mute.signal)} alerts"
         blocks.append(
-            context(f"open since {ago(alert.opened_at)} · {alert.breach_count} checks in breach")
+            section(
+                f":no_bell: *{esc(mute.model)}* {what} until {slack_date(mute.until)} · "
+                f"muted by {user(mute.by)}"
+            )
         )
     return View(type="home", blocks=blocks[:100]).to_dict()

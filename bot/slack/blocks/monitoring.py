@@ -13,15 +13,18 @@ from slack_sdk.models.blocks import (
     ButtonElement,
     ConfirmObject,
     DividerBlock,
+    PlainTextObject,
 )
 
 from bot.slack.blocks.common import (
     LEVEL_MARK,
     MAX_SECTION_TEXT,
     clip,
+    code,
     context,
     esc,
     header,
+    pre,
     section,
     slack_date,
     user,
@@ -59,7 +62,7 @@ def _mark(level: str) -> str:
 
 def _finding_line(finding: Finding, headline: str = "") -> str:
     line = (
-        f"{_mark(finding.level)} `{esc(finding.name)}` {esc(finding.value)} — {esc(finding.limit)}"
+        f"{_mark(finding.level)} {code(finding.name)} {esc(finding.value)} — {esc(finding.limit)}"
     )
     if finding.note and finding.level != "healthy" and finding.note not in headline:
         line += f"\n      _{esc(finding.note)}_"
@@ -193,8 +196,20 @@ def alert_blocks(reply: AlertReply) -> list[Block]:
     return blocks
 
 
+def alert_state_text(alert: AlertView) -> str:
+    """``open``, or ``open · acknowledged by @bob`` / ``open · muted until …``: the state
+    field agrees with what people did to the alert."""
+    parts = [esc(alert.state)]
+    if alert.state != "resolved":
+        if alert.acknowledged_by:
+            parts.append(f"acknowledged by {user(alert.acknowledged_by)}")
+        if alert.muted_until is not None:
+            parts.append(f"muted until {slack_date(alert.muted_until)}")
+    return " · ".join(parts)
+
+
 def _alert_fields(alert: AlertView) -> list[str]:
-    fields = [f"*State*\n{esc(alert.state)}"]
+    fields = [f"*State*\n{alert_state_text(alert)}"]
     if alert.opened_at is not None:
         fields.append(f"*First seen*\n{slack_date(alert.opened_at)}")
     if alert.last_checked_at is not None:
@@ -236,7 +251,9 @@ def _alert_actions(alert: AlertView) -> list[ButtonElement]:
                 style="primary" if alert.retrain_mode == "ask" else None,
                 confirm=ConfirmObject(
                     title="Retrain?",
-                    text=f"Submit the retraining pipeline of {alert.model} now?",
+                    text=PlainTextObject(
+                        text=clip(f"Submit the retraining pipeline of {alert.model} now?", 300)
+                    ),
                     confirm="Retrain",
                     deny="Cancel",
                 ),
@@ -258,15 +275,15 @@ def details_blocks(reply: DetailsReply) -> list[Block]:
     chunk: list[str] = []
     budget = MAX_SECTION_TEXT - 10
     for line in reply.lines or ("(no details recorded)",):
-        text = esc(line)
+        text = str(line)
         if chunk and sum(len(c) + 1 for c in chunk) + len(text) > budget:
-            blocks.append(section("```" + "\n".join(chunk) + "```"))
+            blocks.append(section(pre("\n".join(chunk))))
             chunk = []
         chunk.append(clip(text, budget))
         if len(blocks) >= 45:
             break
     if chunk:
-        blocks.append(section("```" + "\n".join(chunk) + "```"))
+        blocks.append(section(pre("\n".join(chunk))))
     return blocks
 
 

@@ -8,7 +8,7 @@ from typing import Any
 from slack_sdk.models.blocks import Block
 
 from bot.slack.blocks import cards
-from bot.slack.blocks.common import MAX_FALLBACK_TEXT, check_limits, clip, esc
+from bot.slack.blocks.common import MAX_FALLBACK_TEXT, check_limits, clip, entities
 from bot.slack.blocks.status import status_blocks
 from core import replies as r
 
@@ -70,5 +70,5 @@ def message_payload(reply: r.Reply) -> dict[str, Any]:
             return {"text": TEXT_RENDERERS[cls](reply)}
     return {
         "blocks": render(reply),
-        "text": clip(esc(reply.fallback_text), MAX_FALLBACK_TEXT),
+        "text": clip(entities(reply.fallback_text), MAX_FALLBACK_TEXT),
     }

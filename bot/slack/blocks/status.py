@@ -9,10 +9,12 @@ from slack_sdk.models.blocks import Block, DividerBlock
 from bot.slack.blocks.common import (
     LEVEL_MARK,
     ago,
+    code,
     context,
     duration,
     esc,
     header,
+    link,
     metrics_line,
     section,
     slack_date,
@@ -45,13 +47,18 @@ def environment_blocks(env: EnvironmentStatus) -> list[Block]:
     else:
         serving_text = "no traffic"
     deployments = "\n".join(
-        f"`{esc(d.name)}` v{esc(d.model_version)} {d.traffic}%"
+        f"{code(d.name)} v{esc(d.model_version)} {d.traffic}%"
         + (f" (mirror {d.mirror_traffic}%)" if d.mirror_traffic else "")
         + ("" if d.healthy else f" :warning: {esc(d.provisioning_state)}")
         for d in state.deployments
     )
+    # One line per deployment, named: a bare "1 × local-process" beside two deployments left
+    # the reader guessing which one it was.
     instances = (
-        "\n".join(f"{d.instance_count} × {esc(d.instance_type or 'default')}" for d in serving[:2])
+        "\n".join(
+            f"{code(d.name)} {d.instance_count} × {esc(d.instance_type or 'default')}"
+            for d in state.deployments[:4]
+        )
         or "-"
     )
     metrics = (
@@ -63,7 +70,7 @@ def environment_blocks(env: EnvironmentStatus) -> list[Block]:
     )
     blocks: list[Block] = [
         section(
-            f"*{esc(env.name)}*  {health}\nserving {serving_text} on `{esc(state.endpoint)}`",
+            f"*{esc(env.name)}*  {health}\nserving {serving_text} on {code(state.endpoint)}",
             fields=[
                 f"*Deployments*\n{deployments}",
                 f"*Instances*\n{instances}",
@@ -88,22 +95,23 @@ def environment_blocks(env: EnvironmentStatus) -> list[Block]:
 
 
 def job_text(job: JobInfo) -> str:
-    text = f"{JOB_MARK[job.status]} `{esc(job.id)}` {job.status.value}"
+    text = f"{JOB_MARK[job.status]} {code(job.id)} {job.status.value}"
     if job.duration_seconds is not None:
         text += f" in {duration(job.duration_seconds)}"
     if job.produced_version:
         text += f" → v{esc(job.produced_version)}"
     text += f", {ago(job.created)}"
-    if job.url:
-        text += f" · <{job.url}|open>"
+    if job.url and job.url.startswith(("https://", "http://")):
+        # A file: URL would only tell the channel where the server keeps its state.
+        text += f" · {link(job.url, 'open')}"
     return text
 
 
 def pending_text(p: PendingApproval) -> str:
-    link = f" · <{p.link}|card>" if p.link else ""
+    card = f" · {link(p.link, 'card')}" if p.link else ""
     return (
         f"v{esc(p.version)} {esc(p.source_env)} → {esc(p.target_env)} by {user(p.requester)}: "
-        f"{p.votes}/{p.required} approvals, expires {ago(p.expires_at)}{link}"
+        f"{p.votes}/{p.required} approvals, expires {ago(p.expires_at)}{card}"
     )
 
 

@@ -1,4 +1,4 @@
-"""Events: App Home shows the overview, pending approvals and the viewer's open alerts."""
+"""Events: App Home shows the overview, pending approvals, open alerts and mutes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from bot.slack.blocks.home import home_view
 from bot.slack.services import Services
 from commands.context import CommandContext, Invocation
 from commands.models import overview
-from core.monitoring_state import open_alerts, pending_approvals
+from core.monitoring_state import active_mutes, open_alerts, pending_approvals
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,7 @@ def publish_home(services: Services, user_id: str) -> None:
         is_approver=lambda env: services.access.is_member(
             user_id, services.settings.environment(env).approval.approvers
         ),
+        mutes=active_mutes(services.store, services.monitor.clock()),
     )
     try:
         services.client.views_publish(user_id=user_id, view=view)

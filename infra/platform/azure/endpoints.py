@@ -43,6 +43,7 @@ from infra.platform.base import (
     PlatformError,
     SmokeTestResult,
 )
+from infra.platform.base import deployment_name as free_deployment_name
 
 DEFAULT_INSTANCE_TYPE = "Standard_DS3_v2"
 DEPLOYMENT_HEADER = "azureml-model-deployment"
@@ -188,7 +189,9 @@ class EndpointManager:
         """Validate and prepare synchronously (bad input fails at once), deploy in a worker."""
         state = self.state(model, env)
         model_uri = self._model_reference(model, version, env)
-        name = deployment_name or self._free_name(model, version, state)
+        name = deployment_name or free_deployment_name(
+            model, version, (d.name for d in state.deployments)
+        )
         if not _DEPLOYMENT_NAME.match(name):
             raise InvalidRequestError(
                 f"deployment name {name!r} must be 3-32 letters, digits or '-', starting with a letter"
@@ -263,25 +266,6 @@ class EndpointManager:
             f"{self.clients.workspace_scope(env).description} nor in "
             f"{self.clients.registry_scope().description}; promote it first"
         )
-
-    @staticmethod
-    def _free_name(model: str, version: str, state: EndpointState) -> str:
-        """``<model>-v<version>`` (Azure: 3-32 letters, digits, '-'), numbered if already taken."""
-        taken = {d.name.lower() for d in state.deployments}
-        suffix = re.sub(r"[^a-zA-Z0-9-]", "-", f"-v{version}")[:12]
-        stem = (
-            re.sub(r"[^a-zA-Z0-9-]", "-", model).strip("-")[: 27 - len(suffix)].rstrip("-")
-            or "model"
-        )
-        if not stem[0].isalpha():
-            stem = f"m{stem}"[: 27 - len(suffix)]
-        base = f"{stem}{suffix}"
-        if base.lower() not in taken:
-            return base
-        n = 2
-        while f"{base}-{n}".lower() in taken:
-            n += 1
-        return f"{base}-{n}"
 
     def _serving_deployment(self, state: EndpointState, env: str) -> Any:
         primary = state.primary or (state.deployments[0] if state.deployments else None)

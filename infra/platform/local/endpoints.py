@@ -23,6 +23,7 @@ from infra.platform.base import (
     EndpointState,
     InvalidRequestError,
     NotFoundError,
+    deployment_name,
 )
 from infra.platform.local.db import Database, deployments, endpoints, utcnow
 
@@ -100,7 +101,7 @@ class EndpointStore:
                     )
                 )
             }
-            chosen = name or free_name(taken, model, version)
+            chosen = name or deployment_name(model, version, taken)
             if chosen in taken:
                 raise ConflictError(
                     f"deployment {chosen!r} already exists on {endpoint} in {self.env} (version "
@@ -211,20 +212,6 @@ def to_deployment(row: Any) -> Deployment:
         instance_type=row.instance_type,
         instance_count=row.instance_count,
     )
-
-
-def free_name(taken: Mapping[str, str], model: str, version: str) -> str:
-    """blue, else green, else ``<model>-v<version>`` made unique."""
-    for color in ("blue", "green"):
-        if color not in taken:
-            return color
-    base = re.sub(r"[^a-z0-9-]", "-", f"{model}-v{version}".lower())[:28].strip("-")
-    if not base or not base[0].isalpha():
-        base = f"d-{base}"
-    name, suffix = base, 2
-    while name in taken:
-        name, suffix = f"{base}-{suffix}", suffix + 1
-    return name
 
 
 def checked_split(

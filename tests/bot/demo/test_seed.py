@@ -189,7 +189,7 @@ def test_simulated_live_traffic_is_scored_and_labelled(seeded: Seeded, tmp_path:
             platform, settings, DEMO_MODEL, "prod", 150, drifted=True, seed=2, now=later
         )
         assert calm.requests == drifted.requests == 150 and calm.errors == 0
-        assert calm.by_deployment == {"blue": 150}
+        assert calm.by_deployment == {"churn-model-v1": 150}
         assert calm.accuracy is not None and drifted.accuracy is not None
         assert drifted.accuracy < calm.accuracy
         window = platform.production_data(

@@ -313,3 +313,16 @@ def test_production_data_holds_the_window_only(platform_env: PlatformHarness) ->
         h.model, env, now - timedelta(days=3), now - timedelta(days=2)
     )
     assert earlier.empty
+
+
+def test_deployment_names_are_one_scheme_on_every_platform() -> None:
+    from infra.platform.base import deployment_name
+
+    assert deployment_name("churn-model", "4", []) == "churn-model-v4"
+    assert deployment_name("churn-model", "4", ["CHURN-MODEL-V4"]) == "churn-model-v4-2"
+    assert deployment_name("churn-model", "4", ["churn-model-v4", "churn-model-v4-2"]) == (
+        "churn-model-v4-3"
+    )
+    assert deployment_name("9_Lives", "1", []) == "m9-lives-v1"
+    long = deployment_name("a" * 60, "123", [])
+    assert len(long) <= 32 and long.endswith("-v123")

@@ -86,6 +86,18 @@ models:
         GOOD_MODEL + "  - name: churn-model\n    task: regression\n",
         "model names must be unique",
     ),
+    "parameter_default_of_the_wrong_type": (
+        GOOD_MODEL
+        + "    retraining:\n      parameters: {max_iter: lots}\n"
+        + "      parameter_types: {max_iter: int}\n",
+        "models[0].retraining: parameters.max_iter: the default does not fit: max_iter expects "
+        "an integer, got 'lots'",
+    ),
+    "parameter_range_upside_down": (
+        GOOD_MODEL + "    retraining:\n      parameter_types:\n        rate: {type: float, "
+        "min: 1, max: 0}\n",
+        "models[0].retraining.parameter_types.rate: min (1.0) must not be above max (0.0)",
+    ),
     "bad_required_approvals": (
         "environments:\n  - name: prod\n    approval:\n      required: 0\n",
         "environments[0].approval.required: Input should be greater than or equal to 1",
@@ -153,3 +165,92 @@ def test_durations_and_principals_short_forms(tmp_path: Path) -> None:
     assert prod.approval.expiry.total_seconds() == 12 * 3600
     assert prod.approval.approvers.users == ("U012ABCDEF",)
     assert prod.approval.approvers.groups == ("ml-approvers",)
+
+
+@pytest.mark.parametrize("text", ["", "# only a comment\n", "---\n"])
+def test_an_explicit_empty_file_is_an_error(
+    text: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError, match="the configuration file is empty"):
+        load_settings(path)
+    assert main(["check-config", "--config", str(path)]) == 2
+    assert "is empty" in capsys.readouterr().err
+
+
+UNSATISFIABLE = {
+    "no_approvers": (
+        "environments:\n  - name: dev\n    allow_direct_deploy: true\n  - name: prod\n"
+        "    approval:\n      required: 2\n",
+        "environments[1].approval.approvers: empty, so the 2 required approvals into prod",
+    ),
+    "more_required_than_users": (
+        "environments:\n  - name: dev\n    allow_direct_deploy: true\n  - name: prod\n"
+        "    approval:\n      approvers: [U012ABCDEF, U0BOBBBBB]\n      required: 3\n",
+        "environments[1].approval.required: 3 approvals into prod but only 2 approvers listed",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNSATISFIABLE))
+def test_check_config_reports_a_policy_nobody_can_satisfy(
+    case: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    text, expected = UNSATISFIABLE[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text + GOOD_MODEL)
+    assert expected in load_settings(path).policy_problems()[0]
+    assert main(["check-config", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "can never be satisfied" in err
+    assert expected in " ".join(err.split())
+
+
+@pytest.mark.parametrize(
+    "approvers",
+    ["['*']", "['@ml-approvers']", "[U012ABCDEF, '@ml-approvers']", "[U012ABCDEF, U0BOBBBBB]"],
+)
+def test_policies_someone_can_satisfy_pass(approvers: str, tmp_path: Path) -> None:
+    # A group's size is only known in Slack, so a policy naming a group is taken as satisfiable.
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "environments:\n  - name: dev\n  - name: prod\n    approval:\n"
+        f"      approvers: {approvers}\n      required: 2\n" + GOOD_MODEL
+    )
+    assert load_settings(path).policy_problems() == []
+    assert main(["check-config", "--config", str(path)]) == 0
+
+
+def test_the_first_environment_and_direct_deploys_need_no_approvers(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "environments:\n  - name: dev\n  - name: staging\n    allow_direct_deploy: true\n"
+        "  - name: prod\n    approval:\n      approvers: ['*']\n" + GOOD_MODEL
+    )
+    assert load_settings(path).policy_problems() == []
+
+
+def test_parameter_types_are_declared_or_taken_from_the_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        GOOD_MODEL + "    retraining:\n      parameters: {max_iter: 200, rate: 0.1, tag: a}\n"
+        "      parameter_types:\n        solver: {choices: [lbfgs, adam]}\n"
+        "        depth: {type: int, min: 1}\n        early: bool\n"
+    )
+    retraining = load_settings(path).model("churn-model").retraining
+    assert (
+        retraining.parameter_problems(
+            {"max_iter": "300", "rate": "1e-3", "tag": "x*y", "solver": "adam", "depth": "9"}
+        )
+        == []
+    )
+    assert retraining.parameter_problems(
+        {"max_iter": "2.5", "rate": "fast", "solver": "sgd", "depth": "0", "early": "maybe"}
+    ) == [
+        "depth expects an integer of at least 1, got '0'",
+        "early expects true or false, got 'maybe'",
+        "max_iter expects an integer, got '2.5'",
+        "rate expects a number, got 'fast'",
+        "solver expects one of lbfgs, adam, got 'sgd'",
+    ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 from bot.sandbox import seed
@@ -23,6 +24,10 @@ def test_two_approvals_needed_then_rollout_succeeds(make_bot, tmp_path: Path) ->
     assert approval.required == 2
 
     before = bot.card(ts)
+    # Nothing changed between posting the card and recording it: Slack must not show a
+    # brand-new card as "(edited)".
+    bot.wait_ephemeral(seed.ALICE, "open the card")
+    assert "edited" not in bot.card(ts)
     buttons = _actions(before)[0]["elements"]
     assert [b["action_id"] for b in buttons] == [
         "approval_approve",
@@ -34,10 +39,12 @@ def test_two_approvals_needed_then_rollout_succeeds(make_bot, tmp_path: Path) ->
     text = bot.card_text(ts)
     assert "0 of 2 approvals" in text and "@ml-approvers" in text and "v1" in text
     link = bot.wait_ephemeral(seed.ALICE, "open the card")
-    # The command's own answer names the request (it may land after the link: the card is
-    # posted by the desk's thread while the command is still answering).
-    assert "requested" in bot.wait_ephemeral(seed.ALICE, approval.id)
+    # One answer: the command waits a moment for the card and names the request, its policy
+    # and the card's link together (the desk leaves the link to it).
+    assert "requested" in link and approval.id in link and "It needs 2" in link
     assert "/archives/" in link
+    time.sleep(0.5)  # a second message would come from the desk right after the card
+    assert len([t for t in bot.ephemeral_texts(seed.ALICE) if approval.id in t]) == 1
 
     bot.click(ts, "approval_approve", seed.BOB)
     bot.wait_ephemeral(seed.BOB, "1 of 2")

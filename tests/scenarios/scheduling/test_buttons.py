@@ -84,6 +84,8 @@ def test_acknowledge_once_even_on_a_double_click(make_harness: Callable[..., Har
     clicker.press(alert["ts"], "alert_ack")
     card = text_of(harness.slack.messages(seed.ALERTS_CHANNEL)[0])
     assert "Acknowledged by <@U0ALICE>" in card and "alert_ack" not in card
+    # The State field agrees: not a bare "open" any more.
+    assert "*State*\\nopen · acknowledged by <@U0ALICE>" in card
     notes = [
         r["text"] for r in harness.replies(alert["ts"]) if "acknowledged" in (r.get("text") or "")
     ]
@@ -113,6 +115,8 @@ def test_mute_24h_from_the_card(make_harness: Callable[..., Harness]) -> None:
 def test_details_posts_the_full_report_once(make_harness: Callable[..., Harness]) -> None:
     harness, clicker, alert = open_alert(make_harness)
     clicker.press(alert["ts"], "alert_details")
+    # The report goes to the thread, which the clicker may not have open: they are told.
+    assert "posted in this alert's thread" in clicker.last_answer()
     clicker.press(alert["ts"], "alert_details")
     details = [r for r in harness.replies(alert["ts"]) if "Full report" in text_of(r)]
     assert len(details) == 1

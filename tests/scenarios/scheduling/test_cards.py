@@ -112,7 +112,7 @@ def test_open_alert_exact_json() -> None:
                     confirm={
                         "title": {"type": "plain_text", "text": "Retrain?", "emoji": True},
                         "text": {
-                            "type": "mrkdwn",
+                            "type": "plain_text",
                             "text": "Submit the retraining pipeline of churn now?",
                         },
                         "confirm": {"type": "plain_text", "text": "Retrain", "emoji": True},

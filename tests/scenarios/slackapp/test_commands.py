@@ -128,7 +128,7 @@ def test_bad_input_changes_nothing(bot: RunningBot) -> None:
     assert all(r.args.get("response_type") == "ephemeral" for r in replies)
     joined = " ".join(blocks_text(r.args) for r in replies)
     for expected in (
-        "expected a model and a version",
+        "expected the version of churn-model to deploy to dev",
         "Not found",
         "whole percentage",
         "unknown environment 'staging'",
@@ -206,6 +206,29 @@ def test_bad_signature_is_refused_and_changes_nothing(bot: RunningBot) -> None:
 
 
 def test_app_home_shows_overview_and_pending_work(bot: RunningBot) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from infra.store import Alert
+    from jobs.alerts.mutes import set_mute
+
+    now = datetime.now(UTC)
+    store = bot.runtime.store
+    set_mute(store, "churn-model", "drift", now + timedelta(hours=24), seed.CAROL, now)
+    with store.session() as session:
+        session.add(
+            Alert(
+                fingerprint="churn-model/prod/performance",
+                model="churn-model",
+                environment="prod",
+                signal="performance",
+                severity="warning",
+                state="open",
+                summary={"headline": "accuracy 0.70 below 0.75"},
+                opened_at=now,
+                breach_count=1,
+                acknowledged_by=seed.ALICE,
+            )
+        )
     bot.send(bot.slack.interactions.open_home(seed.BOB))
     call = bot.slack.wait_for("views.publish", timeout=10)
     assert call.args["user_id"] == seed.BOB
@@ -215,6 +238,8 @@ def test_app_home_shows_overview_and_pending_work(bot: RunningBot) -> None:
         else __import__("json").loads(call.args["view"])
     )
     assert "churn-model" in text and "Pending approvals" in text and "Open alerts" in text
+    assert f"acknowledged by <@{seed.ALICE}>" in text
+    assert "drift alerts until" in text and f"muted by <@{seed.CAROL}>" in text
 
 
 def test_probes(bot: RunningBot) -> None:

@@ -166,3 +166,33 @@ def test_limits_are_enforced() -> None:
         check_limits([section("x")] * 51)
     long = section("y" * 5000)
     assert len(check_limits([long])[0]["text"]["text"]) == 3000
+
+
+def test_a_retrain_result_says_whose_metrics_it_compares_with() -> None:
+    from core.replies import JobReply
+
+    job = JobInfo(
+        "job-2",
+        "churn-model",
+        "dev",
+        JobStatus.COMPLETED,
+        NOW,
+        metrics={"accuracy": 0.81},
+        produced_version="4",
+    )
+    reply = JobReply(
+        heading="Retraining of churn-model finished: new version v4",
+        job=job,
+        baseline_metrics={"accuracy": 0.79},
+        baseline_source="v2 in prod",
+    )
+    [fields] = [b["fields"] for b in render(reply) if b.get("fields")]
+    shown = " ".join(f["text"] for f in fields)
+    assert "*Environment*\ndev" in shown
+    assert "_v2 in prod:_ accuracy 0.790" in shown  # not an unlabelled "serving now" under dev
+
+
+def test_instances_are_named_per_deployment() -> None:
+    text = str(message_payload(_status())["blocks"])
+    # dev has two deployments (v3 serving, v2 kept at 0%): each line says which it is.
+    assert "*Instances*\\n`green` 1 × local\\n`blue` 1 × local" in text
