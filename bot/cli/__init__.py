@@ -137,7 +137,7 @@ def _configure_logging(verbose: bool) -> None:
 def cmd_check_config(args: argparse.Namespace) -> int:
     from bot.cli.summary import settings_summary
 
-    console, _ = _consoles()
+    console, err_console = _consoles()
     settings = _load(args)
     console.print(settings_summary(settings))
     problems = settings.policy_problems()
