@@ -201,6 +201,9 @@ class AlertView:
     retrain_note: str | None = None
     """e.g. "Retraining job abc submitted automatically"."""
     flips: int = 0
+    chart_checked_at: datetime | None = None
+    """The check whose chart is in the card's thread (the card's numbers are from
+    ``last_checked_at``); the card says both when they differ."""
 
 
 @dataclass(frozen=True)

@@ -298,8 +298,12 @@ def numeric_column_drift(
     statistic: float
     p_value: float | None = None
     exact = current.exact
+    # The effect size every numeric column reports, whatever method decides its verdict: a
+    # card or chart then shows the same labelled number when a bigger window switches the
+    # method from KS to Wasserstein (issue 14 item 5).
+    effect = stats.normalized_wasserstein(current.wasserstein(reference), reference.std)
     if method is Method.WASSERSTEIN:
-        statistic = stats.normalized_wasserstein(current.wasserstein(reference), reference.std)
+        statistic = effect
         score = statistic
     elif method is Method.KS:
         statistic = current.ks(reference)
@@ -343,6 +347,7 @@ def numeric_column_drift(
         status=ColumnStatus.DRIFTED if drifted else ColumnStatus.OK,
         note="; ".join(notes) or None,
         statistic=float(statistic),
+        effect=float(effect),
         n_reference=n_ref,
         n_current=n_cur,
         exact=exact,

@@ -17,6 +17,42 @@ from engine.quality import QualityReport
 from engine.samples import ColumnKind
 from engine.verdict import Verdict
 
+EFFECT_SHORT = "W1/σ"
+"""Short label of the effect size of numeric columns (normalized Wasserstein distance)."""
+
+SHORT_METHOD = {
+    Method.WASSERSTEIN: EFFECT_SHORT,
+    Method.KS: "KS p",
+    Method.JENSEN_SHANNON: "JS",
+    Method.CHI2: "χ² p",
+    Method.PSI: "PSI",
+    Method.PEARSON_CHI2: "χ² p",
+    Method.Z: "z p",
+}
+"""Short labels of each method's score, as cards and charts print them."""
+
+STAT_LABELS = {
+    "KS p": "Kolmogorov–Smirnov p-value",
+    "χ² p": "chi-squared p-value",
+    "z p": "z-test p-value",
+    EFFECT_SHORT: "normalized Wasserstein distance (W1 ÷ reference std)",
+    "JS": "Jensen–Shannon distance",
+    "PSI": "population stability index",
+}
+
+
+def fmt_stat(value: float | None, digits: int = 3) -> str:
+    """A score as cards and charts print it: ``digits`` significant digits, "–", "∞"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    if math.isinf(value):
+        return "∞"
+    if value == 0:
+        return "0"
+    if abs(value) < 10**-digits or abs(value) >= 10**5:
+        return f"{value:.1e}"
+    return f"{value:.{digits}g}"
+
 
 class ColumnStatus(StrEnum):
     OK = "ok"
@@ -56,6 +92,9 @@ class ColumnDriftResult:
     exact: bool = True
     """False when computed from chunked summaries (binned CDFs)."""
     distribution: Distribution | None = None
+    effect: float | None = None
+    """Normalized Wasserstein distance (W1 / reference std) of a numeric column, whatever the
+    method: the effect size shown beside the verdict (None for categories)."""
 
     @property
     def tested(self) -> bool:
@@ -77,6 +116,33 @@ class ColumnDriftResult:
                 return 0.0
             return math.log(self.score) / math.log(self.threshold)
         return self.score / self.threshold if self.threshold > 0 else math.inf
+
+    @property
+    def verdict_text(self) -> str:
+        """ "drifted", "no drift" or "not tested": the method's verdict, in words."""
+        if not self.tested:
+            return "not tested"
+        return "drifted" if self.drifted else "no drift"
+
+    @property
+    def statistic_text(self) -> str:
+        """The one labelled statistic of this column that every card, chart and report shows:
+        the deciding score of its method, then the effect size when that is another number.
+
+        "KS p=0.003 · W1/σ 0.21" (a test on few rows), "W1/σ 0.21" (Wasserstein on many rows,
+        where the score is the effect size), "χ² p=0.04", "JS 0.12". Labels are in
+        :data:`STAT_LABELS`, for a chart's legend."""
+        if not self.tested or self.score is None:
+            return "not enough data"
+        short = SHORT_METHOD.get(self.method, str(self.method))
+        score = (
+            f"{short}={fmt_stat(self.score)}"
+            if self.method.is_test
+            else (f"{short} {fmt_stat(self.score)}")
+        )
+        if self.effect is None or self.method is Method.WASSERSTEIN:
+            return score
+        return f"{score} · {EFFECT_SHORT} {fmt_stat(self.effect)}"
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -46,7 +46,7 @@ from matplotlib.patches import Patch
 from core.replies import Upload
 from engine.digest import DigestRow, worst_first
 from engine.fairness import FairnessResult
-from engine.results import ColumnDriftResult, DriftReport
+from engine.results import STAT_LABELS, ColumnDriftResult, DriftReport
 from engine.samples import ColumnKind
 from engine.utilization import DeploymentUtilization, UtilizationLimits
 from engine.verdict import Verdict
@@ -197,21 +197,9 @@ def _fmt(value: float | None, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
-_SHORT_METHOD = {
-    "wasserstein": "W",
-    "ks": "KS p",
-    "jensenshannon": "JS",
-    "chi2": "χ² p",
-    "psi": "PSI",
-    "pearson_chi2": "χ² p",
-    "z": "z p",
-}
-
-
 def _score_text(result: ColumnDriftResult) -> str:
-    if not result.tested:
-        return "not enough data"
-    return f"{_SHORT_METHOD.get(str(result.method), str(result.method))} {_fmt(result.score)}"
+    """The column's labelled statistic, the very text its alert card shows."""
+    return result.statistic_text
 
 
 # --------------------------------------------------------------------------- drift
@@ -291,15 +279,10 @@ def drift_overview_chart(
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(6))
         ax.grid(axis="y", visible=False)
         if same_scale:
-            methods = sorted(
-                {
-                    _SHORT_METHOD.get(str(r.method), str(r.method)) + " = " + r.method.label
-                    for r in tested
-                }
-            )
-            ax.set_xlabel("distance   (" + ", ".join(methods) + ")")
+            ax.set_xlabel("distance   (" + _legend(tested) + ")")
         else:
             ax.set_xlabel("score ÷ threshold   (1 = threshold; p-values: log p ÷ log α)")
+            fig.text(0.015, 0.08 / height, _legend(tested), fontsize=11, color=MUTED)
         fig.suptitle(heading, x=0.015, ha="left", y=1 - 0.08 / height, va="top")
         subtitle = report.headline + ("" if not hidden else f"; {hidden} more not shown")
         ax.set_title(
@@ -311,16 +294,22 @@ def drift_overview_chart(
             pad=10,
         )
         longest = max((len(label) for label in labels), default=4)
-        _margins(fig, left=0.3 + CHAR_IN * longest, right=0.25, top=0.85, bottom=0.75)
+        _margins(
+            fig,
+            left=0.3 + CHAR_IN * longest,
+            right=0.25,
+            top=0.85,
+            bottom=0.75 if same_scale else 1.0,
+        )
 
-    height = 1.5 + 0.45 * (max(len(shown), 3) + 1)
+    height = 1.5 + 0.45 * (max(len(shown), 3) + 1) + (0.0 if same_scale else 0.25)
     drifted = [r for r in ranked if r.drifted]
     alt = f"{heading}: {report.headline}."
     if drifted:
         alt += (
             " Most drifted: "
             + ", ".join(
-                f"{r.column} ({r.method.label} {_fmt(r.score)}, threshold {_fmt(r.threshold)})"
+                f"{r.column} ({r.statistic_text}, threshold {_fmt(r.threshold)})"
                 for r in drifted[:5]
             )
             + "."
@@ -329,6 +318,17 @@ def drift_overview_chart(
     if untested:
         alt += " Not enough data for: " + ", ".join(untested[:5]) + "."
     return _deferred(draw, height, heading, alt, f"{report.model or 'data'}-drift-overview")
+
+
+def _legend(tested: Sequence[ColumnDriftResult]) -> str:
+    """What the short labels on the bars mean ("W1/σ = normalized Wasserstein distance ...")."""
+    used = {
+        label
+        for r in tested
+        for label in STAT_LABELS
+        if r.statistic_text.startswith(label) or f"· {label} " in r.statistic_text
+    }
+    return "; ".join(f"{label} = {STAT_LABELS[label]}" for label in sorted(used))
 
 
 def _distribution_panel(ax: Axes, result: ColumnDriftResult) -> None:

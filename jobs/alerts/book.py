@@ -126,6 +126,7 @@ class AlertBook:
             retrain_mode=retrain_mode(model_cfg, row.signal),
             retrain_note=summary.get("retrain_note"),
             flips=len(row.flips or []),
+            chart_checked_at=_parse(summary.get("chart_check")),
         )
 
     def message_ref(self, row: Alert) -> MessageRef | None:
@@ -281,6 +282,12 @@ class AlertBook:
         )
         if step.post_new or step.effect is Effect.REOPENED:
             summary.pop("retrain_note", None)
+        if step.post_new:
+            # The new card's thread gets this check's chart (or none: forget the old one's).
+            summary.pop("chart_check", None)
+            summary.pop("chart_shape", None)
+            if obs.chart is not None:
+                summary.update(chart_check=now.isoformat(), chart_shape=chart_shape(obs))
         return summary
 
     def _deliver(
@@ -294,10 +301,40 @@ class AlertBook:
         if ref is None:
             return None
         if step.edit:
+            row = self._post_newer_chart(row, obs) or row
             self.ctx.update(ref, AlertReply(alert=self.view(row, model_cfg)))
         if step.note:
             self.ctx.note(ref, step.note)
         return ref
+
+    def _post_newer_chart(self, row: Alert, obs: Observation) -> Alert | None:
+        """When this check changed what the card's chart would show (the level, which features
+        drifted, or the method that judged them, e.g. KS on a small window becoming Wasserstein
+        on a large one), post this check's chart into the card's thread and record it, so the
+        card can say which check its chart belongs to.
+
+        The same picture with other decimals keeps the chart in place: a chart per hourly
+        "still breaching" check would bury the thread, and the card says which check the chart
+        is from. The upload key names the check, so a retry or a second worker sends it once.
+        """
+        summary = row.summary or {}
+        checked_at = summary.get("checked_at")
+        if obs.chart is None or not checked_at:
+            return None
+        shape = chart_shape(obs)
+        if summary.get("chart_check") and summary.get("chart_shape") == shape:
+            return None
+        if not row.channel or not row.message_ts:
+            return None  # the card itself is still queued with its first chart
+        self.ctx.out.upload(
+            f"{card_key(row)}:charts:{checked_at}",
+            row.channel,
+            [obs.chart],
+            thread_ts=row.message_ts,
+        )
+        return self.set_fields(
+            row.fingerprint, summary={"chart_check": checked_at, "chart_shape": shape}
+        )
 
     def _post_card(self, row: Alert, obs: Observation, model_cfg: ModelConfig) -> MessageRef | None:
         """Post the card of a new incident (and its chart into the card's thread).
@@ -366,6 +403,23 @@ class AlertBook:
 def card_key(row: Alert) -> str:
     """The outbox key of an incident's card: one card per fingerprint and opening time."""
     return f"alert:{row.fingerprint}:{_iso(row.opened_at)}"
+
+
+def chart_shape(obs: Observation) -> str:
+    """What a chart shows at a glance: the level and, per feature, its verdict and the method
+    behind it ("tenure breach KS p"...). Another decimal is not another picture."""
+    parts = [obs.level]
+    # A drift finding's limit is its verdict and rule ("drifted (drift when KS p < 0.05)").
+    # Sorted: the ranking by score reorders features from check to check.
+    parts.extend(sorted(f"{f.name}|{f.level.value}|{f.limit}" for f in obs.findings))
+    return "\n".join(parts)
+
+
+def _parse(value: Any) -> datetime | None:
+    try:
+        return datetime.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 import pandas as pd
 
@@ -11,11 +11,12 @@ from core.checks import CheckKind
 from core.replies import Upload
 from core.reports import CheckReport, Finding, SignalResult
 from engine import ColumnDriftResult, DriftReport, run_drift
+from engine.results import SHORT_METHOD
 from engine.verdict import Verdict
 from infra.platform.base import PlatformError
 from infra.settings import ModelConfig
 from jobs import charts
-from jobs.checks.base import MAX_FINDINGS, CheckFailed, num
+from jobs.checks.base import MAX_FINDINGS, CheckFailed
 from jobs.checks.options import drift_options
 from jobs.context import MonitorContext
 
@@ -59,7 +60,11 @@ def drift_report(
         raise CheckFailed(f"could not read the data of {model_cfg.name} in {env}: {exc}") from exc
     _check_reference(model_cfg, reference)
     report = run_drift(model_cfg, reference, current, options=drift_options(model_cfg))
-    overview = charts.drift_overview_chart(report, title=f"{model_cfg.name} · {env} · drift")
+    # The chart names its check, as the alert card does ("numbers and chart from the check at").
+    checked = ctx.now().astimezone(UTC)
+    overview = charts.drift_overview_chart(
+        report, title=f"{model_cfg.name} · {env} · drift · check {checked:%Y-%m-%d %H:%M} UTC"
+    )
     distributions = charts.distributions_chart(report) if report.tested_count else None
     return CheckReport(
         kind=CheckKind.DRIFT,
@@ -99,11 +104,13 @@ def _drift_signal(report: DriftReport, chart: Upload | None, end: datetime) -> S
 
 
 def _column_finding(column: ColumnDriftResult, *, name: str | None = None) -> Finding:
-    method, score, threshold = column.method, column.score, column.threshold
-    if method.is_test:
-        value, limit = f"p = {num(score)}", f"drift when p < {threshold:g} ({method.label})"
-    else:
-        value, limit = f"{num(score)}", f"drift when > {threshold:g} ({method.label})"
+    """One feature as the card shows it: the labelled statistic its chart shows too
+    (:attr:`ColumnDriftResult.statistic_text`), then the method's verdict and rule."""
+    method, threshold = column.method, column.threshold
+    short = SHORT_METHOD.get(method, str(method))
+    rule = f"{short} < {threshold:g}" if method.is_test else f"{short} > {threshold:g}"
+    value = column.statistic_text
+    limit = f"{column.verdict_text} (drift when {rule})"
     level = Verdict.BREACH if column.drifted else Verdict.HEALTHY
     return Finding(
         name=name or column.column,
@@ -162,18 +169,14 @@ def _drift_details(report: DriftReport) -> tuple[str, ...]:
     lines = [report.headline]
     for column in report.ranked():
         if column.tested:
-            score = f"p={num(column.score)}" if column.method.is_test else num(column.score)
             mark = "DRIFTED" if column.drifted else "ok"
-            line = (
-                f"{column.column}: {column.method.label} {score} vs {column.threshold:g} — {mark}"
-            )
+            line = f"{column.column}: {column.statistic_text} vs {column.threshold:g} — {mark}"
         else:
             line = f"{column.column}: not tested — {column.note or 'not enough data'}"
         lines.append(line)
     for name, column in report.outputs.items():
         lines.append(
-            f"{name} (output): {column.method.label} {num(column.score)} — "
-            + ("DRIFTED" if column.drifted else "ok")
+            f"{name} (output): {column.statistic_text} — " + ("DRIFTED" if column.drifted else "ok")
         )
     lines.extend(f"quality: {f.column}: {f.message}" for f in report.quality.findings)
     lines.extend(f"note: {n}" for n in report.notes)

@@ -226,8 +226,33 @@ def _alert_fields(alert: AlertView) -> list[str]:
     return fields
 
 
+def check_time(moment: datetime) -> str:
+    """A check's time as cards and chart titles both print it ("2026-12-05 14:05 UTC")."""
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return f"{aware.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
+
+
+def _source_note(alert: AlertView) -> str | None:
+    """Which check the card's numbers and the chart in its thread come from, so the two are
+    never read as one picture when a later check changed the numbers."""
+    numbers, chart = alert.last_checked_at, alert.chart_checked_at
+    if alert.state == "resolved" or numbers is None or chart is None:
+        return None
+    if chart == numbers:
+        return (
+            f":bar_chart: Numbers and chart (in the thread) from the check at {check_time(numbers)}"
+        )
+    return (
+        f":bar_chart: Numbers from the check at {check_time(numbers)}; the chart in the thread "
+        f"is from the check at {check_time(chart)} (same verdicts and methods)"
+    )
+
+
 def _alert_notes(alert: AlertView) -> list[str]:
     notes = []
+    source = _source_note(alert)
+    if source:
+        notes.append(source)
     if alert.acknowledged_by:
         notes.append(f":eyes: Acknowledged by {user(alert.acknowledged_by)}")
     if alert.muted_until is not None:

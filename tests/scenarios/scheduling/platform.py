@@ -56,6 +56,8 @@ class ScriptedPlatform(MLPlatform):
 
     def __init__(self) -> None:
         self.drifted = False
+        self.rows_per_day = ROWS_PER_DAY
+        """Traffic volume: above ~1,000 rows a window the drift check switches KS → Wasserstein."""
         self.overloaded = False
         self.jobs: dict[str, JobInfo] = {}
         self.submissions: list[tuple[str, str, dict[str, str], str]] = []
@@ -186,7 +188,7 @@ class ScriptedPlatform(MLPlatform):
 
     def production_data(self, model: str, env: str, start: datetime, end: datetime) -> pd.DataFrame:
         hours = max((end - start) / timedelta(hours=1), 1.0)
-        rows = int(ROWS_PER_DAY * hours / 24)
+        rows = int(self.rows_per_day * hours / 24)
         rng = np.random.default_rng(int(end.timestamp()))
         frame = _frame(rng, rows, drifted=self.drifted)
         frame.insert(0, "timestamp", pd.date_range(start, end, periods=rows, tz=UTC))

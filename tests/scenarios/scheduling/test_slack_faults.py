@@ -46,7 +46,7 @@ def test_a_429_during_the_chart_upload_delays_the_post_but_loses_nothing(harness
     harness.start()
     fault = harness.slack.inject("files.getUploadURLExternal", status=429, retry_after=1, times=1)
     started = time.monotonic()
-    harness.clock.advance()
+    checked = harness.clock.advance()
     harness.run()
     assert fault.spent
     summaries = summaries_of(harness)
@@ -58,7 +58,10 @@ def test_a_429_during_the_chart_upload_delays_the_post_but_loses_nothing(harness
     assert len(summaries_of(harness)) == 1  # ... with no second summary ...
     files = [f for m in chart_messages(harness, summaries[0]["ts"]) for f in m["files"]]
     assert len(files) == 2  # ... with both charts, once, in the summary's thread
-    assert {f["title"] for f in files} == {"churn · prod · drift", "churn · reference vs current"}
+    assert {f["title"] for f in files} == {
+        f"churn · prod · drift · check {checked:%Y-%m-%d %H:%M} UTC",  # the check it shows
+        "churn · reference vs current",
+    }
     statuses = [c.http_status for c in harness.slack.calls_of("files.getUploadURLExternal")]
     assert statuses[0] == 429 and statuses.count(200) == 2
     assert harness.services.outbox.counts()["given_up"] == 0  # nothing lost
