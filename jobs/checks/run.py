@@ -137,15 +137,17 @@ def run_check(
 def publish_on_change(
     ctx: MonitorContext, model_cfg: ModelConfig, report: CheckReport, *, muted: tuple[str, ...]
 ) -> MessageRef | None:
-    """A new top-level summary only when the check's verdict changed; the model's standing
-    summary in the environment is edited either way (posted the first time)."""
+    """A new top-level summary only when the check's verdict changed (its first verdict too);
+    otherwise the model's standing summary in the environment is edited, and posted by the first
+    unchanged run. A change edits a standing summary that exists but never posts one beside its
+    own summary: one check, one top-level message."""
     standing = StandingSummaries(ctx)
     recorded = standing.record(report, muted)
-    ref = None
     if recorded.changed:
         ref = publish_summary(ctx, model_cfg, report, muted=muted, trigger="scheduled")
-    standing_ref = standing.show(model_cfg, report.environment)
-    return ref or standing_ref
+        standing.show(model_cfg, report.environment, create=False)
+        return ref
+    return standing.show(model_cfg, report.environment)
 
 
 def _apply_retraining(

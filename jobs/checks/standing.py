@@ -87,8 +87,11 @@ class StandingSummaries:
 
         return retry_on_conflict(attempt)
 
-    def show(self, model_cfg: ModelConfig, environment: str) -> MessageRef | None:
-        """Post the standing message the first time, else edit it to what the row says now."""
+    def show(
+        self, model_cfg: ModelConfig, environment: str, *, create: bool = True
+    ) -> MessageRef | None:
+        """Edit the standing message to what the row says now; post it the first time unless
+        ``create`` is False (then a message that does not exist yet stays unposted)."""
         row = self.get(model_cfg.name, environment)
         if row is None:
             return None
@@ -97,6 +100,8 @@ class StandingSummaries:
             ref = MessageRef(row.channel, row.message_ts)
             self.ctx.out.update(key_of("standing-edit", ref.channel, ref.ts), ref, reply)
             return ref
+        if not create and not self.ctx.out.is_pending(post_key(row)):
+            return None
         channel = self.ctx.settings.channel(model_cfg, "digest")
         key = post_key(row)
         # Posting again under the same key while the first post waits refreshes its content.
