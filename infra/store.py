@@ -10,6 +10,7 @@ same transition twice.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -196,7 +197,60 @@ class Lock(Base):
     expires_at: Mapped[datetime]
 
 
+class InboxItem(Base):
+    """An interaction Slack was told we accepted (its ack): kept until a worker has run it.
+
+    Written by the listener *before* ``ack()``, so a click or a command that got its HTTP 200 is
+    never lost to a crash; ``key`` is what makes Slack's own retries and a second delivery of
+    the same interaction one row (see :mod:`infra.inbox`)."""
+
+    __tablename__ = "inbox"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SeenRequest(Base):
+    """Signatures of accepted Slack requests, shared by every replica until they expire."""
+
+    __tablename__ = "seen_requests"
+    signature: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class EndpointRollout(Base):
+    """The one rollout in flight on an endpoint (model and environment): a lock row taken by
+    insert or compare-and-set, renewed while the rollout runs (see :mod:`infra.rollout_locks`)."""
+
+    __tablename__ = "endpoint_rollouts"
+    endpoint: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    what: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+OPEN_APPROVAL_STATES = ("pending", "approved", "rolling_out")
+"""Approval states of a request that has not ended: at most one per model and target."""
+
 Index("ix_outbox_pending", OutboxMessage.delivered_at, OutboxMessage.next_attempt_at)
+Index("ix_inbox_pending", InboxItem.done_at, InboxItem.next_attempt_at)
+Index(
+    "uq_open_approval",
+    Approval.model,
+    Approval.target_env,
+    unique=True,
+    sqlite_where=Approval.state.in_(OPEN_APPROVAL_STATES),
+    postgresql_where=Approval.state.in_(OPEN_APPROVAL_STATES),
+)
 
 
 # --------------------------------------------------------------------------- engine + migrations
@@ -314,6 +368,9 @@ class AuditNote:
         )
 
 
+log = logging.getLogger(__name__)
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -322,9 +379,67 @@ class Store:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A transaction: committed on success, rolled back on any error."""
+        """A transaction: committed on success, rolled back on any error.
+
+        Inside :meth:`transaction` (same thread) it is a savepoint of that transaction instead:
+        what it writes commits or rolls back with the whole, and an error inside (a lost
+        insert race caught by the caller) undoes only its own part."""
+        outer: Session | None = getattr(self._local, "session", None)
+        if outer is not None:
+            # A fresh identity map per block (the rows stay readable, detached): a block must
+            # see what an earlier block changed with an UPDATE statement, as separate
+            # sessions would.
+            outer.expunge_all()
+            with outer.begin_nested():
+                yield outer
+            return
         with self._sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def transaction(
+        self, defer: Callable[[Callable[[], None]], Any] | None = None
+    ) -> Iterator[None]:
+        """One database transaction for everything this thread writes through the store inside
+        the block: a state change, its audit row and the outbox rows announcing it commit
+        together or not at all (a transactional outbox). Callbacks given to
+        :meth:`after_commit` run once it has committed (e.g. a first delivery attempt, which
+        must not hold the transaction open while Slack answers). Nested blocks join the outer
+        one. ``defer`` hands the after-commit callbacks to an executor instead of running them
+        in this thread (a listener that must ack within Slack's three seconds)."""
+        if getattr(self._local, "session", None) is not None:
+            with self.session():
+                yield
+            return
+        callbacks: list[Callable[[], None]] = []
+        with self._sessions.begin() as session:
+            self._local.session, self._local.after = session, callbacks
+            try:
+                yield
+            finally:
+                self._local.session = self._local.after = None
+        for callback in callbacks:
+            if defer is not None:
+                defer(callback)
+                continue
+            try:
+                callback()
+            except Exception:
+                log.exception("an after-commit callback failed")
+
+    @property
+    def in_transaction(self) -> bool:
+        """True inside :meth:`transaction` on this thread."""
+        return getattr(self._local, "session", None) is not None
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the current :meth:`transaction` commits (never if it rolls
+        back); at once when there is none."""
+        pending: list[Callable[[], None]] | None = getattr(self._local, "after", None)
+        if pending is None:
+            callback()
+        else:
+            pending.append(callback)
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

@@ -45,31 +45,34 @@ class JobWatcher:
                     self._cas(run, status=job.status.value)
                 continue
             try:
-                self._cas(
-                    run,
-                    status=job.status.value,
-                    reported=True,
-                    finished_at=job.ended or datetime.now(UTC),
-                )
+                # Composed first: it reads the platform, which must not hold a transaction open.
+                reply = self.compose(run, job)
+                # "Reported", the result message and its audit row are one transaction (a
+                # transactional outbox): a crash leaves the job unreported, never reported
+                # without its message.
+                with self.ctx.store.transaction():
+                    self._cas(
+                        run,
+                        status=job.status.value,
+                        reported=True,
+                        finished_at=job.ended or datetime.now(UTC),
+                    )
+                    self.report(run, job, reply)
+                reported += 1
             except StaleStateError:
                 continue  # another process reports it
-            try:
-                self.report(run, job)
-                reported += 1
             except Exception as exc:
-                # Not even queued (the store or the platform failed): report it next poll.
+                # Nothing was kept (the store or the platform failed): report it next poll.
                 log.warning("could not report job %s (%s); will retry", run.job_id, exc)
-                with self.ctx.store.session() as session:
-                    session.get(JobRun, run.job_id).reported = False
         return reported
 
     def _cas(self, run: JobRun, **changes: object) -> None:
         self.ctx.store.compare_and_set(JobRun, run.job_id, run.version_no, **changes)
-        run.version_no += 1
+        run.version_no += 1  # only ever read again when the write committed
 
-    def report(self, run: JobRun, job: JobInfo) -> None:
+    def compose(self, run: JobRun, job: JobInfo) -> JobReply:
+        """The result message of a finished job (with the serving version's metrics)."""
         settings = self.ctx.settings
-        model = settings.model(run.model)
         baseline = self._serving_metrics(run.model)
         verb = {"completed": "finished", "failed": "failed", "canceled": "was canceled"}[
             job.status.value
@@ -87,7 +90,7 @@ class JobWatcher:
                         f"{run.model}|{job.produced_version}|{settings.env_names[1]}",
                     ),
                 )
-        reply = JobReply(
+        return JobReply(
             public=True,
             heading=f"Retraining of {run.model} {verb}"
             + (f": new version v{job.produced_version}" if job.produced_version else ""),
@@ -95,7 +98,11 @@ class JobWatcher:
             baseline_metrics=baseline,
             actions=actions,
         )
-        channel = run.channel or settings.channel(model, "alerts")
+
+    def report(self, run: JobRun, job: JobInfo, reply: JobReply) -> None:
+        """Queue the result (in the caller's transaction) and audit it."""
+        model = self.ctx.settings.model(run.model)
+        channel = run.channel or self.ctx.settings.channel(model, "alerts")
         # Through the outbox: a Slack outage delays the result, it never loses or repeats it.
         delivery = self.ctx.out.post(
             key_of("job-result", run.job_id), channel, reply, thread_ts=run.thread_ts

@@ -64,9 +64,12 @@ def test_schema_is_migrated_to_head(store: Store) -> None:
         "job_runs",
         "outbox",
         "locks",
+        "inbox",
+        "seen_requests",
+        "endpoint_rollouts",
     } <= tables
     with store.engine.connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
 
 
 def test_migration_is_idempotent(store: Store) -> None:
