@@ -230,3 +230,34 @@ def test_a_vote_and_its_thread_line_commit_together(make_bot) -> None:
     with store.session() as session:
         assert session.scalar(thread_rows) == 1
     wait_until(lambda: "1 of 2" in bot.thread_text(ts), what="the vote line")
+
+
+@pytest.mark.postgres
+@needs_postgres
+def test_concurrent_votes_across_two_replicas_on_postgres_count_once_and_roll_out_once(
+    make_bot,
+) -> None:
+    """Each vote is inserted, counted and announced in one transaction that locks the request
+    first: two votes committing at once on PostgreSQL neither stall the request nor both
+    complete it."""
+    url = _fresh_postgres_url()
+    first = make_bot(database_url=url)
+    second = make_bot(database_url=url)
+    approval, ts = first.request()
+    act = first.server.interactions
+    pairs = [
+        (bot, act.click(APPROVALS, ts, "approval_approve", user_id=user))
+        for user in (seed.BOB, seed.CAROL) * 5
+        for bot in (first, second)
+    ]
+    _promote_at_once(pairs)
+    done = second.wait_state(approval.id, ApprovalState.SUCCEEDED, ApprovalState.ROLLED_BACK)
+    assert done.state is ApprovalState.SUCCEEDED, done.reason
+    actions = [(a, o) for _, a, o in first.audit(approval.id)]
+    assert actions.count(("approval_approve", "recorded")) == 2
+    assert actions.count(("promotion", "rolling_out")) == 1
+    lines = wait_until(
+        lambda: (t := first.thread_text(ts)) and "is live" in t and t.splitlines(),
+        what="the end line",
+    )
+    assert len(lines) == len(set(lines)), lines
