@@ -177,17 +177,23 @@ class PromotionDesk:
         the same line is never posted twice, even by a bot that took the rollout over."""
         if not approval.published:
             fresh = self.book.get(approval.id)
-            if fresh is None or not fresh.published:
+            if fresh is None:
                 return
             approval = fresh
         # Keyed by the rollout attempt too: a resumed rollout (attempt 2) says its steps again,
         # a process that took over the same attempt does not.
         attempt = (approval.rollout or {}).get("attempt") or 0
+        key = key_of("approval-thread", approval.id, attempt, line.key)
+        if approval.published:
+            self.publisher.post(key, str(approval.channel), line, thread_ts=approval.message_ts)
+            return
+        # The card went out but is not recorded on the request yet (a click can come in
+        # between): the line waits for the card's outbox row and goes into its thread.
         self.publisher.post(
-            key_of("approval-thread", approval.id, attempt, line.key),
-            str(approval.channel),
+            key,
+            self._approvals_channel(approval),
             line,
-            thread_ts=approval.message_ts,
+            parent=key_of("approval-card", approval.id),
         )
 
     def _approvals_channel(self, approval: ApprovalSnapshot) -> str:
