@@ -7,7 +7,7 @@ rollout, each followed by a restart on the same state, checking what issue 17 as
   resumed from the start as attempt 2, by design, and says so in its thread);
 * a consistent endpoint (succeeded: v2 serves 100%; rolled back: v1 serves 100%);
 * each state change's thread line present exactly once (Carol's vote, "Rolling out", the end
-  naming the requester), and no thread line twice within one attempt.
+  naming the requester), and every line queued for the thread posted there exactly once.
 
 Not part of the default test run (each round starts a bot in a child process and a restart):
 
@@ -26,8 +26,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from sqlalchemy import select
+
 from bot.sandbox import seed
 from core.promotion.states import ApprovalState
+from infra.store import OutboxMessage
 from tests.fakes.slack_server import running_slack_server
 from tests.scenarios.approvals.harness import (
     MODEL,
@@ -42,6 +45,7 @@ from tests.scenarios.reliability.test_crash_exactly_once import _approve_both, _
 from tests.scenarios.reliability.test_crash_restart import Child
 
 RESUMED = "Resumed after a restart"
+LOST_ANSWER = "posted again after a kill during its Slack call"
 FINAL = (ApprovalState.SUCCEEDED, ApprovalState.ROLLED_BACK, ApprovalState.FAILED)
 
 
@@ -102,15 +106,31 @@ def check(bot: Bot, done, ts: str, problems: list[str]) -> None:
     if serving != expected:
         problems.append(f"{done.state.value} but serving {serving}")
     lines = _thread(bot.server, ts)
-    segment: list[str] = []
-    for line in [*lines, RESUMED]:
-        if RESUMED in line:  # a new attempt says its steps again
-            duplicates = [text for text, n in Counter(segment).items() if n > 1]
-            if duplicates:
-                problems.append(f"thread lines twice: {duplicates}")
-            segment = []
-        else:
-            segment.append(line)
+    # Every thread line the bot queued (one outbox row per line and attempt) is in the thread
+    # exactly once: none lost, none posted twice. (Text alone cannot tell a resumed attempt's
+    # second "Deploy v2" from a duplicate; the rows can.)
+    with bot.runtime.store.session() as session:
+        rows = session.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.dedupe_key.like(f"approval-thread:{done.id}:%")
+            )
+        ).all()
+        queued = Counter(str(row.payload["args"].get("text", "")) for row in rows)
+        undelivered = [row.dedupe_key for row in rows if row.delivered_at is None]
+        # Rows the killed process had claimed (sent, maybe) and the restart sent again.
+        resent = {str(row.payload["args"].get("text", "")) for row in rows if row.attempts > 1}
+    if undelivered:
+        problems.append(f"thread lines never delivered: {undelivered}")
+    posted = Counter(lines)
+    twice = list((posted - queued).elements())
+    if any(line not in resent for line in twice):
+        problems.append(f"thread lines posted twice: {twice}")
+    elif twice:
+        # The known limit (RELIABILITY.md): killed after Slack took the post and before the
+        # answer was recorded; Slack has no idempotency key, so the restart posts it again.
+        problems.append(f"{LOST_ANSWER}: {twice}")
+    if queued - posted:
+        problems.append(f"thread lines missing: {list((queued - posted).elements())}")
     if sum(RESUMED in line for line in lines) != attempts - 1:
         problems.append(f"{attempts} attempts, {len(lines)} lines: resumption notes do not match")
     for what, test in (
@@ -134,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     outcomes: Counter[str] = Counter()
     failed = 0
+    lost_answers = 0
     done = 0
     for number in range(1, args.rounds + 1):
         if args.budget and time.monotonic() - started > args.budget:
@@ -147,15 +168,21 @@ def main(argv: list[str] | None = None) -> int:
                 final, problems = "error", [f"{type(exc).__name__}: {exc}"]
         done += 1
         outcomes[final] += 1
-        failed += bool(problems)
-        status = "ok" if not problems else "BROKEN " + "; ".join(problems)
+        known = [p for p in problems if p.startswith(LOST_ANSWER)]
+        broken = [p for p in problems if p not in known]
+        failed += bool(broken)
+        lost_answers += bool(known)
+        status = "ok" if not problems else "; ".join(problems)
+        status = ("BROKEN " if broken else "known limit: ") + status if problems else status
         print(
             f"round {number:3d}: kill after {delay:4.2f}s -> {final:11s} "
             f"({time.monotonic() - t0:4.1f}s) {status}",
             flush=True,
         )
     print(
-        f"{done} rounds, {done - failed} held every invariant, {failed} broken; "
+        f"{done} rounds: {done - failed - lost_answers} held every invariant, "
+        f"{lost_answers} only posted a line twice in the lost-answer window (known limit), "
+        f"{failed} broken; "
         f"outcomes {dict(outcomes)}; {time.monotonic() - started:.0f}s",
         flush=True,
     )
