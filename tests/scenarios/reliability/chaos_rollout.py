@@ -76,6 +76,17 @@ def one_round(delay: float, tmp: Path) -> tuple[str, list[str]]:
         try:
             approval = wait_until(lambda: bot.approvals(), what="the request")[0]
             done = bot.wait_state(approval.id, *FINAL, timeout=90)
+            if done.state is ApprovalState.SUCCEEDED:  # its last thread line: the retirement
+                done = wait_until(
+                    lambda: (
+                        (a := bot.desk.book.require(approval.id))
+                        .rollout.get("retire", {})
+                        .get("done")
+                        and a
+                    ),
+                    timeout=60,
+                    what="the replaced deployment to be retired",
+                )
             wait_until(
                 lambda: runtime.services.outbox.counts().get("pending", 0) == 0,
                 timeout=30,

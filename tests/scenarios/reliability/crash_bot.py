@@ -59,6 +59,7 @@ def install(die_at: str | None, spec: dict[str, Any] | None = None) -> None:
         def transition(self: Any, approval: Any, to: Any, **kwargs: Any) -> Any:
             moved = original_transition(self, approval, to, **kwargs)
             if to is ApprovalState.APPROVED:
+                time.sleep(0.5)  # the click's ack has gone out by now (it runs beside this)
                 die()
             return moved
 
