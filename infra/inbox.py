@@ -64,9 +64,10 @@ class Inbox:
         self.keep_done = keep_done
         self.clock = clock
 
-    def record(self, kind: str, key: str, payload: Mapping[str, Any]) -> int | None:
-        """Store an interaction, claimed by this process. None when its key is known already
-        (a retry or a second delivery of the same interaction): nothing is to be run again."""
+    def record(self, kind: str, key: str, payload: Mapping[str, Any]) -> InboxEntry | None:
+        """Store an interaction, claimed by this process (for ``claim``: run it within that
+        time without taking it again). None when its key is known already (a retry or a second
+        delivery of the same interaction): nothing is to be run again."""
         now = self.clock()
         try:
             with self.store.session() as session:
@@ -82,7 +83,7 @@ class Inbox:
                 )
                 session.add(row)
                 session.flush()
-                return row.id
+                return InboxEntry(row.id, row.key, kind, dict(payload), 0)
         except IntegrityError:
             return None
 

@@ -74,8 +74,9 @@ def test_a_transaction_commits_or_rolls_back_everything_written_inside(
 def test_the_recorder_runs_its_row_and_nobody_else_can(store: Store) -> None:  # noqa: F811
     mine = Inbox(store, new_holder())
     other = Inbox(store, f"other-host:1:{'x' * 8}")
-    row = mine.record("approve", "action:1.2:U1:approve", {"user": {"id": "U1"}})
-    assert row is not None
+    recorded = mine.record("approve", "action:1.2:U1:approve", {"user": {"id": "U1"}})
+    assert recorded is not None
+    row = recorded.id
     assert mine.record("approve", "action:1.2:U1:approve", {}) is None  # a retry: one row
     assert other.take(row) is None and other.due() == []
     entry = mine.take(row)
@@ -89,8 +90,8 @@ def test_rows_of_a_dead_process_are_taken_over_at_once_here_and_after_the_claim_
 ) -> None:
     dead = Inbox(store, f"{HOST}:999999:deadbeef")
     far = Inbox(store, "far-host:42:cafe0000", claim=timedelta(seconds=30))
-    dead_row = dead.record("command", "command:t1", {})
-    far_row = far.record("command", "command:t2", {})
+    dead_row = dead.record("command", "command:t1", {}).id
+    far_row = far.record("command", "command:t2", {}).id
     now = datetime.now(UTC)
     here = Inbox(store, new_holder(), clock=lambda: now)
     assert here.due() == [dead_row]  # pid 999999 does not run on this host
@@ -100,7 +101,7 @@ def test_rows_of_a_dead_process_are_taken_over_at_once_here_and_after_the_claim_
 
 def test_concurrent_claims_hand_a_row_to_one_process(store: Store) -> None:  # noqa: F811
     recorder = Inbox(store, f"{HOST}:999999:deadbeef")
-    row = recorder.record("approve", "action:9:U9:approve", {})
+    row = recorder.record("approve", "action:9:U9:approve", {}).id
     takers = [Inbox(store, f"far-{n}:1:abc") for n in range(8)]
     later = datetime.now(UTC) + timedelta(minutes=10)
     for taker in takers:
@@ -123,7 +124,7 @@ def test_concurrent_claims_hand_a_row_to_one_process(store: Store) -> None:  # n
 def test_a_failing_row_is_retried_then_given_up(store: Store) -> None:  # noqa: F811
     now = datetime.now(UTC)
     inbox = Inbox(store, new_holder(), max_attempts=2, clock=lambda: now)
-    row = inbox.record("command", "command:t3", {})
+    row = inbox.record("command", "command:t3", {}).id
     entry = inbox.take(row)
     inbox.retry_later(entry, "boom", timedelta(seconds=5))
     assert inbox.due() == []  # not before its time
