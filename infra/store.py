@@ -13,7 +13,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -280,11 +280,38 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 15},
+            # Acks write (the inbox) beside the workers: enough connections that an ack never
+            # waits for the pool.
+            pool_size=10,
+            max_overflow=40,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         # SQLite's default deferred transactions let two writers both read then fail to upgrade;
         # BEGIN IMMEDIATE takes the write lock up front so compare-and-set is serialised.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # Writers of this process queue on a lock first: SQLite's own busy wait polls with
+        # growing sleeps (up to 100 ms), which under 20 concurrent acks put close to a second
+        # in front of some of them; the lock hands the database over in arrival order.
+        writers = threading.RLock()
+
+        def begin(conn: Any) -> None:
+            writers.acquire()
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                writers.release()
+                raise
+
+        def end(conn: Any) -> None:
+            # Not held by this thread (a pool reset): nothing to free.
+            with suppress(RuntimeError):
+                writers.release()
+
+        event.listen(engine, "begin", begin)
+        event.listen(engine, "commit", end)
+        event.listen(engine, "rollback", end)
 
         @event.listens_for(engine, "connect")
         def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:

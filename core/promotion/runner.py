@@ -110,7 +110,7 @@ class RolloutTracker:
     def finish(self, to: ApprovalState, reason: str, **fields: Any) -> None:
         # The end, its card and its thread line commit together (a transactional outbox):
         # a crash right after the state change cannot lose the line saying so.
-        with self.desk.store.transaction():
+        with self.lock, self.desk.store.transaction():  # the tracker's lock first, always
             self._cas(
                 lambda a, merged: self.desk.book.transition(
                     a, to, actor=BOT_ACTOR, reason=reason, rollout=merged
@@ -130,7 +130,7 @@ class RolloutTracker:
         # one transaction: after a crash either the step is undone (and is run again) or its
         # line is queued.
         posted = dict(self._posted)
-        with self.desk.store.transaction():
+        with self.lock, self.desk.store.transaction():  # the tracker's lock first, always
             self.save(steps=steps_json(steps), **fields)
             self.desk.refresh_card(self.approval.id)
             for index, step in enumerate(steps):
@@ -147,7 +147,7 @@ class RolloutTracker:
 
     def note(self, text: str) -> None:
         notes = [*list(self.rollout.get("notes") or []), text]
-        with self.desk.store.transaction():
+        with self.lock, self.desk.store.transaction():  # the tracker's lock first, always
             self.save(notes=notes)
             self.desk.say(self.approval, NoteLine(note=text))
 
