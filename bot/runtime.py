@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from bot.slack.app import SlackApp, build_app
 from bot.slack.groups import SlackGroupResolver
+from bot.slack.inbox import InboxWorker
 from bot.slack.outbox import Outbox, delivery_client
 from bot.slack.publisher import SlackPublisher
 from bot.slack.responder import Responder, make_client
@@ -27,8 +28,10 @@ from core.promotion.desk import CARD_HOOK as APPROVAL_CARD_HOOK
 from core.promotion.desk import PromotionDesk
 from infra.holders import new_holder
 from infra.leases import OnceClaims
+from infra.inbox import Inbox
 from infra.logs import redact
 from infra.platform.base import MLPlatform
+from infra.replays import ReplayMemory
 from infra.settings import Secrets, Settings
 from infra.store import Store, default_database_url, open_store
 from jobs.alerts import CARD_HOOK as ALERT_CARD_HOOK
@@ -76,6 +79,10 @@ def build_services(
     publisher = SlackPublisher(outbox, responder)
     monitor = MonitorContext(settings, platform, store, publisher, clock=clock)
     desk = PromotionDesk(settings, platform, store, access, publisher)
+    workers = WorkerPool()
+    inbox = InboxWorker(
+        Inbox(store, new_holder(), claim=settings.reliability.inbox_claim), workers.submit
+    )
     services = Services(
         settings=settings,
         platform=platform,
@@ -84,11 +91,12 @@ def build_services(
         responder=responder,
         access=access,
         groups=groups,
-        workers=WorkerPool(),
+        workers=workers,
         outbox=outbox,
         publisher=publisher,
         monitor=monitor,
         desk=desk,
+        inbox=inbox,
     )
     # A queued card may be delivered by any process, after a restart too: every process
     # registers the same hooks, reading the current context when one fires.
@@ -182,6 +190,9 @@ def start_background_loops(runtime: Runtime, *, scheduling: bool = True) -> None
     runtime.stoppers.append(services.desk.stop)
     services.outbox.start()
     runtime.stoppers.append(services.outbox.stop)
+    # Every replica drains what an acked-then-killed process left in the inbox.
+    services.inbox.start()
+    runtime.stoppers.append(services.inbox.stop)
 
 
 SOCKET_MODE_LIVENESS_GRACE = 120.0
@@ -249,6 +260,10 @@ def serve_http(runtime: Runtime, host: str, port: int) -> SlackHTTPServer:
         readiness=lambda: readiness(runtime),
         health=lambda: health(runtime),
         signing_secret=runtime.secrets.slack_signing_secret or "",
+        # Shared through the database: a request replayed to another replica is refused too.
+        replay_memory=ReplayMemory(
+            runtime.store, runtime.settings.reliability.replay_window
+        ).first_sight,
     )
     runtime.stoppers.append(lambda: stop_http(server))
     return server

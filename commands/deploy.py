@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from commands.context import CommandContext, CommandDenied
 from commands.parsing import parse_args, parse_percent
-from commands.rollouts import run_with_progress
+from commands.rollouts import endpoint_held, run_with_progress
 from core.inputs import UsageError
 from core.replies import ProgressReply, Reply, Tone
 from core.rollout import plan_for
@@ -69,7 +69,8 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
         "deploy", "started", model=model.name, environment=env, version=version, traffic=traffic
     )
     title = f"Deploy {model.name} v{version} to {env} ({traffic}% traffic)"
-    result = run_with_progress(ctx, plan, title)
+    with endpoint_held(ctx, model.name, env, f"deploy of v{version}"):
+        result = run_with_progress(ctx, plan, title)
     ctx.audit(
         "deploy",
         "succeeded" if result.ok else "held" if result.held else "rolled_back",

@@ -17,9 +17,10 @@ from commands.context import CommandContext, CommandDenied
 from commands.parsing import parse_args
 from core.inputs import UsageError
 from core.monitoring_state import latest_verdicts
-from core.promotion.book import ApprovalBook, NewRequest
+from core.promotion.book import ApprovalBook, NewRequest, RequestAlreadyOpenError
 from core.promotion.cards import LINK_WITH_ANSWER_UNTIL, CardLinkReply
 from core.promotion.policy import ApprovalRules
+from core.promotion.states import ApprovalSnapshot
 from core.replies import MessageReply, Reply, Tone
 from core.serving import current_split, traffic_summary
 from infra.platform.base import EndpointState, MLPlatform, PlatformError
@@ -67,14 +68,8 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
         refuse(f"{target} already serves v{version} of {model.name}; there is nothing to promote")
     health = _source_health(ctx, model, source, version, source_state, refuse)
     existing = book.open_request_for(model.name, target)
-    if existing is not None:
-        link = existing.context.get("permalink")
-        refuse(
-            f"a promotion of {model.name} into {target} is already {existing.state.label} "
-            f"(v{existing.version}, request {existing.id}"
-            + (f", {link}" if link else "")
-            + "); wait for it to end or cancel it first"
-        )
+    if existing is not None:  # the common case, answered before any work
+        refuse(_already_open(existing))
 
     context = {
         "request_channel": ctx.invocation.channel_id,
@@ -92,16 +87,21 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
         },
         "target": _target_context(ctx.platform, model.name, target, target_state),
     }
-    approval = book.create(
-        NewRequest(
-            model=model.name,
-            version=version,
-            source_env=source,
-            target_env=target,
-            requester=ctx.user,
-            context=context,
+    try:
+        approval = book.create(
+            NewRequest(
+                model=model.name,
+                version=version,
+                source_env=source,
+                target_env=target,
+                requester=ctx.user,
+                context=context,
+            )
         )
-    )
+    except RequestAlreadyOpenError as lost:
+        # Another promote of the same model and target won the race (the database allows one
+        # open request per model and target): the loser is shown the winner.
+        refuse(_already_open(lost.existing))
     policy = rules.summary(target)
     channel = ctx.settings.channel(model, "approvals")
     if approval.direct:
@@ -145,6 +145,16 @@ def _wait_for_card(book: ApprovalBook, approval_id: str, until: float) -> Any:
         if time.time() > until + LINK_WAIT_MARGIN_SECONDS:
             return None
         time.sleep(0.1)
+
+
+def _already_open(existing: ApprovalSnapshot) -> str:
+    link = existing.context.get("permalink")
+    return (
+        f"a promotion of {existing.model} into {existing.target_env} is already "
+        f"{existing.state.label} (v{existing.version}, request {existing.id}"
+        + (f", {link}" if link else "")
+        + "); wait for it to end or cancel it first"
+    )
 
 
 class _Refusal:

@@ -522,6 +522,39 @@ class ModelConfig(Strict):
         return self.endpoints.get(env, f"{self.name}-{env}")
 
 
+class Reliability(Strict):
+    """Leases, claims and memories shared by replicas through the database (RELIABILITY.md says
+    what each length means for a second host)."""
+
+    leader_lease: Duration = timedelta(seconds=30)
+    """How long the scheduler leader's lease lasts without renewal: on another host, the
+    longest a dead leader's schedules wait before a follower takes over."""
+    leader_heartbeat: Duration | None = None
+    """How often the leader renews its lease (default: a third of ``leader_lease``)."""
+    inbox_claim: Duration = timedelta(minutes=5)
+    """How long a process holds an acked interaction it is running before another host may
+    run it (on the same host a dead holder is seen at once)."""
+    endpoint_lock: Duration = timedelta(minutes=2)
+    """How long the lock of a rollout in flight lasts without renewal (renewed every third)."""
+    replay_window: Duration = timedelta(minutes=6)
+    """How long every replica refuses a request signature it has seen (Slack's window is 5 min)."""
+
+    @model_validator(mode="after")
+    def _heartbeat_within_lease(self) -> Reliability:
+        if self.leader_heartbeat is not None and self.leader_heartbeat >= self.leader_lease:
+            raise ValueError(
+                "reliability.leader_heartbeat must be shorter than reliability.leader_lease "
+                f"(got {self.leader_heartbeat} and {self.leader_lease})"
+            )
+        if self.leader_lease < timedelta(seconds=1):
+            raise ValueError("reliability.leader_lease must be at least 1s")
+        return self
+
+    @property
+    def heartbeat(self) -> timedelta:
+        return self.leader_heartbeat or self.leader_lease / 3
+
+
 # --------------------------------------------------------------------------- the whole file
 
 
@@ -535,6 +568,7 @@ class Settings(Strict):
     azure_credential: AzureCredentialConfig = Field(default_factory=AzureCredentialConfig)
     slack: SlackConfig = Field(default_factory=SlackConfig)
     models: tuple[ModelConfig, ...] = ()
+    reliability: Reliability = Field(default_factory=Reliability)
 
     # Set by load_settings, not by the file.
     source: str | None = Field(default=None, exclude=True)

@@ -10,9 +10,10 @@ same transition twice.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -221,7 +222,60 @@ class Lock(Base):
     expires_at: Mapped[datetime]
 
 
+class InboxItem(Base):
+    """An interaction Slack was told we accepted (its ack): kept until a worker has run it.
+
+    Written by the listener *before* ``ack()``, so a click or a command that got its HTTP 200 is
+    never lost to a crash; ``key`` is what makes Slack's own retries and a second delivery of
+    the same interaction one row (see :mod:`infra.inbox`)."""
+
+    __tablename__ = "inbox"
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), unique=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))
+    claimed_until: Mapped[datetime | None]
+    done_at: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class SeenRequest(Base):
+    """Signatures of accepted Slack requests, shared by every replica until they expire."""
+
+    __tablename__ = "seen_requests"
+    signature: Mapped[str] = mapped_column(String(128), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class EndpointRollout(Base):
+    """The one rollout in flight on an endpoint (model and environment): a lock row taken by
+    insert or compare-and-set, renewed while the rollout runs (see :mod:`infra.rollout_locks`)."""
+
+    __tablename__ = "endpoint_rollouts"
+    endpoint: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(128))
+    what: Mapped[str] = mapped_column(Text)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+OPEN_APPROVAL_STATES = ("pending", "approved", "rolling_out")
+"""Approval states of a request that has not ended: at most one per model and target."""
+
 Index("ix_outbox_pending", OutboxMessage.delivered_at, OutboxMessage.next_attempt_at)
+Index("ix_inbox_pending", InboxItem.done_at, InboxItem.next_attempt_at)
+Index(
+    "uq_open_approval",
+    Approval.model,
+    Approval.target_env,
+    unique=True,
+    sqlite_where=Approval.state.in_(OPEN_APPROVAL_STATES),
+    postgresql_where=Approval.state.in_(OPEN_APPROVAL_STATES),
+)
 
 
 # --------------------------------------------------------------------------- engine + migrations
@@ -236,6 +290,11 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # timeout turns "database is locked" into a short wait instead of an error.
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
+    # In WAL mode NORMAL still survives any crash of the process (kill -9 included: a commit
+    # is in the WAL file before it returns); it skips the fsync of every commit, which would
+    # otherwise sit in front of every ack now that acked work is written before the ack. Only
+    # an OS crash or power loss can drop the last commits (PostgreSQL is the store for that).
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=15000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
@@ -246,11 +305,38 @@ def make_engine(url: str) -> Engine:
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 15})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 15},
+            # Acks write (the inbox) beside the workers: enough connections that an ack never
+            # waits for the pool.
+            pool_size=10,
+            max_overflow=40,
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
         # SQLite's default deferred transactions let two writers both read then fail to upgrade;
         # BEGIN IMMEDIATE takes the write lock up front so compare-and-set is serialised.
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
+        # Writers of this process queue on a lock first: SQLite's own busy wait polls with
+        # growing sleeps (up to 100 ms), which under 20 concurrent acks put close to a second
+        # in front of some of them; the lock hands the database over in arrival order.
+        writers = threading.RLock()
+
+        def begin(conn: Any) -> None:
+            writers.acquire()
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            except BaseException:
+                writers.release()
+                raise
+
+        def end(conn: Any) -> None:
+            # Not held by this thread (a pool reset): nothing to free.
+            with suppress(RuntimeError):
+                writers.release()
+
+        event.listen(engine, "begin", begin)
+        event.listen(engine, "commit", end)
+        event.listen(engine, "rollback", end)
 
         @event.listens_for(engine, "connect")
         def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:
@@ -339,6 +425,9 @@ class AuditNote:
         )
 
 
+log = logging.getLogger(__name__)
+
+
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -347,9 +436,67 @@ class Store:
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        """A transaction: committed on success, rolled back on any error."""
+        """A transaction: committed on success, rolled back on any error.
+
+        Inside :meth:`transaction` (same thread) it is a savepoint of that transaction instead:
+        what it writes commits or rolls back with the whole, and an error inside (a lost
+        insert race caught by the caller) undoes only its own part."""
+        outer: Session | None = getattr(self._local, "session", None)
+        if outer is not None:
+            # A fresh identity map per block (the rows stay readable, detached): a block must
+            # see what an earlier block changed with an UPDATE statement, as separate
+            # sessions would.
+            outer.expunge_all()
+            with outer.begin_nested():
+                yield outer
+            return
         with self._sessions.begin() as session:
             yield session
+
+    @contextmanager
+    def transaction(
+        self, defer: Callable[[Callable[[], None]], Any] | None = None
+    ) -> Iterator[None]:
+        """One database transaction for everything this thread writes through the store inside
+        the block: a state change, its audit row and the outbox rows announcing it commit
+        together or not at all (a transactional outbox). Callbacks given to
+        :meth:`after_commit` run once it has committed (e.g. a first delivery attempt, which
+        must not hold the transaction open while Slack answers). Nested blocks join the outer
+        one. ``defer`` hands the after-commit callbacks to an executor instead of running them
+        in this thread (a listener that must ack within Slack's three seconds)."""
+        if getattr(self._local, "session", None) is not None:
+            with self.session():
+                yield
+            return
+        callbacks: list[Callable[[], None]] = []
+        with self._sessions.begin() as session:
+            self._local.session, self._local.after = session, callbacks
+            try:
+                yield
+            finally:
+                self._local.session = self._local.after = None
+        for callback in callbacks:
+            if defer is not None:
+                defer(callback)
+                continue
+            try:
+                callback()
+            except Exception:
+                log.exception("an after-commit callback failed")
+
+    @property
+    def in_transaction(self) -> bool:
+        """True inside :meth:`transaction` on this thread."""
+        return getattr(self._local, "session", None) is not None
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the current :meth:`transaction` commits (never if it rolls
+        back); at once when there is none."""
+        pending: list[Callable[[], None]] | None = getattr(self._local, "after", None)
+        if pending is None:
+            callback()
+        else:
+            pending.append(callback)
 
     def ping(self) -> None:
         with self.engine.connect() as connection:

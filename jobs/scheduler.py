@@ -335,7 +335,8 @@ class MonitoringScheduler:
         context: MonitorContext,
         *,
         clock: Callable[[], datetime] | None = None,
-        lease_ttl: timedelta = timedelta(seconds=30),
+        lease_ttl: timedelta | None = None,
+        lease_heartbeat: timedelta | None = None,
         lease_clock: Callable[[], datetime] = utcnow,
         holder: str | None = None,
         max_workers: int = 4,
@@ -348,8 +349,15 @@ class MonitoringScheduler:
         self.context = replace(
             context, clock=clock or context.clock, on_job_submitted=self.job_submitted
         )
-        self.lease = Lease(self.store, LEADER_LOCK, self.holder, lease_ttl, lease_clock)
-        self.watcher_lease = Lease(self.store, WATCHER_LOCK, self.holder, lease_ttl, lease_clock)
+        reliability = self.settings.reliability
+        ttl = lease_ttl or reliability.leader_lease
+        self.lease = Lease(self.store, LEADER_LOCK, self.holder, ttl, lease_clock)
+        self.watcher_lease = Lease(self.store, WATCHER_LOCK, self.holder, ttl, lease_clock)
+        # Renewed (and contended for) this often: settings.reliability.leader_heartbeat, by
+        # default a third of the lease.
+        self.heartbeat = lease_heartbeat or (
+            reliability.heartbeat if lease_ttl is None else ttl / 3
+        )
         self.watcher_seconds = watcher_seconds
         self.watcher = JobWatcher(self.context)
         self.configured_jobs = configured_jobs
@@ -386,7 +394,8 @@ class MonitoringScheduler:
 
     # -- lifecycle
     def start(self) -> None:
-        """Start paused, then contend for leadership (now and every ttl/3 in the background)."""
+        """Start paused, then contend for leadership (now and every heartbeat in the
+        background)."""
         if self._started:
             return
         self._scheduler.start(paused=True)
@@ -467,7 +476,7 @@ class MonitoringScheduler:
             return lease.held
 
     def _lease_loop(self) -> None:
-        interval = max(self.lease.ttl.total_seconds() / 3, 0.05)
+        interval = max(self.heartbeat.total_seconds(), 0.05)
         while not self._stop.wait(interval):
             try:
                 self.tick()

@@ -47,33 +47,38 @@ class JobWatcher:
             if not job.status.finished:
                 if job.status.value != run.status:
                     try:
-                        self._cas(run, status=job.status.value)
+                        # The move and its card edit are one transaction (a transactional
+                        # outbox): only the process that wins the move edits the card.
+                        with self.ctx.store.transaction():
+                            self._cas(run, status=job.status.value)
+                            self._edit_card(run, job, self.card(run, job))
                     except StaleStateError:
                         continue  # another process saw the move and edits the card
-                    self._edit_card(run, job, self.card(run, job))
                 continue
             try:
-                self._cas(
-                    run,
-                    status=job.status.value,
-                    reported=True,
-                    finished_at=job.ended or datetime.now(UTC),
-                )
+                # Composed first: it reads the platform, which must not hold a transaction open.
+                reply = self.compose(run, job)
+                # "Reported", the card's last edit, the end line and the audit row are one
+                # transaction: a crash leaves the job unreported, never reported without them.
+                with self.ctx.store.transaction():
+                    self._cas(
+                        run,
+                        status=job.status.value,
+                        reported=True,
+                        finished_at=job.ended or datetime.now(UTC),
+                    )
+                    self.report(run, job, reply)
+                reported += 1
             except StaleStateError:
                 continue  # another process reports it
-            try:
-                self.report(run, job)
-                reported += 1
             except Exception as exc:
-                # Not even queued (the store or the platform failed): report it next poll.
+                # Nothing was kept (the store or the platform failed): report it next poll.
                 log.warning("could not report job %s (%s); will retry", run.job_id, exc)
-                with self.ctx.store.session() as session:
-                    session.get(JobRun, run.job_id).reported = False
         return reported
 
     def _cas(self, run: JobRun, **changes: object) -> None:
         self.ctx.store.compare_and_set(JobRun, run.job_id, run.version_no, **changes)
-        run.version_no += 1
+        run.version_no += 1  # only ever read again when the write committed
 
     def card(
         self,
@@ -109,9 +114,10 @@ class JobWatcher:
         if not delivery.delivered:
             log.info("the card of job %s is queued: %s", run.job_id, delivery.error)
 
-    def report(self, run: JobRun, job: JobInfo) -> None:
+    def compose(self, run: JobRun, job: JobInfo) -> JobReply:
+        """The card of a finished job, with what the serving version scores (it reads the
+        platform: call it outside any transaction)."""
         settings = self.ctx.settings
-        model = settings.model(run.model)
         baseline, baseline_source = self._serving_metrics(run.model)
         actions: tuple[tuple[str, str, str], ...] = ()
         if job.produced_version:
@@ -126,9 +132,15 @@ class JobWatcher:
                         f"{run.model}|{job.produced_version}|{settings.env_names[1]}",
                     ),
                 )
-        reply = self.card(
+        return self.card(
             run, job, baseline=baseline, baseline_source=baseline_source, actions=actions
         )
+
+    def report(self, run: JobRun, job: JobInfo, reply: JobReply) -> None:
+        """Edit the card to its end, announce the end in its thread and audit it (in the
+        caller's transaction, with the job's "reported" mark)."""
+        settings = self.ctx.settings
+        model = settings.model(run.model)
         self._edit_card(run, job, reply)
         channel = run.card_channel or run.channel or settings.channel(model, "alerts")
         thread = run.thread_ts or run.card_ts

@@ -27,17 +27,24 @@ class ReplayGuard:
     Bolt refuses signatures older than five minutes; inside those five minutes a captured request
     could be sent again. Each valid signature is remembered for the five minutes (plus clock
     skew) in which Bolt would still accept it, and a second request with it is refused (except
-    what Slack marks as a retry of an event or interaction, see :func:`_redelivery`). The memory
-    is per process; every state change is also a compare-and-set in the store, so a replay that
-    reaches another replica still changes nothing twice.
+    what Slack marks as a retry of an event or interaction, see :func:`_redelivery`). Given a
+    ``shared`` memory (``first_sight(signature) -> bool``, :class:`infra.replays.ReplayMemory`
+    in a running bot) the memory is the database's, so a request replayed to another replica is
+    refused there too; without one (a bare server in a test) it is this process's.
     """
 
     WINDOW_SECONDS = 60 * 5 + 60
     MAX_ENTRIES = 200_000
 
-    def __init__(self, signing_secret: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        signing_secret: str,
+        clock: Callable[[], float] = time.time,
+        shared: Callable[[str], bool] | None = None,
+    ) -> None:
         self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
         self.clock = clock
+        self.shared = shared
         self._seen: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -49,6 +56,8 @@ class ReplayGuard:
         signature = (headers.get("x-slack-signature") or [""])[0]
         if not self.is_signed(body, headers):
             return False  # Bolt refuses it
+        if self.shared is not None:
+            return not self.shared(signature)
         now = self.clock()
         with self._lock:
             while self._seen and (
@@ -182,13 +191,14 @@ class SlackHTTPServer(ThreadingHTTPServer):
         readiness: Callable[[], tuple[bool, dict[str, str]]] = lambda: (True, {}),
         signing_secret: str | None = None,
         health: Callable[[], tuple[bool, str]] = lambda: (True, "ok"),
+        replay_memory: Callable[[str], bool] | None = None,
     ) -> None:
         super().__init__(address, SlackRequestHandler)
         self.app = app
         self.readiness = readiness
         self.health = health
         secret = signing_secret if signing_secret is not None else _signing_secret(app)
-        self.replays = ReplayGuard(secret)
+        self.replays = ReplayGuard(secret, shared=replay_memory)
 
     @property
     def url(self) -> str:
@@ -208,10 +218,17 @@ def start_http(
     readiness: Callable[[], tuple[bool, dict[str, str]]],
     signing_secret: str,
     health: Callable[[], tuple[bool, str]] = lambda: (True, "ok"),
+    replay_memory: Callable[[str], bool] | None = None,
 ) -> SlackHTTPServer:
-    """Serve in a background thread; stop with :func:`stop_http`."""
+    """Serve in a background thread; stop with :func:`stop_http`. ``replay_memory``: the
+    shared first-sight check of request signatures (see :class:`ReplayGuard`)."""
     server = SlackHTTPServer(
-        (host, port), app, readiness, signing_secret=signing_secret, health=health
+        (host, port),
+        app,
+        readiness,
+        signing_secret=signing_secret,
+        health=health,
+        replay_memory=replay_memory,
     )
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     return server

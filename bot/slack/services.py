@@ -12,6 +12,7 @@ from typing import Any
 from slack_sdk import WebClient
 
 from bot.slack.groups import SlackGroupResolver
+from bot.slack.inbox import InboxWorker
 from bot.slack.outbox import Outbox
 from bot.slack.publisher import SlackPublisher
 from bot.slack.responder import Responder
@@ -75,6 +76,8 @@ class Services:
     """The context alert buttons and on-demand checks act through (the scheduler's, once one runs
     here: same clock, same job-watcher wake-up)."""
     desk: PromotionDesk
+    inbox: InboxWorker
+    """Acked interactions, recorded before the ack and run from there (bot.slack.inbox)."""
     scheduler: MonitoringScheduler | None = None
     """Set when this process runs the scheduler (``serve`` without ``--no-scheduler``)."""
 

@@ -31,6 +31,14 @@ from core.promotion.states import (
 from infra.store import Approval, AuditNote, StaleStateError, Store, Vote, retry_on_conflict
 
 
+class RequestAlreadyOpenError(Exception):
+    """Another request for the same model and target is open (the database said so)."""
+
+    def __init__(self, existing: ApprovalSnapshot) -> None:
+        super().__init__(f"request {existing.id} is open for {existing.model}")
+        self.existing = existing
+
+
 @dataclass
 class NewRequest:
     model: str
@@ -109,52 +117,67 @@ class ApprovalBook:
 
     # -- creation
     def create(self, request: NewRequest) -> ApprovalSnapshot:
+        """Open a request. The database allows one open request per model and target
+        (``uq_open_approval``): when another is open, even one created a moment ago by another
+        user or replica, :class:`RequestAlreadyOpenError` names it and nothing is created."""
+        for _ in range(3):
+            try:
+                return self._insert(request)
+            except IntegrityError:
+                existing = self.open_request_for(request.model, request.target_env)
+                if existing is not None:
+                    raise RequestAlreadyOpenError(existing) from None
+                # It ended between the failed insert and the read: try again.
+        raise RuntimeError(f"could not open a request for {request.model} {request.target_env}")
+
+    def _insert(self, request: NewRequest) -> ApprovalSnapshot:
         now = self.clock()
         required = self.rules.required(request.target_env)
         policy = self.rules.policy(request.target_env)
         approval_id = secrets.token_hex(6)
         state = ApprovalState.APPROVED if required == 0 else ApprovalState.PENDING
-        with self.store.session() as session:
-            session.add(
-                Approval(
-                    id=approval_id,
-                    model=request.model,
-                    version=request.version,
-                    source_env=request.source_env,
-                    target_env=request.target_env,
-                    requester=request.requester,
-                    state=state.value,
-                    required=required,
-                    created_at=now,
-                    updated_at=now,
-                    expires_at=now + policy.expiry,
-                    rollout={},
-                    context=jsonable(request.context),
-                    version_no=0,
+        with self.store.transaction():
+            with self.store.session() as session:
+                session.add(
+                    Approval(
+                        id=approval_id,
+                        model=request.model,
+                        version=request.version,
+                        source_env=request.source_env,
+                        target_env=request.target_env,
+                        requester=request.requester,
+                        state=state.value,
+                        required=required,
+                        created_at=now,
+                        updated_at=now,
+                        expires_at=now + policy.expiry,
+                        rollout={},
+                        context=jsonable(request.context),
+                        version_no=0,
+                    )
                 )
-            )
-        self.store.audit(
-            request.requester,
-            "promotion_request",
-            "created",
-            model=request.model,
-            environment=request.target_env,
-            subject=approval_id,
-            version=request.version,
-            source=request.source_env,
-            required=required,
-        )
-        if state is ApprovalState.APPROVED:
             self.store.audit(
-                "mlops-bot",
-                "promotion",
-                state.value,
+                request.requester,
+                "promotion_request",
+                "created",
                 model=request.model,
                 environment=request.target_env,
                 subject=approval_id,
-                previous="new",
-                reason=f"{request.target_env} takes direct deploys; no approval needed",
+                version=request.version,
+                source=request.source_env,
+                required=required,
             )
+            if state is ApprovalState.APPROVED:
+                self.store.audit(
+                    "mlops-bot",
+                    "promotion",
+                    state.value,
+                    model=request.model,
+                    environment=request.target_env,
+                    subject=approval_id,
+                    previous="new",
+                    reason=f"{request.target_env} takes direct deploys; no approval needed",
+                )
         return self.require(approval_id)
 
     # -- compare-and-set
@@ -205,6 +228,12 @@ class ApprovalBook:
             },
         )
         return self.update(approval, audit=note, state=to.value, **changes)
+
+    def lock(self, approval_id: str) -> None:
+        """Lock the request's row until the current store transaction ends (``FOR UPDATE`` on
+        PostgreSQL; SQLite's writers are serialised by ``BEGIN IMMEDIATE`` already)."""
+        with self.store.session() as session:
+            session.execute(select(Approval.id).where(Approval.id == approval_id).with_for_update())
 
     def record_vote(self, approval_id: str, user: str, decision: str) -> bool:
         """One vote per user and request: False when ``user`` already voted on it."""

@@ -154,32 +154,47 @@ class PromotionDesk:
 
         Through the outbox: while Slack is down the newest rendering waits there and replaces
         any older one, so the card tells the truth once Slack is back."""
+        if self.store.in_transaction:
+            # Inside a state change's transaction the database serialises writers of this
+            # request (its row is written first), and a thread lock here could wait on a
+            # thread that waits for this transaction.
+            self._queue_card(approval_id)
+            return
         with self._card_lock(approval_id):
-            approval = self.book.get(approval_id)
-            if approval is None or not approval.published:
-                return
-            self.publisher.update(
-                key_of("approval-card-edit", approval_id),
-                MessageRef(str(approval.channel), str(approval.message_ts)),
-                self.card(approval),
-            )
+            self._queue_card(approval_id)
+
+    def _queue_card(self, approval_id: str) -> None:
+        approval = self.book.get(approval_id)
+        if approval is None or not approval.published:
+            return
+        self.publisher.update(
+            key_of("approval-card-edit", approval_id),
+            MessageRef(str(approval.channel), str(approval.message_ts)),
+            self.card(approval),
+        )
 
     def say(self, approval: ApprovalSnapshot, line: ThreadLine) -> None:
         """A line in the card's thread (progress, votes, the end), kept until Slack takes it;
         the same line is never posted twice, even by a bot that took the rollout over."""
         if not approval.published:
             fresh = self.book.get(approval.id)
-            if fresh is None or not fresh.published:
+            if fresh is None:
                 return
             approval = fresh
         # Keyed by the rollout attempt too: a resumed rollout (attempt 2) says its steps again,
         # a process that took over the same attempt does not.
         attempt = (approval.rollout or {}).get("attempt") or 0
+        key = key_of("approval-thread", approval.id, attempt, line.key)
+        if approval.published:
+            self.publisher.post(key, str(approval.channel), line, thread_ts=approval.message_ts)
+            return
+        # The card went out but is not recorded on the request yet (a click can come in
+        # between): the line waits for the card's outbox row and goes into its thread.
         self.publisher.post(
-            key_of("approval-thread", approval.id, attempt, line.key),
-            str(approval.channel),
+            key,
+            self._approvals_channel(approval),
             line,
-            thread_ts=approval.message_ts,
+            parent=key_of("approval-card", approval.id),
         )
 
     def _approvals_channel(self, approval: ApprovalSnapshot) -> str:
@@ -310,22 +325,27 @@ class PromotionDesk:
 
     # -- clicks (called by the listeners after they ack)
     def approve(self, approval_id: str, user: str, where: ClickLocation | None) -> ActionResult:
-        result = self.votes.approve(approval_id, user, where)
+        result = self.votes.approve(approval_id, user, where, self.announcer(user))
         self.after_change(result, user)
         return result
 
     def reject(self, approval_id: str, user: str, reason: str) -> ActionResult:
-        result = self.votes.reject(approval_id, user, reason)
+        result = self.votes.reject(approval_id, user, reason, self.announcer(user))
         self.after_change(result, user)
         return result
 
     def cancel(self, approval_id: str, user: str, where: ClickLocation | None) -> ActionResult:
-        result = self.votes.cancel(approval_id, user, where)
+        result = self.votes.cancel(approval_id, user, where, self.announcer(user))
         self.after_change(result, user)
         return result
 
-    def after_change(self, result: ActionResult, user: str) -> None:
-        """Show a state change: edit the card, write the thread, start the rollout if due."""
+    def announcer(self, user: str) -> Callable[[ActionResult], None]:
+        """What a click's change says (card edit, thread lines), queued in the outbox inside
+        the change's own transaction (see :meth:`ApprovalVotes.approve`)."""
+        return lambda result: self.announce(result, user)
+
+    def announce(self, result: ActionResult, user: str) -> None:
+        """Queue the card edit and thread lines of a state change."""
         approval = result.approval
         if approval is None or not result.changed:
             return
@@ -335,9 +355,19 @@ class PromotionDesk:
         elif result.outcome is Outcome.APPROVED:
             self.say(approval, VoteLine.of(approval, user, result.counted))
             self.say(approval, ApprovedLine.of(approval))
-            self.start_rollout(approval.id)
         else:
             self.say(approval, ClosedLine.of(approval))
+
+    def after_change(self, result: ActionResult, user: str) -> None:
+        """After a state change committed: show it (unless its transaction queued that
+        already) and start the rollout if due."""
+        approval = result.approval
+        if approval is None or not result.changed:
+            return
+        if not result.announced:
+            self.announce(result, user)
+        if result.outcome is Outcome.APPROVED:
+            self.start_rollout(approval.id)
 
     # -- expiry
     def expire_overdue(self) -> int:

@@ -118,11 +118,13 @@ class Retirement:
                 latest = self.desk.book.require(latest.id)
                 raise
 
-        with suppress(StaleStateError):
-            latest = retry_on_conflict(attempt)
-        approval = latest
-        audit_step(self.desk.store, approval, "retired", removed=removed, kept=kept)
-        self.desk.refresh_card(approval.id)
-        if steps:
-            self.desk.say(approval, StepLine(step=steps[-1]))
+        # The retirement, its audit row, the card and its thread line: one transaction.
+        with self.desk.store.transaction():
+            with suppress(StaleStateError):
+                latest = retry_on_conflict(attempt)
+            approval = latest
+            audit_step(self.desk.store, approval, "retired", removed=removed, kept=kept)
+            self.desk.refresh_card(approval.id)
+            if steps:
+                self.desk.say(approval, StepLine(step=steps[-1]))
         return True

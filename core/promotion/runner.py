@@ -24,6 +24,7 @@ from core.rollout import DEPLOY_TIMEOUT_SECONDS, Rollout, plan_for
 from core.serving import current_split
 from infra.durations import format_duration
 from infra.platform.base import EndpointState, PlatformError
+from infra.rollout_locks import EndpointBusyError, hold_endpoint
 from infra.store import StaleStateError, Store, retry_on_conflict
 
 if TYPE_CHECKING:
@@ -107,13 +108,17 @@ class RolloutTracker:
         self._cas(lambda a, merged: self.desk.book.update(a, rollout=merged), fields)
 
     def finish(self, to: ApprovalState, reason: str, **fields: Any) -> None:
-        self._cas(
-            lambda a, merged: self.desk.book.transition(
-                a, to, actor=BOT_ACTOR, reason=reason, rollout=merged
-            ),
-            fields,
-        )
-        self.desk.refresh_card(self.approval.id)
+        # The end, its card and its thread line commit together (a transactional outbox):
+        # a crash right after the state change cannot lose the line saying so.
+        with self.lock, self.desk.store.transaction():  # the tracker's lock first, always
+            self._cas(
+                lambda a, merged: self.desk.book.transition(
+                    a, to, actor=BOT_ACTOR, reason=reason, rollout=merged
+                ),
+                fields,
+            )
+            self.desk.refresh_card(self.approval.id)
+            self.desk.say(self.approval, EndedLine.of(self.approval))
 
     # -- steps
     @property
@@ -121,13 +126,19 @@ class RolloutTracker:
         return rollout_steps(self.approval)
 
     def set_steps(self, steps: list[Step], **fields: Any) -> None:
-        self.save(steps=steps_json(steps), **fields)
-        self.desk.refresh_card(self.approval.id)
-        for index, step in enumerate(steps):
-            finished = step.state in (StepState.DONE, StepState.FAILED)
-            if finished and self._posted.get(index) != step.state.value:
-                self._posted[index] = step.state.value
-                self.desk.say(self.approval, StepLine(step=step))
+        # Each step's state, the card showing it and the thread line of a finished step are
+        # one transaction: after a crash either the step is undone (and is run again) or its
+        # line is queued.
+        posted = dict(self._posted)
+        with self.lock, self.desk.store.transaction():  # the tracker's lock first, always
+            self.save(steps=steps_json(steps), **fields)
+            self.desk.refresh_card(self.approval.id)
+            for index, step in enumerate(steps):
+                finished = step.state in (StepState.DONE, StepState.FAILED)
+                if finished and posted.get(index) != step.state.value:
+                    posted[index] = step.state.value
+                    self.desk.say(self.approval, StepLine(step=step))
+        self._posted = posted
 
     def mark(self, index: int, state: StepState, detail: str = "") -> None:
         steps = self.steps
@@ -136,8 +147,9 @@ class RolloutTracker:
 
     def note(self, text: str) -> None:
         notes = [*list(self.rollout.get("notes") or []), text]
-        self.save(notes=notes)
-        self.desk.say(self.approval, NoteLine(note=text))
+        with self.lock, self.desk.store.transaction():  # the tracker's lock first, always
+            self.save(notes=notes)
+            self.desk.say(self.approval, NoteLine(note=text))
 
 
 class RolloutRunner:
@@ -187,7 +199,20 @@ class RolloutRunner:
             tracker = RolloutTracker(self.desk, approval)
             tracker.start_heartbeat()
             try:
-                self._execute(tracker, attempt)
+                # One rollout in flight per endpoint, promotions, deploys and rollbacks alike
+                # (the database's lock row); re-entrant for this request, so a rollout taken
+                # over after a crash holds it again.
+                with hold_endpoint(
+                    self.desk.store,
+                    approval.model,
+                    approval.target_env,
+                    holder=f"promotion:{approval.id}",
+                    what=f"the promotion of v{approval.version} (request {approval.id})",
+                    ttl=self.desk.settings.reliability.endpoint_lock,
+                ):
+                    self._execute(tracker, attempt)
+            except EndpointBusyError as busy:
+                tracker.finish(ApprovalState.FAILED, str(busy))
             except OwnershipLostError:
                 log.warning("promotion %s was taken over by another process", approval.id)
                 return

@@ -9,7 +9,7 @@ Slack: the listeners and :mod:`core.promotion.desk` turn the outcomes into messa
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -43,6 +43,8 @@ class ActionResult:
     approval: ApprovalSnapshot | None = None
     rule: str | None = None
     counted: int = 0
+    announced: bool = False
+    """The change's Slack messages were queued in its own transaction already."""
 
     @property
     def changed(self) -> bool:
@@ -53,6 +55,15 @@ class ActionResult:
             Outcome.CANCELED,
             Outcome.EXPIRED,
         )
+
+
+Announce = Callable[[ActionResult], None]
+"""Writes what a change says in Slack (card edit, thread lines) to the outbox; called inside
+the store transaction of the change, so both commit together (a transactional outbox)."""
+
+
+def _silent(_result: ActionResult) -> None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -163,9 +174,16 @@ class ApprovalVotes:
         return ActionResult(Outcome.ALLOWED, located, decision.rule)
 
     def approve(
-        self, approval_id: str, user: str, where: ClickLocation | None = None
+        self,
+        approval_id: str,
+        user: str,
+        where: ClickLocation | None = None,
+        announce: Announce = _silent,
     ) -> ActionResult:
-        """``user`` clicks Approve. Returns what happened; exactly one caller ever gets APPROVED."""
+        """``user`` clicks Approve. Returns what happened; exactly one caller ever gets APPROVED.
+
+        The vote, its audit row, the state change it completes and what ``announce`` queues
+        are one transaction: a crash leaves all of them or none."""
         allowed = self._authorize(
             approval_id,
             user,
@@ -178,47 +196,47 @@ class ApprovalVotes:
         approval = allowed.approval
         assert approval is not None
         self_ok = self.rules.policy(approval.target_env).allow_self_approval
-        if not self.book.record_vote(approval.id, user, "approve"):
-            self.store.audit(
-                user,
-                "approval_approve",
-                "duplicate",
-                model=approval.model,
-                environment=approval.target_env,
-                subject=approval.id,
-            )
-            current = self.book.require(approval.id)
-            return ActionResult(
-                Outcome.DUPLICATE, current, counted=len(current.approvals_counted(self_ok))
-            )
-        self.store.audit(
-            user,
-            "approval_approve",
-            "recorded",
-            model=approval.model,
-            environment=approval.target_env,
-            subject=approval.id,
-        )
 
-        # Counting after the vote's own commit means whichever vote commits last sees every
-        # vote, so the request cannot stall with enough votes; the CAS makes one caller win.
-        def attempt() -> ActionResult:
-            current = self.book.require(approval.id)
-            counted = len(current.approvals_counted(self_ok))
-            if current.state is not ApprovalState.PENDING or counted < current.required:
-                return ActionResult(Outcome.RECORDED, current, counted=counted)
-            approved = self.book.transition(
-                current, ApprovalState.APPROVED, actor=user, reason=None
-            )
-            return ActionResult(Outcome.APPROVED, approved, counted=counted)
+        def vote() -> ActionResult:
+            with self.store.transaction():
+                # The request's row is locked first (PostgreSQL; SQLite serialises writers
+                # anyway): two votes committing at once cannot both count without the other and
+                # leave a request stalled with enough votes; the CAS makes one caller win.
+                self.book.lock(approval.id)
+                if not self.book.record_vote(approval.id, user, "approve"):
+                    self.store.audit(
+                        user,
+                        "approval_approve",
+                        "duplicate",
+                        model=approval.model,
+                        environment=approval.target_env,
+                        subject=approval.id,
+                    )
+                    current = self.book.require(approval.id)
+                    return ActionResult(
+                        Outcome.DUPLICATE, current, counted=len(current.approvals_counted(self_ok))
+                    )
+                self.store.audit(
+                    user,
+                    "approval_approve",
+                    "recorded",
+                    model=approval.model,
+                    environment=approval.target_env,
+                    subject=approval.id,
+                )
+                current = self.book.require(approval.id)
+                counted = len(current.approvals_counted(self_ok))
+                if current.state is not ApprovalState.PENDING or counted < current.required:
+                    result = ActionResult(Outcome.RECORDED, current, counted=counted)
+                else:
+                    approved = self.book.transition(
+                        current, ApprovalState.APPROVED, actor=user, reason=None
+                    )
+                    result = ActionResult(Outcome.APPROVED, approved, counted=counted)
+                announce(result)
+                return replace(result, announced=announce is not _silent)
 
-        try:
-            return retry_on_conflict(attempt)
-        except StaleStateError:
-            current = self.book.require(approval.id)
-            return ActionResult(
-                Outcome.RECORDED, current, counted=len(current.approvals_counted(self_ok))
-            )
+        return retry_on_conflict(vote)
 
     def check_reject(
         self, approval_id: str, user: str, where: ClickLocation | None = None
@@ -232,17 +250,28 @@ class ApprovalVotes:
             lambda approval: self.rules.may_reject(approval, user),
         )
 
-    def reject(self, approval_id: str, user: str, reason: str) -> ActionResult:
+    def reject(
+        self, approval_id: str, user: str, reason: str, announce: Announce = _silent
+    ) -> ActionResult:
         checked = self.check_reject(approval_id, user)
         if checked.outcome is not Outcome.ALLOWED:
             return checked
-        self.book.record_vote(approval_id, user, "reject")
         return self._finish_pending(
-            checked.approval, ApprovalState.REJECTED, user, reason, Outcome.REJECTED
+            checked.approval,
+            ApprovalState.REJECTED,
+            user,
+            reason,
+            Outcome.REJECTED,
+            announce,
+            vote="reject",
         )
 
     def cancel(
-        self, approval_id: str, user: str, where: ClickLocation | None = None
+        self,
+        approval_id: str,
+        user: str,
+        where: ClickLocation | None = None,
+        announce: Announce = _silent,
     ) -> ActionResult:
         allowed = self._authorize(
             approval_id,
@@ -259,6 +288,7 @@ class ApprovalVotes:
             user,
             "canceled by the requester",
             Outcome.CANCELED,
+            announce,
         )
 
     def _finish_pending(
@@ -268,17 +298,24 @@ class ApprovalVotes:
         user: str,
         reason: str,
         outcome: Outcome,
+        announce: Announce,
+        vote: str | None = None,
     ) -> ActionResult:
         assert approval is not None
         approval_id = approval.id
 
         def attempt() -> ActionResult:
-            current = self.book.require(approval_id)
-            if current.state is not ApprovalState.PENDING:
-                return ActionResult(Outcome.NOT_PENDING, current)
-            return ActionResult(
-                outcome, self.book.transition(current, to, actor=user, reason=reason)
-            )
+            with self.store.transaction():
+                current = self.book.require(approval_id)
+                if current.state is not ApprovalState.PENDING:
+                    return ActionResult(Outcome.NOT_PENDING, current)
+                if vote is not None:
+                    self.book.record_vote(approval_id, user, vote)
+                result = ActionResult(
+                    outcome, self.book.transition(current, to, actor=user, reason=reason)
+                )
+                announce(result)
+                return replace(result, announced=announce is not _silent)
 
         try:
             return retry_on_conflict(attempt)

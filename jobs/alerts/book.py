@@ -183,22 +183,27 @@ class AlertBook:
             self.store.compare_and_set(Alert, fp, row.version_no, **changes)
             return step
 
-        step = retry_on_conflict(attempt)
+        # The transition, its audit row and the card / thread note announcing it are one
+        # transaction (a transactional outbox): a crash cannot keep the new state and lose
+        # the message, so the next check (which sees no change) never stays silent about it.
+        # A new card is recorded on the alert by the delivery hook once Slack takes it.
+        with self.store.transaction():
+            step = retry_on_conflict(attempt)
 
-        if step.effect not in (Effect.NONE, Effect.PENDING):
-            self.store.audit(
-                "mlops-bot",
-                "alert",
-                str(step.effect),
-                model=obs.model,
-                environment=obs.environment,
-                subject=fp,
-                level=obs.level,
-                state=step.state,
-                headline=obs.headline,
-                muted=mute is not None,
-            )
-        ref = self._deliver(fp, step, obs, model_cfg)
+            if step.effect not in (Effect.NONE, Effect.PENDING):
+                self.store.audit(
+                    "mlops-bot",
+                    "alert",
+                    str(step.effect),
+                    model=obs.model,
+                    environment=obs.environment,
+                    subject=fp,
+                    level=obs.level,
+                    state=step.state,
+                    headline=obs.headline,
+                    muted=mute is not None,
+                )
+            ref = self._deliver(fp, step, obs, model_cfg)
         return Outcome(
             fingerprint=fp,
             state=step.state,

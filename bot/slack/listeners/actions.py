@@ -10,6 +10,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.slack.inbox import action_key
 from bot.slack.services import Services
 
 JOB_DEPLOY = "job_deploy"
@@ -18,9 +19,11 @@ _VERSION = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 
 def register(app: App, services: Services) -> None:
+    services.inbox.on(JOB_DEPLOY, lambda body: deploy_from_job(services, body))
+
     @app.action(JOB_DEPLOY)
     def job_deploy(ack: Ack, body: dict[str, Any]) -> None:
-        services.workers.submit(deploy_from_job, services, body)  # queued before the ack
+        services.inbox.accept(JOB_DEPLOY, action_key(body), body)  # durable before the ack
         ack()
 
 

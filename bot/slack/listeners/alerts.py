@@ -16,6 +16,7 @@ from slack_bolt import Ack, App
 from slack_sdk.errors import SlackApiError
 
 from bot.slack.blocks.monitoring import ACTION_ACK, ACTION_DETAILS, ACTION_MUTE, ACTION_RETRAIN
+from bot.slack.inbox import action_key
 from bot.slack.listeners.clicks import Click
 from bot.slack.services import Services
 from core.reports import ButtonAnswer
@@ -62,15 +63,20 @@ def tell(services: Services, click: Click, answer: Answer) -> None:
 
 def register(app: App, services: Services) -> None:
     for action_id, action in ACTIONS.items():
-        app.action(action_id)(_acking(services, action))
+        kind = f"alert:{action_id}"
+        services.inbox.on(
+            kind, lambda body, action=action: handle(services, action, Click.from_body(body))
+        )
+        app.action(action_id)(_acking(services, kind))
 
 
-def _acking(services: Services, action: Action) -> Callable[..., None]:
-    """A Bolt listener that queues ``action`` in the worker pool, then acks (queued first,
-    so a graceful shutdown that waits for idle workers after the ack still runs it)."""
+def _acking(services: Services, kind: str) -> Callable[..., None]:
+    """A Bolt listener that records the click in the inbox (which queues it in the worker
+    pool), then acks: an acked press survives a crash, and a graceful shutdown that waits for
+    idle workers after the ack still runs it."""
 
     def listener(ack: Ack, body: dict[str, Any]) -> None:
-        services.workers.submit(handle, services, action, Click.from_body(body))
+        services.inbox.accept(kind, action_key(body), body)
         ack()
 
     return listener

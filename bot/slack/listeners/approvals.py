@@ -27,6 +27,7 @@ from bot.slack.blocks.approval import (
     REJECT_VIEW,
     reject_modal,
 )
+from bot.slack.inbox import action_key
 from bot.slack.listeners.clicks import Click
 from bot.slack.services import Services
 from commands.context import Invocation
@@ -43,19 +44,22 @@ _VERSION = re.compile(r"^[A-Za-z0-9]{1,32}$")
 
 def register(app: App, services: Services) -> None:
     desk = services.desk
+    inbox = services.inbox
+    inbox.on("approve", lambda body: _vote(services, desk, Click.from_body(body), "approve"))
+    inbox.on("cancel", lambda body: _vote(services, desk, Click.from_body(body), "cancel"))
+    inbox.on("job_promote", lambda body: _promote_from_job(services, desk, Click.from_body(body)))
 
     @app.action(ACTION_APPROVE)
     def approve(ack: Ack, body: dict[str, Any]) -> None:
-        # Work is queued before the ack, so whoever waits for idle workers once Slack has
-        # its answer (a graceful shutdown, a test) sees it.
-        click = Click.from_body(body)
-        services.workers.submit(_vote, services, desk, click, "approve")
+        # Recorded in the inbox before the ack: an acked vote survives a crash of this process
+        # (a worker here or on another replica runs it), and it is queued before the ack so
+        # whoever waits for idle workers once Slack has its answer sees it.
+        inbox.accept("approve", action_key(body), body)
         ack()
 
     @app.action(ACTION_CANCEL)
     def cancel(ack: Ack, body: dict[str, Any]) -> None:
-        click = Click.from_body(body)
-        services.workers.submit(_vote, services, desk, click, "cancel")
+        inbox.accept("cancel", action_key(body), body)
         ack()
 
     @app.action(ACTION_REJECT)
@@ -98,9 +102,12 @@ def register(app: App, services: Services) -> None:
         if len(reason) < 3:
             ack(response_action="errors", errors={REASON_BLOCK: "Say why in a few words."})
             return
-        result = desk.votes.reject(approval_id, user, reason)
+        # The rejection, its audit row and its card edit and thread line commit together before
+        # the ack (durable: Slack does not send an acked submission again); Slack is tried
+        # after the commit, in a worker.
+        with services.store.transaction(defer=services.workers.submit):
+            result = desk.votes.reject(approval_id, user, reason, desk.announcer(user))
         if result.outcome is Outcome.REJECTED:
-            services.workers.submit(desk.after_change, result, user)
             ack()
             return
         message = outcome_reply("reject", result)
@@ -113,7 +120,7 @@ def register(app: App, services: Services) -> None:
 
     @app.action(JOB_PROMOTE)
     def job_promote(ack: Ack, body: dict[str, Any]) -> None:
-        services.workers.submit(_promote_from_job, services, desk, Click.from_body(body))
+        inbox.accept("job_promote", action_key(body), body)
         ack()
 
 

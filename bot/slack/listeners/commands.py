@@ -7,6 +7,7 @@ from typing import Any
 
 from slack_bolt import Ack, App
 
+from bot.slack.inbox import command_key
 from bot.slack.responder import CommandMessage
 from bot.slack.services import Services
 from commands.context import CommandContext, Invocation
@@ -17,11 +18,13 @@ log = logging.getLogger(__name__)
 
 
 def register(app: App, services: Services) -> None:
+    services.inbox.on("command", lambda body: run_slash_command(services, body))
+
     @app.command("/mlops")
     def mlops(ack: Ack, body: dict[str, Any]) -> None:
-        # Queued before the ack: whoever waits for idle workers once Slack has its answer
-        # (a graceful shutdown, a test) must see this work, not an empty pool.
-        services.workers.submit(run_slash_command, services, body)
+        # Recorded in the inbox (and queued) before the ack: an acked command is never lost to
+        # a crash, and whoever waits for idle workers once Slack has its answer sees the work.
+        services.inbox.accept("command", command_key(body), body)
         ack()
 
 

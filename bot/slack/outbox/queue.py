@@ -171,9 +171,23 @@ class Outbox:
         row = self._upsert(key, method, payload, replace)
         if row.delivered_at is not None:
             return Delivery(key, True, ref_of(row.result))
+        if self.store.in_transaction:
+            # A transactional outbox: the row commits with the state change it reports (the
+            # caller's store transaction), or not at all. Slack is tried only after the
+            # commit, never while the transaction is open; a hook tells the owner where the
+            # message went.
+            row_id = row.id
+            self.store.after_commit(lambda: self._after_commit(row_id, key))
+            return Delivery(key, False, error="queued with its state change")
         if self.paused:
             return Delivery(key, False, error=row.last_error or "Slack is unavailable; queued")
         return self._deliverer.attempt(row.id, key)
+
+    def _after_commit(self, row_id: int, key: str) -> None:
+        # Not "deferred": the content was rendered in the transaction that just committed,
+        # so it is current; hooks still learn where the message went.
+        if not self.paused:
+            self._deliverer.attempt(row_id, key)
 
     def _upsert(
         self, key: str, method: str, payload: dict[str, Any], replace: bool

@@ -22,13 +22,18 @@ def make_bot(slack_server: FakeSlackServer, tmp_path: Path) -> Iterator[Callable
     started: list[Bot] = []
     prepared: set[Path] = set()
 
-    def make(candidate: Any | None = None, state: Path | None = None, **overrides: Any) -> Bot:
+    def make(
+        candidate: Any | None = None,
+        state: Path | None = None,
+        database_url: str | None = None,
+        **overrides: Any,
+    ) -> Bot:
         state_dir = state or tmp_path / "state"
         settings = settings_for(config(**overrides), state_dir)
         if state_dir not in prepared and not (state_dir / "envs").exists():
             prepare_platform(settings, candidate)
         prepared.add(state_dir)
-        runtime, http = start_bot(settings, slack_server.base_url)
+        runtime, http = start_bot(settings, slack_server.base_url, database_url)
         bot = Bot(slack_server, runtime, http)
         started.append(bot)
         return bot

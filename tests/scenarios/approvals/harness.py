@@ -104,12 +104,12 @@ def prepare_platform(settings: Settings, candidate: Any | None = None) -> None:
         platform.close()
 
 
-def secrets_for(server_url: str) -> Secrets:
+def secrets_for(server_url: str, database_url: str | None = None) -> Secrets:
     return Secrets(
         slack_bot_token=seed.BOT_TOKEN,
         slack_signing_secret=seed.SIGNING_SECRET,
         slack_api_url=server_url,
-        mlops_bot_database_url=None,
+        mlops_bot_database_url=database_url,
     )
 
 
@@ -126,8 +126,13 @@ def wait_until(check: Callable[[], T], timeout: float = 30.0, what: str = "condi
         time.sleep(0.02)
 
 
-def start_bot(settings: Settings, slack_api_url: str) -> tuple[Runtime, SlackHTTPServer]:
-    runtime = build_runtime(settings, secrets_for(slack_api_url), platform=LocalPlatform(settings))
+def start_bot(
+    settings: Settings, slack_api_url: str, database_url: str | None = None
+) -> tuple[Runtime, SlackHTTPServer]:
+    """A bot on ``settings`` (its store in the state directory, or at ``database_url``)."""
+    runtime = build_runtime(
+        settings, secrets_for(slack_api_url, database_url), platform=LocalPlatform(settings)
+    )
     desk: PromotionDesk = runtime.services.desk
     desk.interval = 0.05
     desk.wake()

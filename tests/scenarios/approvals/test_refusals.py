@@ -69,15 +69,19 @@ def test_double_clicks_and_slack_retries_count_once(make_bot) -> None:
     bot.send(request, **{"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"})
     bot.click(ts, "approval_approve", seed.BOB)
     wait_until(
-        lambda: len([t for t in bot.ephemeral_texts(seed.BOB) if "1 of 2" in t]) == 3,
-        what="three answers to Bob",
+        lambda: len([t for t in bot.ephemeral_texts(seed.BOB) if "1 of 2" in t]) == 2,
+        what="two answers to Bob",
     )
+    bot.runtime.services.workers.wait_idle(10)
     current = bot.desk.book.get(approval.id)
     assert [v.user for v in current.votes] == [seed.BOB]
     assert current.state is ApprovalState.PENDING
-    assert sum("already approved" in t for t in bot.ephemeral_texts(seed.BOB)) == 2
+    # Slack's retry is the same interaction (same action_ts, user and action): the inbox keeps
+    # one row for both deliveries, so it is run, answered and audited once. The second click is
+    # a new interaction: answered "already approved" and audited as a duplicate.
+    assert sum("already approved" in t for t in bot.ephemeral_texts(seed.BOB)) == 1
     outcomes = [o for _, a, o in bot.audit(approval.id) if a == "approval_approve"]
-    assert sorted(outcomes) == ["duplicate", "duplicate", "recorded"]
+    assert sorted(outcomes) == ["duplicate", "recorded"]
 
 
 def test_reject_asks_for_a_reason_and_ends_the_request(make_bot) -> None:

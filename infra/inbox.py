@@ -1,0 +1,205 @@
+"""The ``inbox`` table: interactions Slack was told we accepted, until a worker has run them.
+
+Why: Slack does not send an acked click or command again. If the process that acked dies
+before a worker ran the work (a deploy, a crash, a ``kill -9``), the work must still happen,
+on this replica after a restart or on another one. So the listener records Slack's payload
+here *before* it acks, and workers drain the table:
+
+* :meth:`Inbox.record` inserts the row under its *key* (what makes a Slack retry, or the same
+  request delivered to two replicas, one row) already claimed by the recording process, so
+  its own worker runs it without a race and no other replica steals it while it waits;
+* a claim is a compare-and-set on ``claimed_by`` / ``claimed_until``: exactly one process
+  holds a row at a time; a claim of a process that died is taken over at once on the same
+  host (:func:`infra.holders.holder_gone`) and after ``claim`` everywhere else;
+* :meth:`Inbox.complete` marks the row done (only by its holder). A row whose holder died
+  after the work started but before it was marked done is run again by whoever takes it
+  over: the work itself must be idempotent by the database (one vote per user and request,
+  one open request per model and target, one rollout per endpoint), which it is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from infra.holders import holder_gone, holder_prefix
+from infra.store import InboxItem, Store
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class InboxEntry:
+    id: int
+    key: str
+    kind: str
+    payload: Mapping[str, Any]
+    attempts: int
+
+
+class Inbox:
+    """One process's view of the shared ``inbox`` table."""
+
+    def __init__(
+        self,
+        store: Store,
+        holder: str,
+        *,
+        claim: timedelta = timedelta(minutes=5),
+        max_attempts: int = 3,
+        keep_done: timedelta = timedelta(days=2),
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.holder = holder
+        self.claim = claim
+        self.max_attempts = max_attempts
+        self.keep_done = keep_done
+        self.clock = clock
+
+    def record(self, kind: str, key: str, payload: Mapping[str, Any]) -> InboxEntry | None:
+        """Store an interaction, claimed by this process (for ``claim``: run it within that
+        time without taking it again). None when its key is known already (a retry or a second
+        delivery of the same interaction): nothing is to be run again."""
+        now = self.clock()
+        try:
+            with self.store.session() as session:
+                row = InboxItem(
+                    key=key[:255],
+                    kind=kind,
+                    payload=dict(payload),
+                    received_at=now,
+                    attempts=0,
+                    next_attempt_at=now,
+                    claimed_by=self.holder,
+                    claimed_until=now + self.claim,
+                )
+                session.add(row)
+                session.flush()
+                return InboxEntry(row.id, row.key, kind, dict(payload), 0)
+        except IntegrityError:
+            return None
+
+    def take(self, row_id: int) -> InboxEntry | None:
+        """Renew this process's claim on a row it recorded, or claim it when it is free; None
+        when it is done or someone else holds it (then they run it)."""
+        now = self.clock()
+        table = InboxItem.__table__
+        free = or_(
+            table.c.claimed_by.is_(None),
+            table.c.claimed_by == self.holder,
+            table.c.claimed_until < now,
+        )
+        with self.store.session() as session:
+            result = session.execute(
+                update(table)
+                .where(table.c.id == row_id, table.c.done_at.is_(None), free)
+                .values(
+                    claimed_by=self.holder,
+                    claimed_until=now + self.claim,
+                    attempts=table.c.attempts + 1,
+                )
+            )
+            if result.rowcount != 1:
+                return None
+            row = session.get(InboxItem, row_id)
+            assert row is not None
+            return InboxEntry(row.id, row.key, row.kind, dict(row.payload), row.attempts)
+
+    def due(self, limit: int = 20) -> list[int]:
+        """Rows nobody runs: never claimed, claim expired, or held by a dead process here."""
+        now = self.clock()
+        with self.store.session() as session:
+            rows = session.execute(
+                select(InboxItem.id, InboxItem.claimed_by, InboxItem.claimed_until)
+                .where(
+                    InboxItem.done_at.is_(None),
+                    InboxItem.next_attempt_at <= now,
+                    or_(
+                        InboxItem.claimed_by.is_(None),
+                        InboxItem.claimed_until < now,
+                        InboxItem.claimed_by.like(holder_prefix() + "%"),
+                    ),
+                )
+                .order_by(InboxItem.id)
+                .limit(limit * 4)
+            ).all()
+        found: list[int] = []
+        for row_id, holder, until in rows:
+            if (
+                holder is None
+                or until is None
+                or until < now
+                or (holder != self.holder and holder_gone(holder) and self._release(row_id, holder))
+            ):
+                found.append(row_id)
+            if len(found) >= limit:
+                break
+        return found
+
+    def _release(self, row_id: int, holder: str) -> bool:
+        """Free the claim of a dead holder (compare-and-set on the holder's name)."""
+        table = InboxItem.__table__
+        with self.store.session() as session:
+            result = session.execute(
+                update(table)
+                .where(table.c.id == row_id, table.c.claimed_by == holder)
+                .values(claimed_by=None, claimed_until=None)
+            )
+            return result.rowcount == 1
+
+    def complete(self, row_id: int, error: str | None = None) -> bool:
+        """Mark our row done (also when it failed for good: ``error`` says why)."""
+        table = InboxItem.__table__
+        with self.store.session() as session:
+            result = session.execute(
+                update(table)
+                .where(table.c.id == row_id, table.c.claimed_by == self.holder)
+                .values(done_at=self.clock(), claimed_by=None, claimed_until=None, last_error=error)
+            )
+            return result.rowcount == 1
+
+    def retry_later(self, entry: InboxEntry, error: str, delay: timedelta) -> None:
+        """Release a row whose run raised: another try after ``delay``, up to
+        ``max_attempts`` tries, then it is given up (kept, with the error)."""
+        if entry.attempts >= self.max_attempts:
+            self.complete(entry.id, error=f"given up: {error}"[:2000])
+            return
+        table = InboxItem.__table__
+        with self.store.session() as session:
+            session.execute(
+                update(table)
+                .where(table.c.id == entry.id, table.c.claimed_by == self.holder)
+                .values(
+                    claimed_by=None,
+                    claimed_until=None,
+                    last_error=error[:2000],
+                    next_attempt_at=self.clock() + delay,
+                )
+            )
+
+    def prune(self) -> int:
+        """Forget rows done longer than ``keep_done`` ago (their keys only guard retries)."""
+        with self.store.session() as session:
+            result = session.execute(
+                delete(InboxItem).where(
+                    and_(
+                        InboxItem.done_at.is_not(None),
+                        InboxItem.done_at < self.clock() - self.keep_done,
+                    )
+                )
+            )
+            return int(result.rowcount or 0)
+
+    def pending(self) -> int:
+        with self.store.session() as session:
+            return len(
+                session.scalars(select(InboxItem.id).where(InboxItem.done_at.is_(None))).all()
+            )
