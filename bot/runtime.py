@@ -27,8 +27,8 @@ from core.access import AccessPolicy
 from core.promotion.desk import CARD_HOOK as APPROVAL_CARD_HOOK
 from core.promotion.desk import PromotionDesk
 from infra.holders import new_holder
-from infra.leases import OnceClaims
 from infra.inbox import Inbox
+from infra.leases import OnceClaims
 from infra.logs import redact
 from infra.platform.base import MLPlatform
 from infra.replays import ReplayMemory

@@ -117,15 +117,24 @@ class StandingEntry:
     """One check kind's latest scheduled result on a standing summary."""
 
     kind: str
-    level: str
+    level: Verdict
     headline: str
     checked_at: datetime
     changed_at: datetime
     """When this verdict was first seen (the last change)."""
-    signals: tuple[tuple[str, str, str], ...] = ()
+    signals: tuple[tuple[str, Verdict, str], ...] = ()
     """(signal, level, headline) of each signal of the check."""
     muted: tuple[str, ...] = ()
     """Signals of the check muted when it ran."""
+
+    def __post_init__(self) -> None:
+        # Stored as text; read back as the one level scale (unknown text reads as no data).
+        object.__setattr__(self, "level", Verdict.parse(self.level))
+        object.__setattr__(
+            self,
+            "signals",
+            tuple((signal, Verdict.parse(level), text) for signal, level, text in self.signals),
+        )
 
 
 @dataclass(frozen=True)
@@ -140,7 +149,7 @@ class StandingSummaryReply(Reply):
 
     @property
     def level(self) -> Verdict:
-        return Verdict.worst(Verdict(e.level) for e in self.entries)
+        return Verdict.worst(e.level for e in self.entries)
 
     @property
     def fallback_text(self) -> str:

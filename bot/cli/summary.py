@@ -5,6 +5,7 @@ from __future__ import annotations
 from rich.console import Group
 from rich.text import Text
 
+from infra.durations import format_duration
 from infra.settings import Principals, Settings
 
 
@@ -13,16 +14,6 @@ def _who(principals: Principals) -> str:
         return "everyone"
     parts = list(principals.users) + [f"@{g}" for g in principals.groups]
     return ", ".join(parts) or "nobody"
-
-
-def _duration(td: object) -> str:
-    seconds = int(td.total_seconds())  # type: ignore[attr-defined]
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if unit == "d" and seconds <= 2 * 86400:
-            continue
-        if seconds >= size and seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
 
 
 def settings_summary(settings: Settings) -> Group:
@@ -45,12 +36,14 @@ def settings_summary(settings: Settings) -> Group:
                 f"{policy.required} approval{'s' if policy.required > 1 else ''} from "
                 f"{_who(policy.approvers)}, self-approval "
                 f"{'allowed' if policy.allow_self_approval else 'never'}, "
-                f"expires after {_duration(policy.expiry)}"
+                f"expires after {format_duration(policy.expiry)}"
             )
         steps = " -> ".join(f"{s}%" for s in env.rollout.steps)
         lines.append(Text.assemble(f"  {env.name:<8} ", (where, "cyan")))
         lines.append(Text(f"           {gate}"))
-        lines.append(Text(f"           rollout {steps}, bake {_duration(env.rollout.bake_time)}"))
+        lines.append(
+            Text(f"           rollout {steps}, bake {format_duration(env.rollout.bake_time)}")
+        )
     lines.append(Text("\nModels", style="bold"))
     for model in settings.models:
         mon, retrain = model.monitoring, model.retraining
@@ -84,7 +77,7 @@ def settings_summary(settings: Settings) -> Group:
             Text(
                 f"    retraining in {settings.training_env(model)}: schedule '{retrain.schedule or '-'}', "
                 f"on drift {retrain.on_drift}, on performance {retrain.on_performance}, "
-                f"cooldown {_duration(retrain.cooldown)}"
+                f"cooldown {format_duration(retrain.cooldown)}"
             ),
         ]
     if not settings.models:

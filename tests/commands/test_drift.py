@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from tests.commands.checks import announced, common_errors, summary, window
@@ -16,7 +17,9 @@ def test_drift_on_prod_finds_the_seeded_drift(bench: Bench) -> None:
     report = reply.report
     drift = next(s for s in report.signals if s.signal == "drift")
     assert drift.level == "breach"
-    assert "3 of 10 features drifted" in drift.headline
+    # The seed draws its traffic at random each session: three or four features cross their
+    # thresholds in the last day; the two the seed drifts hardest always do.
+    assert re.match(r"[34] of 10 features drifted", drift.headline), drift.headline
     drifted = {f.name for f in drift.findings if f.level == "breach"}
     assert {"monthly_charges", "contract"} <= drifted
     assert window(reply) == timedelta(days=1)  # the configured drift window

@@ -9,7 +9,6 @@ from bot.slack.blocks.common import (
     ago,
     code,
     context,
-    duration,
     esc,
     header,
     metrics_line,
@@ -191,4 +190,4 @@ def table_blocks(reply: TableReply) -> list[Block]:
     return blocks[:50]
 
 
-__all__ = ["Tone", "ago", "duration"]
+__all__ = ["Tone", "ago"]

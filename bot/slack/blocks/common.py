@@ -16,6 +16,7 @@ from slack_sdk.models.blocks import (
 )
 
 from core.replies import Tone
+from infra.durations import format_duration
 
 MAX_BLOCKS = 50
 MAX_SECTION_TEXT = 3000
@@ -138,26 +139,8 @@ def ago(when: datetime | None, now: datetime | None = None) -> str:
     if when is None:
         return "never"
     seconds = int(((now or datetime.now(UTC)) - when).total_seconds())
-    future = seconds < 0
-    seconds = abs(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            amount = f"{seconds // size}{unit}"
-            break
-    else:
-        amount = f"{seconds}s"
-    return f"in {amount}" if future else f"{amount} ago"
-
-
-def duration(seconds: float | None) -> str:
-    if seconds is None:
-        return "-"
-    seconds = int(seconds)
-    if seconds >= 3600:
-        return f"{seconds // 3600}h {seconds % 3600 // 60}m"
-    if seconds >= 60:
-        return f"{seconds // 60}m {seconds % 60}s"
-    return f"{seconds}s"
+    amount = format_duration(abs(seconds))
+    return f"in {amount}" if seconds < 0 else f"{amount} ago"
 
 
 def metrics_line(metrics: Mapping[str, float], keys: Sequence[str] | None = None) -> str:

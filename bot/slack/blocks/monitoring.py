@@ -5,7 +5,7 @@ Pure builders; importing the module registers them with :mod:`bot.slack.blocks.r
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -42,6 +42,8 @@ from core.reports import (
     StandingSummaryReply,
     SummaryReply,
 )
+from engine.verdict import Verdict
+from infra.durations import format_duration
 
 ACTION_RETRAIN = "alert_retrain"
 ACTION_MUTE = "alert_mute"
@@ -84,7 +86,7 @@ def summary_blocks(reply: SummaryReply) -> list[Block]:
     ]
     window = (
         f"{slack_date(report.start)} → {slack_date(report.end)}"
-        f" ({_span(report.end - report.start)})"
+        f" (last {format_duration(report.end - report.start)})"
     )
     about = [f":calendar: {window}", _TRIGGER.get(reply.trigger, esc(reply.trigger))]
     if reply.muted:
@@ -124,19 +126,19 @@ def standing_blocks(reply: StandingSummaryReply) -> list[Block]:
     ]
     for entry in reply.entries:
         lines = [
-            f"{_mark(entry.level)} *{_label(entry.kind)}* — {esc(entry.headline)}",
-            f"checked {slack_date(entry.checked_at)} · {entry.level} since "
+            f"{_mark(entry.level)} *{esc(_label(entry.kind))}* — {esc(entry.headline)}",
+            f"checked {slack_date(entry.checked_at)} · {entry.level.label} since "
             f"{slack_date(entry.changed_at)}",
         ]
         lines.extend(
-            f"      {_mark(lv)} {_label(signal)}: {esc(text)}"
+            f"      {_mark(lv)} {esc(_label(signal))}: {esc(text)}"
             for signal, lv, text in entry.signals
-            if signal != entry.kind and lv != "healthy"
+            if signal != entry.kind and lv is not Verdict.HEALTHY
         )
         if entry.muted:
             lines.append(
                 ":no_bell: muted: "
-                + ", ".join(_label(s) for s in entry.muted)
+                + ", ".join(esc(_label(s)) for s in entry.muted)
                 + " — checks still run, alerts stay quiet"
             )
         blocks.append(section("\n".join(lines)))
@@ -146,19 +148,11 @@ def standing_blocks(reply: StandingSummaryReply) -> list[Block]:
     ]
     if reply.open_alerts:
         footer.insert(
-            0, ":rotating_light: open alert: " + ", ".join(_label(s) for s in reply.open_alerts)
+            0,
+            ":rotating_light: open alert: " + ", ".join(esc(_label(s)) for s in reply.open_alerts),
         )
     blocks.append(context(*footer))
     return blocks
-
-
-def _span(delta: timedelta) -> str:
-    seconds = int(delta.total_seconds())
-    if seconds % 86400 == 0:
-        return f"last {seconds // 86400}d"
-    if seconds % 3600 == 0:
-        return f"last {seconds // 3600}h"
-    return f"last {seconds // 60}m"
 
 
 # --------------------------------------------------------------------------- alert

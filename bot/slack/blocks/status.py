@@ -11,7 +11,6 @@ from bot.slack.blocks.common import (
     ago,
     code,
     context,
-    duration,
     esc,
     header,
     link,
@@ -21,6 +20,7 @@ from bot.slack.blocks.common import (
     user,
 )
 from core.replies import EnvironmentStatus, PendingApproval, StatusReply
+from infra.durations import format_duration
 from infra.platform.base import JobInfo, JobStatus
 
 JOB_MARK = {
@@ -97,7 +97,7 @@ def environment_blocks(env: EnvironmentStatus) -> list[Block]:
 def job_text(job: JobInfo) -> str:
     text = f"{JOB_MARK[job.status]} {code(job.id)} {job.status.value}"
     if job.duration_seconds is not None:
-        text += f" in {duration(job.duration_seconds)}"
+        text += f" in {format_duration(job.duration_seconds)}"
     if job.produced_version:
         text += f" → v{esc(job.produced_version)}"
     text += f", {ago(job.created)}"
