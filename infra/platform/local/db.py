@@ -9,7 +9,7 @@ This module imports neither pandas nor scikit-learn so the training runner start
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,8 +31,12 @@ from sqlalchemy import (
     Text,
     create_engine,
     event,
+    text,
 )
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.types import TypeDecorator
+
+from infra.platform.base import PlatformError
 
 BUSY_TIMEOUT_MS = 30_000
 
@@ -180,3 +184,18 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+def check_databases(root: Path, registry: Path, databases: Callable[[], list[Database]]) -> None:
+    """The state directory is usable: the registry can be created and every environment's
+    database answers (a readiness probe; the error names what to fix)."""
+    try:
+        registry.mkdir(parents=True, exist_ok=True)
+        for database in databases():
+            with database.read() as conn:
+                conn.execute(text("SELECT 1"))
+    except (OSError, SQLAlchemyError) as exc:
+        raise PlatformError(
+            f"the local platform cannot use its state directory {root}: {exc}",
+            hint="check that the directory exists and is writable",
+        ) from exc

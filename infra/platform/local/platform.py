@@ -9,7 +9,6 @@ This module wires the pieces together; each concern lives in its own module of t
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
 
 from infra.platform.base import (
     ConflictError,
@@ -36,7 +33,7 @@ from infra.platform.base import (
     SmokeTestResult,
 )
 from infra.platform.local import monitoring, telemetry
-from infra.platform.local.db import Database
+from infra.platform.local.db import Database, check_databases
 from infra.platform.local.endpoints import SUCCEEDED, EndpointStore, to_deployment
 from infra.platform.local.jobs import (
     JobStore,
@@ -50,8 +47,10 @@ from infra.platform.local.serving import (
     ModelCache,
     default_sample,
     is_empty,
+    pinned_to,
     sample_frame,
     score_with_config,
+    smoke_result,
 )
 from infra.platform.local.telemetry import TrafficLog
 from infra.platform.local.versions import SharedRegistry, VersionStore
@@ -131,16 +130,8 @@ class LocalPlatform(MLPlatform):
 
     # ------------------------------------------------------------------ health
     def check(self) -> None:
-        try:
-            self.layout.registry.mkdir(parents=True, exist_ok=True)
-            for env in self.layout.envs:
-                with self._env(env).db.read() as conn:
-                    conn.execute(text("SELECT 1"))
-        except (OSError, SQLAlchemyError) as exc:
-            raise PlatformError(
-                f"the local platform cannot use its state directory {self.layout.root}: {exc}",
-                hint="check that the directory exists and is writable",
-            ) from exc
+        databases = lambda: [self._env(env).db for env in self.layout.envs]  # noqa: E731
+        check_databases(self.layout.root, self.layout.registry, databases)
 
     # ------------------------------------------------------------------ models
     def list_models(self, env: str) -> list[str]:
@@ -260,20 +251,7 @@ class LocalPlatform(MLPlatform):
             loaded = self._models.load(store.versions.artifact_path(model, row.model_version))
         except PlatformError as exc:
             return SmokeTestResult(ok=False, latency_ms=0.0, detail=str(exc))
-        result = score_with_config(config, loaded, frame)
-        failures = [e for e in result.errors if e]
-        where = f"{deployment} (v{row.model_version})"
-        if failures:
-            detail = f"{where} failed on {len(failures)} of {len(frame)} row(s): {failures[0]}"
-        else:
-            shown = ", ".join(str(p) for p in result.predictions[:5])
-            detail = f"{where} scored {len(frame)} row(s) in {result.latency_ms:.1f} ms: [{shown}]"
-        return SmokeTestResult(
-            ok=not failures,
-            latency_ms=result.latency_ms,
-            detail=detail,
-            response={"predictions": result.predictions, "scores": result.scores},
-        )
+        return smoke_result(config, loaded, frame, f"{deployment} (v{row.model_version})")
 
     def set_traffic(
         self,
@@ -317,13 +295,7 @@ class LocalPlatform(MLPlatform):
         frame = self._default_sample(config) if is_empty(sample) else sample_frame(sample)
         if frame is None:
             raise InvalidRequestError(f"no sample to probe {deployment} with")
-        pinned = dataclasses.replace(
-            state,
-            deployments=tuple(
-                dataclasses.replace(d, traffic=100 if d.name == deployment else 0, mirror_traffic=0)
-                for d in state.deployments
-            ),
-        )
+        pinned = pinned_to(state, deployment)
 
         def on_deployment(chosen: Deployment, batch: pd.DataFrame) -> BatchResult:
             artifact = store.versions.artifact_path(model, chosen.model_version)

@@ -9,6 +9,7 @@ memory over physical memory. That is the closest the local platform gets to inst
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -23,7 +24,12 @@ import pandas as pd
 import psutil
 from threadpoolctl import ThreadpoolController
 
-from infra.platform.base import InvalidRequestError, NotFoundError
+from infra.platform.base import (
+    EndpointState,
+    InvalidRequestError,
+    NotFoundError,
+    SmokeTestResult,
+)
 
 _PROCESS = psutil.Process()
 _CPUS = os.cpu_count() or 1
@@ -243,3 +249,32 @@ def is_empty(sample: Any) -> bool:
     if isinstance(sample, pd.DataFrame):
         return sample.empty
     return isinstance(sample, Mapping | list | tuple) and len(sample) == 0
+
+
+def smoke_result(config: Any, loaded: Any, frame: pd.DataFrame, where: str) -> SmokeTestResult:
+    """Score a smoke-test sample on one loaded model and say how it went."""
+    result = score_with_config(config, loaded, frame)
+    failures = [e for e in result.errors if e]
+    if failures:
+        detail = f"{where} failed on {len(failures)} of {len(frame)} row(s): {failures[0]}"
+    else:
+        shown = ", ".join(str(p) for p in result.predictions[:5])
+        detail = f"{where} scored {len(frame)} row(s) in {result.latency_ms:.1f} ms: [{shown}]"
+    return SmokeTestResult(
+        ok=not failures,
+        latency_ms=result.latency_ms,
+        detail=detail,
+        response={"predictions": result.predictions, "scores": result.scores},
+    )
+
+
+def pinned_to(state: EndpointState, deployment: str) -> EndpointState:
+    """``state`` with all live traffic on ``deployment`` and no mirroring (probe requests go
+    through the endpoint's routing to that one deployment)."""
+    return dataclasses.replace(
+        state,
+        deployments=tuple(
+            dataclasses.replace(d, traffic=100 if d.name == deployment else 0, mirror_traffic=0)
+            for d in state.deployments
+        ),
+    )
