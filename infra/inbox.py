@@ -21,18 +21,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from infra.holders import holder_gone, holder_prefix
-from infra.store import InboxItem, Store
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from infra.store import InboxItem, Store, utcnow
 
 
 @dataclass(frozen=True)

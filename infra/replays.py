@@ -13,21 +13,17 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
-from infra.store import SeenRequest, Store
+from infra.store import SeenRequest, Store, utcnow
 
 log = logging.getLogger(__name__)
 
 #: Expired rows are deleted every this many first sights (cheap, bounded table).
 PRUNE_EVERY = 500
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 class ReplayMemory:

@@ -15,22 +15,18 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
 from infra.durations import format_duration
 from infra.holders import holder_gone
-from infra.store import EndpointRollout, Store
+from infra.store import EndpointRollout, Store, utcnow
 
 log = logging.getLogger(__name__)
 
 ATTEMPTS = 5
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 def endpoint_key(model: str, env: str) -> str:

@@ -10,23 +10,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from core.publisher import Publisher, digest, key_of
 from core.replies import MessageRef, Reply, Upload
 from infra.platform.base import MLPlatform
 from infra.settings import Settings
-from infra.store import Store
+from infra.store import Store, utcnow
 
 log = logging.getLogger(__name__)
 
 #: The actor recorded in the audit log for what the scheduler does on its own.
 BOT_ACTOR = "mlops-bot"
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

@@ -77,8 +77,8 @@ from infra.durations import format_duration
 from infra.holders import new_holder
 from infra.leases import Lease
 from infra.settings import Settings
-from infra.store import Lock, Store
-from jobs.context import BOT_ACTOR, MonitorContext, utcnow
+from infra.store import Lock, Store, utcnow
+from jobs.context import BOT_ACTOR, MonitorContext
 from jobs.watcher import JobWatcher
 
 log = logging.getLogger(__name__)

@@ -26,9 +26,16 @@ from core.promotion.states import (
     InvalidTransitionError,
     jsonable,
     snapshot_of,
+)
+from infra.store import (
+    Approval,
+    AuditNote,
+    StaleStateError,
+    Store,
+    Vote,
+    retry_on_conflict,
     utcnow,
 )
-from infra.store import Approval, AuditNote, StaleStateError, Store, Vote, retry_on_conflict
 
 
 class RequestAlreadyOpenError(Exception):

@@ -75,10 +75,6 @@ class InvalidTransitionError(Exception):
     """The state machine does not allow this move (a bug, or a request that already ended)."""
 
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
 # --------------------------------------------------------------------------- snapshots
 
 

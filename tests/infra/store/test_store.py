@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import threading
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -13,22 +11,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from infra.store import Approval, StaleStateError, Store, open_store
-
-POSTGRES_URL = os.environ.get("MLOPS_BOT_TEST_POSTGRES_URL")
-
-
-def _fresh_postgres_url() -> str:
-    """A private database per test run, so tests never see each other's rows."""
-    from sqlalchemy import create_engine
-
-    name = f"mlops_test_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(
-        POSTGRES_URL.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+from tests.fakes.postgres import fresh_postgres_url, needs_postgres
 
 
 @pytest.fixture(
@@ -38,16 +21,13 @@ def _fresh_postgres_url() -> str:
             "postgres",
             marks=[
                 pytest.mark.postgres,
-                pytest.mark.skipif(
-                    not POSTGRES_URL,
-                    reason="set MLOPS_BOT_TEST_POSTGRES_URL to run against PostgreSQL (.ci/run does)",
-                ),
+                needs_postgres,
             ],
         ),
     ]
 )
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    url = f"sqlite:///{tmp_path / 'bot.db'}" if request.param == "sqlite" else _fresh_postgres_url()
+    url = f"sqlite:///{tmp_path / 'bot.db'}" if request.param == "sqlite" else fresh_postgres_url()
     s = open_store(url)
     yield s
     s.close()

@@ -8,7 +8,6 @@ kill rounds in ``chaos_rollout.py``.
 
 from __future__ import annotations
 
-import os
 import threading
 from datetime import timedelta
 
@@ -21,20 +20,9 @@ from core.promotion.states import ApprovalState
 from infra.holders import new_holder
 from infra.rollout_locks import EndpointBusyError, EndpointLock, hold_endpoint
 from infra.store import InboxItem, OutboxMessage
+from tests.fakes.postgres import fresh_postgres_url, needs_postgres
 from tests.fakes.signing import post
 from tests.scenarios.approvals.harness import APPROVALS, MODEL, wait_until
-
-POSTGRES_URL = os.environ.get("MLOPS_BOT_TEST_POSTGRES_URL")
-needs_postgres = pytest.mark.skipif(
-    not POSTGRES_URL,
-    reason="set MLOPS_BOT_TEST_POSTGRES_URL to run against PostgreSQL (.ci/run does)",
-)
-
-
-def _fresh_postgres_url() -> str:
-    from tests.infra.store.test_store import _fresh_postgres_url as fresh
-
-    return fresh()
 
 
 def _promote_at_once(pairs: list[tuple[object, object]]) -> None:
@@ -97,7 +85,7 @@ def test_concurrent_promotes_on_one_replica_open_one_request(make_bot) -> None:
 def test_concurrent_promotes_across_two_replicas_on_postgres_open_one_request(
     make_bot, tmp_path
 ) -> None:
-    url = _fresh_postgres_url()
+    url = fresh_postgres_url()
     first = make_bot(database_url=url)
     second = make_bot(database_url=url)
     act = first.server.interactions
@@ -240,7 +228,7 @@ def test_concurrent_votes_across_two_replicas_on_postgres_count_once_and_roll_ou
     """Each vote is inserted, counted and announced in one transaction that locks the request
     first: two votes committing at once on PostgreSQL neither stall the request nor both
     complete it."""
-    url = _fresh_postgres_url()
+    url = fresh_postgres_url()
     first = make_bot(database_url=url)
     second = make_bot(database_url=url)
     approval, ts = first.request()
