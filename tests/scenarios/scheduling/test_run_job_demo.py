@@ -55,7 +55,10 @@ def test_run_job_posts_a_drift_summary_with_charts_and_finds_the_drift_day(
     quiet, drifted = (text_of(m) for m in summaries)
     assert "Drift · churn-model · prod" in quiet and "Drift · churn-model · prod" in drifted
     count = lambda text: int(text.split(" of 10 features drifted")[0].rsplit(" ", 1)[-1])  # noqa: E731
-    assert count(quiet) <= 1 < count(drifted)  # the drift starts on the known day
+    # The drift starts on the known day: before it no dataset drift (under the demo's share of
+    # 30% of the 10 features; the seed's random draws give a stray drifted feature or two, more
+    # or fewer by the hour the seed is made), after it dataset drift.
+    assert count(quiet) < 3 <= count(drifted)
     assert "Most drifted" in drifted and "run-job" in drifted
     for message in summaries:
         files = [
