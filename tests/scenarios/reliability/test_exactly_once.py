@@ -19,7 +19,7 @@ from core.promotion.book import NewRequest, RequestAlreadyOpenError
 from core.promotion.states import ApprovalState
 from infra.holders import new_holder
 from infra.rollout_locks import EndpointBusyError, EndpointLock, hold_endpoint
-from infra.store import InboxItem, OutboxMessage
+from infra.store import InboxItem, OutboxMessage, retry_on_conflict
 from tests.fakes.postgres import fresh_postgres_url, needs_postgres
 from tests.fakes.signing import post
 from tests.scenarios.approvals.harness import APPROVALS, MODEL, wait_until
@@ -60,8 +60,13 @@ def test_the_database_refuses_a_second_open_request(make_bot) -> None:
         book.create(NewRequest(MODEL, "2", "preprod", "prod", seed.CAROL, context={}))
     assert lost.value.existing.id == first.id
     assert [a.id for a in _open_requests(bot)] == [first.id]
-    # Once the first has ended, a new request may open.
-    book.transition(book.require(first.id), ApprovalState.CANCELED, actor=seed.ALICE, reason="x")
+    # Once the first has ended, a new request may open. The running bot's sweeps may touch the
+    # row meanwhile, so the cancel re-reads and retries like every product read-decide-write.
+    retry_on_conflict(
+        lambda: book.transition(
+            book.require(first.id), ApprovalState.CANCELED, actor=seed.ALICE, reason="x"
+        )
+    )
     assert book.create(request).id != first.id
 
 

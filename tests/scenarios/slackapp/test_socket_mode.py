@@ -254,18 +254,22 @@ def test_a_redelivered_envelope_is_acked_but_not_acted_on_twice(
     assert again["envelope_id"] == envelope["envelope_id"]
     socket_bot.acked(envelope, count=2)
 
+    def publishes() -> list:
+        return [
+            c for c in slack_server.calls_of("views.publish") if c.args.get("user_id") == seed.CAROL
+        ]
+
     home = socket_bot.send(slack_server.interactions.open_home(seed.CAROL))
     socket_bot.sockets.redeliver(home, retry_attempt=2)
     socket_bot.acked(home, count=2)
+    # The home tab is built on a worker: wait for it rather than assume it beats the next command.
+    wait_until(publishes, what="the home tab")
 
     # A later command is answered: by then the bot has finished with the re-deliveries.
     _, later = socket_bot.command("models")
     wait_until(lambda: socket_bot.replies_to(later), what="the later command's answer")
-    publishes = [
-        c for c in slack_server.calls_of("views.publish") if c.args.get("user_id") == seed.CAROL
-    ]
     assert len(socket_bot.replies_to(url)) == 1
-    assert len(publishes) == 1
+    assert len(publishes()) == 1
 
 
 # ---------------------------------------------------------------------- reconnection
