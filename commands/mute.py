@@ -53,10 +53,10 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
         duration_text = args.positionals[2]
     else:
         signal, duration_text = "*", args.positionals[1]
-    duration = parse_window(duration_text, usage=USAGE, maximum=MAX_MUTE)
+    duration = parse_window(duration_text, usage=USAGE, maximum=MAX_MUTE, what="a mute")
     now = ctx.clock()
     until = now + duration
-    set_mute(ctx.store, model.name, signal, until, ctx.user, now)
+    replaced = set_mute(ctx.store, model.name, signal, until, ctx.user, now)
     ctx.store.audit(
         ctx.user,
         "mute",
@@ -68,5 +68,11 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
     )
     active = tuple((m.signal, m.until, m.by) for m in list_mutes(ctx.store, model.name, now))
     return MuteReply(
-        public=True, model=model.name, signal=signal, until=until, by=ctx.user, active=active
+        public=True,
+        model=model.name,
+        signal=signal,
+        until=until,
+        by=ctx.user,
+        active=active,
+        replaced=replaced,
     )

@@ -21,13 +21,12 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
         raise ctx.no_model(usage=USAGE)
     model = ctx.model(args.positionals[0], usage=USAGE)
     signal = parse_signal(args.positionals[1], usage=USAGE) if len(args.positionals) > 1 else None
-    removed = remove_mutes(ctx.store, model.name, None if signal in (None, "*") else signal)
+    now = ctx.clock()
+    removed = remove_mutes(ctx.store, model.name, now, None if signal in (None, "*") else signal)
     ctx.store.audit(
         ctx.user, "unmute", "ok", model=model.name, subject=signal or "*", removed=removed
     )
-    active = tuple(
-        (m.signal, m.until, m.by) for m in list_mutes(ctx.store, model.name, ctx.clock())
-    )
+    active = tuple((m.signal, m.until, m.by) for m in list_mutes(ctx.store, model.name, now))
     return MuteReply(
         public=True, model=model.name, signal=signal or "*", removed=removed, active=active
     )

@@ -18,12 +18,18 @@ class UsageError(Exception):
         self.suggestion = suggestion
 
 
-def parse_window(value: str, *, usage: str, maximum: timedelta = timedelta(days=90)) -> timedelta:
+def parse_window(
+    value: str,
+    *,
+    usage: str,
+    maximum: timedelta = timedelta(days=90),
+    what: str = "the window",
+) -> timedelta:
+    """A positive duration (``6h``, ``7d``, ``30m``) of at most ``maximum``; ``what`` names it in
+    the refusal so a mute is not called a window."""
     parsed = parse_duration(value)
     if not isinstance(parsed, timedelta) or parsed <= timedelta(0):
         raise UsageError(f"expected a duration like 6h, 7d or 30m, got {value!r}", usage=usage)
     if parsed > maximum:
-        raise UsageError(
-            f"the window can be at most {maximum.days} days, got {value!r}", usage=usage
-        )
+        raise UsageError(f"{what} can be at most {maximum.days} days, got {value!r}", usage=usage)
     return parsed

@@ -296,6 +296,8 @@ class MuteReply(Reply):
     removed: int = 0
     active: tuple[tuple[str, datetime, str], ...] = field(default_factory=tuple)
     """(signal, until, by) of the model's mutes after the change."""
+    replaced: tuple[datetime, str] | None = None
+    """(until, by) of the mute this one replaced, when that one was still in force."""
 
     @property
     def fallback_text(self) -> str:

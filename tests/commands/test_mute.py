@@ -53,8 +53,19 @@ def test_muting_again_keeps_one_row_per_signal(bench: Bench) -> None:
     bench.clock = lambda: NOW
     bench.command("mute churn-model drift 7d")
     bench.command("mute churn-model drift 1h", user="U0CAROL")
-    [(signal, (_, by))] = mutes(bench).items()
-    assert (signal, by) == ("drift", "U0CAROL")
+    [(signal, (until, by))] = mutes(bench).items()
+    assert (signal, until, by) == ("drift", NOW + timedelta(hours=1), "U0CAROL")
+
+
+def test_the_reply_says_which_mute_a_new_one_replaces(bench: Bench) -> None:
+    bench.clock = lambda: NOW
+    first = bench.command("mute churn-model drift 7d", user="U0BOB")
+    assert first.replaced is None  # type: ignore[attr-defined]
+    second = bench.command("mute churn-model drift 1h", user="U0CAROL")
+    assert second.replaced == (NOW + timedelta(days=7), "U0BOB")  # type: ignore[attr-defined]
+    bench.clock = lambda: NOW + timedelta(hours=2)  # the 1h mute has ended: nothing replaced
+    third = bench.command("mute churn-model drift 1h")
+    assert third.replaced is None  # type: ignore[attr-defined]
 
 
 def test_a_bad_duration_mutes_nothing(bench: Bench) -> None:
@@ -64,7 +75,7 @@ def test_a_bad_duration_mutes_nothing(bench: Bench) -> None:
         "expected a duration like 6h, 7d or 30m, got 'forever'",
     )
     usage_error(bench.command("mute churn-model 0h"), USAGE, "expected a duration")
-    usage_error(bench.command("mute churn-model drift 31d"), USAGE, "at most 30 days")
+    usage_error(bench.command("mute churn-model drift 31d"), USAGE, "a mute can be at most 30 days")
     assert mutes(bench) == {}
     assert bench.audits("mute") == []
 

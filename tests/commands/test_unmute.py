@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import select
 
 from infra.store import Mute
@@ -58,3 +60,13 @@ def test_a_mistyped_signal_or_model_gets_a_suggestion(bench: Bench) -> None:
 def test_missing_model(bench: Bench) -> None:
     usage_error(bench.command("unmute"), USAGE, "expected a model name")
     usage_error(bench.command("unmute churn-model drift now"), USAGE, "unexpected extra words")
+
+
+def test_an_expired_mute_is_not_reported_as_unmuted(bench: Bench) -> None:
+    start = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+    bench.clock = lambda: start
+    mute(bench, "mute churn-model drift 1h")
+    bench.clock = lambda: start + timedelta(hours=2)  # the mute ended on its own
+    reply = bench.command("unmute churn-model drift")
+    assert reply.removed == 0  # type: ignore[attr-defined]
+    assert muted_signals(bench) == set()  # the stale row is cleaned up all the same

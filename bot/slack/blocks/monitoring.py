@@ -367,6 +367,9 @@ def mute_blocks(reply: MuteReply) -> list[Block]:
             f":no_bell: Alerts of *{esc(reply.model)}* ({esc(what)}) are muted until "
             f"{slack_date(reply.until)}. Summaries still run and say they are muted."
         )
+        if reply.replaced is not None:
+            until, by = reply.replaced
+            text += f"\nThis replaces the mute until {slack_date(until)} set by {user(by)}."
     elif reply.removed:
         text = (
             f":bell: Unmuted *{esc(reply.model)}* ({esc(what)}): {reply.removed} mute(s) removed."

@@ -18,6 +18,7 @@ from core.replies import (
     Step,
     StepState,
 )
+from core.reports import MuteReply
 from infra.platform.base import Deployment, EndpointState, JobInfo, JobStatus, ModelVersion
 
 NOW = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
@@ -196,3 +197,19 @@ def test_instances_are_named_per_deployment() -> None:
     text = str(message_payload(_status())["blocks"])
     # dev has two deployments (v3 serving, v2 kept at 0%): each line says which it is.
     assert "*Instances*\\n`green` 1 × local\\n`blue` 1 × local" in text
+
+
+def test_a_mute_that_replaces_another_says_so() -> None:
+    until = NOW + timedelta(hours=1)
+    reply = MuteReply(
+        public=True,
+        model="churn-model",
+        signal="drift",
+        until=until,
+        by="U0CAROL",
+        replaced=(NOW + timedelta(days=7), "U0BOB"),
+    )
+    text = render(reply)[0]["text"]["text"]
+    assert "This replaces the mute until" in text and "<@U0BOB>" in text
+    fresh = render(MuteReply(public=True, model="churn-model", signal="drift", until=until))
+    assert "replaces" not in fresh[0]["text"]["text"]
