@@ -6,7 +6,7 @@ from __future__ import annotations
 from commands.context import CommandContext, CommandDenied
 from commands.parsing import parse_args, parse_percent
 from commands.rollouts import endpoint_held, run_with_progress
-from core.inputs import UsageError
+from core.inputs import UsageError, parse_version
 from core.replies import ProgressReply, Reply, Tone
 from core.rollout import plan_for
 from core.serving import current_split
@@ -26,13 +26,12 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
     env_name = str(args.options.get("env") or (direct[0] if direct else ctx.settings.env_names[0]))
     env = ctx.env(env_name, usage=USAGE)
     given = args.positionals[1] if len(args.positionals) > 1 else None
-    version = (given or "").lower().removeprefix("v")
 
     # The environment's policy first: a version would not make a deploy to prod possible.
     if not ctx.settings.environment(env).allow_direct_deploy:
         raise UsageError(
             f"{env} does not take direct deploys; request a promotion instead: "
-            f"/mlops promote {model.name} {version or '<version>'} --to {env}",
+            f"/mlops promote {model.name} {given or '<version>'} --to {env}",
         )
     if given is None:
         raise UsageError(
@@ -40,8 +39,7 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
             f"/mlops deploy {model.name} 3 --env {env}",
             usage=USAGE,
         )
-    if not version.isalnum():
-        raise UsageError(f"expected a version like 3 or v3, got {given!r}", usage=USAGE)
+    version = parse_version(given, usage=USAGE)
     traffic = parse_percent(str(args.options.get("traffic", "100")), what="--traffic", usage=USAGE)
     ctx.require("deploy", env, model=model.name)
     ctx.platform.get_version(model.name, version, env)  # NotFoundError names what is missing

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from commands.context import CommandContext, CommandDenied
 from commands.parsing import parse_args
-from core.inputs import UsageError
+from core.inputs import UsageError, parse_version
 from core.monitoring_state import latest_verdicts
 from core.promotion.book import ApprovalBook, NewRequest, RequestAlreadyOpenError
 from core.promotion.cards import LINK_WITH_ANSWER_UNTIL, CardLinkReply
@@ -199,10 +199,7 @@ def _source_env(ctx: CommandContext, target: str, given: object) -> str:
 
 def _version(given: list[str], state: EndpointState, source: str) -> str:
     if given:
-        version = given[0].lower().removeprefix("v")
-        if not version.isalnum():
-            raise UsageError(f"expected a version like 7 or v7, got {given[0]!r}", usage=USAGE)
-        return version
+        return parse_version(given[0], usage=USAGE)
     serving = state.serving
     if not serving:
         raise UsageError(

@@ -3,9 +3,13 @@ slash command, the CLI or a job raises before anything happens) and :func:`parse
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from infra.settings import parse_duration
+
+# Azure ML asset versions: letters, digits, '.', '-' and '_' (``3``, ``1.4.0``, ``2024-06-rc1``).
+_VERSION = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
 class UsageError(Exception):
@@ -33,3 +37,12 @@ def parse_window(
     if parsed > maximum:
         raise UsageError(f"{what} can be at most {maximum.days} days, got {value!r}", usage=usage)
     return parsed
+
+
+def parse_version(given: str, *, usage: str) -> str:
+    """A model version as the registry names it; ``v3`` means ``3`` (a leading v before a digit is
+    how people write versions, never part of the name). Case is kept: Azure's are case-sensitive."""
+    version = given[1:] if given[:1] in "vV" and given[1:2].isdigit() else given
+    if not _VERSION.fullmatch(version):
+        raise UsageError(f"expected a version like 3, v3 or 1.4.0, got {given!r}", usage=usage)
+    return version

@@ -83,7 +83,9 @@ def test_missing_and_malformed_arguments(bench: Bench) -> None:
         "/mlops promote churn-model <version> --to prod",
     )
     assert "expected" not in reply.message
-    usage_error(bench.command("deploy churn-model 1.5"), USAGE, "expected a version like 3 or v3")
+    usage_error(bench.command("deploy churn-model 1;5"), USAGE, "expected a version like 3, v3")
+    reply = bench.command("deploy churn-model 1.5")  # a version name, just not registered
+    assert "1.5" in reply.message and "expected a version" not in reply.message  # type: ignore[attr-defined]
     usage_error(
         bench.command("deploy churn-model 1 --traffic 150"),
         USAGE,

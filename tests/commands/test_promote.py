@@ -109,8 +109,11 @@ def test_missing_arguments_and_the_chain_direction(bench: Bench) -> None:
         "prod does not come before preprod",
     )
     usage_error(
-        bench.command("promote churn-model v2.1 --to prod"), USAGE, "expected a version like 7"
+        bench.command("promote churn-model v2/1 --to prod"), USAGE, "expected a version like 3"
     )
+    # A dotted version is a version: refused only because the registry has none such.
+    reply = bench.command("promote churn-model v2.1 --to prod")
+    assert "2.1" in reply.message and "expected a version" not in reply.message  # type: ignore[attr-defined]
     assert approvals(bench) == []
 
 
