@@ -43,9 +43,10 @@ USAGE = (
     "[--consecutive-breaches N] [--days 30] [--env <environment>] [--window 1d]"
 )
 SUMMARY = "try a threshold on past production data: the alerts it would have raised, vs now"
-EXAMPLE = "/mlops backtest churn-model drift --share-threshold 0.15 --days 30"
+EXAMPLE = "/mlops backtest churn-model drift --share-threshold 0.15"
 
 DEFAULT_DAYS = 30
+"""Without --days: this many, or as far back as the stored data reaches when that is less."""
 MAX_DAYS = 365
 #: Edit the progress message at most this often (Slack allows about one chat.update a second).
 PROGRESS_EVERY_SECONDS = 1.0
@@ -92,11 +93,19 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
         )
     monitor = MonitorContext(ctx.settings, ctx.platform, ctx.store, clock=ctx.clock)
     try:
-        history = load_history(monitor, model_cfg, env, days=days, window=window)
+        try:
+            history = load_history(monitor, model_cfg, env, days=days, window=window)
+        except HistoryTooShort as exc:
+            if "days" in args.options or exc.available_days < 1:
+                raise
+            # No --days given: as far back as the stored data reaches, up to the default.
+            days = exc.available_days
+            history = load_history(monitor, model_cfg, env, days=days, window=window)
     except HistoryTooShort as exc:
         raise UsageError(str(exc), usage=USAGE) from None
     except CheckFailed as exc:
         return ErrorReply(message=str(exc))
+    count = history.count
 
     what = f"the {kind} check of {model_cfg.name} in {env} over {days} days"
     ctx.progress(MessageReply(public=True, text=f"Backtesting {what}: window 0 of {count}…"))

@@ -32,6 +32,7 @@ from engine import run_drift, run_performance
 from engine.performance import PerformanceLimits, PerformanceReport, rejudge
 from engine.profile import frame_fingerprint
 from engine.verdict import Verdict
+from infra.durations import format_duration
 from infra.platform.base import PlatformError
 from infra.settings import ModelConfig
 from jobs.backtest.settings import Proposal
@@ -92,6 +93,10 @@ def load_history(
 ) -> History:
     """Read the span once; refuse a span the stored data does not reach back to."""
     edges = plan_windows(ctx.now(), days, window)
+    if len(edges) < 2:
+        raise HistoryTooShort(
+            f"{days} days hold no whole {format_duration(window)} window; ask for more days", 0
+        )
     try:
         frame = ctx.platform.production_data(model_cfg.name, env, edges[0], edges[-1])
     except PlatformError as exc:
