@@ -956,9 +956,13 @@ def backtest_chart(result: BacktestResult) -> Upload:
     now_line = None if result.current_line is None else result.current_line * scale
     new_line = None if result.proposed_line is None else result.proposed_line * scale
     heading = f"{result.model} · {result.environment} · {result.kind} backtest"
+    tried = " · ".join(
+        f"{c.option} {'unset' if c.current is None else f'{c.current:g}'} → {c.proposed:g}"
+        for c in result.changes
+    )
     summary = (
-        f"proposed: {result.proposed.alerts} alert{'s' if result.proposed.alerts != 1 else ''}"
-        f" · now: {result.current.alerts} alert{'s' if result.current.alerts != 1 else ''}"
+        f"{tried}: {result.proposed.alerts} alert{'s' if result.proposed.alerts != 1 else ''}"
+        f" (now {result.current.alerts})"
         f" · {len(windows)} windows of {format_duration(result.window)}"
     )
     step = result.window
@@ -1044,13 +1048,9 @@ def backtest_chart(result: BacktestResult) -> Upload:
         fig.text(0.02, 1 - 0.5 / _BACKTEST_HEIGHT, summary, fontsize=12.5, color=MUTED, va="top")
         _margins(fig, left=1.35, right=1.45, top=0.95, bottom=0.75, hspace=0.45)
 
-    changes = ", ".join(
-        f"{c.option} {'unset' if c.current is None else f'{c.current:g}'} → {c.proposed:g}"
-        for c in result.changes
-    )
     alt = (
         f"{heading}: {result.statistic} per {format_duration(result.window)} window from "
-        f"{ends[0] - step:%Y-%m-%d} to {ends[-1]:%Y-%m-%d}; {changes}; "
+        f"{ends[0] - step:%Y-%m-%d} to {ends[-1]:%Y-%m-%d}; {tried}; "
         f"{result.proposed.alerts} alerts with the proposed settings, "
         f"{result.current.alerts} with the current ones."
     )

@@ -13,9 +13,7 @@ def test_backtest_answers_in_place_with_its_chart_in_the_thread(bot: RunningBot)
         "chat.update", lambda c: ":test_tube: Backtest" in blocks_text(c.args), timeout=60
     )
     progress = next(
-        c
-        for c in bot.slack.calls_of("chat.postMessage")
-        if "window 0 of 5" in blocks_text(c.args)
+        c for c in bot.slack.calls_of("chat.postMessage") if "window 0 of 5" in blocks_text(c.args)
     )
     # The progress message became the card: one message in the channel, not two.
     assert progress.args["channel"] == seed.MLOPS_CHANNEL
