@@ -29,23 +29,37 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _episode_line(episode: Episode) -> str:
+def _episode_line(episode: Episode, result: BacktestResult) -> str:
+    """``• Nov 13 07:00, for 1d · 30%``: when it opened, how long it lasted, the plotted value
+    that opened it; for performance, which limit broke (the chart plots one metric only)."""
     how_long = format_duration(episode.duration)
     line = f"• {slack_date(episode.opened_at)}, "
     line += f"still open ({how_long} so far)" if episode.ongoing else f"for {how_long}"
+    value = _value_at(result, episode)
+    if value:
+        line += f" · {value}"
     marks = [m for m, on in (("came back", episode.reopened), ("flapped", episode.flapped)) if on]
     if marks:
         line += f" · {', '.join(marks)}"
-    if episode.headline:
-        line += f"\n    _{esc(clip(episode.headline, 90))}_"
+    if episode.headline and result.kind != "drift":
+        line += f"\n    _{esc(clip(episode.headline, 80))}_"
     return line
 
 
-def _episodes_field(title: str, replay: Replay) -> str:
+def _value_at(result: BacktestResult, episode: Episode) -> str:
+    window = next((w for w in result.windows if w.end == episode.opened_at), None)
+    if window is None or window.value is None:
+        return ""
+    if result.kind == "drift":
+        return f"{window.value:.0%} drifted"
+    return f"{esc(result.statistic)} {window.value:.3g}"
+
+
+def _episodes_field(title: str, replay: Replay, result: BacktestResult) -> str:
     text = f"*{title}: {_plural(replay.alerts, 'alert')}*"
     if not replay.episodes:
         return text + "\nnone"
-    lines = [_episode_line(e) for e in replay.episodes[:MAX_EPISODES_SHOWN]]
+    lines = [_episode_line(e, result) for e in replay.episodes[:MAX_EPISODES_SHOWN]]
     hidden = replay.alerts - MAX_EPISODES_SHOWN
     if hidden > 0:
         lines.append(f"… and {hidden} more (see the chart)")
@@ -83,22 +97,18 @@ def backtest_blocks(reply: BacktestReply) -> list[Block]:
         section(
             "",
             fields=[
-                _episodes_field("Proposed", result.proposed),
-                _episodes_field("Now", result.current),
+                _episodes_field("Proposed", result.proposed, result),
+                _episodes_field("Now", result.current, result),
             ],
         ),
     ]
     notes = [
-        ":bar_chart: the "
-        + esc(result.statistic)
-        + " per window, both thresholds and the alerts in the thread",
-        f"one alert per episode, by the alert rules (a breach must hold {_held(result)}; "
-        "recovery ends it)",
-        "windows back to back, the last ending now; the schedule may slide its window "
-        "more often, so times are to the window",
+        f":bar_chart: {esc(result.statistic)} per window with both thresholds in the thread · "
+        f"one alert per episode, as the alert rules post them (a breach must hold "
+        f"{_held(result)}; recovery ends it) · windows back to back, the last ending now",
     ]
     if result.kind == "performance":
-        notes.append("alerts count every limit of the check, the chart plots one metric")
+        notes.append("alerts count every limit of the check; the chart plots one metric")
     if result.without_data:
         notes.append(
             f"{_plural(result.without_data, 'window')} without enough data count neither way"
