@@ -3,7 +3,10 @@ place into the answer card, the chart in its thread; bad input answered privatel
 
 from __future__ import annotations
 
+import pytest
+
 from bot.sandbox import seed
+from commands import backtest
 from tests.scenarios.slackapp.conftest import RunningBot, blocks_text
 
 
@@ -40,3 +43,19 @@ def test_backtest_bad_input_is_a_private_usage_message(bot: RunningBot) -> None:
     assert not [
         c for c in bot.slack.calls_of("chat.postMessage") if "Backtest" in blocks_text(c.args)
     ]
+
+
+def test_a_long_backtest_edits_its_progress_in_place(
+    bot: RunningBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(backtest, "PROGRESS_EVERY_SECONDS", 0.0)  # every window, not every second
+    bot.command("backtest churn-model drift --share-threshold 0.2 --days 5 --window 12h")
+    card = bot.slack.wait_for(
+        "chat.update", lambda c: ":test_tube: Backtest" in blocks_text(c.args), timeout=60
+    )
+    steps = [
+        c.args["text"].rsplit(": ", 1)[1]
+        for c in bot.slack.calls_of("chat.update")
+        if c.args["ts"] == card.args["ts"] and "Backtesting" in str(c.args.get("text"))
+    ]
+    assert steps == [f"window {k} of 10…" for k in range(1, 10)]
