@@ -16,6 +16,7 @@ the window.
 
 from __future__ import annotations
 
+import abc
 import math
 import time
 from collections.abc import Callable
@@ -140,8 +141,13 @@ def run_backtest(
     try:
         reference = ctx.platform.reference_data(model_cfg.name)
     except PlatformError as exc:
-        raise CheckFailed(f"could not read the reference data of {model_cfg.name}: {exc}") from exc
+        if proposal.kind is CheckKind.DRIFT:
+            raise CheckFailed(
+                f"could not read the reference data of {model_cfg.name}: {exc}"
+            ) from exc
+        reference = None  # as the performance check: absolute limits still apply
     if proposal.kind is CheckKind.DRIFT:
+        assert reference is not None
         judge: _Judge = _DriftJudge(model_cfg, proposal, reference)
     else:
         judge = _PerformanceJudge(model_cfg, proposal, reference)
@@ -196,14 +202,20 @@ Judged = tuple[float | None, tuple[str, str], tuple[str, str]]
 """(statistic, (current level, headline), (proposed level, headline)) of one window."""
 
 
-class _Judge:
+class _Judge(abc.ABC):
+    """One check kind's way of computing a window once and judging it by both settings."""
+
     statistic: str
     percent: bool = False
     higher_is_worse: bool = False
 
-    def __call__(self, rows: pd.DataFrame) -> Judged: ...
+    @abc.abstractmethod
+    def __call__(self, rows: pd.DataFrame) -> Judged:
+        """The window's statistic and its level (with headline) by each setting."""
 
-    def lines(self) -> tuple[float | None, float | None]: ...
+    @abc.abstractmethod
+    def lines(self) -> tuple[float | None, float | None]:
+        """The current and the proposed threshold on the plotted statistic (None: no line)."""
 
 
 class _DriftJudge(_Judge):
@@ -243,7 +255,7 @@ class _DriftJudge(_Judge):
 class _PerformanceJudge(_Judge):
     """Performance: the metrics of each window computed once, judged by both sets of limits."""
 
-    def __init__(self, model_cfg: ModelConfig, proposal: Proposal, reference: pd.DataFrame):
+    def __init__(self, model_cfg: ModelConfig, proposal: Proposal, reference: pd.DataFrame | None):
         self.model_cfg = model_cfg
         self.current_limits = performance_limits(model_cfg)
         self.proposed_limits = proposal.performance_limits(model_cfg)
@@ -254,10 +266,12 @@ class _PerformanceJudge(_Judge):
         self.statistic = _METRIC_WORDS.get(self.metric, self.metric)
         self.higher_is_worse = self.metric in ("mae", "rmse")
         # The baseline once (the same metrics on the labelled reference), not per window.
-        base = run_performance(model_cfg, None, reference, limits=self.current_limits)
-        self.baseline = {
-            name: float(m.value) for name, m in base.metrics.items() if m.value is not None
-        }
+        self.baseline: dict[str, float] = {}
+        if reference is not None:
+            base = run_performance(model_cfg, None, reference, limits=self.current_limits)
+            self.baseline = {
+                name: float(m.value) for name, m in base.metrics.items() if m.value is not None
+            }
 
     def __call__(self, rows: pd.DataFrame) -> Judged:
         report = run_performance(
