@@ -10,6 +10,7 @@ from types import ModuleType, SimpleNamespace
 from commands import (
     approvals,
     audit,
+    backtest,
     deploy,
     drift,
     jobs,
@@ -64,6 +65,7 @@ MODULES: list[ModuleType | SimpleNamespace] = [
     drift,
     perf,
     usage,
+    backtest,
     mute,
     unmute,
     audit,

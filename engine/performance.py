@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -451,3 +451,17 @@ def run_performance(
         baseline_source=source,
         notes=tuple(notes),
     )
+
+
+def rejudge(report: PerformanceReport, limits: PerformanceLimits) -> PerformanceReport:
+    """The same window held to other limits: every metric's value and baseline kept, its verdict
+    worked out again. A backtest tries proposed limits on past windows this way without
+    computing a metric twice. Fairness is left as it was judged (its limits are not metrics')."""
+    if not report.metrics:
+        return report
+    headline = _HEADLINE[report.task]
+    metrics = {
+        name: _judge(name, metric.value, metric.baseline, limits, headline)
+        for name, metric in report.metrics.items()
+    }
+    return replace(report, metrics=metrics)

@@ -43,6 +43,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from core.backtest import BacktestResult
 from core.replies import Upload
 from engine.digest import DigestRow, worst_first
 from engine.fairness import FairnessResult
@@ -50,6 +51,7 @@ from engine.results import STAT_LABELS, ColumnDriftResult, DriftReport
 from engine.samples import ColumnKind
 from engine.utilization import DeploymentUtilization, UtilizationLimits
 from engine.verdict import Verdict
+from infra.durations import format_duration
 
 WIDTH_IN = 8.0
 DPI = 100  # 8 in x 100 dpi = 800 px
@@ -926,3 +928,160 @@ def digest_chart(rows: Sequence[DigestRow], *, title: str = "Daily model health"
         for r in ordered
     )
     return _deferred(draw, height, title, alt + ".", "daily-digest")
+
+
+# --------------------------------------------------------------------------- backtest
+
+PROPOSED_COLOR = "#c62828"
+NOW_COLOR = "#555555"
+_BACKTEST_HEIGHT = 5.6
+
+
+def backtest_chart(result: BacktestResult) -> Upload:
+    """The statistic per past window with the current and the proposed threshold lines; below
+    it, one strip per setting showing when its alert would have been open, each opening marked.
+
+    The strips come from the replayed alert rules, not from the windows past a line: with
+    ``consecutive_breaches`` or a flapping spell the two differ, and the strips are what people
+    would have been paged with."""
+    windows = result.windows
+    if not windows:
+        raise ValueError("backtest_chart needs at least one window")
+    scale = 100.0 if result.percent else 1.0
+    ends = [w.end for w in windows]
+    # Each point stands for its whole window: drawn at its middle, inside its shading.
+    middles = [w.end - (w.end - w.start) / 2 for w in windows]
+    values = np.array([np.nan if w.value is None else w.value * scale for w in windows])
+    unit = "%" if result.percent else ""
+    now_line = None if result.current_line is None else result.current_line * scale
+    new_line = None if result.proposed_line is None else result.proposed_line * scale
+    heading = f"{result.model} · {result.environment} · {result.kind} backtest"
+    tried = " · ".join(
+        f"{c.option} {'unset' if c.current is None else f'{c.current:g}'} → {c.proposed:g}"
+        for c in result.changes
+    )
+    summary = (
+        f"{tried}: {result.proposed.alerts} alert{'s' if result.proposed.alerts != 1 else ''}"
+        f" (now {result.current.alerts})"
+        f" · {len(windows)} windows of {format_duration(result.window)}"
+    )
+    step = result.window
+
+    def draw(fig: Figure) -> None:
+        grid = fig.add_gridspec(2, 1, height_ratios=[3.2, 1.0])
+        ax = fig.add_subplot(grid[0])
+        strips = fig.add_subplot(grid[1], sharex=ax)
+        finite = values[np.isfinite(values)]
+        candidates = [*finite.tolist(), *(v for v in (now_line, new_line) if v is not None)]
+        low, high = (min(candidates), max(candidates)) if candidates else (0.0, 1.0)
+        pad = (high - low) * 0.15 or abs(high) * 0.05 or 1.0
+        if result.percent:
+            low, high = max(low - pad, -2.0), min(high + pad, 102.0)
+        else:
+            low, high = low - pad, high + pad
+        ax.set_ylim(low, high)
+        # Windows the proposed setting would have alerted on: shaded behind the line.
+        for index, active in enumerate(result.proposed.active):
+            if active:
+                ax.axvspan(
+                    ends[index] - step,
+                    ends[index],
+                    color=VERDICT_FILL[Verdict.BREACH],
+                    alpha=0.7,
+                    zorder=0,
+                    linewidth=0,
+                )
+        dots = 4.5 if len(windows) <= 60 else 2.5
+        ax.plot(middles, values, color=CURRENT_COLOR, linewidth=2.2, marker="o", markersize=dots)
+        same = now_line is not None and new_line is not None and abs(now_line - new_line) < 1e-12
+        labels: list[tuple[float, str, str]] = []
+        if now_line is not None:
+            ax.axhline(now_line, color=NOW_COLOR, linestyle=":", linewidth=2.0)
+            labels.append(
+                (now_line, f"{'threshold' if same else 'now'} {_fmt(now_line)}{unit}", NOW_COLOR)
+            )
+        if new_line is not None and not same:
+            ax.axhline(new_line, color=PROPOSED_COLOR, linestyle="--", linewidth=2.0)
+            labels.append((new_line, f"proposed {_fmt(new_line)}{unit}", PROPOSED_COLOR))
+        _line_labels(ax, labels, low, high)
+        ax.set_ylabel(result.statistic + (" (%)" if result.percent else ""))
+        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
+        ax.tick_params(labelbottom=False)
+
+        rows = (("proposed", result.proposed, PROPOSED_COLOR), ("now", result.current, NOW_COLOR))
+        for row, (_, replayed, color) in enumerate(rows):
+            y = len(rows) - 1 - row
+            for index, active in enumerate(replayed.active):
+                if active:
+                    strips.broken_barh(
+                        [(mdates.date2num(ends[index] - step), step / timedelta(days=1))],
+                        (y + 0.2, 0.6),
+                        facecolors=color,
+                        alpha=0.35 if color == NOW_COLOR else 0.55,
+                    )
+            opened = [middles[i] for i, fired in enumerate(replayed.opened) if fired]
+            strips.scatter(
+                opened,
+                [y + 0.5] * len(opened),
+                marker="v",
+                s=90,
+                color=color,
+                edgecolor="white",
+                linewidth=1,
+                zorder=5,
+            )
+        strips.set_ylim(0, len(rows))
+        strips.set_yticks([len(rows) - 0.5 - i for i in range(len(rows))])
+        strips.set_yticklabels(
+            [f"{name}: {replayed.alerts}" for name, replayed, _ in rows], fontsize=12
+        )
+        for tick, (_, _, color) in zip(strips.get_yticklabels(), rows, strict=True):
+            tick.set_color(color)
+        strips.grid(False)
+        strips.tick_params(axis="y", length=0)
+        strips.set_xlim(ends[0] - step * 1.2, ends[-1] + step * 0.2)
+        locator = mdates.AutoDateLocator(minticks=4, maxticks=8)
+        strips.xaxis.set_major_locator(locator)
+        strips.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        strips.set_title("alerts (▼ = paged)", loc="left", fontsize=12, fontweight="normal", pad=4)
+        fig.suptitle(heading, x=0.02, ha="left", y=1 - 0.1 / _BACKTEST_HEIGHT, va="top")
+        fig.text(0.02, 1 - 0.5 / _BACKTEST_HEIGHT, summary, fontsize=12.5, color=MUTED, va="top")
+        _margins(fig, left=1.35, right=1.45, top=0.95, bottom=0.75, hspace=0.45)
+
+    alt = (
+        f"{heading}: {result.statistic} per {format_duration(result.window)} window from "
+        f"{ends[0] - step:%Y-%m-%d} to {ends[-1]:%Y-%m-%d}; {tried}; "
+        f"{result.proposed.alerts} alerts with the proposed settings, "
+        f"{result.current.alerts} with the current ones."
+    )
+    return _deferred(
+        draw,
+        _BACKTEST_HEIGHT,
+        heading,
+        alt,
+        f"{result.model}-{result.environment}-{result.kind}-backtest",
+    )
+
+
+def _line_labels(ax: Axes, labels: list[tuple[float, str, str]], low: float, high: float) -> None:
+    """Threshold labels in the right margin, nudged apart when the lines are close."""
+    gap = (high - low) * 0.09
+    placed: list[float] = []
+    for value, text, color in sorted(labels):
+        y = value
+        for other in placed:
+            if abs(y - other) < gap:
+                y = other + gap
+        placed.append(y)
+        ax.annotate(
+            text,
+            xy=(1.0, value),
+            xycoords=("axes fraction", "data"),
+            xytext=(1.0, y),
+            textcoords=("axes fraction", "data"),
+            va="center",
+            ha="left",
+            color=color,
+            fontsize=12,
+            annotation_clip=False,
+        )

@@ -153,14 +153,21 @@ def performance_report(
     )
 
 
+def performance_level(report: PerformanceReport) -> Verdict:
+    """The level of the ``performance`` signal: the worst metric (fairness is its own signal);
+    no data without enough labels. The backtest judges past windows by this same rule."""
+    if not report.has_labels:
+        return Verdict.NO_DATA
+    return Verdict.worst(m.verdict for m in report.metrics.values())
+
+
 def _performance_signal(
     report: PerformanceReport, chart: Upload | None, trend: tuple[tuple[str, float], ...]
 ) -> SignalResult:
+    level = performance_level(report)
     if not report.has_labels:
-        level = Verdict.NO_DATA
         headline = report.notes[0] if report.notes else "no labelled rows in the window"
     else:
-        level = Verdict.worst(m.verdict for m in report.metrics.values())
         breaches = [
             m.note or m.label for m in report.metrics.values() if m.verdict is Verdict.BREACH
         ]

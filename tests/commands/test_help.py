@@ -18,6 +18,7 @@ ORDER = [
     "drift",
     "perf",
     "usage",
+    "backtest",
     "mute",
     "unmute",
     "audit",

@@ -335,3 +335,21 @@ def test_page_updates_live_and_renders_every_block_kind(page: Any, demo: DemoSes
     expect(shown.locator(".bk-field")).to_have_count(0, timeout=TIMEOUT)
     expect(shown.locator(".edited")).to_have_text("(edited)")
     shoot(page, "live-updates")
+
+
+def test_backtest_card_with_its_chart_in_the_thread(page: Any, demo: DemoSession) -> None:
+    open_as(page, demo, ALICE)
+    type_command(page, "/mlops backtest churn-model drift --share-threshold 0.15")
+    answer = card(page, "Backtest · churn-model · prod · drift")
+    expect(answer).to_be_visible(timeout=60_000)
+    expect(answer).to_contain_text("Proposed:")
+    expect(answer).to_contain_text("monitoring.drift.share_threshold: 0.15")
+    expect(answer.locator(".thread-summary")).to_be_visible(timeout=TIMEOUT)
+    answer.locator(".thread-summary").click()
+    chart = page.locator("#thread-messages .file-image img").first
+    expect(chart).to_be_visible(timeout=TIMEOUT)
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 300", arg=chart.element_handle()
+    )
+    shoot(page, "backtest-thread", "backtest.png", without_sidebar=True)
+    shoot(answer, "backtest-card")

@@ -180,3 +180,26 @@ def test_unfair_scores_breach_on_the_churn_data() -> None:
 )
 def test_resolve_positive(labels: list[object], configured: object, expected: object) -> None:
     assert resolve_positive(labels, configured) == expected
+
+
+def test_rejudge_holds_the_same_values_to_other_limits() -> None:
+    """What a backtest does per window: one computation, judged by the current and the proposed
+    limits; the re-judged report says what running with those limits would have said."""
+    from dataclasses import replace
+
+    from engine.performance import rejudge
+
+    reference = churn_frame(6000, seed=26)
+    current = churn_frame(3000, seed=27)
+    model = _model(min_accuracy=None)
+    report = run_performance(model, reference, current)
+    assert report.metrics["accuracy"].verdict is Verdict.HEALTHY
+    strict = replace(performance_limits(model), min_accuracy=0.99)
+    again = rejudge(report, strict)
+    direct = engine_run_performance(model, reference, current, limits=strict)
+    assert again.metrics == direct.metrics
+    assert again.metrics["accuracy"].verdict is Verdict.BREACH
+    assert {n: m.value for n, m in again.metrics.items()} == {
+        n: m.value for n, m in report.metrics.items()
+    }
+    assert rejudge(report, performance_limits(model)).metrics == report.metrics

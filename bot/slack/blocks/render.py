@@ -45,6 +45,7 @@ def _load_feature_renderers() -> None:
     """Feature cards (approvals, monitoring) register their renderers when first needed."""
     global _features_loaded
     if not _features_loaded:
+        import bot.slack.blocks.backtest
         import bot.slack.blocks.monitoring  # noqa: F401 - registers on import
         from bot.slack.blocks.approval import register_renderers
 
