@@ -43,7 +43,7 @@ USAGE = (
     "[--consecutive-breaches N] [--days 30] [--env <environment>] [--window 1d]"
 )
 SUMMARY = "try a threshold on past production data: the alerts it would have raised, vs now"
-EXAMPLE = "/mlops backtest churn-model drift --share-threshold 0.15"
+EXAMPLE = "/mlops backtest churn-model drift --threshold 0.15"
 
 DEFAULT_DAYS = 30
 """Without --days: this many, or as far back as the stored data reaches when that is less."""
@@ -53,6 +53,7 @@ PROGRESS_EVERY_SECONDS = 1.0
 
 _OPTIONS = {
     **{t.option: True for t in BY_OPTION.values()},
+    "threshold": True,
     "days": True,
     "env": True,
     "window": True,
@@ -152,6 +153,18 @@ def _settings_of(kind: CheckKind) -> str:
 
 
 def _proposal(model_cfg: ModelConfig, kind: CheckKind, options: dict[str, str | bool]) -> Proposal:
+    if "threshold" in options:
+        # The short form people type first: the drift check has one headline threshold.
+        if kind is not CheckKind.DRIFT:
+            raise UsageError(
+                f"--threshold is short for the drift check's --share-threshold; name the "
+                f"{kind} limit to try: {_settings_of(kind)}",
+                usage=USAGE,
+            )
+        if "share-threshold" in options:
+            raise UsageError("give --threshold or --share-threshold, not both", usage=USAGE)
+        options = {**options, "share-threshold": options["threshold"]}
+        del options["threshold"]
     given: list[Tunable] = [BY_OPTION[name] for name in options if name in BY_OPTION]
     if not given:
         raise UsageError(

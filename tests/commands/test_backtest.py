@@ -82,6 +82,15 @@ def test_a_strict_accuracy_floor_is_one_long_alert(bench: Bench) -> None:
         assert window.current == alert_level(report.main.level), window
 
 
+def test_threshold_is_the_drift_checks_share_threshold(bench: Bench) -> None:
+    """The issue's spelling, ``--threshold 0.15``, is the drift check's one headline threshold."""
+    short = answered(bench.command("backtest churn-model drift --threshold 0.05 --days 5"))
+    long = answered(bench.command("backtest churn-model drift --share-threshold 0.05 --days 5"))
+    assert short.result is not None and long.result is not None
+    assert [c.option for c in short.result.changes] == ["share-threshold"]
+    assert [w.proposed for w in short.result.windows] == [w.proposed for w in long.result.windows]
+
+
 def test_consecutive_breaches_alone_keeps_the_threshold(bench: Bench) -> None:
     result = answered(
         bench.command("backtest churn-model drift --consecutive-breaches 3 --days 5")
@@ -113,7 +122,8 @@ def test_long_backtests_report_progress_in_place(
         ("backtest churn-model perf --min-accuracy 0.8", "unknown check kind 'perf'"),
         ("backtest churn-model utilization --max-drop 0.1", "utilization check cannot be"),
         ("backtest churn-model drift", "say which setting to try"),
-        ("backtest churn-model drift --threshold 0.2", "did you mean --share-threshold?"),
+        ("backtest churn-model performance --threshold 0.8", "name the performance limit"),
+        ("backtest churn-model drift --threshold 0.2 --share-threshold 0.1", "not both"),
         ("backtest churn-model drift --min-accuracy 0.8", "a setting of the performance check"),
         ("backtest churn-model drift --share-threshold 0", "above 0 and up to 1, got 0"),
         ("backtest churn-model drift --share-threshold lots", "got 'lots'"),
