@@ -11,8 +11,10 @@ How (the method NannyML calls CBPE, Kivimäki et al.):
 
 1. Calibrate the score on the labelled reference rows with isotonic regression
    (scikit-learn's ``isotonic_regression``, pool-adjacent-violators: monotone, no shape
-   assumed): ``p_i`` is the
-   probability that row ``i`` is positive.
+   assumed): ``p_i`` is the probability that row ``i`` is positive. Scores that are
+   probabilities already and predict the reference labels at least as well as the isotonic
+   fit does out of fold (5-fold Brier score) are used as they are: calibrating them would only
+   copy the reference's sampling noise into every estimate.
 2. Each production row then contributes ``p_i`` of a positive and ``1 - p_i`` of a negative to
    the confusion matrix its prediction selects: E[TP] = Σ p_i over predicted positives,
    E[FP] = Σ (1 - p_i) there, E[FN] = Σ p_i over predicted negatives, E[TN] the rest.
@@ -93,11 +95,19 @@ class Calibration:
     """P(positive | score) fitted on labelled reference rows: the full fit for the estimate and
     bootstrap refits for the band. Immutable, so one fit serves many windows."""
 
-    curve: Curve
+    curve: Curve | None
+    """The calibration the estimate uses; None when the scores are calibrated already and
+    are used as they are (isotonic regression would only add the reference's noise)."""
+    isotonic: Curve
+    """The isotonic fit on the whole reference (the centre the bootstrap refits vary around)."""
     resamples: tuple[Curve, ...]
     n_reference: int
     n_positive: int
     score_range: tuple[float, float]
+
+    @property
+    def method(self) -> str:
+        return "isotonic" if self.curve is not None else "as is"
 
     @classmethod
     def fit(
@@ -142,6 +152,7 @@ class Calibration:
                 "(the calibration is flat)"
             )
         rng = np.random.default_rng(seed)
+        keep_raw = _already_calibrated(scores, truth, rng)
         resamples = []
         for _ in range(bootstrap):
             weight = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
@@ -153,7 +164,8 @@ class Calibration:
                 )
             )
         return cls(
-            curve=curve,
+            curve=None if keep_raw else curve,
+            isotonic=curve,
             resamples=tuple(resamples),
             n_reference=n,
             n_positive=positives,
@@ -162,7 +174,33 @@ class Calibration:
 
     def probability(self, scores: np.ndarray) -> np.ndarray:
         """Calibrated P(positive) per score (scores outside the reference range are clipped)."""
+        if self.curve is None:
+            return np.clip(np.asarray(scores, dtype=float), 0.0, 1.0)
         return _apply(self.curve, scores)
+
+
+#: Folds of the cross-validated test that decides whether the scores need calibrating.
+CALIBRATION_FOLDS = 5
+
+
+def _already_calibrated(scores: np.ndarray, truth: np.ndarray, rng: np.random.Generator) -> bool:
+    """Whether probabilities in [0, 1] predict the reference labels at least as well (Brier
+    score) as an isotonic calibration does out of fold. If so, calibrating would fit the
+    reference's own sampling noise (a reference whose accuracy happens to sit 1.5 standard
+    errors low moves every estimate by that much), so the scores are used as they are, as
+    NannyML does after its own calibration check."""
+    if scores.min() < 0.0 or scores.max() > 1.0:
+        return False
+    folds = rng.permutation(len(scores)) % CALIBRATION_FOLDS
+    calibrated = np.empty(len(scores))
+    for fold in range(CALIBRATION_FOLDS):
+        train, test = folds != fold, folds == fold
+        unique, index = np.unique(scores[train], return_inverse=True)
+        rows = np.bincount(index, minlength=len(unique)).astype(float)
+        hits = np.bincount(index, weights=truth[train].astype(float), minlength=len(unique))
+        calibrated[test] = _apply(_pava(unique, rows, hits), scores[test])
+    target = truth.astype(float)
+    return bool(np.mean((scores - target) ** 2) <= np.mean((calibrated - target) ** 2))
 
 
 def _pava(unique: np.ndarray, rows: np.ndarray, hits: np.ndarray) -> Curve:
@@ -322,6 +360,7 @@ def estimate_arrays(
     scores = np.asarray(scores, dtype=float)
     pos = np.asarray(predicted_positive, dtype=bool)
     p = calibration.probability(scores)
+    iso = _apply(calibration.isotonic, scores)
     order, ends = _score_order(scores)
     point: dict[str, float | None] = dict(expected_metrics(p, pos))
     point["roc_auc"] = _auc_sorted(p[order], ends)
@@ -329,7 +368,7 @@ def estimate_arrays(
     rng = np.random.default_rng(seed)
     n_pos_pred, n_neg_pred = int(pos.sum()), int((~pos).sum())
     draws: dict[str, list[Any]] = {name: [] for name in METRICS}
-    for curve in calibration.resamples or (calibration.curve,):
+    for curve in calibration.resamples or (calibration.isotonic,):
         q = _apply(curve, scores)
         qp, qn = q[pos], q[~pos]
         tp = rng.normal(qp.sum(), math.sqrt(float((qp * (1 - qp)).sum())) or 0.0)
@@ -339,14 +378,19 @@ def estimate_arrays(
             draws[name].append(value)
         if point["roc_auc"] is not None:
             draws["roc_auc"].append(_auc_sorted(q[order], ends))
+    # The draws vary around the isotonic fit on the whole reference; the band is that spread
+    # placed around the point estimate (the same thing when the estimate is isotonic).
+    centre: dict[str, float | None] = dict(expected_metrics(iso, pos))
+    centre["roc_auc"] = _auc_sorted(iso[order], ends)
     tail = (1 - confidence) / 2
     out: dict[str, tuple[float | None, float | None, float | None]] = {}
     for name in METRICS:
-        value = point.get(name)
+        value, middle = point.get(name), centre.get(name)
         values = np.array([v for v in draws[name] if v is not None], dtype=float)
-        if value is None or not len(values):
+        if value is None or middle is None or not len(values):
             out[name] = (value, None, None)
             continue
+        values = values - middle + value
         if name == "roc_auc":
             # Sampling error of an AUC on this many expected positives and negatives.
             se = _hanley_mcneil(value, float(p.sum()), float((1 - p).sum()))
@@ -355,7 +399,7 @@ def estimate_arrays(
             out[name] = (value, max(0.0, value - half), min(1.0, value + half))
             continue
         low, high = np.quantile(values, [tail, 1 - tail])
-        out[name] = (value, float(min(low, value)), float(max(high, value)))
+        out[name] = (value, float(max(0.0, min(low, value))), float(min(1.0, max(high, value))))
     return out
 
 
