@@ -231,10 +231,16 @@ class MetricEstimate:
     baseline: float | None = None
     verdict: Verdict = Verdict.NO_DATA
     note: str | None = None
+    minimum: float | None = None
+    """The absolute floor the metric is held to (``min_accuracy`` and the like), if any."""
 
     @property
     def label(self) -> str:
         return _LABELS.get(self.name, self.name)
+
+    @property
+    def minimum_crossed(self) -> bool:
+        return self.minimum is not None and self.value is not None and self.value < self.minimum
 
     @property
     def change(self) -> float | None:
@@ -559,7 +565,7 @@ def _judge(
         "f1": limits.min_f1,
         "roc_auc": limits.min_roc_auc,
     }.get(name)
-    label = _LABELS[name]
+    label = _LABELS[name] if name in ("f1", "roc_auc") else name
     notes = []
     if minimum is not None and value < minimum:
         notes.append(f"estimated {label} {value:.3f} below the minimum {minimum:g}")
@@ -569,7 +575,9 @@ def _judge(
             f"{baseline:.3f} (limit {limits.max_drop:g})"
         )
     verdict = Verdict.WARNING if notes else Verdict.HEALTHY
-    return MetricEstimate(name, value, low, high, baseline, verdict, "; ".join(notes) or None)
+    return MetricEstimate(
+        name, value, low, high, baseline, verdict, "; ".join(notes) or None, minimum
+    )
 
 
 def estimate_performance(

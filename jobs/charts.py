@@ -556,6 +556,13 @@ def metric_trend_chart(
         low, high = min(candidates), max(candidates)
         pad = (high - low) * 0.25 or abs(high) * 0.05 or 1.0
         ax.set_ylim(low - pad, high + pad)
+        # Two right-hand labels closer than their own height would print over each other:
+        # push them apart, the higher one up (points; each label is two lines of 12 pt).
+        apart = 0
+        if threshold is not None and baseline is not None:
+            y_lo, y_hi = ax.get_ylim()
+            if abs(baseline - threshold) * scale < 0.12 * (y_hi - y_lo):
+                apart = 14
         if threshold is not None:
             t = threshold * scale
             ax.axhline(t, color=THRESHOLD_COLOR, linestyle="--", linewidth=1.8)
@@ -569,7 +576,7 @@ def metric_trend_chart(
                 f"threshold\n{_fmt(t)}",
                 xy=(1.0, t),
                 xycoords=("axes fraction", "data"),
-                xytext=(8, 0),
+                xytext=(8, -apart if baseline is not None and baseline >= threshold else apart),
                 textcoords="offset points",
                 va="center",
                 ha="left",
@@ -582,7 +589,7 @@ def metric_trend_chart(
                 f"baseline\n{_fmt(baseline * scale)}",
                 xy=(1.0, baseline * scale),
                 xycoords=("axes fraction", "data"),
-                xytext=(8, 0),
+                xytext=(8, apart if threshold is None or baseline >= threshold else -apart),
                 textcoords="offset points",
                 va="center",
                 ha="left",

@@ -215,10 +215,13 @@ def _performance_signal(
         if estimate is not None and estimate.estimated:
             # Shown for what it is: an estimate, its band, and that no label backs it yet.
             level = estimate.verdict
-            warnings = [m.note for m in estimate.metrics.values() if m.note]
-            headline = "; ".join(warnings) if warnings else estimate.sentence()
-            if warnings:
-                headline += f" ({estimate.headline_metric.band_text} at 95%)"  # type: ignore[union-attr]
+            headline = estimate.sentence()
+            main = estimate.headline_metric
+            if main is not None and main.minimum_crossed:
+                headline += f", below the minimum {main.minimum:g}"
+            others = [m.label for m in estimate.metrics.values() if m.note and m is not main]
+            if others:
+                headline += f"; {', '.join(others)} estimated past their limits too"
             headline += " — no labels yet"
             findings = tuple(_estimate_finding(m) for m in estimate.metrics.values())
             findings = tuple(sorted(findings, key=lambda f: -f.level.severity))
