@@ -270,11 +270,20 @@ def compare(name: str, reference, windows, labels, note: str, drift_start, workd
         "coverage": float(covered),
         "nannyml_version": version,
     }
+    # What a team without estimation assumes: the reference accuracy, carried forward.
+    carried = float((reference["prediction"] == reference["target"]).mean())
+    summary["carried_forward_mae"] = float(np.mean(np.abs(carried - np.array(realized))))
     other_text = f"{summary['nannyml_mae']:.4f}" if version else "n/a"
+    if version and summary["nannyml_mae"]:
+        other_text += f" (engine / NannyML = {summary['engine_mae'] / summary['nannyml_mae']:.2f})"
     print(
         f"  mean absolute error: engine {summary['engine_mae']:.4f} · NannyML {version} "
         f"{other_text} · realized inside the engine's 95% band in {covered:.0%} of windows "
         "(* marks the others)"
+    )
+    print(
+        f"  baseline without estimation (reference accuracy {carried:.3f} carried forward): "
+        f"MAE {summary['carried_forward_mae']:.4f}"
     )
     if drift_start is not None:
         # A day's window straddling the drift start counts as drifted.
