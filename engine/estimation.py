@@ -344,6 +344,51 @@ def _score_order(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, np.r_[np.flatnonzero(np.diff(ranked) != 0), len(ranked) - 1]
 
 
+def _auc_rows(q: np.ndarray, weight: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """Expected ROC AUC for each row of ``q`` (probabilities of cells of ``weight`` rows in
+    decreasing score order, ``ends`` closing each run of tied cells); NaN for one class."""
+    pos_mass, neg_mass = q * weight, (1 - q) * weight
+    total_pos = pos_mass.sum(axis=1, keepdims=True)
+    total_neg = neg_mass.sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zero = np.zeros((len(q), 1))
+        tpr = np.hstack([zero, np.cumsum(pos_mass, axis=1)[:, ends] / total_pos])
+        fpr = np.hstack([zero, np.cumsum(neg_mass, axis=1)[:, ends] / total_neg])
+        auc = np.sum(np.diff(fpr, axis=1) * (tpr[:, 1:] + tpr[:, :-1]) / 2, axis=1)
+    return np.where((total_pos[:, 0] > 0) & (total_neg[:, 0] > 0), auc, np.nan)
+
+
+#: Cells the band's draws run on (see :func:`_cells`).
+BAND_CELLS = 2000
+
+
+def _cells(
+    scores: np.ndarray, pos: np.ndarray, order: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The window as cells in decreasing score order: (mean score, rows, predicted positive,
+    last cell of each tie group). Small windows are their rows; larger ones are cut into
+    ``BAND_CELLS / 2`` runs of neighbouring scores, each split by prediction."""
+    n = len(scores)
+    if n <= BAND_CELLS:
+        ranked = scores[order]
+        ends = np.r_[np.flatnonzero(np.diff(ranked) != 0), n - 1]
+        return ranked, np.ones(n), pos[order], ends
+    runs = BAND_CELLS // 2
+    run = np.arange(n) * runs // n  # by rank, decreasing score
+    key = run * 2 + (~pos[order]).astype(int)  # positives first within a run
+    counts = np.bincount(key, minlength=runs * 2)
+    sums = np.bincount(key, weights=scores[order], minlength=runs * 2)
+    present = counts > 0
+    cell_run = (np.arange(runs * 2) // 2)[present]
+    ends = np.r_[np.flatnonzero(np.diff(cell_run) != 0), len(cell_run) - 1]
+    return (
+        sums[present] / counts[present],
+        counts[present].astype(float),
+        (np.arange(runs * 2) % 2 == 0)[present],
+        ends,
+    )
+
+
 def _auc_sorted(p: np.ndarray, ends: np.ndarray) -> float | None:
     total_pos = float(p.sum())
     total_neg = len(p) - total_pos
@@ -366,33 +411,46 @@ def estimate_arrays(
     scores = np.asarray(scores, dtype=float)
     pos = np.asarray(predicted_positive, dtype=bool)
     p = calibration.probability(scores)
-    iso = _apply(calibration.isotonic, scores)
     order, ends = _score_order(scores)
     point: dict[str, float | None] = dict(expected_metrics(p, pos))
     point["roc_auc"] = _auc_sorted(p[order], ends)
 
+    # The band's draws run on the window compressed to at most BAND_CELLS cells (runs of
+    # neighbouring scores, split by prediction), so a 100k-row window costs what a 2k-row one
+    # does; the point estimate above is exact.
+    cell_score, weight, cell_pos, cell_ends = _cells(scores, pos, order)
     rng = np.random.default_rng(seed)
     n_pos_pred, n_neg_pred = int(pos.sum()), int((~pos).sum())
-    draws: dict[str, list[Any]] = {name: [] for name in METRICS}
-    for curve in calibration.resamples or (calibration.isotonic,):
-        q = _apply(curve, scores)
-        qp, qn = q[pos], q[~pos]
-        tp = rng.normal(qp.sum(), math.sqrt(float((qp * (1 - qp)).sum())) or 0.0)
-        fn = rng.normal(qn.sum(), math.sqrt(float((qn * (1 - qn)).sum())) or 0.0)
-        tp, fn = min(max(tp, 0.0), n_pos_pred), min(max(fn, 0.0), n_neg_pred)
+    curves = calibration.resamples or (calibration.isotonic,)
+    draws: dict[str, list[np.ndarray]] = {name: [] for name in METRICS}
+    for first in range(0, len(curves), 50):
+        q = np.stack([_apply(curve, cell_score) for curve in curves[first : first + 50]])
+        wq, wv = q * weight, q * (1 - q) * weight
+        tp = rng.normal(wq[:, cell_pos].sum(axis=1), np.sqrt(wv[:, cell_pos].sum(axis=1)))
+        fn = rng.normal(wq[:, ~cell_pos].sum(axis=1), np.sqrt(wv[:, ~cell_pos].sum(axis=1)))
+        tp, fn = np.clip(tp, 0.0, n_pos_pred), np.clip(fn, 0.0, n_neg_pred)
         for name, value in _ratios(tp, fn, n_pos_pred, n_neg_pred).items():
-            draws[name].append(value)
+            draws[name].append(np.asarray(value, dtype=float))
         if point["roc_auc"] is not None:
-            draws["roc_auc"].append(_auc_sorted(q[order], ends))
+            draws["roc_auc"].append(_auc_rows(q, weight, cell_ends))
     # The draws vary around the isotonic fit on the whole reference; the band is that spread
     # placed around the point estimate (the same thing when the estimate is isotonic).
-    centre: dict[str, float | None] = dict(expected_metrics(iso, pos))
-    centre["roc_auc"] = _auc_sorted(iso[order], ends)
+    middle_q = _apply(calibration.isotonic, cell_score)
+    centre: dict[str, float | None] = dict(
+        _ratios(
+            float((middle_q * weight)[cell_pos].sum()),
+            float((middle_q * weight)[~cell_pos].sum()),
+            n_pos_pred,
+            n_neg_pred,
+        )
+    )
+    centre["roc_auc"] = float(_auc_rows(middle_q[None, :], weight, cell_ends)[0])
     tail = (1 - confidence) / 2
     out: dict[str, tuple[float | None, float | None, float | None]] = {}
     for name in METRICS:
         value, middle = point.get(name), centre.get(name)
-        values = np.array([v for v in draws[name] if v is not None], dtype=float)
+        values = np.concatenate(draws[name]) if draws[name] else np.empty(0)
+        values = values[np.isfinite(values)]
         if value is None or middle is None or not len(values):
             out[name] = (value, None, None)
             continue
