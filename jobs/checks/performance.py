@@ -1,6 +1,12 @@
 """The performance check: model metrics on the labelled rows of the window (signal
 ``performance``, with a trend chart across windows) and fairness across the configured sensitive
-features (signal ``fairness``)."""
+features (signal ``fairness``).
+
+A classifier's window without labels (they arrive weeks late) gets its performance estimated
+from the scores (``engine.estimation``), labelled "estimated" with its band everywhere it
+shows, or a plain sentence saying why it was not estimated; the trend chart draws realized
+windows solid and estimated ones dashed with their band. An estimate warns, never breaches.
+"""
 
 from __future__ import annotations
 
