@@ -233,6 +233,8 @@ class MetricEstimate:
     note: str | None = None
     minimum: float | None = None
     """The absolute floor the metric is held to (``min_accuracy`` and the like), if any."""
+    dropped: bool = False
+    """Estimated below the reference by more than half the allowed drop (the warning line)."""
 
     @property
     def label(self) -> str:
@@ -302,7 +304,7 @@ class PerformanceEstimate:
         metric = self.headline_metric
         if metric is None or metric.change is None:
             return None
-        return metric.verdict in (Verdict.WARNING, Verdict.BREACH)
+        return metric.dropped
 
 
 def expected_metrics(probability: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
@@ -627,14 +629,16 @@ def _judge(
     notes = []
     if minimum is not None and value < minimum:
         notes.append(f"estimated {label} {value:.3f} below the minimum {minimum:g}")
-    if baseline is not None and name in _HEADLINE and baseline - value > limits.max_drop / 2:
+    dropped = baseline is not None and name in _HEADLINE and baseline - value > limits.max_drop / 2
+    if dropped:
+        assert baseline is not None
         notes.append(
             f"estimated {label} {value:.3f} is {baseline - value:.3f} below the reference "
             f"{baseline:.3f} (limit {limits.max_drop:g})"
         )
     verdict = Verdict.WARNING if notes else Verdict.HEALTHY
     return MetricEstimate(
-        name, value, low, high, baseline, verdict, "; ".join(notes) or None, minimum
+        name, value, low, high, baseline, verdict, "; ".join(notes) or None, minimum, dropped
     )
 
 

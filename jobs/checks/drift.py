@@ -114,7 +114,10 @@ def estimate_sentence(estimate: PerformanceEstimate) -> str:
             f"no labels yet; estimated {name} dropped to {value} from {metric.baseline:.3f} "
             "on the reference"
         )
-    return f"no labels yet; estimated {name} held at {value} (reference {metric.baseline:.3f})"
+    return (
+        f"no labels yet; estimated {name} held at {metric.value:.3f} "
+        f"({metric.band_text}; reference {metric.baseline:.3f})"
+    )
 
 
 def _estimate_fields(estimate: PerformanceEstimate | None) -> tuple[tuple[str, str], ...]:
