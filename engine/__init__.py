@@ -9,6 +9,8 @@ Every monitor speaks one verdict scale, :class:`Verdict`. One call per monitor:
 
 * :func:`run_drift` (model, reference, current, options) -> :class:`DriftReport`
 * :func:`run_performance` (model, reference, current, limits) -> :class:`PerformanceReport`
+* :func:`estimate_performance` (model, reference, current, limits) -> :class:`PerformanceEstimate`
+  for windows without labels (or :class:`PerformanceEstimator` to calibrate once, reuse)
 * :func:`run_utilization` (limits, metrics frame) -> :class:`UtilizationReport`
 
 and :func:`drift_frames` for two tables without a model (the ``mlops-bot drift`` CLI).
@@ -32,6 +34,7 @@ if TYPE_CHECKING:  # the names below, imported on first use (see __getattr__)
         drift_frames,
         run_drift,
     )
+    from engine.estimation import PerformanceEstimate, PerformanceEstimator, estimate_performance
     from engine.fairness import FairnessResult, GroupMetrics
     from engine.methods import Method, Profile
     from engine.model import ModelSpec
@@ -73,6 +76,8 @@ _WHERE = {
     "MetricResult": "engine.performance",
     "ModelSpec": "engine.model",
     "PROFILE_CACHE": "engine.profile",
+    "PerformanceEstimate": "engine.estimation",
+    "PerformanceEstimator": "engine.estimation",
     "PerformanceLimits": "engine.performance",
     "PerformanceReport": "engine.performance",
     "Profile": "engine.methods",
@@ -92,6 +97,7 @@ _WHERE = {
     "compare_to_profile": "engine.drift",
     "digest_row": "engine.digest",
     "drift_frames": "engine.drift",
+    "estimate_performance": "engine.estimation",
     "drift_from_summary": "engine.chunks",
     "iter_csv": "engine.chunks",
     "iter_parquet": "engine.chunks",
@@ -119,6 +125,8 @@ __all__ = [
     "Method",
     "MetricResult",
     "ModelSpec",
+    "PerformanceEstimate",
+    "PerformanceEstimator",
     "PerformanceLimits",
     "PerformanceReport",
     "Profile",
@@ -139,6 +147,7 @@ __all__ = [
     "digest_row",
     "drift_frames",
     "drift_from_summary",
+    "estimate_performance",
     "iter_csv",
     "iter_parquet",
     "run_drift",

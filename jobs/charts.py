@@ -467,6 +467,11 @@ def distributions_chart(
 # --------------------------------------------------------------------------- metric trend
 
 
+#: An estimated window on the trend chart: (window end, estimate, band low, band high).
+EstimatedPoint = tuple[datetime, float, float | None, float | None]
+ESTIMATE_COLOR = "#7b4fa0"
+
+
 def metric_trend_chart(
     history: Sequence[tuple[datetime, float]],
     *,
@@ -476,27 +481,76 @@ def metric_trend_chart(
     higher_is_better: bool = True,
     model: str | None = None,
     percent: bool = False,
+    estimated: Sequence[EstimatedPoint] = (),
 ) -> Upload:
     """A metric over time, its threshold line (bad side shaded), the baseline, the latest point.
 
-    The last item of ``history`` is the current value and is marked and labelled.
+    ``history`` holds realized values (solid line); ``estimated`` the windows whose labels have
+    not arrived, estimated from the scores (dashed line with its band, labelled "estimated"),
+    so one chart reads across the moment the labels stop. The latest point of either is marked
+    and labelled, with "est." when it is an estimate.
     """
-    if not history:
+    if not history and not estimated:
         raise ValueError("metric_trend_chart needs at least one point")
     points = sorted(history, key=lambda p: p[0])
-    times = [p[0] for p in points]
-    values = np.array([p[1] for p in points], dtype=float)
+    guesses = sorted(estimated, key=lambda p: p[0])
     scale = 100.0 if percent else 1.0
-    shown = values * scale
+    times = [p[0] for p in points]
+    shown = np.array([p[1] for p in points], dtype=float) * scale
+    e_times = [p[0] for p in guesses]
+    e_shown = np.array([p[1] for p in guesses], dtype=float) * scale
+    e_low = np.array([p[1] if p[2] is None else p[2] for p in guesses], dtype=float) * scale
+    e_high = np.array([p[1] if p[3] is None else p[3] for p in guesses], dtype=float) * scale
+    latest_is_estimate = bool(guesses) and (not points or guesses[-1][0] > points[-1][0])
+    last_time, last_value = (
+        (e_times[-1], float(e_shown[-1])) if latest_is_estimate else (times[-1], float(shown[-1]))
+    )
+    last_raw = last_value / scale
     bad = threshold is not None and bool(
-        values[-1] < threshold if higher_is_better else values[-1] > threshold
+        last_raw < threshold if higher_is_better else last_raw > threshold
     )
     heading = f"{model} · {metric}" if model else metric
+    all_times = sorted([*times, *e_times])
+    previous = sorted([*zip(times, shown, strict=True), *zip(e_times, e_shown, strict=True)])
 
     def draw(fig: Figure) -> None:
         ax = fig.add_subplot(1, 1, 1)
-        ax.plot(times, shown, color=CURRENT_COLOR, linewidth=2.4, marker="o", markersize=5)
-        candidates = list(shown)
+        if points:
+            ax.plot(
+                times,
+                shown,
+                color=CURRENT_COLOR,
+                linewidth=2.4,
+                marker="o",
+                markersize=5,
+                label="realized (labelled windows)",
+            )
+        if guesses:
+            # The dashed line starts at the last realized window before the estimates, so the
+            # eye follows one series across the point where the labels stop.
+            lead = [(t, v) for t, v in zip(times, shown, strict=True) if t < e_times[0]][-1:]
+            ax.fill_between(
+                e_times,
+                e_low,
+                e_high,
+                color=ESTIMATE_COLOR,
+                alpha=0.18,
+                linewidth=0,
+                label="95% band of the estimate",
+            )
+            ax.plot(
+                [t for t, _ in lead] + e_times,
+                [v for _, v in lead] + list(e_shown),
+                color=ESTIMATE_COLOR,
+                linewidth=2.2,
+                linestyle=(0, (5, 3)),
+                marker="o",
+                markersize=5,
+                markerfacecolor="white",
+                markevery=list(range(len(lead), len(lead) + len(e_times))),
+                label="estimated (no labels yet)",
+            )
+        candidates = [*shown, *e_low, *e_high]
         if threshold is not None:
             candidates.append(threshold * scale)
         if baseline is not None:
@@ -504,6 +558,13 @@ def metric_trend_chart(
         low, high = min(candidates), max(candidates)
         pad = (high - low) * 0.25 or abs(high) * 0.05 or 1.0
         ax.set_ylim(low - pad, high + pad)
+        # Two right-hand labels closer than their own height would print over each other:
+        # push them apart, the higher one up (points; each label is two lines of 12 pt).
+        apart = 0
+        if threshold is not None and baseline is not None:
+            y_lo, y_hi = ax.get_ylim()
+            if abs(baseline - threshold) * scale < 0.12 * (y_hi - y_lo):
+                apart = 14
         if threshold is not None:
             t = threshold * scale
             ax.axhline(t, color=THRESHOLD_COLOR, linestyle="--", linewidth=1.8)
@@ -517,7 +578,7 @@ def metric_trend_chart(
                 f"threshold\n{_fmt(t)}",
                 xy=(1.0, t),
                 xycoords=("axes fraction", "data"),
-                xytext=(8, 0),
+                xytext=(8, -apart if baseline is not None and baseline >= threshold else apart),
                 textcoords="offset points",
                 va="center",
                 ha="left",
@@ -530,21 +591,31 @@ def metric_trend_chart(
                 f"baseline\n{_fmt(baseline * scale)}",
                 xy=(1.0, baseline * scale),
                 xycoords=("axes fraction", "data"),
-                xytext=(8, 0),
+                xytext=(8, apart if threshold is None or baseline >= threshold else -apart),
                 textcoords="offset points",
                 va="center",
                 ha="left",
                 color=MUTED,
                 fontsize=12,
             )
-        color = VERDICT_COLORS[Verdict.BREACH] if bad else CURRENT_COLOR
+        if bad:
+            color = VERDICT_COLORS[Verdict.BREACH]
+        else:
+            color = ESTIMATE_COLOR if latest_is_estimate else CURRENT_COLOR
         ax.scatter(
-            [times[-1]], [shown[-1]], s=160, color=color, zorder=5, edgecolor="white", linewidth=2
+            [last_time],
+            [last_value],
+            s=160,
+            color="white" if latest_is_estimate else color,
+            edgecolor=color if latest_is_estimate else "white",
+            linewidth=2.5 if latest_is_estimate else 2,
+            zorder=5,
         )
-        going_down = len(shown) > 1 and shown[-1] < shown[-2]
+        going_down = len(previous) > 1 and previous[-1][1] < previous[-2][1]
         ax.annotate(
-            f"{_fmt(shown[-1])}{'%' if percent else ''}",
-            xy=(times[-1], shown[-1]),
+            f"{_fmt(last_value)}{'%' if percent else ''}"
+            + (" estimated" if latest_is_estimate else ""),
+            xy=(last_time, last_value),
             xytext=(-14, -6 if going_down else 6),
             textcoords="offset points",
             ha="right",
@@ -555,22 +626,32 @@ def metric_trend_chart(
             bbox={"facecolor": "white", "edgecolor": "none", "pad": 1, "alpha": 0.85},
             zorder=6,
         )
-        if len(times) == 1:
+        if len(all_times) == 1:
             # One point: a day either side, or matplotlib spreads it over years of empty axis.
-            ax.set_xlim(times[0] - timedelta(days=1), times[0] + timedelta(days=1))
+            ax.set_xlim(all_times[0] - timedelta(days=1), all_times[0] + timedelta(days=1))
         locator = mdates.AutoDateLocator(minticks=3, maxticks=6)
         ax.xaxis.set_major_locator(locator)
         ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
         ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(6))
         ax.set_ylabel(metric + (" (%)" if percent else ""))
+        if guesses:
+            ax.legend(loc="lower left", fontsize=11, framealpha=0.9)
         fig.suptitle(heading, x=0.02, ha="left", y=1 - 0.08 / 4.6, va="top")
         annotated = threshold is not None or baseline is not None
         _margins(fig, left=1.0, right=1.0 if annotated else 0.3, top=0.6, bottom=0.75)
 
+    latest = f"latest {_fmt(last_value)}{'%' if percent else ''}"
+    if latest_is_estimate:
+        latest += " (estimated, no labels yet)"
     alt = (
-        f"{heading} over {len(points)} points from {times[0]:%Y-%m-%d %H:%M} to {times[-1]:%Y-%m-%d %H:%M}; "
-        f"latest {_fmt(shown[-1])}{'%' if percent else ''}"
+        f"{heading} over {len(all_times)} points from {all_times[0]:%Y-%m-%d %H:%M} to "
+        f"{all_times[-1]:%Y-%m-%d %H:%M}; {latest}"
     )
+    if guesses:
+        alt += (
+            f"; {len(guesses)} of them estimated from the scores (dashed, with a 95% band) "
+            "because their labels have not arrived"
+        )
     if threshold is not None:
         side = "below" if higher_is_better else "above"
         alt += f", {'past' if bad else 'within'} the threshold {_fmt(threshold * scale)} ({side} is bad)"

@@ -11,13 +11,15 @@ from core.checks import CheckKind
 from core.replies import Upload
 from core.reports import CheckReport, Finding, SignalResult
 from engine import ColumnDriftResult, DriftReport, run_drift
+from engine.estimation import PerformanceEstimate, PerformanceEstimator
+from engine.performance import MIN_LABELLED_ROWS
 from engine.results import SHORT_METHOD
 from engine.verdict import Verdict
 from infra.platform.base import PlatformError
 from infra.settings import ModelConfig
 from jobs import charts
 from jobs.checks.base import MAX_FINDINGS, CheckFailed
-from jobs.checks.options import drift_options
+from jobs.checks.options import drift_options, performance_limits
 from jobs.context import MonitorContext
 
 
@@ -66,21 +68,89 @@ def drift_report(
         report, title=f"{model_cfg.name} · {env} · drift · check {checked:%Y-%m-%d %H:%M} UTC"
     )
     distributions = charts.distributions_chart(report) if report.tested_count else None
+    estimate = unlabelled_estimate(model_cfg, reference, current)
     return CheckReport(
         kind=CheckKind.DRIFT,
         model=model_cfg.name,
         environment=env,
         start=start,
         end=end,
-        signals=(_drift_signal(report, overview, end), _quality_signal(report)),
-        fields=_drift_fields(report),
-        details=_drift_details(report),
+        signals=(_drift_signal(report, overview, end, estimate), _quality_signal(report)),
+        fields=_drift_fields(report) + _estimate_fields(estimate),
+        details=_drift_details(report) + _estimate_details(estimate),
         charts=tuple(c for c in (overview, distributions) if c is not None),
         notes=tuple(report.notes),
     )
 
 
-def _drift_signal(report: DriftReport, chart: Upload | None, end: datetime) -> SignalResult:
+def unlabelled_estimate(
+    model_cfg: ModelConfig, reference: pd.DataFrame, current: pd.DataFrame
+) -> PerformanceEstimate | None:
+    """For a classifier whose window has no labels yet, the performance estimated from its
+    scores (or why it was not estimated): the drift alert then says whether the drift costs
+    accuracy. None when the labels are in (the performance check speaks for the window)."""
+    if model_cfg.task != "classification" or current.empty:
+        return None
+    target = model_cfg.columns.target or "target"
+    if target in current.columns and current[target].notna().sum() >= MIN_LABELLED_ROWS:
+        return None
+    return PerformanceEstimator(model_cfg, reference).estimate(
+        current, performance_limits(model_cfg)
+    )
+
+
+def estimate_sentence(estimate: PerformanceEstimate) -> str:
+    """Whether the estimated performance dropped, in the words a drift alert uses."""
+    if not estimate.estimated:
+        return f"no labels yet and performance not estimated: {estimate.refused}"
+    metric = estimate.headline_metric
+    assert metric is not None and metric.value is not None
+    name = "ROC AUC" if metric.name == "roc_auc" else metric.label.lower()
+    value = f"{metric.value:.3f} ({metric.band_text})"
+    if metric.baseline is None:
+        return f"no labels yet; estimated {name} {value}"
+    if estimate.dropped:
+        return (
+            f"no labels yet; estimated {name} dropped to {value} from {metric.baseline:.3f} "
+            "on the reference"
+        )
+    return (
+        f"no labels yet; estimated {name} held at {metric.value:.3f} "
+        f"({metric.band_text}; reference {metric.baseline:.3f})"
+    )
+
+
+def _estimate_fields(estimate: PerformanceEstimate | None) -> tuple[tuple[str, str], ...]:
+    if estimate is None:
+        return ()
+    metric = estimate.headline_metric
+    if not estimate.estimated or metric is None:
+        return (("Estimated performance", f"not estimated: {estimate.refused}"),)
+    text = f"{metric.value:.3f} ({metric.band_text} at 95%)"
+    if metric.baseline is not None:
+        text += f", reference {metric.baseline:.3f}"
+    return ((f"{metric.label} · estimated (no labels yet)", text),)
+
+
+def _estimate_details(estimate: PerformanceEstimate | None) -> tuple[str, ...]:
+    if estimate is None:
+        return ()
+    lines = [estimate_sentence(estimate)]
+    for m in estimate.metrics.values():
+        line = f"  {m.label} estimated {m.value:.3f} (95% band {m.band_text})"
+        if m.baseline is not None:
+            line += f", reference {m.baseline:.3f}"
+        lines.append(line)
+    lines.extend(f"note: {n}" for n in estimate.notes)
+    return tuple(lines)
+
+
+def _drift_signal(
+    report: DriftReport,
+    chart: Upload | None,
+    end: datetime,
+    estimate: PerformanceEstimate | None = None,
+) -> SignalResult:
     findings = []
     for column in report.ranked():
         if not column.tested:
@@ -93,6 +163,23 @@ def _drift_signal(report: DriftReport, chart: Upload | None, end: datetime) -> S
     headline = report.headline
     if report.prediction_drift:
         headline += "; the model's outputs drifted too"
+    if estimate is not None and level is not Verdict.HEALTHY:
+        # The question a drift alert raises, answered before the labels can: does it cost?
+        headline += f"; {estimate_sentence(estimate)}"
+        metric = estimate.headline_metric
+        if estimate.estimated and metric is not None:
+            findings.insert(
+                0,
+                Finding(
+                    name=f"{metric.label} (estimated, no labels yet)",
+                    value=f"{metric.value:.3f} ({metric.band_text})",
+                    limit=f"reference {metric.baseline:.3f}"
+                    if metric.baseline is not None
+                    else "no reference",
+                    level=metric.verdict,
+                    note=metric.note or "estimated from the scores",
+                ),
+            )
     return SignalResult(
         signal="drift",
         level=level,

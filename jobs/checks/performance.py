@@ -1,10 +1,17 @@
 """The performance check: model metrics on the labelled rows of the window (signal
 ``performance``, with a trend chart across windows) and fairness across the configured sensitive
-features (signal ``fairness``)."""
+features (signal ``fairness``).
+
+A classifier's window without labels (they arrive weeks late) gets its performance estimated
+from the scores (``engine.estimation``), labelled "estimated" with its band everywhere it
+shows, or a plain sentence saying why it was not estimated; the trend chart draws realized
+windows solid and estimated ones dashed with their band. An estimate warns, never breaches.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from core.checks import CheckKind
 from core.replies import Upload
@@ -13,18 +20,28 @@ from core.reports import (
     Finding,
     SignalResult,
 )
-from engine import MetricResult, PerformanceReport, run_performance
+from engine import MetricResult, PerformanceLimits, PerformanceReport, run_performance
+from engine.estimation import MetricEstimate, PerformanceEstimate, PerformanceEstimator
 from engine.verdict import Verdict
 from infra.platform.base import PlatformError
 from infra.settings import ModelConfig
 from jobs import charts
 from jobs.alerts import AlertBook, fingerprint
+from jobs.charts import EstimatedPoint
 from jobs.checks.base import MAX_FINDINGS, CheckFailed, num
 from jobs.checks.options import performance_limits
 from jobs.context import MonitorContext
 
 #: How many windows the performance trend chart shows.
 TREND_POINTS = 14
+
+
+@dataclass(frozen=True)
+class TrendWindows:
+    """The previous windows of the trend: realized where labelled, estimated where not."""
+
+    realized: list[tuple[datetime, float]] = field(default_factory=list)
+    estimated: list[EstimatedPoint] = field(default_factory=list)
 
 
 def backfilled_trend(
@@ -35,30 +52,37 @@ def backfilled_trend(
     end: datetime,
     reference: object,
     metric: str,
-) -> list[tuple[datetime, float]]:
-    """The headline metric for each of the previous windows, from the platform's labelled data."""
+    estimator: PerformanceEstimator | None = None,
+) -> TrendWindows:
+    """The headline metric for each of the previous windows, from the platform's data: the
+    realized value where the window has labels, else (with an ``estimator`` that can) the
+    estimate from the scores. One read of the whole span."""
     window = end - start
     earliest = start - window * (TREND_POINTS - 1)
     try:
         history = ctx.platform.production_data(model_cfg.name, env, earliest, start)
     except PlatformError:
-        return []
+        return TrendWindows()
     timestamp = model_cfg.columns.timestamp
     if history.empty or timestamp not in history:
-        return []
-    points: list[tuple[datetime, float]] = []
+        return TrendWindows()
+    limits = performance_limits(model_cfg)
+    out = TrendWindows()
     for index in range(TREND_POINTS - 1):
         bucket_start = earliest + window * index
         bucket_end = bucket_start + window
         rows = history[(history[timestamp] >= bucket_start) & (history[timestamp] < bucket_end)]
         if rows.empty:
             continue
-        value = run_performance(
-            model_cfg, reference, rows, limits=performance_limits(model_cfg)
-        ).metrics.get(metric)
+        report = run_performance(model_cfg, reference, rows, limits=limits)  # type: ignore[arg-type]
+        value = report.metrics.get(metric)
         if value is not None and value.value is not None:
-            points.append((bucket_end, float(value.value)))
-    return points
+            out.realized.append((bucket_end, float(value.value)))
+        elif not report.has_labels and estimator is not None:
+            guess = estimator.estimate(rows, limits).metrics.get(metric)
+            if guess is not None and guess.value is not None:
+                out.estimated.append((bucket_end, guess.value, guess.low, guess.high))
+    return out
 
 
 def needs_backfill(stored: list[tuple[datetime, float]], start: datetime, end: datetime) -> bool:
@@ -69,6 +93,10 @@ def needs_backfill(stored: list[tuple[datetime, float]], start: datetime, end: d
         return False
     window = end - start
     return not any(t < start - window for t, _ in stored)
+
+
+def _near(moment: datetime, others: list[datetime], window: timedelta) -> bool:
+    return any(abs(moment - other) < window / 2 for other in others)
 
 
 class PerformanceCheck:
@@ -102,38 +130,59 @@ def performance_report(
         current = ctx.platform.production_data(model_cfg.name, env, start, end)
     except PlatformError as exc:
         raise CheckFailed(f"could not read the data of {model_cfg.name} in {env}: {exc}") from exc
-    report = run_performance(model_cfg, reference, current, limits=performance_limits(model_cfg))
+    limits = performance_limits(model_cfg)
+    report = run_performance(model_cfg, reference, current, limits=limits)
+    estimator: PerformanceEstimator | None = None
+    estimate: PerformanceEstimate | None = None
+    if not report.has_labels and model_cfg.task == "classification":
+        # No labels yet: estimate from the scores (calibrated once on the reference, reused
+        # for the trend's unlabelled windows), or say plainly why not.
+        estimator = PerformanceEstimator(model_cfg, reference)
+        estimate = estimator.estimate(current, limits)
     headline_metric = next((m for m in report.metrics.values() if m.value is not None), None)
+    guess = estimate.headline_metric if estimate is not None and estimate.estimated else None
     chart: Upload | None = None
     trend: tuple[tuple[str, float], ...] = ()
-    if headline_metric is not None and headline_metric.value is not None:
-        current = (end, float(headline_metric.value))
+    shown = headline_metric or guess
+    if shown is not None and shown.value is not None:
         stored = [(datetime.fromisoformat(t), v) for t, v in (history or [])]
+        window = end - start
+        now: list[tuple[datetime, float]] = []
+        estimated: list[EstimatedPoint] = []
+        if headline_metric is not None and headline_metric.value is not None:
+            now = [(end, float(headline_metric.value))]
+        elif guess is not None and guess.value is not None:
+            estimated = [(end, guess.value, guess.low, guess.high)]
         added: list[tuple[datetime, float]] = []
-        if needs_backfill(stored, start, end):
-            # Few checks have run yet: rebuild the trend from the labelled traffic itself, so
+        if needs_backfill(stored, start, end) or guess is not None:
+            # Few checks have run yet, or this window has no labels: rebuild the trend from
+            # the traffic itself (realized where the labels are in, estimated where not), so
             # the first chart already shows when the metric started to move. The rebuilt
-            # points go into the stored trend with this run's, so the next run reuses them
-            # instead of recomputing thirteen windows.
-            oldest = min((t for t, _ in stored), default=None)
-            added = [
-                p
-                for p in backfilled_trend(
-                    ctx, model_cfg, env, start, end, reference, headline_metric.name
-                )
-                if oldest is None or p[0] < oldest
-            ]
-        points = sorted({t: v for t, v in [*added, *stored, current]}.items())
-        trend = tuple((t.isoformat(), v) for t, v in [*added, current])
+            # realized points go into the stored trend with this run's, so the next run
+            # reuses them instead of recomputing thirteen windows; estimates are never
+            # stored, so a window's labels replace its estimate as soon as they arrive.
+            rebuilt = backfilled_trend(
+                ctx, model_cfg, env, start, end, reference, shown.name, estimator
+            )
+            stored_times = [t for t, _ in stored]
+            added = [p for p in rebuilt.realized if not _near(p[0], stored_times, window)]
+            estimated = rebuilt.estimated + estimated
+        points = sorted({t: v for t, v in [*added, *stored, *now]}.items())[-TREND_POINTS:]
+        realized_times = [t for t, _ in points]
+        estimated = [p for p in estimated if not _near(p[0], realized_times, window)]
+        trend = tuple((t.isoformat(), v) for t, v in [*added, *now])
         chart = charts.metric_trend_chart(
-            points[-TREND_POINTS:],
-            metric=headline_metric.name,
-            threshold=headline_metric.threshold,
-            baseline=headline_metric.baseline,
-            higher_is_better=headline_metric.higher_is_better,
+            points,
+            metric=shown.name,
+            threshold=headline_metric.threshold
+            if headline_metric is not None
+            else _minimum(shown.name, limits),
+            baseline=shown.baseline,
+            higher_is_better=headline_metric.higher_is_better if headline_metric else True,
             model=model_cfg.name,
+            estimated=estimated,
         )
-    signals = [_performance_signal(report, chart, trend)]
+    signals = [_performance_signal(report, chart, trend, estimate)]
     fairness_chart = None
     if report.fairness:
         worst = max(report.fairness, key=lambda f: f.verdict.severity)
@@ -146,10 +195,10 @@ def performance_report(
         start=start,
         end=end,
         signals=tuple(signals),
-        fields=_performance_fields(report),
-        details=_performance_details(report),
+        fields=_performance_fields(report, estimate),
+        details=_performance_details(report, estimate),
         charts=tuple(c for c in (chart, fairness_chart) if c is not None),
-        notes=tuple(report.notes),
+        notes=tuple(report.notes) + (estimate.notes if estimate is not None else ()),
     )
 
 
@@ -161,12 +210,47 @@ def performance_level(report: PerformanceReport) -> Verdict:
     return Verdict.worst(m.verdict for m in report.metrics.values())
 
 
+def _minimum(metric: str, limits: PerformanceLimits) -> float | None:
+    return {
+        "accuracy": limits.min_accuracy,
+        "f1": limits.min_f1,
+        "roc_auc": limits.min_roc_auc,
+    }.get(metric)
+
+
 def _performance_signal(
-    report: PerformanceReport, chart: Upload | None, trend: tuple[tuple[str, float], ...]
+    report: PerformanceReport,
+    chart: Upload | None,
+    trend: tuple[tuple[str, float], ...],
+    estimate: PerformanceEstimate | None = None,
 ) -> SignalResult:
     level = performance_level(report)
     if not report.has_labels:
-        headline = report.notes[0] if report.notes else "no labelled rows in the window"
+        why = report.notes[0] if report.notes else "no labelled rows in the window"
+        if estimate is not None and estimate.estimated:
+            # Shown for what it is: an estimate, its band, and that no label backs it yet.
+            level = estimate.verdict
+            headline = estimate.sentence()
+            main = estimate.headline_metric
+            if main is not None and main.minimum_crossed:
+                headline += f", below the minimum {main.minimum:g}"
+            others = [m.label for m in estimate.metrics.values() if m.note and m is not main]
+            if others:
+                headline += f"; {', '.join(others)} estimated past their limits too"
+            headline += " — no labels yet"
+            findings = tuple(_estimate_finding(m) for m in estimate.metrics.values())
+            findings = tuple(sorted(findings, key=lambda f: -f.level.severity))
+            return SignalResult(
+                signal="performance",
+                level=level,
+                headline=headline,
+                findings=findings[:MAX_FINDINGS],
+                chart=chart,
+                trend=trend,
+            )
+        headline = why
+        if estimate is not None:
+            headline += f"; {estimate.sentence()}"
     else:
         breaches = [
             m.note or m.label for m in report.metrics.values() if m.verdict is Verdict.BREACH
@@ -192,6 +276,22 @@ def _performance_signal(
         findings=tuple(findings[:MAX_FINDINGS]),
         chart=chart,
         trend=trend,
+    )
+
+
+def _estimate_finding(m: MetricEstimate) -> Finding:
+    value = f"{m.value:.3f} estimated ({m.band_text})"
+    if m.change is not None:
+        value += f" ({m.change:+.3f})"
+    limit = NO_LIMIT
+    if m.baseline is not None and m.name in ("accuracy", "f1", "roc_auc"):
+        limit = f"reference {m.baseline:.3f}"
+    return Finding(
+        name=f"{m.label} (estimated)",
+        value=value,
+        limit=limit,
+        level=m.verdict,
+        note=m.note or "estimated from the scores; no labels yet",
     )
 
 
@@ -261,13 +361,23 @@ def _limit_level(value: float | None, limit: float) -> Verdict:
     return Verdict.BREACH if value > limit else Verdict.HEALTHY
 
 
-def _performance_fields(report: PerformanceReport) -> tuple[tuple[str, str], ...]:
+def _performance_fields(
+    report: PerformanceReport, estimate: PerformanceEstimate | None = None
+) -> tuple[tuple[str, str], ...]:
     fields = [
         (
             "Labelled rows",
             f"{report.n_labelled:,} of {report.n_rows:,} ({report.label_coverage:.0%})",
         )
     ]
+    if estimate is not None and estimate.estimated:
+        for metric in estimate.metrics.values():
+            text = f"{metric.value:.3f} ({metric.band_text} at 95%)"
+            if metric.baseline is not None:
+                text += f", reference {metric.baseline:.3f}"
+            fields.append((f"{metric.label} · estimated", text))
+    elif estimate is not None:
+        fields.append(("Estimated performance", f"not estimated: {estimate.refused}"))
     for metric in list(report.metrics.values())[:5]:
         if metric.value is None:
             continue
@@ -299,8 +409,22 @@ def metric_sentence(metric: MetricResult) -> str:
     return f"{text}: {finding.level.label}, {limit}"
 
 
-def _performance_details(report: PerformanceReport) -> tuple[str, ...]:
+def _performance_details(
+    report: PerformanceReport, estimate: PerformanceEstimate | None = None
+) -> tuple[str, ...]:
     lines = [f"{report.n_labelled} labelled rows of {report.n_rows}"]
+    if estimate is not None and estimate.estimated:
+        lines.append(
+            "no labels yet: performance estimated from the scores, calibrated on the reference "
+            "(it cannot see a change in how the features relate to the outcome)"
+        )
+        for m in estimate.metrics.values():
+            line = f"{m.label} estimated {m.value:.3f} (95% band {m.band_text})"
+            if m.baseline is not None:
+                line += f", reference {m.baseline:.3f}"
+            lines.append(line + (f": {m.note}" if m.note else ""))
+    elif estimate is not None:
+        lines.append(f"not estimated: {estimate.refused}")
     for metric in report.metrics.values():
         lines.append(metric_sentence(metric))
     for cls in report.per_class:

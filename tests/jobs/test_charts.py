@@ -87,6 +87,30 @@ def test_trend_chart_marks_threshold_crossing() -> None:
         charts.metric_trend_chart([], metric="x")
 
 
+def test_trend_chart_draws_realized_and_estimated_windows_on_one_chart() -> None:
+    start = datetime(2026, 5, 1, tzinfo=UTC)
+    realized = [(start + timedelta(days=i), 0.83 - i * 0.002) for i in range(8)]
+    estimated = [
+        (start + timedelta(days=8 + i), 0.80 - i * 0.01, 0.78 - i * 0.01, 0.82 - i * 0.01)
+        for i in range(5)
+    ]
+    chart = charts.metric_trend_chart(
+        realized, metric="accuracy", threshold=0.75, baseline=0.83, estimated=estimated
+    )
+    assert chart.content.startswith(b"\x89PNG")
+    assert "latest 0.76 (estimated, no labels yet)" in chart.alt_text
+    assert "5 of them estimated from the scores" in chart.alt_text
+    assert "over 13 points" in chart.alt_text
+    # Nothing labelled yet: the estimates alone still make a chart.
+    alone = charts.metric_trend_chart([], metric="accuracy", estimated=estimated[:1])
+    assert "latest 0.8 (estimated" in alone.alt_text and alone.content.startswith(b"\x89PNG")
+    # Labels in for the newest window: the latest point is the realized one.
+    newest = charts.metric_trend_chart(
+        [*realized, (start + timedelta(days=20), 0.7)], metric="accuracy", estimated=estimated
+    )
+    assert "latest 0.7;" in newest.alt_text
+
+
 def test_digest_orders_worst_first() -> None:
     model = churn_model()
     reference = churn_frame(3000, seed=37)

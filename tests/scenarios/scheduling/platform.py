@@ -64,6 +64,8 @@ class ScriptedPlatform(MLPlatform):
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         self.reference = _frame(np.random.default_rng(0), REFERENCE_ROWS, drifted=False)
+        self.labelled = True
+        """False: production windows come without labels (they arrive weeks later)."""
 
     # -- health and models
     def check(self) -> None:
@@ -192,4 +194,6 @@ class ScriptedPlatform(MLPlatform):
         rng = np.random.default_rng(int(end.timestamp()))
         frame = _frame(rng, rows, drifted=self.drifted)
         frame.insert(0, "timestamp", pd.date_range(start, end, periods=rows, tz=UTC))
+        if not self.labelled:
+            frame["label"] = pd.NA
         return frame
