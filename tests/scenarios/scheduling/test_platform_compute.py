@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.runtime import build_services
+from bot.runtime import build_services, open_platform
 from bot.sandbox import seed
 from bot.slack.responder import make_client
 from bot.slack.services import Services
@@ -115,7 +115,10 @@ def make_bot(
         store = open_store(f"sqlite:///{tmp_path / db}")
         client = make_client(seed.BOT_TOKEN, slack_server.base_url)
         the_clock = clock or (lambda: datetime.now(UTC))
-        services = build_services(settings, platform, store, client, clock=the_clock)
+        # Behind the platform guard, as the bot runs it (deadlines, retries, breaker).
+        services = build_services(
+            settings, open_platform(settings, platform), store, client, clock=the_clock
+        )
         bot = Bot(services, platform, the_clock, slack_server)
         made.append(bot)
         return bot
@@ -182,7 +185,7 @@ def test_a_crash_between_the_record_and_the_submission_is_submitted_once_under_i
     def crash(request: Any) -> Any:
         raise KeyboardInterrupt("killed between the row and the platform call")
 
-    monkeypatch.setattr(bot.platform, "submit_check", crash)
+    monkeypatch.setattr(bot.ctx.platform, "submit_check", crash)
     with pytest.raises(KeyboardInterrupt):
         run_kind(bot.ctx, "drift", MODEL, ENV, window=timedelta(days=4))
     monkeypatch.undo()
