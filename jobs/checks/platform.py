@@ -311,6 +311,25 @@ class CheckJobs:
         return 1
 
 
+def follow(ctx: MonitorContext, *, timeout: float = 300.0, every: float = 0.25) -> int:
+    """Poll the check jobs until none is left unreported (a one-shot run: ``demo --once``);
+    how many results were applied. Stops at ``timeout``; a running bot reports the rest."""
+    import time
+
+    follower = CheckJobs(ctx)
+    deadline = time.monotonic() + timeout
+    applied = 0
+    while True:
+        applied += follower.poll()
+        with ctx.store.session() as session:
+            left = session.scalars(
+                select(CheckJobRun.job_name).where(CheckJobRun.reported.is_(False))
+            ).first()
+        if left is None or time.monotonic() >= deadline:
+            return applied
+        time.sleep(every)
+
+
 def failed_report(model_cfg: ModelConfig, row: CheckJobRun, message: str) -> CheckReport:
     """The summary of a check that could not run: every signal "no data", saying why."""
     headline = f"check could not run: {message}"
