@@ -190,6 +190,19 @@ class CheckJobs:
     def _follow(self, row: CheckJobRun) -> int:
         now = self.ctx.now()
         settings = self.ctx.settings
+        if row.model not in {m.name for m in settings.models}:
+            # The model left the configuration while its job ran: nobody to post for.
+            self.ctx.store.compare_and_set(
+                CheckJobRun,
+                row.job_name,
+                row.version_no,
+                reported=True,
+                in_flight=None,
+                finished_at=now,
+                outcome="dropped",
+                error=f"{row.model} is no longer configured",
+            )
+            return 0
         if row.status == SUBMITTING:
             if now - row.submitted_at < RESUBMIT_AFTER:
                 return 0
