@@ -51,6 +51,7 @@ from jobs.context import MonitorContext
 log = logging.getLogger(__name__)
 
 SUBMITTING = "submitting"
+ON_DEMAND = "on demand"
 #: A row still ``submitting`` this long after it was written lost its submitter (a crash
 #: between the row and the platform call): the watcher submits it, under the same name.
 RESUBMIT_AFTER = timedelta(seconds=60)
@@ -138,6 +139,8 @@ def submit(
             log.warning("submitting check job %s failed for now (%s); will retry", name, exc)
             return Submission(name, True, f"check job {name} will be submitted again: {exc}")
         follower.fail(name, f"the platform refused the check job: {exc}")
+        if ctx.publisher is None:  # a command: its answer says it
+            raise
         return Submission(name, False, f"the platform refused check job {name}: {exc}")
     follower.moved(name, job)
     if ctx.on_job_submitted is not None:
@@ -295,7 +298,15 @@ class CheckJobs:
                 finished_at=self.ctx.now(),
                 outcome=report.level.value,
             )
-            apply_report(self.ctx, model_cfg, report, now=self.ctx.now(), trigger=row.trigger)
+            apply_report(
+                self.ctx,
+                model_cfg,
+                report,
+                now=self.ctx.now(),
+                # An on-demand window is no point of the series the alert lifecycle follows.
+                track_alerts=row.trigger != ON_DEMAND,
+                trigger=row.trigger,
+            )
         return 1
 
     def fail(self, name: str, message: str, *, outcome: str = "failed") -> int:
@@ -318,8 +329,10 @@ class CheckJobs:
                 outcome=outcome,
                 error=text,
             )
-            _record_failure(self.ctx, row.kind, model_cfg, row.environment, text)
-            publish_failure(self.ctx, model_cfg, row, text)
+            if row.trigger != ON_DEMAND:
+                _record_failure(self.ctx, row.kind, model_cfg, row.environment, text)
+            if self.ctx.publisher is not None:
+                publish_failure(self.ctx, model_cfg, row, text)
         log.warning("%s check of %s in %s: %s", row.kind, row.model, row.environment, text)
         return 1
 

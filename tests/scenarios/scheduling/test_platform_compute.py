@@ -233,3 +233,34 @@ def test_a_check_job_past_its_timeout_is_canceled_and_reported(
     assert job.status in ("canceled", "completed"), "canceled unless it had already finished"
     [summary] = bot.summaries()
     assert "did not finish within 10m" in summary
+
+
+def test_mlops_drift_on_a_platform_model_runs_there_and_posts_when_the_job_ends(
+    make_bot: Callable[..., Bot],
+) -> None:
+    """``/mlops drift`` does not pull the data into the bot either: it submits the check, says
+    where the summary will come, and the watcher posts it (leaving the alert series alone)."""
+    from commands.context import CommandContext, Invocation
+    from commands.registry import dispatch
+    from core.access import AccessPolicy
+    from tests.commands.support import DemoGroups
+
+    bot = make_bot()
+    command = CommandContext(
+        bot.ctx.settings,
+        bot.ctx.platform,
+        bot.ctx.store,
+        AccessPolicy(bot.ctx.settings, DemoGroups()),
+        Invocation(seed.ALICE, f"drift {MODEL} --window 4d", seed.MLOPS_CHANNEL, seed.TEAM_ID),
+    )
+    reply = dispatch(command)
+    text = reply.fallback_text
+    assert "runs on the platform's compute (job check-churn-model-drift-prod-" in text, text
+    assert "will be posted in #mlops" in text
+    [row] = bot.rows()
+    assert row.trigger == "on demand"
+    bot.follow()
+    [summary] = bot.summaries()
+    assert "Drift · churn-model · prod" in summary and "on demand" in summary
+    with bot.ctx.store.session() as session:
+        assert not session.scalars(select(Alert)).all(), "an ad-hoc window is no alert series"
