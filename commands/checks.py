@@ -30,7 +30,28 @@ def on_demand(command: CommandContext, words: list[str], *, kind: CheckKind, usa
     )
     window_option = args.options.get("window")
     window = parse_window(str(window_option), usage=usage) if window_option else None
-    ctx = MonitorContext(command.settings, command.platform, command.store, clock=command.clock)
+    ctx = MonitorContext(
+        command.settings,
+        command.platform,
+        command.store,
+        clock=command.clock,
+        on_job_submitted=command.on_job_submitted,
+    )
+    if command.settings.check_compute(model_cfg, kind) == "platform":
+        # The data stays on the platform: the check runs there and its summary is posted
+        # in the model's channel when the job ends.
+        from jobs.checks.platform import submit
+
+        submission = submit(ctx, kind, model_cfg, env, window=window, trigger="on demand")
+        channel = command.settings.channel(model_cfg, "digest")
+        text = (
+            f"The {kind} check of {model_cfg.name} in {env} runs on the platform's compute "
+            f"(job {submission.job_name}); its summary will be posted in {channel} when the "
+            "job ends."
+            if submission.submitted
+            else f"Not started: {submission.sentence}."
+        )
+        return MessageReply(public=True, text=text)
     command.progress(
         MessageReply(public=True, text=f"Running the {kind} check of {model_cfg.name} in {env}…")
     )

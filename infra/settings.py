@@ -332,7 +332,38 @@ class AlertConfig(Strict):
     flap_window: Duration = timedelta(hours=6)
 
 
+ComputeMode = Literal["inline", "platform"]
+
+#: The checks ``compute: platform`` runs as platform jobs: the ones that read the production
+#: window. Utilization reads the platform's own metrics (no production rows) and performance
+#: keeps its trend in the bot's store, so both stay inline.
+PLATFORM_CHECKS: tuple[str, ...] = ("drift",)
+
+
+class PlatformCompute(Strict):
+    """Where ``compute: platform`` runs checks (global ``monitoring.platform_compute``)."""
+
+    cluster: str | None = None
+    """Azure: a compute cluster of the workspace; None runs on serverless compute."""
+    instance_type: str = "Standard_DS3_v2"
+    """Azure serverless only: the VM size of the check job."""
+    environment: str | None = None
+    """Azure: the environment (``azureml:<name>:<version>``) or container image holding
+    mlops-bot, e.g. the project's own image pushed to the workspace's registry."""
+    timeout: Duration = timedelta(hours=1)
+    """A check job still not finished after this is canceled and reported as failed."""
+
+
+class GlobalMonitoring(Strict):
+    compute: ComputeMode = "inline"
+    """``inline`` runs checks in the bot's workers; ``platform`` submits the data-reading checks
+    (:data:`PLATFORM_CHECKS`) as jobs on the ML platform, where the data lives."""
+    platform_compute: PlatformCompute = Field(default_factory=PlatformCompute)
+
+
 class MonitoringConfig(Strict):
+    compute: ComputeMode | None = None
+    """This model's checks: ``inline`` or ``platform``; None follows ``monitoring.compute``."""
     environments: tuple[str, ...] | None = None
     """Environments to monitor (default: the last one of the chain, production)."""
     drift: DriftConfig = Field(default_factory=DriftConfig)
@@ -569,6 +600,7 @@ class Settings(Strict):
     slack: SlackConfig = Field(default_factory=SlackConfig)
     models: tuple[ModelConfig, ...] = ()
     reliability: Reliability = Field(default_factory=Reliability)
+    monitoring: GlobalMonitoring = Field(default_factory=GlobalMonitoring)
 
     # Set by load_settings, not by the file.
     source: str | None = Field(default=None, exclude=True)
@@ -612,6 +644,17 @@ class Settings(Strict):
                     f"models[{i}].retraining.environment is {retrain_env!r}; expected one of {names}"
                 )
         if self.platform == "azure":
+            on_platform = [
+                m.name
+                for m in self.models
+                if (m.monitoring.compute or self.monitoring.compute) == "platform"
+            ]
+            if on_platform and not self.monitoring.platform_compute.environment:
+                raise ValueError(
+                    f"models {on_platform} run checks on platform compute, but "
+                    "monitoring.platform_compute.environment is not set; expected the Azure ML "
+                    "environment (azureml:<name>:<version>) or image that holds mlops-bot"
+                )
             missing = [e.name for e in self.environments if e.azure is None]
             if missing:
                 raise ValueError(
@@ -654,6 +697,12 @@ class Settings(Strict):
 
     def monitored_envs(self, model: ModelConfig) -> list[str]:
         return list(model.monitoring.environments or (self.env_names[-1],))
+
+    def check_compute(self, model: ModelConfig, kind: str) -> ComputeMode:
+        """Where ``model``'s ``kind`` check runs: ``platform`` only for the checks that can
+        (:data:`PLATFORM_CHECKS`) when the model, else the global setting, says so."""
+        mode = model.monitoring.compute or self.monitoring.compute
+        return mode if kind in PLATFORM_CHECKS else "inline"
 
     def training_env(self, model: ModelConfig) -> str:
         return model.retraining.environment or self.env_names[0]

@@ -195,6 +195,34 @@ class JobRun(Base):
     version_no: Mapped[int] = mapped_column("row_version", Integer, default=0)
 
 
+class CheckJobRun(Base):
+    """A monitoring check submitted as a job on the platform's compute
+    (``monitoring.compute: platform``), recorded *before* it is submitted under the job name
+    the bot chose, so a restart or a second replica finds it instead of submitting it again.
+
+    ``in_flight`` (``model|environment|kind`` until the result is applied, then NULL) is
+    unique: the database, not a check-then-act, keeps one job per check in flight."""
+
+    __tablename__ = "check_jobs"
+    job_name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    model: Mapped[str] = mapped_column(String(128), index=True)
+    environment: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(32))
+    trigger: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(32))
+    """``submitting`` until the platform took it, then the job's status."""
+    window_start: Mapped[datetime]
+    window_end: Mapped[datetime]
+    submitted_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+    in_flight: Mapped[str | None] = mapped_column(String(255), unique=True)
+    reported: Mapped[bool] = mapped_column(default=False)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    """The check's level once applied, or ``failed`` / ``timed_out``."""
+    error: Mapped[str | None] = mapped_column(Text)
+    version_no: Mapped[int] = mapped_column("row_version", Integer, default=0)
+
+
 class OutboxMessage(Base):
     """Slack messages that matter, kept until Slack has accepted them (at most once each)."""
 

@@ -58,6 +58,13 @@ def _check(kind: CheckKind) -> Callable[..., JobResult]:
         if model is None or env is None:
             raise ValueError(f"a {kind} check needs a model and an environment")
         model_cfg = ctx.settings.model(model)
+        if publish and ctx.settings.check_compute(model_cfg, kind) == "platform":
+            # Where the data lives: the job watcher applies the result when the job ends.
+            from jobs.checks.platform import submit
+
+            submission = submit(ctx, kind, model_cfg, env, window=window, trigger=trigger)
+            level = "submitted" if submission.submitted else "held"
+            return JobResult(kind, model, env, level, submission.sentence, [submission.sentence])
         result = run_check(
             ctx,
             kind,

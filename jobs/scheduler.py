@@ -78,6 +78,7 @@ from infra.holders import new_holder
 from infra.leases import Lease
 from infra.settings import Settings
 from infra.store import Lock, Store, utcnow
+from jobs.checks.platform import CheckJobs
 from jobs.context import BOT_ACTOR, MonitorContext
 from jobs.watcher import JobWatcher
 
@@ -359,7 +360,7 @@ class MonitoringScheduler:
             reliability.heartbeat if lease_ttl is None else ttl / 3
         )
         self.watcher_seconds = watcher_seconds
-        self.watcher = JobWatcher(self.context)
+        self.watcher = JobWatcher(self.context, also=(CheckJobs(self.context).poll,))
         self.configured_jobs = configured_jobs
         self._leading = False
         self._running = False

@@ -12,6 +12,7 @@ Everything goes through the outbox, so a Slack outage delays it instead of losin
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import select
@@ -29,12 +30,24 @@ log = logging.getLogger(__name__)
 class JobWatcher:
     """Polled by the scheduler's watcher job (only the leader polls) and by ``run-job``."""
 
-    def __init__(self, ctx: MonitorContext) -> None:
+    def __init__(self, ctx: MonitorContext, *, also: Sequence[Callable[[], int]] = ()) -> None:
         self.ctx = ctx
+        self.also = tuple(also)
+        """Other followers polled in the same round: the check jobs on the platform's compute
+        (:class:`jobs.checks.platform.CheckJobs`, given by the wiring, which may import it)."""
 
     # -- one round
     def poll_once(self) -> int:
         """Refresh every unreported job; report the finished ones. Returns how many were reported."""
+        reported = self._poll_training()
+        for follow in self.also:
+            try:
+                reported += follow()
+            except Exception as exc:  # one follower's failure never stops the others
+                log.warning("a job follower failed (%s); will retry", exc)
+        return reported
+
+    def _poll_training(self) -> int:
         with self.ctx.store.session() as session:
             runs = session.scalars(select(JobRun).where(JobRun.reported.is_(False))).all()
         reported = 0

@@ -112,9 +112,13 @@ def main(args: argparse.Namespace, settings: Any) -> int:
             _print(console, result)
             if args.save_charts and result.report is not None:
                 _save_charts(Path(args.save_charts), result.report, console)
-            failed |= args.kind in CHECK_KINDS and result.report is None
+            on_platform = args.kind in CHECK_KINDS and result.level in ("submitted", "held")
+            failed |= args.kind in CHECK_KINDS and result.report is None and not on_platform
             breach |= result.level == "breach"
             if args.kind == "retrain" and args.wait and result.level == "submitted":
+                _follow(services, console)
+            elif on_platform and result.level == "submitted":
+                # A check on the platform's compute: wait for its job, then post as inline.
                 _follow(services, console)
     finally:
         services.close()
@@ -175,15 +179,19 @@ def _follow(services: JobRuntime, console: Any, timeout: float = 3600.0) -> None
 
     from sqlalchemy import select
 
-    from infra.store import JobRun
+    from infra.store import CheckJobRun, JobRun
+    from jobs.checks.platform import CheckJobs
     from jobs.watcher import JobWatcher
 
-    watcher = JobWatcher(services.context)
+    watcher = JobWatcher(services.context, also=(CheckJobs(services.context).poll,))
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         watcher.poll_once()
         with services.context.store.session() as session:
             pending = session.scalars(select(JobRun).where(JobRun.reported.is_(False))).all()
+            pending += session.scalars(
+                select(CheckJobRun).where(CheckJobRun.reported.is_(False))
+            ).all()
         if not pending:
             console.print("  the job finished and its result was posted")
             return

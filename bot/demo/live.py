@@ -371,6 +371,11 @@ class DemoSession:
 
             def act(spec: Any = spec) -> tuple[str, str]:
                 result = run_kind(ctx, spec.kind, spec.model, spec.env, publish=True)
+                if result.level == "submitted" and spec.kind in CHECK_KINDS:
+                    # --platform-compute: the check runs as a platform job; wait for its result
+                    from jobs.checks.platform import follow
+
+                    follow(ctx)
                 runtime.services.workers.wait_idle(30)
                 return str(result.level), str(result.headline)
 

@@ -80,6 +80,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "SLACK_APP_TOKEN) instead of signed HTTP requests",
     )
     parser.add_argument(
+        "--platform-compute",
+        action="store_true",
+        help="run the drift checks as jobs of the embedded platform's job runner "
+        "(monitoring.compute: platform, as on Azure ML compute) instead of inside the bot",
+    )
+    parser.add_argument(
         "--reset",
         action="store_true",
         help="start over from the seed: delete the demo's state directory (its platform, "
@@ -96,6 +102,9 @@ def run_demo(settings: Settings, args: argparse.Namespace) -> int:
     from infra.logs import configure_logging
 
     configure_logging(logging.DEBUG if getattr(args, "verbose", False) else logging.WARNING)
+    if getattr(args, "platform_compute", False):
+        monitoring = settings.monitoring.model_copy(update={"compute": "platform"})
+        settings = settings.model_copy(update={"monitoring": monitoring})
     if getattr(args, "reset", False):
         from bot.demo.seed import SeedError, reset_demo
 

@@ -176,6 +176,22 @@ class JobInfo:
         return (end - self.started).total_seconds()
 
 
+@dataclass(frozen=True)
+class CheckJobRequest:
+    """A monitoring check to run as a job on the platform's compute (``monitoring.compute:
+    platform``). The bot names the job (``name``) and records the name before it submits, so a
+    retried or repeated submission finds the job instead of starting a second one."""
+
+    name: str
+    kind: str
+    model: str
+    environment: str
+    start: datetime
+    end: datetime
+    spec: str
+    """The check's spec as one shell-safe token (``jobs.checkjob.CheckJobSpec.encode``)."""
+
+
 #: Columns of :meth:`MLPlatform.deployment_metrics` frames, in this order. A metric the platform
 #: cannot measure is absent (GPU on CPU instances), never filled with zeros.
 METRIC_COLUMNS: tuple[str, ...] = (
@@ -390,6 +406,27 @@ class MLPlatform(abc.ABC):
 
     @abc.abstractmethod
     def cancel_job(self, env: str, job_id: str) -> JobInfo: ...
+
+    # -- monitoring checks as platform jobs
+    def submit_check(self, request: CheckJobRequest) -> JobInfo:
+        """Submit a check job named ``request.name`` reading the model's reference and
+        production data where they live, writing ``result.json`` and chart PNGs as outputs.
+        Idempotent by name: a job of that name already submitted is returned, not repeated."""
+        raise InvalidRequestError(
+            f"the {self.name} platform cannot run monitoring checks as jobs; "
+            "set monitoring.compute to inline"
+        )
+
+    def check_job(self, env: str, name: str) -> JobInfo:
+        """A check job as it stands (NotFoundError when no job has that name)."""
+        return self.get_job(env, name)
+
+    def cancel_check_job(self, env: str, name: str) -> JobInfo:
+        return self.cancel_job(env, name)
+
+    def check_outputs(self, env: str, name: str) -> dict[str, bytes]:
+        """The files a finished check job wrote (``result.json`` and the charts), by name."""
+        raise InvalidRequestError(f"the {self.name} platform runs no check jobs")
 
     # -- telemetry and data
     @abc.abstractmethod

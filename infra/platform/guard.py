@@ -31,6 +31,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from infra.platform.base import (
+    CheckJobRequest,
     Deployment,
     EndpointState,
     InvalidRequestError,
@@ -313,6 +314,32 @@ class GuardedPlatform(MLPlatform):
             _key(None, env),
             lambda: self.inner.cancel_job(env, job_id),
             idempotent=True,
+        )
+
+    def submit_check(self, request: CheckJobRequest) -> JobInfo:
+        # Idempotent by name (the adapters return the job of that name when it exists), so a
+        # transient failure may be retried without starting a second job.
+        return self._change(
+            "submit_check",
+            _key(request.model, request.environment),
+            lambda: self.inner.submit_check(request),
+            idempotent=True,
+        )
+
+    def check_job(self, env: str, name: str) -> JobInfo:
+        return self._read("check_job", _key(None, env), lambda: self.inner.check_job(env, name))
+
+    def cancel_check_job(self, env: str, name: str) -> JobInfo:
+        return self._change(
+            "cancel_check_job",
+            _key(None, env),
+            lambda: self.inner.cancel_check_job(env, name),
+            idempotent=True,
+        )
+
+    def check_outputs(self, env: str, name: str) -> dict[str, bytes]:
+        return self._read(
+            "check_outputs", _key(None, env), lambda: self.inner.check_outputs(env, name)
         )
 
     def deployment_metrics(

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import math
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from core.checks import CheckKind
 from core.reports import CheckReport
 from infra.settings import ModelConfig
-from jobs.context import MonitorContext
+
+if TYPE_CHECKING:  # the platform check job imports the checks without the bot's context
+    from jobs.context import MonitorContext
 
 MAX_FINDINGS = 8
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -20,7 +21,9 @@ from infra.settings import ModelConfig
 from jobs import charts
 from jobs.checks.base import MAX_FINDINGS, CheckFailed
 from jobs.checks.options import drift_options, performance_limits
-from jobs.context import MonitorContext
+
+if TYPE_CHECKING:  # the platform check job imports this module without the bot's context
+    from jobs.context import MonitorContext
 
 
 def _check_reference(model_cfg: ModelConfig, reference: pd.DataFrame) -> None:
@@ -60,10 +63,25 @@ def drift_report(
         current = ctx.platform.production_data(model_cfg.name, env, start, end)
     except PlatformError as exc:
         raise CheckFailed(f"could not read the data of {model_cfg.name} in {env}: {exc}") from exc
+    return drift_report_of(model_cfg, env, start, end, reference, current, checked=ctx.now())
+
+
+def drift_report_of(
+    model_cfg: ModelConfig,
+    env: str,
+    start: datetime,
+    end: datetime,
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    checked: datetime,
+) -> CheckReport:
+    """The drift report of data already read: inline after the platform read, or inside a check
+    job on the platform's compute (:mod:`jobs.checkjob`), where the data lives."""
     _check_reference(model_cfg, reference)
     report = run_drift(model_cfg, reference, current, options=drift_options(model_cfg))
     # The chart names its check, as the alert card does ("numbers and chart from the check at").
-    checked = ctx.now().astimezone(UTC)
+    checked = checked.astimezone(UTC)
     overview = charts.drift_overview_chart(
         report, title=f"{model_cfg.name} · {env} · drift · check {checked:%Y-%m-%d %H:%M} UTC"
     )

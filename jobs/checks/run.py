@@ -97,8 +97,32 @@ def run_check(
         if track_alerts:
             _record_failure(ctx, kind, model_cfg, env, str(exc))
         raise
+    return apply_report(
+        ctx,
+        model_cfg,
+        report,
+        now=end,
+        track_alerts=track_alerts,
+        publish=publish,
+        trigger=trigger,
+    )
+
+
+def apply_report(
+    ctx: MonitorContext,
+    model_cfg: ModelConfig,
+    report: CheckReport,
+    *,
+    now: datetime,
+    track_alerts: bool = True,
+    publish: bool = True,
+    trigger: str = "scheduled",
+) -> CheckRun:
+    """Feed a check's report through the alert lifecycle and the retraining policy and post
+    its summary: the same path for a report built here and one a platform job wrote."""
+    env = report.environment
     muted = tuple(
-        s.signal for s in report.signals if active_mute(ctx.store, model_cfg.name, s.signal, end)
+        s.signal for s in report.signals if active_mute(ctx.store, model_cfg.name, s.signal, now)
     )
     outcomes: list[Outcome] = []
     retraining: list[str] = []
@@ -161,15 +185,19 @@ def _apply_retraining(
     return decision.sentence
 
 
+def failure_signals(kind: str, model_cfg: ModelConfig) -> tuple[str, ...]:
+    """The signals a check of ``kind`` reports for this model."""
+    if kind == CheckKind.PERFORMANCE and not model_cfg.sensitive_features:
+        return ("performance",)
+    return check_of(kind).signals
+
+
 def _record_failure(
     ctx: MonitorContext, kind: str, model_cfg: ModelConfig, env: str, message: str
 ) -> None:
     """A check that cannot run shows as "no data" in /mlops status and the digest."""
     book = AlertBook(ctx)
-    signals = check_of(kind).signals
-    if kind == CheckKind.PERFORMANCE and not model_cfg.sensitive_features:
-        signals = ("performance",)
-    for signal in signals:
+    for signal in failure_signals(kind, model_cfg):
         book.observe(
             Observation(
                 model_cfg.name,

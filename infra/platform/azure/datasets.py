@@ -17,12 +17,9 @@ Reader), never with account keys.
 from __future__ import annotations
 
 import io
-import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import UTC, datetime
 
 import pandas as pd
 from azure.ai.ml import MLClient
@@ -32,13 +29,19 @@ from infra.platform.azure.clients import STORAGE_SUFFIX, AzureClients
 from infra.platform.azure.endpoints import EndpointManager
 from infra.platform.azure.errors import azure_errors
 from infra.platform.base import InvalidRequestError, NotFoundError
+from infra.platform.collector import (
+    COLLECTOR_ROOT,
+    CORRELATION,
+    INPUTS,
+    OUTPUTS,
+    assemble,
+    collected_frame,
+    days_in,
+    hour_of,
+    parse_events,
+)
 from infra.settings import ModelConfig
 
-COLLECTOR_ROOT = "modelDataCollector"
-INPUTS, OUTPUTS = "model_inputs", "model_outputs"
-CORRELATION = "correlationid"
-ROW = "_row"
-DEPLOYMENT_COLUMN = "deployment"
 _READERS = {
     ".parquet": lambda raw: pd.read_parquet(io.BytesIO(raw)),
     ".csv": lambda raw: pd.read_csv(io.BytesIO(raw)),
@@ -48,7 +51,6 @@ _READERS = {
 _DATASTORE_URI = re.compile(
     r"^azureml://(?:subscriptions/[^/]+/resource[gG]roups/[^/]+/workspaces/[^/]+/)?datastores/([^/]+)/paths/(.*)$"
 )
-_HOUR_IN_PATH = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
 
 
 @dataclass(frozen=True)
@@ -59,54 +61,6 @@ class BlobLocation:
 
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def days_in(start: datetime, end: datetime) -> Iterator[datetime]:
-    day = start.replace(hour=0, minute=0, second=0, microsecond=0)
-    while day < end:
-        yield day
-        day += timedelta(days=1)
-
-
-def hour_of(blob_name: str) -> datetime | None:
-    match = _HOUR_IN_PATH.search(blob_name)
-    if not match:
-        return None
-    year, month, day, hour = (int(g) for g in match.groups())
-    return datetime(year, month, day, hour, tzinfo=UTC)
-
-
-def parse_events(raw: bytes, deployment: str) -> Iterator[tuple[dict[str, Any], Any]]:
-    """(event envelope, one data row) for every row of every CloudEvent in a JSONL file."""
-    for line in raw.decode("utf-8").splitlines():
-        if not line.strip():
-            continue
-        event = json.loads(line)
-        data = event.get("data")
-        rows = data if isinstance(data, list) else [data]
-        for index, row in enumerate(rows):
-            envelope = {
-                CORRELATION: event.get(CORRELATION) or event.get("id"),
-                ROW: index,
-                "_time": event.get("time"),
-                DEPLOYMENT_COLUMN: deployment,
-            }
-            yield envelope, row
-
-
-def collected_frame(
-    events: Iterator[tuple[dict[str, Any], Any]], prediction_column: str
-) -> pd.DataFrame:
-    """Rows that are objects become columns; scalar outputs become the prediction column."""
-    records = []
-    for envelope, row in events:
-        record = dict(envelope)
-        if isinstance(row, dict):
-            record.update(row)
-        else:
-            record[prediction_column] = row
-        records.append(record)
-    return pd.DataFrame.from_records(records)
 
 
 def datastore_container(clients: AzureClients, env: str, datastore_name: str) -> ContainerClient:
@@ -309,22 +263,19 @@ class DataReader:
         start: datetime,
         end: datetime,
     ) -> pd.DataFrame:
-        timestamp = config.columns.timestamp
-        if inputs.empty:
-            columns = [*config.features.all, config.columns.prediction, timestamp]
-            return pd.DataFrame(columns=columns)
-        keys = [CORRELATION, ROW, DEPLOYMENT_COLUMN]
-        if not outputs.empty:
-            outputs = outputs.drop(columns=["_time"]).drop_duplicates(subset=keys)
-            inputs = inputs.merge(outputs, on=keys, how="left", suffixes=("", "_output"))
-        inputs[timestamp] = pd.to_datetime(inputs.pop("_time"), utc=True, format="ISO8601")
-        inside = (inputs[timestamp] >= pd.Timestamp(start)) & (
-            inputs[timestamp] < pd.Timestamp(end)
+        frame = assemble(
+            inputs,
+            outputs,
+            config.features.all,
+            config.columns.prediction,
+            config.columns.timestamp,
+            start,
+            end,
         )
-        frame = inputs.loc[inside].drop(columns=[ROW])
-        if config.labels_data and config.columns.target:
+        if config.labels_data and config.columns.target and not frame.empty:
             frame = self._join_labels(config, env, frame)
-        return frame.sort_values(timestamp).reset_index(drop=True)
+            frame = frame.sort_values(config.columns.timestamp).reset_index(drop=True)
+        return frame
 
     def _join_labels(self, config: ModelConfig, env: str, frame: pd.DataFrame) -> pd.DataFrame:
         labels = self.read_table(str(config.labels_data), env)

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 from azure.core.credentials import TokenCredential
 
+from infra.platform.azure.checks import CheckJobRunner
 from infra.platform.azure.clients import AzureClients
 from infra.platform.azure.credentials import build_credential
 from infra.platform.azure.datasets import DataReader
@@ -25,6 +26,7 @@ from infra.platform.azure.models import ModelCatalog
 from infra.platform.azure.telemetry import Telemetry
 from infra.platform.azure.training import Trainer
 from infra.platform.base import (
+    CheckJobRequest,
     Deployment,
     EndpointState,
     JobInfo,
@@ -61,6 +63,7 @@ class AzurePlatform(MLPlatform):
         self.trainer = Trainer(self.clients, self.catalog)
         self.telemetry = Telemetry(self.clients, self.endpoints)
         self.data = DataReader(self.clients, self.endpoints)
+        self.checks = CheckJobRunner(self.clients, self.endpoints, self.trainer)
 
     # -- health
     def check(self) -> None:
@@ -143,6 +146,19 @@ class AzurePlatform(MLPlatform):
 
     def cancel_job(self, env: str, job_id: str) -> JobInfo:
         return self.trainer.cancel(env, job_id)
+
+    # -- monitoring checks as command jobs
+    def submit_check(self, request: CheckJobRequest) -> JobInfo:
+        return self.checks.submit(request)
+
+    def check_job(self, env: str, name: str) -> JobInfo:
+        return self.checks.get(env, name)
+
+    def cancel_check_job(self, env: str, name: str) -> JobInfo:
+        return self.checks.cancel(env, name)
+
+    def check_outputs(self, env: str, name: str) -> dict[str, bytes]:
+        return self.checks.outputs(env, name)
 
     # -- telemetry and data
     def deployment_metrics(

@@ -8,6 +8,7 @@ rebooted) is noticed when the job is read: its pid is gone, or belongs to a youn
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -22,6 +23,7 @@ from typing import Any
 
 import psutil
 from sqlalchemy import Row, select, update
+from sqlalchemy.exc import IntegrityError
 
 import infra
 from infra.platform.base import (
@@ -42,6 +44,15 @@ TAIL_CHARS = 4000
 _UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
 _CREATE_TIME_SLACK = 1.0
 SPAWN_GRACE = timedelta(seconds=30)
+#: The ``reason`` of a monitoring check job (``monitoring.compute: platform``): such jobs share
+#: the table and the runner with training jobs but are no training runs, so the model's job
+#: list (``/mlops jobs``, the status card's last training) leaves them out.
+CHECK_REASON = "[monitoring check]"
+#: Parameters of a check job the runner reads to prepare its inputs (dotted, so no training
+#: parameter can take the name: :func:`check_parameters` refuses dots).
+CHECK_KIND, CHECK_WINDOW, CHECK_COLUMNS = "mlops.check", "mlops.window", "mlops.columns"
+INPUTS_DIR = "inputs"
+PRODUCTION_INPUT = "production.parquet"
 
 
 def log_tail(path: Path, lines: int = TAIL_LINES, limit: int = TAIL_CHARS) -> str:
@@ -152,7 +163,7 @@ class JobStore:
             return list(
                 conn.execute(
                     select(jobs)
-                    .where(jobs.c.model == model)
+                    .where(jobs.c.model == model, jobs.c.reason != CHECK_REASON)
                     .order_by(jobs.c.created.desc(), jobs.c.id.desc())
                     .limit(limit)
                 ).all()
@@ -249,6 +260,70 @@ class JobStore:
         self.create(
             job_id=job_id, model=model, parameters=parameters, reason=reason, command=command
         )
+        return self.start(layout, job_id)
+
+    def submit_check(
+        self,
+        layout: StateLayout,
+        *,
+        job_id: str,
+        model: str,
+        kind: str,
+        spec: str,
+        reference: Path,
+        window: tuple[datetime, datetime],
+        columns: Mapping[str, str | None],
+    ) -> JobInfo:
+        """Queue a monitoring check job named ``job_id`` and start its runner; a job of that
+        name that exists already is returned as it is (a retried submission starts nothing).
+
+        The runner first writes the production window into the job's inputs (the platform
+        "mounts" its data), then runs ``python -m jobs.checkjob`` on it."""
+        if self.find(job_id) is not None:
+            return self.current(job_id)
+        work_dir = self.work_dir(job_id)
+        (work_dir / INPUTS_DIR).mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "jobs.checkjob",
+            "--spec",
+            spec,
+            "--reference",
+            str(reference),
+            "--production",
+            str(work_dir / INPUTS_DIR / PRODUCTION_INPUT),
+            "--out",
+            str(work_dir / OUTPUTS_DIR),
+        ]
+        parameters = {
+            CHECK_KIND: kind,
+            CHECK_WINDOW: f"{window[0].isoformat()}/{window[1].isoformat()}",
+            CHECK_COLUMNS: json.dumps(dict(columns), sort_keys=True),
+        }
+        try:
+            self.create(
+                job_id=job_id,
+                model=model,
+                parameters=parameters,
+                reason=CHECK_REASON,
+                command=command,
+            )
+        except IntegrityError:  # a concurrent submission of the same name won
+            return self.current(job_id)
+        return self.start(layout, job_id)
+
+    def outputs(self, job_id: str) -> dict[str, bytes]:
+        """The files a job left in its outputs folder (top level only)."""
+        self.row(job_id)  # NotFoundError for an unknown job
+        folder = self.work_dir(job_id) / OUTPUTS_DIR
+        if not folder.is_dir():
+            return {}
+        return {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+    def start(self, layout: StateLayout, job_id: str) -> JobInfo:
+        """Start the detached runner of a queued job."""
+        work_dir = self.work_dir(job_id)
         try:
             runner = spawn_runner(layout, self.env, job_id, work_dir)
         except OSError as exc:

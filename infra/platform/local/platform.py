@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from infra.platform.base import (
+    CheckJobRequest,
     ConflictError,
     Deployment,
     EndpointState,
@@ -406,6 +407,26 @@ class LocalPlatform(MLPlatform):
 
     def get_job(self, env: str, job_id: str) -> JobInfo:
         return self._env(env).jobs.current(job_id)
+
+    def submit_check(self, request: CheckJobRequest) -> JobInfo:
+        """Run the check through the job runner, like training: a detached process that reads
+        the request log itself (what a job mounting the data asset does on Azure)."""
+        config = self._model(request.model)
+        store = self._env(request.environment)
+        store.traffic.flush()  # what was scored so far is in the window the job reads
+        return store.jobs.submit_check(
+            self.layout,
+            job_id=request.name,
+            model=request.model,
+            kind=request.kind,
+            spec=request.spec,
+            reference=self.reference_data_path(request.model),
+            window=(request.start, request.end),
+            columns=config.columns.model_dump(),
+        )
+
+    def check_outputs(self, env: str, name: str) -> dict[str, bytes]:
+        return self._env(env).jobs.outputs(name)
 
     def job_log(self, env: str, job_id: str) -> str:
         """The whole output of a training job (local platform only: the demo's job page)."""

@@ -26,7 +26,18 @@ from typing import Any
 
 from infra.platform.base import JobStatus
 from infra.platform.local.db import Database, utcnow
-from infra.platform.local.jobs import OUTPUT_LOG, OUTPUTS_DIR, JobStore, last_line, log_tail
+from infra.platform.local.jobs import (
+    CHECK_COLUMNS,
+    CHECK_KIND,
+    CHECK_WINDOW,
+    INPUTS_DIR,
+    OUTPUT_LOG,
+    OUTPUTS_DIR,
+    PRODUCTION_INPUT,
+    JobStore,
+    last_line,
+    log_tail,
+)
 from infra.platform.local.layout import EnvLayout, StateLayout
 from infra.platform.local.versions import SharedRegistry, VersionStore, find_artifact
 
@@ -82,6 +93,30 @@ def _script_environment(row: Any, outputs: Path, env_name: str) -> dict[str, str
     return environ
 
 
+def _mount_production(
+    db: Database, env: EnvLayout, model: str, parameters: dict[str, str], inputs: Path
+) -> int:
+    """Write the check's production window to the job's inputs, as the platform mounts a data
+    asset into a job: read here, in the platform's process, never in the bot's."""
+    from datetime import datetime
+    from types import SimpleNamespace
+
+    from infra.platform.local import monitoring
+    from infra.platform.local.telemetry import TrafficLog
+
+    start, _, end = parameters[CHECK_WINDOW].partition("/")
+    columns = SimpleNamespace(**json.loads(parameters[CHECK_COLUMNS]))
+    records = TrafficLog(env).read(
+        model, datetime.fromisoformat(start), datetime.fromisoformat(end)
+    )
+    frame = monitoring.production_data(records, db, model, columns)
+    inputs.mkdir(parents=True, exist_ok=True)
+    partial = inputs / f".{PRODUCTION_INPUT}.part"
+    frame.to_parquet(partial, index=False)
+    partial.replace(inputs / PRODUCTION_INPUT)
+    return len(frame)
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     args = _parse(argv)
     env = EnvLayout(args.env, Path(args.env_dir))
@@ -106,6 +141,22 @@ def run(argv: Sequence[str] | None = None) -> int:
             child.terminate()
 
     signal.signal(signal.SIGTERM, on_terminate)
+    parameters = dict(row.parameters or {})
+    is_check = CHECK_KIND in parameters
+    if is_check:
+        try:
+            rows = _mount_production(db, env, row.model, parameters, work_dir / INPUTS_DIR)
+        except Exception as exc:  # the job's failure, with its reason, as a script's would be
+            store.transition(
+                row.id,
+                [JobStatus.RUNNING.value],
+                JobStatus.FAILED,
+                ended=utcnow(),
+                error=f"reading the production data failed: {exc}",
+            )
+            return 1
+        with (work_dir / OUTPUT_LOG).open("ab") as log:
+            log.write(f"mounted {rows} production rows as {PRODUCTION_INPUT}\n".encode())
     with (work_dir / OUTPUT_LOG).open("ab") as log:
         log.write(("$ " + " ".join(row.command) + "\n").encode())
         log.flush()
@@ -132,9 +183,12 @@ def run(argv: Sequence[str] | None = None) -> int:
             running,
             JobStatus.FAILED,
             ended=utcnow(),
-            error=f"training script exited with code {code}: {reason}",
+            error=f"{'check' if is_check else 'training script'} exited with code {code}: {reason}",
         )
         return 1
+    if is_check:  # a check job produces its outputs, no model version
+        store.transition(row.id, running, JobStatus.COMPLETED, ended=utcnow())
+        return 0
     try:
         metrics = _numeric_metrics(outputs / METRICS_FILE)
         tags = {f"param.{k}": v for k, v in (row.parameters or {}).items()}

@@ -29,6 +29,7 @@ from .azure_fake_shapes import (
     ARM_HOST,
     CANCEL_ACCEPTED,
     CANCEL_POLL_RUNNING,
+    COMMAND_JOB_TEMPLATE,
     DATA_VERSION_TEMPLATE,
     DATASTORE_TEMPLATE,
     DEPLOYMENT_TEMPLATE,
@@ -56,6 +57,7 @@ from .azure_fake_shapes import (
     newest_first,
     not_found,
     now_iso,
+    user_error,
 )
 from .azure_replay import Exchange, Reply, load_example
 
@@ -74,6 +76,10 @@ class FakeAzureCloud(DataPlaneServices):
         self.deployment_failures: dict[str, dict[str, Any]] = {}
         """deployment name -> ARM error that its creation ends with."""
         self.lro_steps = ["Updating", "Succeeded"]
+        self.computes: dict[str, set[str]] = {}
+        """Workspace name -> its compute clusters (a command job's ``computeId``)."""
+        self.command_runner: Callable[[FakeWorkspace, str, dict[str, Any]], None] | None = None
+        """Runs a command job when it completes (writes its outputs); raising fails the job."""
         self.traffic_log: list[TrafficRecord] = []
         self.traffic_log_table = True
         self.metric_values: Callable[[str, str, datetime, str | None], float | None] = (
@@ -577,13 +583,64 @@ class FakeAzureCloud(DataPlaneServices):
         return body
 
     def _put_job(self, ex: Exchange, ws: FakeWorkspace, name: str) -> Reply:
-        body = self.job_body(ws, name, ex.json().get("properties", {}))
+        properties = ex.json().get("properties", {})
+        if properties.get("jobType") == "Command":
+            refused = self._refuse_command_job(ws, properties)
+            if refused is not None:
+                return refused
+            body = self.command_job_body(ws, name, properties)
+        else:
+            body = self.job_body(ws, name, properties)
         ws.jobs[name] = body
         model = (body["properties"].get("tags") or {}).get("mlops-bot.model", "")
         script = self.job_scripts.get(model, JobScript())
         ws.job_scripts[name] = script
         ws.job_statuses[name] = list(script.statuses)
         return Reply(201, body, {"Location": f"https://{ARM_HOST}{ws.arm_id}/jobs/{name}"})
+
+    def _refuse_command_job(self, ws: FakeWorkspace, props: dict[str, Any]) -> Reply | None:
+        """What the service refuses in a command job: ``command`` and ``environmentId`` are
+        required (REST spec, CommandJob), a ``computeId`` must name a compute of the workspace,
+        and every data input and output needs its ``uri``. No ``computeId`` at all is serverless
+        compute, which the service accepts (the serverless recording has ``computeId: null``)."""
+        if not str(props.get("command") or "").strip():
+            return user_error("Command job must have a non-empty 'command'.")
+        if not props.get("environmentId"):
+            return user_error("Command job must have an 'environmentId'.")
+        compute = props.get("computeId")
+        if compute:
+            cluster = str(compute).rstrip("/").rsplit("/", 1)[-1]
+            if cluster not in self.computes.get(ws.name, set()):
+                return user_error(f"Compute {cluster} not found in workspace {ws.name}.", 404)
+        for side in ("inputs", "outputs"):
+            for key, value in (props.get(side) or {}).items():
+                kind = value.get("jobInputType") or value.get("jobOutputType")
+                data = kind in ("uri_file", "uri_folder", "mltable") and side == "inputs"
+                if data and not value.get("uri"):
+                    return user_error(f"Input '{key}' of type {kind} must have a 'uri'.")
+        return None
+
+    def command_job_body(
+        self, ws: FakeWorkspace, name: str, properties: dict[str, Any]
+    ) -> dict[str, Any]:
+        body = copy.deepcopy(COMMAND_JOB_TEMPLATE)
+        body.update(id=f"{ws.arm_id}/jobs/{name}", name=name)
+        props = body["properties"]
+        props.update({k: v for k, v in properties.items() if v is not None})
+        props["computeId"] = properties.get("computeId")
+        props["status"] = "Starting"
+        props.setdefault("displayName", name)
+        props["services"] = json.loads(
+            json.dumps(COMMAND_JOB_TEMPLATE["properties"]["services"]).replace(
+                "test_334734506738", name
+            )
+        )
+        body["systemData"] = {
+            "createdAt": now_iso(),
+            "createdBy": "mlops-bot",
+            "createdByType": "Application",
+        }
+        return body
 
     def complete_job(self, ws: FakeWorkspace, name: str, status: str = "Completed") -> None:
         self._set_job_status(ws, name, status)
@@ -594,6 +651,17 @@ class FakeAzureCloud(DataPlaneServices):
         job = ws.jobs[name]
         if job["properties"]["status"] == status:
             return
+        if (
+            status == "Completed"
+            and job["properties"].get("jobType") == "Command"
+            and self.command_runner is not None
+        ):
+            # The command runs on the compute: it may write outputs, or fail.
+            try:
+                self.command_runner(ws, name, job["properties"])
+            except Exception as exc:  # run history reports the command's failure
+                status = "Failed"
+                ws.job_scripts[name] = JobScript(statuses=[], error=str(exc), log=f"{exc}\n")
         job["properties"]["status"] = status
         times = ws.job_times.setdefault(name, {})
         if status not in ("NotStarted", "Starting", "Preparing", "Queued"):

@@ -40,6 +40,10 @@ _PIPELINE = load_recording(
     "test_pipeline_job.pyTestPipelineJobtest_pipeline_job_with_data_transfer_import_snowflake_database.json"
 )["Entries"]
 PIPELINE_JOB_TEMPLATE = _PIPELINE[0]["ResponseBody"]
+#: A serverless command job as the service answers its PUT (computeId null, status Starting).
+COMMAND_JOB_TEMPLATE = load_recording(
+    "test_command_job.pyTestCommandJobtest_command_job_serverless.json"
+)["Entries"][4]["ResponseBody"]
 CANCEL_ACCEPTED = _PIPELINE[1]
 CANCEL_POLL_RUNNING = _PIPELINE[2]
 REGISTRY_DENIED = load_recording(
@@ -240,6 +244,15 @@ def not_found(code: str, message: str) -> Reply:
         {"code": code, "message": message, "details": [], "additionalInfo": []}
     ]
     return Reply(404, body)
+
+
+def user_error(message: str, status: int = 400) -> Reply:
+    """The workspace API's UserError answer (the recorded registry refusal's shape, another
+    message)."""
+    body = copy.deepcopy(REGISTRY_DENIED)
+    body["error"].update(message=message, messageFormat=message, messageParameters={})
+    body["error"]["innerError"] = {"code": "BadArgument", "innerError": None}
+    return Reply(status, body)
 
 
 def arm_denied(action: str, scope: str) -> Reply:
