@@ -52,7 +52,7 @@ def _headline(view: ShadowView, approval: ApprovalSnapshot) -> str:
     if view.state is ShadowState.SKIPPED:
         return f":information_source: No shadow evaluation: {esc(view.note or '')}"
     if view.state is ShadowState.REMOVED:
-        return f":wastebasket: Shadow deployment {esc(view.deployment or '')} removed."
+        return f":information_source: Shadow deployment {esc(view.deployment or '')} removed."
     since = slack_date(view.started, "{time}") if view.started else "?"
     until = slack_date(view.until, "{time}") if view.until else "?"
     what = (
@@ -61,7 +61,7 @@ def _headline(view: ShadowView, approval: ApprovalSnapshot) -> str:
     )
     if view.state is ShadowState.FINISHED:
         return f":stopwatch: {what}; mirroring stopped at {until} (max_duration)"
-    return f":satellite_antenna: {what}, until {until}"
+    return f":mag: {what}, until {until}"
 
 
 def _progress(view: ShadowView) -> str | None:
