@@ -78,13 +78,13 @@ def latency_summary(records: pd.DataFrame) -> LatencySummary:
     if records.empty:
         return LatencySummary()
     frame = records
-    if "request_id" in frame.columns and frame["request_id"].notna().all():
-        agg: dict[str, Any] = {}
-        if "latency_ms" in frame.columns:
-            agg["latency_ms"] = ("latency_ms", "max")
-        if "error" in frame.columns:
-            agg["error"] = ("error", "max")
-        frame = frame.groupby("request_id", sort=False).agg(**agg) if agg else frame
+    measured = [c for c in ("latency_ms", "error") if c in frame.columns]
+    if (
+        "request_id" in frame.columns
+        and frame["request_id"].notna().all()
+        and frame["request_id"].duplicated().any()
+    ):
+        frame = frame.groupby("request_id", sort=False)[measured].max()
     latency = (
         pd.to_numeric(frame["latency_ms"], errors="coerce").dropna()
         if "latency_ms" in frame.columns
@@ -117,10 +117,12 @@ def _values(frame: pd.DataFrame, task: str) -> np.ndarray:
     return pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=np.float64)
 
 
-def _label(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+def _labels(values: pd.Series) -> pd.Series:
+    """Labels as text, so 1, 1.0 and "1" are one class (scores and labels come in many types)."""
+    numeric = pd.to_numeric(values, errors="coerce")
+    if numeric.notna().all() and (numeric % 1 == 0).all():
+        return numeric.astype("int64").astype(str)
+    return values.astype(str)
 
 
 def _answered(frame: pd.DataFrame) -> pd.DataFrame:
@@ -143,13 +145,14 @@ def compare_shadow(
     can be joined (``joinable``) agreement, confusion and accuracies use only paired requests,
     so both versions are judged on exactly the same inputs."""
     serving_ok, candidate_ok = _answered(serving), _answered(candidate)
+    old_latency, new_latency = latency_summary(serving), latency_summary(candidate)
     result: dict[str, Any] = {
-        "candidate_requests": latency_summary(candidate).requests,
-        "serving_requests": latency_summary(serving).requests,
+        "candidate_requests": new_latency.requests,
+        "serving_requests": old_latency.requests,
         "joinable": joinable,
         "psi": distribution_shift(_values(serving_ok, task), _values(candidate_ok, task)),
-        "serving_latency": latency_summary(serving),
-        "candidate_latency": latency_summary(candidate),
+        "serving_latency": old_latency,
+        "candidate_latency": new_latency,
     }
     if not joinable or "correlation_id" not in serving.columns:
         return ShadowComparison(**{**result, "joinable": False})
@@ -170,14 +173,14 @@ def compare_shadow(
     known = labels.notna() if len(labels) else pd.Series(False, index=common)
     result["labelled"] = int(known.sum())
     if task == "classification":
-        old_l, new_l = old.map(_label), new.map(_label)
+        old_l, new_l = _labels(old), _labels(new)
         result["agreement"] = float((old_l == new_l).mean())
         table = pd.crosstab(old_l, new_l)
         result["confusion"] = {
             str(r): {str(c): int(table.loc[r, c]) for c in table.columns} for r in table.index
         }
         if result["labelled"]:
-            truth = labels[known].map(_label)
+            truth = _labels(labels[known])
             result["serving_accuracy"] = float((old_l[known] == truth).mean())
             result["candidate_accuracy"] = float((new_l[known] == truth).mean())
     else:

@@ -121,3 +121,27 @@ def test_a_canceled_request_removes_its_shadow_deployment(make_bot) -> None:
     assert view.deployment not in names
     assert bot.serving() == {"1": 100}
     assert ("mlops-bot", "shadow", "removed") in bot.audit(approval.id)
+
+
+def test_two_replicas_deploy_one_shadow_and_show_its_evidence_on_one_card(make_bot) -> None:
+    first, second = (
+        make_bot(prod_approval={"shadow": SHADOW}),
+        make_bot(prod_approval={"shadow": SHADOW}),
+    )
+    approval, ts = first.request()
+    view = _mirroring(first, approval.id)
+    _live_traffic(first, 200, seed_=3)
+    wait_until(
+        lambda: "approval_approve" in _actions(first.card(ts)),
+        what="Approve to be offered",
+    )
+    second.desk.wake()
+    wait_until(
+        lambda: (v := shadow_view(second.desk.book.require(approval.id))) and v.requests >= 80,
+        what="the evidence to count the mirrored requests",
+    )
+    deployments = first.platform.endpoint_state(MODEL, "prod").deployments
+    assert [d.name for d in deployments if d.model_version == "2"] == [view.deployment]
+    trail = first.audit(approval.id)
+    assert trail.count(("mlops-bot", "shadow", "mirroring")) == 1
+    assert len(first.cards()) == 1
