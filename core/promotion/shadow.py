@@ -31,7 +31,7 @@ from engine.shadow import LatencySummary, ShadowComparison, compare_shadow
 from infra.platform.base import EndpointState, PlatformError
 from infra.rollout_locks import EndpointBusyError, hold_endpoint
 from infra.settings import ShadowPolicy
-from infra.store import StaleStateError, retry_on_conflict
+from infra.store import AuditNote, StaleStateError, retry_on_conflict
 
 if TYPE_CHECKING:
     from core.promotion.desk import PromotionDesk
@@ -94,13 +94,18 @@ class ShadowEvaluator:
         )
 
     def _write(
-        self, approval: ApprovalSnapshot, shadow: Mapping[str, Any], *, card: bool = False
+        self,
+        approval: ApprovalSnapshot,
+        shadow: Mapping[str, Any],
+        *,
+        card: bool = False,
+        audit: AuditNote | None = None,
     ) -> ApprovalSnapshot:
         """Compare-and-set ``context["shadow"]`` (StaleStateError when the row moved); with
-        ``card`` the card edit is queued in the same transaction."""
+        ``card`` the card edit, and with ``audit`` its audit row, in the same transaction."""
         with self.desk.store.transaction():
             saved = self.desk.book.update(
-                approval, context={**approval.context, CONTEXT_KEY: dict(shadow)}
+                approval, audit=audit, context={**approval.context, CONTEXT_KEY: dict(shadow)}
             )
             if card:
                 self.desk.refresh_card(saved.id)
@@ -113,6 +118,7 @@ class ShadowEvaluator:
         *,
         card: bool = True,
         states: tuple[ApprovalState, ...] = (ApprovalState.PENDING,),
+        audit: AuditNote | None = None,
     ) -> ApprovalSnapshot | None:
         """Apply ``change(shadow) -> shadow | None`` to the current row, retrying lost races;
         None when the request left ``states`` or ``change`` declines."""
@@ -124,7 +130,7 @@ class ShadowEvaluator:
             updated = change(dict(current.context.get(CONTEXT_KEY) or {}))
             if updated is None:
                 return None
-            return self._write(current, updated, card=card)
+            return self._write(current, updated, card=card, audit=audit)
 
         try:
             return retry_on_conflict(attempt)
@@ -209,7 +215,14 @@ class ShadowEvaluator:
                 shadow.update(started=started.isoformat(), until=until.isoformat())
             return shadow
 
-        saved = self._write_fresh(approval.id, finish)
+        note = _note(
+            approval,
+            outcome["state"],
+            deployment=outcome.get("deployment"),
+            mirror=policy.mirror,
+            error=outcome.get("error"),
+        )
+        saved = self._write_fresh(approval.id, finish, audit=note)
         if saved is None and outcome.get("deployment"):
             current = self.desk.book.require(approval.id)
             if current.state in ENDED:
@@ -223,18 +236,6 @@ class ShadowEvaluator:
             elif current.state is not ApprovalState.PENDING:
                 # Approved meanwhile (no shadow required): its rollout deploys its own.
                 self._delete(current, str(outcome["deployment"]))
-        self.desk.store.audit(
-            "mlops-bot",
-            "shadow",
-            outcome["state"],
-            model=approval.model,
-            environment=approval.target_env,
-            subject=approval.id,
-            version=approval.version,
-            deployment=outcome.get("deployment"),
-            mirror=policy.mirror,
-            error=outcome.get("error"),
-        )
         return saved is not None
 
     def _deploy(self, approval: ApprovalSnapshot, policy: ShadowPolicy) -> dict[str, Any]:
@@ -419,19 +420,13 @@ class ShadowEvaluator:
             shadow = {k: v for k, v in shadow.items() if k != "claim"}
             return {**shadow, "state": ShadowState.REMOVED.value, "removed": detail}
 
-        saved = self._write_fresh(approval.id, done, states=ENDED)
-        self.desk.store.audit(
-            "mlops-bot",
-            "shadow",
+        note = _note(
+            approval,
             "removed",
-            model=approval.model,
-            environment=approval.target_env,
-            subject=approval.id,
-            version=approval.version,
             deployment=name,
             reason=f"the request was {approval.state.label}; {detail}",
         )
-        return saved is not None
+        return self._write_fresh(approval.id, done, states=ENDED, audit=note) is not None
 
     def _delete(self, approval: ApprovalSnapshot, name: str) -> str:
         """Stop mirroring to ``name`` and delete it, unless it takes live traffic now (then it
@@ -450,6 +445,19 @@ class ShadowEvaluator:
             DEPLOY_TIMEOUT_SECONDS
         )
         return f"removed {name}"
+
+
+def _note(approval: ApprovalSnapshot, outcome: str, **detail: Any) -> AuditNote:
+    """The audit row of a shadow step, written with the step's own state change."""
+    return AuditNote(
+        "mlops-bot",
+        "shadow",
+        outcome,
+        model=approval.model,
+        environment=approval.target_env,
+        subject=approval.id,
+        detail={"version": approval.version, **detail},
+    )
 
 
 def metrics_summary(metrics: pd.DataFrame, interval_minutes: int) -> LatencySummary:

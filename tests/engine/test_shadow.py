@@ -172,3 +172,22 @@ def test_evidence_survives_its_json_round_trip() -> None:
 def test_impossible_mirror_shares_are_refused(bad: object) -> None:
     with pytest.raises(ValueError, match="mirror"):
         ShadowPolicy(mirror=bad)
+
+
+def test_latency_from_bucketed_metrics_weights_p50_and_bounds_p99() -> None:
+    from core.promotion.shadow import metrics_summary
+
+    metrics = pd.DataFrame(
+        {
+            "requests_per_minute": [2.0, 0.0, 6.0],
+            "latency_p50_ms": [10.0, None, 20.0],
+            "latency_p99_ms": [50.0, None, 40.0],
+            "error_rate": [0.0, None, 0.1],
+        }
+    )
+    summary = metrics_summary(metrics, 5)
+    assert summary.requests == 40
+    assert summary.p50_ms == pytest.approx((10 * 10 + 20 * 30) / 40)
+    assert summary.p99_ms == 50.0
+    assert summary.error_rate == pytest.approx(0.075)
+    assert metrics_summary(pd.DataFrame(), 5) == LatencySummary()

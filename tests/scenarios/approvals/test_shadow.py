@@ -145,3 +145,20 @@ def test_two_replicas_deploy_one_shadow_and_show_its_evidence_on_one_card(make_b
     trail = first.audit(approval.id)
     assert trail.count(("mlops-bot", "shadow", "mirroring")) == 1
     assert len(first.cards()) == 1
+
+
+def test_mirroring_stops_after_max_duration_and_the_evidence_stays(make_bot) -> None:
+    bot = make_bot(prod_approval={"shadow": {**SHADOW, "max_duration": "2s"}})
+    approval, ts = bot.request()
+    view = _mirroring(bot, approval.id)
+    _live_traffic(bot, 60, seed_=4)
+
+    def finished() -> Any:
+        current = shadow_view(bot.desk.book.require(approval.id))
+        return current if current is not None and current.state is ShadowState.FINISHED else None
+
+    done = wait_until(finished, 60, "mirroring to stop after max_duration")
+    shadow = bot.platform.endpoint_state(MODEL, "prod").deployment(view.deployment)
+    assert (shadow.traffic, shadow.mirror_traffic) == (0, 0)  # kept for the rollout, no mirror
+    assert done.evidence is not None and done.evidence.candidate_requests > 0
+    wait_until(lambda: "mirroring stopped" in bot.card_text(ts), what="the card to say so")
