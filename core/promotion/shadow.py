@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -265,7 +266,12 @@ class ShadowEvaluator:
         else:
             name = existing
         live = {d.name: d.traffic for d in state.deployments if d.traffic > 0}
-        platform.set_traffic(model, env, live, mirror={name: policy.mirror})
+        try:
+            platform.set_traffic(model, env, live, mirror={name: policy.mirror})
+        except PlatformError:
+            if existing is None:  # nothing half-made is left behind
+                platform.begin_delete_deployment(model, env, name).wait(DEPLOY_TIMEOUT_SECONDS)
+            raise
         return {
             "state": ShadowState.MIRRORING.value,
             "deployment": name,
@@ -382,8 +388,6 @@ class ShadowEvaluator:
         end: datetime,
     ) -> ShadowComparison:
         """Latency and errors per deployment from the platform's metrics (Azure Monitor)."""
-        from dataclasses import replace
-
         summaries = {}
         for name in (serving, candidate):
             metrics = self.desk.platform.deployment_metrics(
