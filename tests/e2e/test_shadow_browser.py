@@ -1,7 +1,7 @@
 """The demo's shadow evaluation in a real browser: a promotion to prod gets an Evidence section
 that fills in from mirrored live traffic, and Approve appears only once the minimum of mirrored
-requests is met. Its own demo (the embedded configuration, shadow on), with traffic every half
-second so the demo's 100 mirrored requests arrive in about ten seconds."""
+requests is met. Its own demo (the embedded configuration, shadow on), with traffic every quarter
+second so the demo's 100 mirrored requests arrive in about five seconds."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoSession]:
         env["rollout"] = {**env["rollout"], "bake_time": "1s"}
     session = DemoSession(
         demo_settings(seeded_state(tmp_path_factory, "e2e-shadow"), raw),
-        DemoOptions(traffic_seconds=0.5, schedules=None, catch_up=False),
+        DemoOptions(traffic_seconds=0.25, schedules=None, catch_up=False),
     )
     session.start()
     yield session

@@ -286,7 +286,15 @@ def approval_card_blocks(reply: ApprovalCardReply) -> list[Block]:
     for extra in (_verdicts(approval), _votes(approval)):
         if extra:
             blocks.append(section(extra))
-    blocks.extend(evidence_blocks(approval))
+    evidence = evidence_blocks(approval)
+    if not evidence and approval.state is ApprovalState.PENDING and policy.shadow_required:
+        evidence = [
+            section(
+                "*Evidence* (shadow traffic)\n:hourglass_flowing_sand: Starting the shadow "
+                "evaluation: Approve is offered once its evidence is in."
+            )
+        ]
+    blocks.extend(evidence)
     steps = rollout_steps(approval)
     if steps:
         blocks.append(section("*Rollout*\n" + "\n".join(step_line(s) for s in steps)))

@@ -110,3 +110,9 @@ def test_unpaired_answers_show_distributions_only_and_say_why() -> None:
     text = json.dumps(blocks_of(shadowed(unpaired, note=note)), ensure_ascii=False)
     assert "Answers not paired" in text and "own correlation ids" in text
     assert "Agreement" not in text and "PSI" in text
+
+
+def test_before_the_evaluation_starts_the_card_says_what_approve_waits_for() -> None:
+    blocks = blocks_of(snapshot({"accuracy": 0.8}, {"accuracy": 0.8}))
+    assert "approval_approve" not in buttons(blocks)
+    assert "Starting the shadow evaluation" in json.dumps(blocks)
