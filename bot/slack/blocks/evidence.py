@@ -11,7 +11,7 @@ from slack_sdk.models.blocks import Block
 
 from bot.slack.blocks.common import context, esc, section, slack_date
 from core.promotion.evidence import ShadowState, ShadowView, shadow_view
-from core.promotion.states import ApprovalSnapshot
+from core.promotion.states import ApprovalSnapshot, ApprovalState
 from engine.shadow import LatencySummary, ShadowComparison
 
 
@@ -53,6 +53,17 @@ def _headline(view: ShadowView, approval: ApprovalSnapshot) -> str:
         return f":information_source: No shadow evaluation: {esc(view.note or '')}"
     if view.state is ShadowState.REMOVED:
         return f":information_source: Shadow deployment {esc(view.deployment or '')} removed."
+    if approval.state is not ApprovalState.PENDING:
+        reused = (approval.rollout or {}).get("new_deployment") == view.deployment
+        what = (
+            f"While the request was pending, {view.requests} live requests were mirrored to "
+            f"v{esc(approval.version)}"
+        )
+        if reused:
+            return (
+                f":mag: {what}; the rollout reused its deployment `{esc(view.deployment or '?')}`"
+            )
+        return f":mag: {what}."
     since = slack_date(view.started, "{time}") if view.started else "?"
     until = slack_date(view.until, "{time}") if view.until else "?"
     what = (

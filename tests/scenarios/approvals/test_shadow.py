@@ -100,6 +100,10 @@ def test_approve_waits_for_the_evidence_and_the_rollout_reuses_the_shadow(make_b
     state = bot.platform.endpoint_state(MODEL, "prod")
     v2 = [d for d in state.deployments if d.model_version == "2"]
     assert [(d.name, d.traffic, d.mirror_traffic) for d in v2] == [(view.deployment, 100, 0)]
+    wait_until(
+        lambda: f"the rollout reused its deployment `{view.deployment}`" in bot.card_text(ts),
+        what="the finished card to say the rollout reused the shadow deployment",
+    )
     trail = bot.audit(approval.id)
     assert ("mlops-bot", "shadow_adopted", "ok") in trail
     assert not any(action == "deployment_created" for _, action, _ in trail)
