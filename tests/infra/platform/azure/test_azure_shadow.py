@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pandas as pd
+import pytest
 
 from .azure_world import MODEL
 from .test_azure_data import END, START, collect
@@ -74,3 +75,56 @@ def test_answers_that_cannot_be_paired_are_said_so(platform, cloud) -> None:
     )
     assert not scored.joinable
     assert "cannot be paired" in scored.note and "distributions only" in scored.note
+
+
+def test_evidence_on_azure_pairs_collected_answers_and_takes_latency_from_monitor(
+    platform, cloud, azure_settings
+) -> None:
+    """The shadow evaluation's evidence on Azure: predictions from the data collector of both
+    deployments, latency and errors per deployment from Azure Monitor."""
+    from types import SimpleNamespace
+
+    from core.promotion.shadow import ShadowEvaluator
+    from core.promotion.states import ApprovalSnapshot, ApprovalState
+
+    for version in ("2", "3"):
+        platform.copy_version(MODEL, version, "dev", "prod")
+        platform.begin_deploy(MODEL, version, "prod").wait(timeout=30)
+    platform.set_traffic(MODEL, "prod", {"churn-model-v2": 100}, mirror={"churn-model-v3": 20})
+    when = START + timedelta(minutes=5)
+    for i in range(4):
+        for deployment, output in (("churn-model-v2", i % 2), ("churn-model-v3", 1)):
+            collect(cloud, "prod", "churn-prod", deployment, when, [ROW], [output], f"req-{i}")
+    labels(cloud, **{f"req-{i}": 1 for i in range(4)})
+    approval = ApprovalSnapshot(
+        id="0123456789ab",
+        model=MODEL,
+        version="3",
+        source_env="preprod",
+        target_env="prod",
+        requester="U1",
+        state=ApprovalState.PENDING,
+        required=2,
+        created_at=START,
+        updated_at=START,
+        expires_at=END,
+        channel=None,
+        message_ts=None,
+        reason=None,
+        rollout={},
+        context={},
+        row_version=0,
+    )
+    desk = SimpleNamespace(platform=platform, settings=azure_settings)
+    evidence, note = ShadowEvaluator(desk).evidence(  # type: ignore[arg-type]
+        approval, "churn-model-v3", "churn-model-v2", START, END
+    )
+    assert note is None and evidence is not None
+    assert (evidence.paired, evidence.labelled) == (4, 4)
+    assert evidence.agreement == 0.5
+    assert (evidence.serving_accuracy, evidence.candidate_accuracy) == (0.5, 1.0)
+    # Azure Monitor's series of each deployment (the fake's default shape: p50 20 ms, p99 80
+    # ms, 2% errors), not the collector's rows, which carry no latency.
+    for summary in (evidence.candidate_latency, evidence.serving_latency):
+        assert (summary.p50_ms, summary.p99_ms) == (20.0, 80.0)
+        assert summary.error_rate == pytest.approx(0.02) and summary.requests > 0
