@@ -262,7 +262,7 @@ class RolloutRunner:
         if shadow is not None:
             plan = replace(plan, existing_deployment=shadow)
         engine = Rollout.planned_steps(plan)
-        tracker.set_steps([copy, *engine, retire], attempt=attempt, new_deployment=shadow)
+        tracker.set_steps([copy, *engine, retire], attempt=attempt, new_deployment=None)
 
         tracker.mark(0, StepState.RUNNING)
         try:
@@ -290,7 +290,10 @@ class RolloutRunner:
                 StepState.RUNNING,
                 StepState.DONE,
             ):
-                found = self.find_new_deployment(tracker)
+                # A reused shadow deployment is this rollout's once its mirror is stopped
+                # (a takeover after a crash may then delete it like one it created).
+                reused = shadow if engine_steps[0].state is StepState.DONE else None
+                found = reused if shadow else self.find_new_deployment(tracker)
                 if found is not None:
                     fields["new_deployment"] = found
             tracker.set_steps(steps, **fields)

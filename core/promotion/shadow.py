@@ -43,6 +43,10 @@ CLAIM_SECONDS = 120.0
 """A deploy or refresh claim older than this was left by a dead process: take it over."""
 ENDED_LOOKBACK = timedelta(days=7)
 ENDED = (ApprovalState.REJECTED, ApprovalState.EXPIRED, ApprovalState.CANCELED)
+#: Requests whose shadow deployment is removed: ended without a rollout, or with one that did
+#: not succeed (its rollback deleted the deployment it adopted; one still taking live traffic,
+#: a rollout held at a share, is kept).
+REMOVABLE = (*ENDED, ApprovalState.ROLLED_BACK, ApprovalState.FAILED)
 
 
 class ShadowEvaluator:
@@ -158,7 +162,7 @@ class ShadowEvaluator:
                 due = refreshed is None or now - refreshed >= policy.refresh
                 if due and self._claimable(raw, "refresh", now):
                     acted += self._submit(approval.id, self.refresh, approval, policy)
-        for approval in self.desk.book.in_states(ENDED, updated_since=now - ENDED_LOOKBACK):
+        for approval in self.desk.book.in_states(REMOVABLE, updated_since=now - ENDED_LOOKBACK):
             view = shadow_view(approval)
             if view is None or view.state in (ShadowState.REMOVED, ShadowState.SKIPPED):
                 continue
@@ -430,7 +434,7 @@ class ShadowEvaluator:
             deployment=name,
             reason=f"the request was {approval.state.label}; {detail}",
         )
-        return self._write_fresh(approval.id, done, states=ENDED, audit=note) is not None
+        return self._write_fresh(approval.id, done, states=REMOVABLE, audit=note) is not None
 
     def _delete(self, approval: ApprovalSnapshot, name: str) -> str:
         """Stop mirroring to ``name`` and delete it, unless it takes live traffic now (then it

@@ -166,3 +166,31 @@ def test_mirroring_stops_after_max_duration_and_the_evidence_stays(make_bot) -> 
     assert (shadow.traffic, shadow.mirror_traffic) == (0, 0)  # kept for the rollout, no mirror
     assert done.evidence is not None and done.evidence.candidate_requests > 0
     wait_until(lambda: "mirroring stopped" in bot.card_text(ts), what="the card to say so")
+
+
+def test_a_candidate_failing_on_mirrored_traffic_is_never_offered_approve(make_bot) -> None:
+    from tests.scenarios.approvals.models import FailsOnHighX1, fitted_model
+
+    bot = make_bot(candidate=FailsOnHighX1(fitted_model(seed=3)), prod_approval={"shadow": SHADOW})
+    approval, ts = bot.request()
+    _mirroring(bot, approval.id)
+    for seed_ in range(5, 9):  # requests one by one: each mirrored copy fails or answers alone
+        frame, _ = training_frame(rows=40, seed=seed_)
+        for i in range(len(frame)):
+            cid = uuid.uuid4().hex
+            bot.platform.score(
+                MODEL, "prod", frame.iloc[[i]], correlation_ids=[cid], request_ids=[cid]
+            )
+    bot.platform.flush()
+
+    def counted() -> Any:
+        view = shadow_view(bot.desk.book.require(approval.id))
+        return view if view is not None and view.requests >= MIN_REQUESTS else None
+
+    view = wait_until(counted, 60, "the mirrored requests to be counted")
+    assert not view.ready and any("error rate" in w for w in view.waiting)
+    assert any(line.startswith("error rate") for line in view.worse)
+    text = bot.card_text(ts)
+    assert "approval_approve" not in _actions(bot.card(ts))
+    assert "is above the rollout limit" in text and "is worse than v1" in text
+    assert bot.serving() == {"1": 100, "2": 0}  # live answers never came from the candidate
