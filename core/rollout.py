@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from core.replies import Step, StepState
 from core.serving import current_split, split_with
-from infra.platform.base import EndpointState, MLPlatform, PlatformError
+from infra.platform.base import Deployment, EndpointState, MLPlatform, PlatformError
 from infra.settings import ModelConfig, Settings
 from infra.store import Store
 
@@ -59,6 +59,9 @@ class RolloutPlan:
     subject: str | None = None
     """Audit subject (an approval id) so the trail of a promotion lists its rollout steps."""
     evidence: EvidencePolicy = field(default_factory=EvidencePolicy)
+    existing_deployment: str | None = None
+    """A deployment of ``version`` already up at 0% (the shadow evaluation's): the rollout
+    stops its mirror and shifts traffic to it instead of deploying again."""
 
 
 @dataclass
@@ -96,10 +99,12 @@ class Rollout:
 
     @staticmethod
     def planned_steps(plan: RolloutPlan) -> list[Step]:
-        steps = [
-            Step(f"Deploy v{plan.version} at 0% traffic"),
-            Step("Smoke test with the sample request"),
-        ]
+        first = (
+            Step(f"Use the shadow deployment {plan.existing_deployment} of v{plan.version} (0%)")
+            if plan.existing_deployment
+            else Step(f"Deploy v{plan.version} at 0% traffic")
+        )
+        steps = [first, Step("Smoke test with the sample request")]
         for share in plan.steps:
             label = f"Shift {share}% of traffic"
             if share < 100 and plan.bake_time.total_seconds() > 0:
@@ -120,17 +125,22 @@ class Rollout:
         index = 0
         try:
             mark(index, StepState.RUNNING)
-            operation = self.platform.begin_deploy(
-                plan.model,
-                plan.version,
-                plan.env,
-                instance_type=plan.instance_type,
-                instance_count=plan.instance_count,
-            )
-            deployment = operation.wait(DEPLOY_TIMEOUT_SECONDS)
-            result.new_deployment = deployment.name
-            self._audit(plan, "deployment_created", deployment=deployment.name)
-            mark(index, StepState.DONE, f"deployment {deployment.name}")
+            if plan.existing_deployment:
+                deployment = self.adopt(plan, state)
+                result.new_deployment = deployment.name
+                mark(index, StepState.DONE, f"deployment {deployment.name}, mirror stopped")
+            else:
+                operation = self.platform.begin_deploy(
+                    plan.model,
+                    plan.version,
+                    plan.env,
+                    instance_type=plan.instance_type,
+                    instance_count=plan.instance_count,
+                )
+                deployment = operation.wait(DEPLOY_TIMEOUT_SECONDS)
+                result.new_deployment = deployment.name
+                self._audit(plan, "deployment_created", deployment=deployment.name)
+                mark(index, StepState.DONE, f"deployment {deployment.name}")
 
             index = 1
             mark(index, StepState.RUNNING)
@@ -168,6 +178,21 @@ class Rollout:
             return result
         except (PlatformError, HealthCheckFailed) as exc:
             return self._fail(plan, result, state, steps, index, report, str(exc))
+
+    def adopt(self, plan: RolloutPlan, state: EndpointState) -> Deployment:
+        """Take over the shadow deployment: still ``plan.version`` at 0% live traffic and
+        healthy (else a PlatformError fails the step), its mirror stopped so that it can take
+        live traffic (Azure refuses both at once) and can be deleted on a rollback."""
+        name = str(plan.existing_deployment)
+        deployment = state.deployment(name)
+        if deployment.model_version != plan.version or deployment.traffic or not deployment.healthy:
+            raise PlatformError(
+                f"the shadow deployment {name} is no longer v{plan.version} at 0% and healthy"
+            )
+        if deployment.mirror_traffic:
+            self.platform.set_traffic(plan.model, plan.env, current_split(state), mirror={})
+        self._audit(plan, "shadow_adopted", deployment=name)
+        return deployment
 
     def _fail(
         self,

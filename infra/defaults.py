@@ -4,6 +4,9 @@ Used when no ``mlops-bot.yaml`` exists, so ``mlops-bot demo`` and ``mlops-bot se
 fresh clone. The policy is the one the demo shows off: anyone may request, dev takes direct
 deploys, preprod needs one approval and prod two distinct approvals from ``@ml-approvers``
 (the requester never counting), with bake times short enough for a rollout to finish in a minute.
+Prod also asks for shadow evidence before approval: the candidate answers half of prod's live
+requests in the shadow, and Approve is offered once it has answered 100 of them and passes the
+rollout's health limits (about two minutes of the demo's traffic).
 """
 
 from __future__ import annotations
@@ -25,7 +28,19 @@ CATEGORICAL_FEATURES = ["contract", "payment_method", "region", "plan"]
 SENSITIVE_FEATURES = ["gender"]
 
 
-def demo_config() -> dict[str, Any]:
+#: The demo's shadow evaluation of prod promotions (``approval.shadow``).
+DEMO_SHADOW: dict[str, Any] = {
+    "mirror": "50%",
+    "min_requests": 100,
+    "max_duration": "2h",
+    "required": True,
+    "refresh": "5s",
+}
+
+
+def demo_config(*, shadow: bool = True) -> dict[str, Any]:
+    """The demo's configuration; ``shadow=False`` leaves out prod's shadow evaluation (tests
+    of the approval flow itself, where Approve must be offered at once)."""
     fast_rollout = {"steps": [10, 50, 100], "bake_time": "5s", "retire_after": "2m"}
     return {
         "platform": "local",
@@ -50,6 +65,7 @@ def demo_config() -> dict[str, Any]:
                     "required": 2,
                     "allow_self_approval": False,
                     "expiry": "24h",
+                    **({"shadow": dict(DEMO_SHADOW)} if shadow else {}),
                 },
                 "permissions": {
                     "deploy": [f"@{APPROVER_GROUP}"],

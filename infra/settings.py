@@ -160,12 +160,42 @@ class FreezeWindow(Strict):
     reason: str = "change freeze"
 
 
+def parse_percent(value: Any) -> Any:
+    """``20%``, ``"20"`` or ``20`` as the integer 20 (other values are left for pydantic)."""
+    if isinstance(value, str) and value.strip().endswith("%"):
+        return value.strip()[:-1].strip()
+    return value
+
+
+class ShadowPolicy(Strict):
+    """Shadow evidence before approval: the candidate is deployed at 0% traffic with
+    ``mirror`` percent of live requests copied to it, and the request card shows how it
+    compares with the serving version on those same requests."""
+
+    mirror: Annotated[int, BeforeValidator(parse_percent)] = Field(default=20, ge=1, le=50)
+    """Percent of live requests mirrored to the candidate (Azure ML mirrors at most 50%)."""
+    min_requests: int = Field(default=500, ge=1, le=10_000_000)
+    """Mirrored requests the candidate must have answered before Approve is offered."""
+    max_duration: Duration = timedelta(hours=2)
+    """Mirroring stops after this long; the evidence gathered so far stays on the card."""
+    required: bool = True
+    """No Approve until ``min_requests`` are seen and the gates pass (else evidence is advisory)."""
+    min_agreement: float | None = Field(default=None, ge=0, le=1)
+    """Gate: the share of paired requests on which both versions predict the same label."""
+    max_psi: float | None = Field(default=None, ge=0)
+    """Gate: the largest score-distribution shift (PSI) from the serving version allowed."""
+    refresh: Duration = timedelta(seconds=30)
+    """How often the card's Evidence section is recomputed while traffic is mirrored."""
+
+
 class ApprovalPolicy(Strict):
     approvers: Principals = Field(default_factory=Principals)
     required: int = Field(default=1, ge=1, le=10)
     allow_self_approval: bool = False
     expiry: Duration = timedelta(hours=24)
     freeze_windows: tuple[FreezeWindow, ...] = ()
+    shadow: ShadowPolicy | None = None
+    """Mirror live traffic to the candidate and show the evidence on the card (off by default)."""
 
 
 class RolloutPolicy(Strict):

@@ -36,6 +36,7 @@ from core.promotion.policy import ApprovalRules
 from core.promotion.reconciler import Reconciler
 from core.promotion.retirement import Retirement
 from core.promotion.runner import RolloutRunner
+from core.promotion.shadow import ShadowEvaluator
 from core.promotion.states import ApprovalSnapshot, ApprovalState, parse_time
 from core.promotion.votes import ActionResult, ApprovalVotes, ClickLocation, Outcome
 from core.publisher import Publisher, key_of
@@ -59,6 +60,7 @@ class SweepReport:
     expired: int = 0
     reconciled: int = 0
     retired: int = 0
+    shadowed: int = 0
 
 
 class PromotionDesk:
@@ -107,6 +109,7 @@ class PromotionDesk:
         self.runner = RolloutRunner(self)
         self.reconciler = Reconciler(self, self.runner)
         self.retirement = Retirement(self)
+        self.shadow = ShadowEvaluator(self)
 
     # -- lifecycle
     def start(self) -> None:
@@ -133,12 +136,14 @@ class PromotionDesk:
 
     def sweep(self) -> SweepReport:
         """One round: post new cards, expire overdue requests, take over orphaned rollouts,
-        retire deployments whose grace period ended. Safe to call from any scheduler."""
+        retire deployments whose grace period ended, and run the shadow evaluations (deploy,
+        refresh the evidence, remove what ended). Safe to call from any scheduler."""
         return SweepReport(
             published=self.publish_cards(),
             expired=self.expire_overdue(),
             reconciled=self.reconciler.reconcile(),
             retired=self.retirement.retire_due(),
+            shadowed=self.shadow.sweep(),
         )
 
     # -- Slack: the card, its thread, people
@@ -397,4 +402,5 @@ def _shown(approval: ApprovalSnapshot) -> tuple[object, ...]:
         approval.reason,
         approval.expires_at,
         repr(approval.rollout),
+        repr(approval.context.get("shadow")),
     )

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.access import AccessPolicy, Decision
+from core.promotion.evidence import approval_gate
 from core.promotion.states import ApprovalSnapshot
 from infra.cron import crontab_trigger
 from infra.durations import format_duration
@@ -64,6 +65,8 @@ class PolicySummary:
     self_approval: bool
     production: bool
     expiry: timedelta
+    shadow_required: bool = False
+    """``approval.shadow.required``: Approve waits for the shadow evidence."""
 
     def describe(self, approvers: str | None = None) -> str:
         """Plain text; ``approvers`` replaces the default plain list (e.g. with mentions)."""
@@ -118,6 +121,7 @@ class ApprovalRules:
             self_approval=policy.allow_self_approval,
             production=self.is_production(env),
             expiry=policy.expiry,
+            shadow_required=bool(policy.shadow and policy.shadow.required),
         )
 
     def freeze(self, env: str, at: datetime) -> ActiveFreeze | None:
@@ -151,7 +155,15 @@ class ApprovalRules:
         frozen = self.freeze(env, at)
         if frozen is not None:
             return Decision(False, frozen.describe(env))
+        held = self.shadow_hold(approval)
+        if held is not None:
+            return Decision(False, held)
         return Decision(True, self._approver_rule(env, policy.approvers))
+
+    def shadow_hold(self, approval: ApprovalSnapshot) -> str | None:
+        """Why the shadow evaluation holds Approve back (``approval.shadow.required``), if it
+        does; read from the request as stored, the same verdict its card shows."""
+        return approval_gate(approval, self.policy(approval.target_env).shadow)
 
     def may_reject(self, approval: ApprovalSnapshot, user: str) -> Decision:
         env = approval.target_env

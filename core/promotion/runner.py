@@ -17,6 +17,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from core.promotion.cards import EndedLine, NoteLine, StepLine
+from core.promotion.evidence import ShadowState, shadow_view
 from core.promotion.ownership import HOST, OWN_START, OwnershipLostError, running
 from core.promotion.states import ApprovalSnapshot, ApprovalState, rollout_steps, steps_json
 from core.replies import Step, StepState
@@ -257,6 +258,9 @@ class RolloutRunner:
             )
             tracker.finish(ApprovalState.FAILED, reason)
             return
+        shadow = self.shadow_deployment(approval)
+        if shadow is not None:
+            plan = replace(plan, existing_deployment=shadow)
         engine = Rollout.planned_steps(plan)
         tracker.set_steps([copy, *engine, retire], attempt=attempt, new_deployment=None)
 
@@ -286,7 +290,10 @@ class RolloutRunner:
                 StepState.RUNNING,
                 StepState.DONE,
             ):
-                found = self.find_new_deployment(tracker)
+                # A reused shadow deployment is this rollout's once its mirror is stopped
+                # (a takeover after a crash may then delete it like one it created).
+                reused = shadow if engine_steps[0].state is StepState.DONE else None
+                found = reused if shadow else self.find_new_deployment(tracker)
                 if found is not None:
                     fields["new_deployment"] = found
             tracker.set_steps(steps, **fields)
@@ -325,6 +332,23 @@ class RolloutRunner:
         tracker.finish(
             ApprovalState.FAILED if failed_rollback else ApprovalState.ROLLED_BACK, reason
         )
+
+    def shadow_deployment(self, approval: ApprovalSnapshot) -> str | None:
+        """The request's shadow deployment when the rollout can reuse it: the evaluation put
+        it up, and it is still this version at 0% live traffic on the endpoint."""
+        view = shadow_view(approval)
+        if view is None or view.deployment is None:
+            return None
+        if view.state not in (ShadowState.MIRRORING, ShadowState.FINISHED):
+            return None
+        try:
+            state = self.desk.platform.endpoint_state(approval.model, approval.target_env)
+        except PlatformError:
+            return None
+        found = next((d for d in state.deployments if d.name == view.deployment), None)
+        if found is None or found.model_version != approval.version or found.traffic:
+            return None
+        return found.name if found.healthy else None
 
     def find_new_deployment(self, tracker: RolloutTracker) -> str | None:
         """The deployment this rollout created: our version, and not there before we started."""

@@ -203,6 +203,11 @@ class ApprovalVotes:
                 # anyway): two votes committing at once cannot both count without the other and
                 # leave a request stalled with enough votes; the CAS makes one caller win.
                 self.book.lock(approval.id)
+                # The gate again under the row lock: the evidence may have changed since the
+                # click was checked (a refresh that found the candidate failing a limit).
+                held = self.rules.shadow_hold(self.book.require(approval.id))
+                if held is not None:
+                    return self._denied(approval, user, "approve", Decision(False, held))
                 if not self.book.record_vote(approval.id, user, "approve"):
                     self.store.audit(
                         user,

@@ -207,6 +207,39 @@ METRIC_COLUMNS: tuple[str, ...] = (
 )
 
 
+#: Columns of :attr:`ScoredRequests.frame`, in this order.
+SCORED_COLUMNS: tuple[str, ...] = (
+    "timestamp",
+    "correlation_id",
+    "request_id",
+    "deployment",
+    "mirrored",
+    "prediction",
+    "score",
+    "label",
+    "latency_ms",
+    "error",
+)
+
+
+@dataclass(frozen=True)
+class ScoredRequests:
+    """What some deployments of an endpoint answered in a window, live and mirrored requests
+    alike (never probes), with the label where known: the raw material of a shadow comparison.
+    """
+
+    frame: pd.DataFrame
+    """Columns :data:`SCORED_COLUMNS`; ``latency_ms`` / ``error`` empty when not per request."""
+    joinable: bool = True
+    """A mirrored copy keeps the correlation id of the request it copies, so the answers of two
+    deployments can be paired."""
+    note: str | None = None
+    """Why the answers cannot be paired (shown to people), when they cannot."""
+    per_request_latency: bool = True
+    """``latency_ms`` and ``error`` are measured per request; otherwise ask
+    :meth:`MLPlatform.deployment_metrics` (Azure Monitor) for each deployment."""
+
+
 # --------------------------------------------------------------------------- long operations
 
 
@@ -454,6 +487,15 @@ class MLPlatform(abc.ABC):
     @abc.abstractmethod
     def production_data(self, model: str, env: str, start: datetime, end: datetime) -> pd.DataFrame:
         """Logged inputs, predictions, scores, labels where known and timestamps in [start, end)."""
+
+    def scored_requests(
+        self, model: str, env: str, start: datetime, end: datetime, deployments: Sequence[str]
+    ) -> ScoredRequests:
+        """Every request the named deployments scored in [start, end), mirrored copies
+        included, probes excluded (shadow evaluation before an approval)."""
+        raise InvalidRequestError(
+            f"the {self.name} platform cannot read what each deployment answered"
+        )
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release clients and pools."""

@@ -40,6 +40,7 @@ from infra.platform.base import (
     ModelVersion,
     Operation,
     PlatformError,
+    ScoredRequests,
     SmokeTestResult,
     TransientError,
 )
@@ -377,6 +378,15 @@ class GuardedPlatform(MLPlatform):
             "production_data",
             _key(model, env),
             lambda: self.inner.production_data(model, env, start, end),
+        )
+
+    def scored_requests(
+        self, model: str, env: str, start: datetime, end: datetime, deployments: Sequence[str]
+    ) -> ScoredRequests:
+        return self._data(
+            "scored_requests",
+            _key(model, env),
+            lambda: self.inner.scored_requests(model, env, start, end, deployments),
         )
 
     def close(self) -> None:

@@ -87,7 +87,7 @@ class Bench:
 def restricted_config() -> dict[str, Any]:
     """The demo configuration with more doors closed, for the denials the demo never shows:
     only @ml-approvers may deploy and retrain in dev and request promotions into prod."""
-    raw = demo_config()
+    raw = demo_config(shadow=False)
     envs = {e["name"]: e for e in raw["environments"]}
     approvers = [f"@{APPROVER_GROUP}"]
     envs["dev"]["permissions"] = {"deploy": approvers, "retrain": approvers}

@@ -41,7 +41,7 @@ README's screenshots (from the full demo seed)."""
 
 def e2e_config() -> dict[str, Any]:
     """The demo configuration with rollouts that bake for one second instead of five."""
-    raw = copy.deepcopy(demo_config())
+    raw = copy.deepcopy(demo_config(shadow=False))
     for env in raw["environments"]:
         env["rollout"] = {**env["rollout"], "bake_time": "1s"}
     return raw

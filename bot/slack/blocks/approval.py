@@ -38,6 +38,7 @@ from bot.slack.blocks.common import (
     slack_date,
     user,
 )
+from bot.slack.blocks.evidence import evidence_blocks, worse_text
 from commands.approvals import ApprovalsReply
 from commands.audit import AuditReply
 from core.promotion.cards import (
@@ -51,6 +52,7 @@ from core.promotion.cards import (
     VoteLine,
     metric_regressions,
 )
+from core.promotion.evidence import shadow_view
 from core.promotion.policy import PolicySummary
 from core.promotion.states import ApprovalSnapshot, ApprovalState, parse_time, rollout_steps
 from core.replies import Step
@@ -219,9 +221,21 @@ def regression_text(approval: ApprovalSnapshot, *, mrkdwn: bool = True) -> str |
     )
 
 
+def approve_held(approval: ApprovalSnapshot, policy: PolicySummary) -> bool:
+    """Approve is not offered while the shadow policy still waits for evidence."""
+    if not policy.shadow_required:
+        return False
+    view = shadow_view(approval)
+    return view is None or view.blocks_approval
+
+
 def _buttons(approval: ApprovalSnapshot, policy: PolicySummary) -> ActionsBlock:
     confirm = None
-    worse = regression_text(approval, mrkdwn=False)
+    worse = " ".join(
+        w
+        for w in (regression_text(approval, mrkdwn=False), worse_text(approval, mrkdwn=False))
+        if w
+    )
     if policy.production or worse:
         # Whether the clicker may approve is only known on the click, so the dialog does not
         # promise that their approval counts.
@@ -236,16 +250,17 @@ def _buttons(approval: ApprovalSnapshot, policy: PolicySummary) -> ActionsBlock:
             deny="Not yet",
             style="danger" if worse else "primary",
         )
+    approve = ButtonElement(
+        text="Approve",
+        action_id=ACTION_APPROVE,
+        value=approval.id,
+        style="primary",
+        confirm=confirm,
+    )
     return ActionsBlock(
         block_id=f"approval-actions-{approval.id}",
         elements=[
-            ButtonElement(
-                text="Approve",
-                action_id=ACTION_APPROVE,
-                value=approval.id,
-                style="primary",
-                confirm=confirm,
-            ),
+            *([] if approve_held(approval, policy) else [approve]),
             ButtonElement(
                 text="Reject", action_id=ACTION_REJECT, value=approval.id, style="danger"
             ),
@@ -271,6 +286,15 @@ def approval_card_blocks(reply: ApprovalCardReply) -> list[Block]:
     for extra in (_verdicts(approval), _votes(approval)):
         if extra:
             blocks.append(section(extra))
+    evidence = evidence_blocks(approval)
+    if not evidence and approval.state is ApprovalState.PENDING and policy.shadow_required:
+        evidence = [
+            section(
+                "*Evidence* (shadow traffic)\n:hourglass_flowing_sand: Starting the shadow "
+                "evaluation: Approve is offered once its evidence is in."
+            )
+        ]
+    blocks.extend(evidence)
     steps = rollout_steps(approval)
     if steps:
         blocks.append(section("*Rollout*\n" + "\n".join(step_line(s) for s in steps)))

@@ -28,10 +28,11 @@ from azure.storage.blob import ContainerClient
 from infra.platform.azure.clients import STORAGE_SUFFIX, AzureClients
 from infra.platform.azure.endpoints import EndpointManager
 from infra.platform.azure.errors import azure_errors
-from infra.platform.base import InvalidRequestError, NotFoundError
+from infra.platform.base import SCORED_COLUMNS, InvalidRequestError, NotFoundError, ScoredRequests
 from infra.platform.collector import (
     COLLECTOR_ROOT,
     CORRELATION,
+    DEPLOYMENT_COLUMN,
     INPUTS,
     OUTPUTS,
     assemble,
@@ -291,3 +292,54 @@ class DataReader:
         if target in frame.columns:
             frame = frame.drop(columns=[target])
         return frame.merge(labels, on=CORRELATION, how="left")
+
+
+def scored_from_collector(
+    config: ModelConfig, collected: pd.DataFrame, deployments: list[str]
+) -> ScoredRequests:
+    """The data collector's rows of the named deployments in the port's shape.
+
+    Latency and errors are not in the collector's files (Azure Monitor has them per
+    deployment). Pairing needs the mirrored copy to be logged under the live request's
+    correlation id; when no id of the first deployment's requests appears among the others'
+    the answers cannot be paired, and the result says so."""
+    columns = config.columns
+    renames = {CORRELATION: "correlation_id", columns.timestamp: "timestamp"}
+    renames[columns.prediction] = "prediction"
+    if columns.score:
+        renames[columns.score] = "score"
+    if columns.target:
+        renames[columns.target] = "label"
+    frame = collected.rename(columns=renames)
+    if DEPLOYMENT_COLUMN in frame.columns:
+        frame = frame[frame[DEPLOYMENT_COLUMN].isin(deployments)]
+    else:
+        frame = frame.iloc[0:0]
+    frame = frame.reset_index(drop=True)
+    for column in SCORED_COLUMNS:
+        if column not in frame.columns:
+            frame[column] = None
+    frame["request_id"] = frame["correlation_id"]
+    frame["mirrored"] = frame[DEPLOYMENT_COLUMN] != (deployments[0] if deployments else None)
+    frame = frame[list(SCORED_COLUMNS)]
+    by_deployment = {
+        name: set(frame.loc[frame["deployment"] == name, "correlation_id"].dropna().astype(str))
+        for name in deployments
+    }
+    served, others = (
+        (by_deployment.get(deployments[0], set()), deployments[1:]) if deployments else (set(), [])
+    )
+    shadow_ids = set().union(*(by_deployment.get(n, set()) for n in others)) if others else set()
+    if not shadow_ids:
+        note = (
+            "the data collector has no rows of the candidate yet (is data collection enabled "
+            "on its deployment?), so its answers cannot be paired with the serving version's"
+        )
+        return ScoredRequests(frame, joinable=False, note=note, per_request_latency=False)
+    if not served & shadow_ids:
+        note = (
+            "the collector logged the mirrored copies under their own correlation ids, so the "
+            "two versions' answers cannot be paired: distributions only"
+        )
+        return ScoredRequests(frame, joinable=False, note=note, per_request_latency=False)
+    return ScoredRequests(frame, per_request_latency=False)

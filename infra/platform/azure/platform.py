@@ -19,7 +19,7 @@ from azure.core.credentials import TokenCredential
 from infra.platform.azure.checks import CheckJobRunner
 from infra.platform.azure.clients import AzureClients
 from infra.platform.azure.credentials import build_credential
-from infra.platform.azure.datasets import DataReader
+from infra.platform.azure.datasets import DataReader, scored_from_collector
 from infra.platform.azure.endpoints import EndpointManager
 from infra.platform.azure.errors import azure_errors
 from infra.platform.azure.models import ModelCatalog
@@ -33,6 +33,7 @@ from infra.platform.base import (
     MLPlatform,
     ModelVersion,
     Operation,
+    ScoredRequests,
     SmokeTestResult,
 )
 from infra.settings import Settings
@@ -183,6 +184,14 @@ class AzurePlatform(MLPlatform):
 
     def production_data(self, model: str, env: str, start: datetime, end: datetime) -> pd.DataFrame:
         return self.data.production_data(model, env, start, end)
+
+    def scored_requests(
+        self, model: str, env: str, start: datetime, end: datetime, deployments: Sequence[str]
+    ) -> ScoredRequests:
+        """From the data collector of each deployment (serving first); latency and errors per
+        deployment come from Azure Monitor (:meth:`deployment_metrics`)."""
+        collected = self.data.production_data(model, env, start, end)
+        return scored_from_collector(self.data._model(model), collected, list(deployments))
 
     def close(self) -> None:
         self.endpoints.close()

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from infra.platform.base import EndpointState, InvalidRequestError, NotFoundError
+from infra.platform.base import SCORED_COLUMNS, EndpointState, InvalidRequestError, NotFoundError
 from infra.platform.local import telemetry
 from infra.platform.local.db import Database
 
@@ -83,3 +83,22 @@ def deployment_metrics(
     return telemetry.request_metrics(
         records, start, end, interval_minutes=interval_minutes, instance_count=fallback
     )
+
+
+def scored_requests(
+    records: pd.DataFrame, db: Database, model: str, state: EndpointState, deployments: Any
+) -> pd.DataFrame:
+    """What the named deployments of the endpoint answered, live and mirrored (not probes),
+    with the labels known so far, in :data:`infra.platform.base.SCORED_COLUMNS`."""
+    wanted = {str(d) for d in deployments}
+    records = records[
+        (records["endpoint"] == state.endpoint)
+        & ~records["probe"].astype(bool)
+        & records["deployment"].isin(wanted)
+    ].reset_index(drop=True)
+    known = telemetry.lookup_labels(db, model, records["correlation_id"].astype(str).tolist())
+    frame = records.assign(
+        label=records["correlation_id"].map(known) if known else None,
+        mirrored=records["mirrored"].astype(bool),
+    )
+    return frame[list(SCORED_COLUMNS)]

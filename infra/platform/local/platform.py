@@ -31,6 +31,7 @@ from infra.platform.base import (
     NotFoundError,
     Operation,
     PlatformError,
+    ScoredRequests,
     SmokeTestResult,
 )
 from infra.platform.local import monitoring, telemetry
@@ -479,6 +480,23 @@ class LocalPlatform(MLPlatform):
         store = self._env(env)
         records = store.traffic.read(model, start, end)
         return monitoring.production_data(records, store.db, model, config.columns)
+
+    def scored_requests(
+        self, model: str, env: str, start: datetime, end: datetime, deployments: Sequence[str]
+    ) -> ScoredRequests:
+        """Mirrored copies keep the correlation id of the live request (routing copies the row),
+        so the two deployments' answers pair up; latency and errors are measured per request."""
+        self._model(model)
+        store = self._env(env)
+        monitoring.check_window(start, end, 1)
+        frame = monitoring.scored_requests(
+            store.traffic.read(model, start, end),
+            store.db,
+            model,
+            self.endpoint_state(model, env),
+            deployments,
+        )
+        return ScoredRequests(frame)
 
     def close(self) -> None:
         """Write buffered request logs and close the databases (runners keep running)."""

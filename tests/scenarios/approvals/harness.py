@@ -44,7 +44,7 @@ def config(
     prod_rollout: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The demo's policy (section 6 of the issue) with a tiny model and tiny bake times."""
-    raw = copy.deepcopy(demo_config())
+    raw = copy.deepcopy(demo_config(shadow=False))
     for env in raw["environments"]:
         env["rollout"] = {**env["rollout"], "bake_time": bake, "retire_after": retire_after}
         if env["name"] == "prod":

@@ -26,8 +26,17 @@ SMALL_PLAN = SeedPlan(
 )
 
 
-def embedded_settings(state_dir: Path) -> Settings:
-    return load_settings(None, state_dir=state_dir)
+def embedded_settings(state_dir: Path, *, shadow: bool = False) -> Settings:
+    """The embedded defaults; without prod's shadow evaluation unless asked (these scenarios
+    approve at once; tests/scenarios/approvals/test_shadow.py covers the evaluation)."""
+    settings = load_settings(None, state_dir=state_dir)
+    if shadow:
+        return settings
+    environments = tuple(
+        env.model_copy(update={"approval": env.approval.model_copy(update={"shadow": None})})
+        for env in settings.environments
+    )
+    return settings.model_copy(update={"environments": environments})
 
 
 @dataclass

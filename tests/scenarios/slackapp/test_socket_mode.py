@@ -17,9 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from slack_sdk.errors import SlackApiError
 
 from bot.sandbox import seed
+from infra.defaults import demo_config
 from tests.fakes.processes import free_port, serve_command, serve_env, wait_healthy
 from tests.fakes.slack_server import FakeSlackServer
 from tests.fakes.socket_mode import FakeSocketModeServer
@@ -101,6 +103,11 @@ def start_serve(
         app_token=seed.APP_TOKEN,
         MLOPS_BOT_SOCKET_PING_INTERVAL=PING_INTERVAL,
     )
+    # The embedded defaults without prod's shadow evaluation: these scenarios approve at once
+    # (tests/scenarios/approvals/test_shadow.py and tests/e2e cover the evaluation).
+    config = state_dir.parent / "without-shadow.yaml"
+    config.write_text(yaml.safe_dump(demo_config(shadow=False)), encoding="utf-8")
+    env["MLOPS_BOT_CONFIG"] = str(config)
     process = subprocess.Popen(
         serve_command(port, http=False),
         env=env,
