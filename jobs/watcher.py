@@ -35,7 +35,7 @@ class JobWatcher:
     # -- one round
     def poll_once(self) -> int:
         """Refresh every unreported job; report the finished ones. Returns how many were reported."""
-        with self.ctx.store.session() as session:
+        with self.ctx.store.read() as session:
             runs = session.scalars(select(JobRun).where(JobRun.reported.is_(False))).all()
         reported = 0
         for run in runs:
