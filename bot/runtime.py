@@ -261,9 +261,7 @@ def serve_http(runtime: Runtime, host: str, port: int) -> SlackHTTPServer:
         health=lambda: health(runtime),
         signing_secret=runtime.secrets.slack_signing_secret or "",
         # Shared through the database: a request replayed to another replica is refused too.
-        replay_memory=ReplayMemory(
-            runtime.store, runtime.settings.reliability.replay_window
-        ).first_sight,
+        replay_memory=ReplayMemory(runtime.store, runtime.settings.reliability.replay_window),
     )
     runtime.stoppers.append(lambda: stop_http(server))
     return server

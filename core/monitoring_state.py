@@ -17,7 +17,7 @@ _LEVEL = {"ok": "healthy", "resolved": "healthy", "pending": "warning", "open": 
 def latest_verdicts(store: Store, model: str) -> dict[str, list[SignalVerdict]]:
     """The last monitoring verdict per environment and signal (the alert rows double as state)."""
     out: dict[str, list[SignalVerdict]] = defaultdict(list)
-    with store.session() as session:
+    with store.read() as session:
         for alert in session.scalars(
             select(Alert).where(Alert.model == model).order_by(Alert.signal)
         ):
@@ -34,7 +34,7 @@ def latest_verdicts(store: Store, model: str) -> dict[str, list[SignalVerdict]]:
 
 
 def pending_approvals(store: Store, model: str | None = None) -> list[PendingApproval]:
-    with store.session() as session:
+    with store.read() as session:
         query = select(Approval).where(Approval.state == "pending").order_by(Approval.created_at)
         if model is not None:
             query = query.where(Approval.model == model)
@@ -89,7 +89,7 @@ class ActiveMute:
 
 def active_mutes(store: Store, now: datetime) -> list[ActiveMute]:
     """Every mute still in force at ``now``, the soonest to end first."""
-    with store.session() as session:
+    with store.read() as session:
         rows = session.scalars(select(Mute).where(Mute.until > now).order_by(Mute.until)).all()
         return [ActiveMute(m.model, m.signal, _aware(m.until), m.by) for m in rows]
 
@@ -100,7 +100,7 @@ def _aware(when: datetime) -> datetime:
 
 def open_alerts(store: Store, model: str | None = None) -> list[OpenAlert]:
     """Alerts that are open or flapping, worst first."""
-    with store.session() as session:
+    with store.read() as session:
         query = select(Alert).where(Alert.state.in_(("open", "flapping")))
         if model is not None:
             query = query.where(Alert.model == model)

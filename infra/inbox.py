@@ -25,10 +25,21 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, delete, or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from infra.group_commit import GroupCommit
 from infra.holders import holder_gone, holder_prefix
-from infra.store import InboxItem, Store, utcnow
+from infra.sights import FirstSight, write_sights
+from infra.store import InboxItem, Store, insert_rows, utcnow
+
+
+@dataclass
+class _Record:
+    """One :meth:`Inbox.record` in a group commit: the row to insert, its sight, its id."""
+
+    values: dict[str, Any]
+    sight: FirstSight | None
+    row_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -59,29 +70,71 @@ class Inbox:
         self.max_attempts = max_attempts
         self.keep_done = keep_done
         self.clock = clock
+        self._group: GroupCommit[_Record] = GroupCommit(store, self._write_records)
 
-    def record(self, kind: str, key: str, payload: Mapping[str, Any]) -> InboxEntry | None:
+    def record(
+        self,
+        kind: str,
+        key: str,
+        payload: Mapping[str, Any],
+        sight: FirstSight | None = None,
+    ) -> InboxEntry | None:
         """Store an interaction, claimed by this process (for ``claim``: run it within that
         time without taking it again). None when its key is known already (a retry or a second
-        delivery of the same interaction): nothing is to be run again."""
-        now = self.clock()
+        delivery of the same interaction), or when ``sight`` was seen before (a replay, an
+        envelope another connection took): nothing is to be run.
+
+        Written with the rows of the other acks in flight (a group commit, one statement for
+        the sights and one for the rows): this runs in front of Slack's ack."""
+        item = self._record_item(kind, key, payload, sight)
         try:
-            with self.store.session() as session:
-                row = InboxItem(
-                    key=key[:255],
-                    kind=kind,
-                    payload=dict(payload),
-                    received_at=now,
-                    attempts=0,
-                    next_attempt_at=now,
-                    claimed_by=self.holder,
-                    claimed_until=now + self.claim,
-                )
-                session.add(row)
-                session.flush()
-                return InboxEntry(row.id, row.key, kind, dict(payload), 0)
-        except IntegrityError:
+            self._group.run(item)
+        except Exception:
+            if sight is not None:
+                sight.first = None  # rolled back with the row: not written
+            raise
+        if item.row_id is None:
             return None
+        return InboxEntry(item.row_id, key[:255], kind, dict(payload), 0)
+
+    def _record_item(
+        self, kind: str, key: str, payload: Mapping[str, Any], sight: FirstSight | None
+    ) -> _Record:
+        now = self.clock()
+        return _Record(
+            {
+                "key": key[:255],
+                "kind": kind,
+                "payload": dict(payload),
+                "received_at": now,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "claimed_by": self.holder,
+                "claimed_until": now + self.claim,
+            },
+            sight,
+        )
+
+    def _write_records(self, session: Session, items: list[_Record]) -> None:
+        """One batch of :meth:`record`: the sights, then the rows of the requests that may run
+        (of two with one key, the first)."""
+        write_sights(session, [i.sight for i in items if i.sight is not None], self.clock())
+        leaders: dict[str, _Record] = {}
+        for item in items:
+            item.row_id = None
+            if item.sight is None or item.sight.passes:
+                leaders.setdefault(item.values["key"], item)
+        table = InboxItem.__table__
+        ids = insert_rows(
+            session,
+            table,
+            [item.values for item in leaders.values()],
+            unique="key",
+            returning=table.c.id,
+        )
+        for key, item in leaders.items():
+            row_id = ids.get(key)
+            item.row_id = int(row_id) if row_id is not None else None
 
     def take(self, row_id: int) -> InboxEntry | None:
         """Renew this process's claim on a row it recorded, or claim it when it is free; None
@@ -112,7 +165,7 @@ class Inbox:
     def due(self, limit: int = 20) -> list[int]:
         """Rows nobody runs: never claimed, claim expired, or held by a dead process here."""
         now = self.clock()
-        with self.store.session() as session:
+        with self.store.read() as session:
             rows = session.execute(
                 select(InboxItem.id, InboxItem.claimed_by, InboxItem.claimed_until)
                 .where(
@@ -195,7 +248,7 @@ class Inbox:
             return int(result.rowcount or 0)
 
     def pending(self) -> int:
-        with self.store.session() as session:
+        with self.store.read() as session:
             return len(
                 session.scalars(select(InboxItem.id).where(InboxItem.done_at.is_(None))).all()
             )

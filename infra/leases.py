@@ -11,9 +11,13 @@ from sqlalchemy import delete
 from sqlalchemy.exc import IntegrityError
 
 from infra.holders import holder_gone
+from infra.sights import FirstSight, SightTable
 from infra.store import Lock, Store, utcnow
 
 log = logging.getLogger(__name__)
+
+CLAIMS = SightTable(Lock.__table__, "name")
+"""Claims are never renewed: an expired one is swept, then the key may be claimed again."""
 
 
 class Lease:
@@ -93,18 +97,24 @@ class OnceClaims:
 
     def claim(self, key: str) -> bool:
         """True for the first claim of ``key``; False when anyone claimed it before."""
+        return self.sight(key).settle()
+
+    def sight(self, key: str) -> FirstSight:
+        """The claim of ``key``, to write with the interaction's inbox row (one transaction in
+        front of the ack) or alone (:meth:`FirstSight.settle`)."""
         now = self.clock()
+        self._count(now)
+        return FirstSight(
+            self.store,
+            CLAIMS,
+            {"name": self._name(key), "holder": self.holder, "expires_at": now + self.ttl},
+            clock=self.clock,
+        )
+
+    def _count(self, now: datetime) -> None:
         self._claims += 1
         if self._claims % self.SWEEP_EVERY == 1:
             self.sweep(now)
-        try:
-            with self.store.session() as session:
-                session.add(
-                    Lock(name=self._name(key), holder=self.holder, expires_at=now + self.ttl)
-                )
-        except IntegrityError:
-            return False
-        return True
 
     def release(self, key: str) -> None:
         """Forget a claim whose work did not start, so that a retry may act."""

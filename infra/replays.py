@@ -15,12 +15,14 @@ import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete
 
+from infra.sights import FirstSight, SightTable
 from infra.store import SeenRequest, Store, utcnow
 
 log = logging.getLogger(__name__)
+
+SEEN = SightTable(SeenRequest.__table__, "signature", renews_expired="expires_at")
 
 #: Expired rows are deleted every this many first sights (cheap, bounded table).
 PRUNE_EVERY = 500
@@ -43,28 +45,25 @@ class ReplayMemory:
 
     def first_sight(self, signature: str) -> bool:
         """Remember ``signature``; False when some process remembered it already (a replay)."""
-        now = self.clock()
-        key = signature[:128]
-        try:
-            with self.store.session() as session:
-                session.add(SeenRequest(signature=key, expires_at=now + self.window))
-        except IntegrityError:
-            # Seen before. Only an expired memory may be renewed (compare-and-set on the
-            # expiry, so two replicas reviving it at once cannot both win).
-            table = SeenRequest.__table__
-            with self.store.session() as session:
-                revived = session.execute(
-                    update(table)
-                    .where(table.c.signature == key, table.c.expires_at < now)
-                    .values(expires_at=now + self.window)
-                ).rowcount
-            return revived == 1
+        return self.sight(signature).settle()
+
+    def sight(self, signature: str, *, enforce: bool = True) -> FirstSight:
+        """The sight of ``signature``, to write with the interaction's inbox row (one
+        transaction in front of the ack) or alone (:meth:`FirstSight.settle`). Only an expired
+        memory is renewed, by the same statement, so two replicas reviving it at once cannot
+        both win."""
         with self._lock:
             self._count += 1
             due = self._count % PRUNE_EVERY == 0
         if due:
             self.prune()
-        return True
+        return FirstSight(
+            self.store,
+            SEEN,
+            {"signature": signature[:128], "expires_at": self.clock() + self.window},
+            enforce=enforce,
+            clock=self.clock,
+        )
 
     def prune(self) -> int:
         try:

@@ -81,7 +81,7 @@ class EndpointLock:
                 return
             except IntegrityError:
                 pass
-            with self.store.session() as session:
+            with self.store.read() as session:
                 row = session.get(EndpointRollout, self.key)
                 if row is None:
                     continue  # released in between: insert again

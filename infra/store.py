@@ -328,6 +328,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _sqlite_reader_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # A reader never writes: SQLite refuses it (``query_only``), so a write slipped into a
+    # read-only session fails loudly instead of running outside the write lock.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=15000")
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
@@ -374,6 +384,25 @@ def make_engine(url: str) -> Engine:
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def make_read_engine(url: str) -> Engine | None:
+    """SQLite: an engine for read-only transactions, which take neither the process's write lock
+    nor SQLite's (a deferred ``BEGIN``: in WAL mode a reader reads one consistent snapshot while
+    a writer commits). None elsewhere: PostgreSQL's readers never wait for writers.
+
+    Why: with every transaction on the write engine, a status command's reads, the outbox and
+    inbox polls and the desk's sweeps queued in front of the inbox row each ack writes."""
+    if not url.startswith("sqlite"):
+        return None
+    if "///" not in url or url.split("///", 1)[-1] in ("", ":memory:"):
+        return None  # a private in-memory database per connection: readers would see nothing
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": 15}, pool_size=10, max_overflow=40
+    )
+    event.listen(engine, "connect", _sqlite_reader_pragmas)
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+    return engine
 
 
 def upgrade_schema(engine: Engine) -> None:
@@ -457,9 +486,13 @@ log = logging.getLogger(__name__)
 
 
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, read_engine: Engine | None = None) -> None:
         self.engine = engine
+        self.read_engine = read_engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._read_sessions = (
+            sessionmaker(read_engine, expire_on_commit=False) if read_engine is not None else None
+        )
         self._local = threading.local()
 
     @contextmanager
@@ -479,6 +512,22 @@ class Store:
                 yield outer
             return
         with self._sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """A read-only transaction: one consistent snapshot, no write lock taken, so it never
+        queues in front of a writer (an ack's inbox row) nor behind one. Writing in it fails on
+        SQLite (the connection is ``query_only``). Use it for every pure read; a read that a
+        write depends on in the same transaction (read-decide-write) stays in :meth:`session`.
+
+        Inside :meth:`transaction` (same thread) it reads that transaction's own state instead.
+        On PostgreSQL it is an ordinary transaction (readers never wait for writers there)."""
+        if self._read_sessions is None or self.in_transaction:
+            with self.session() as session:
+                yield session
+            return
+        with self._read_sessions.begin() as session:
             yield session
 
     @contextmanager
@@ -527,11 +576,13 @@ class Store:
             pending.append(callback)
 
     def ping(self) -> None:
-        with self.engine.connect() as connection:
+        with (self.read_engine or self.engine).connect() as connection:
             connection.execute(text("SELECT 1"))
 
     def close(self) -> None:
         self.engine.dispose()
+        if self.read_engine is not None:
+            self.read_engine.dispose()
 
     # -- compare-and-set
     def compare_and_set(
@@ -593,7 +644,7 @@ class Store:
             query = query.where(AuditEntry.environment == environment)
         if subject is not None:
             query = query.where(AuditEntry.subject == subject)
-        with self.session() as session:
+        with self.read() as session:
             rows = session.scalars(query).all()
             return [
                 AuditRecord(
@@ -601,6 +652,46 @@ class Store:
                 )
                 for r in rows
             ]
+
+
+def insert_rows(
+    session: Session,
+    table: Any,
+    rows: list[Mapping[str, Any]],
+    *,
+    unique: str,
+    renew_expired: str | None = None,
+    now: datetime | None = None,
+    returning: Any = None,
+) -> dict[Any, Any]:
+    """One ``INSERT ... ON CONFLICT`` statement for ``rows``: each is inserted unless a row with
+    the same ``unique`` value exists; with ``renew_expired`` (a timestamp column), an existing
+    row whose time is before ``now`` is overwritten instead (an expired memory). Returns, for
+    each row written, its ``unique`` value mapped to its ``returning`` column (or to itself).
+    ``rows`` must not repeat a ``unique`` value.
+
+    Why not ``session.add`` and catch the IntegrityError: no exception, no savepoint, and one
+    statement for many rows, so the transaction in front of a burst of acks stays short and a
+    lost race does not undo the rest of the transaction."""
+    if not rows:
+        return {}
+    if session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(table).values([dict(row) for row in rows])
+    if renew_expired is not None:
+        column = table.c[renew_expired]
+        statement = statement.on_conflict_do_update(
+            index_elements=[unique],
+            set_={name: statement.excluded[name] for name in rows[0] if name != unique},
+            where=column < now,
+        )
+    else:
+        statement = statement.on_conflict_do_nothing(index_elements=[unique])
+    key = table.c[unique]
+    value = returning if returning is not None else key
+    return dict(session.execute(statement.returning(key, value)).tuples().all())
 
 
 def _scrubbed(value: Any) -> Any:
@@ -618,4 +709,4 @@ def _scrubbed(value: Any) -> Any:
 def open_store(url: str) -> Store:
     engine = make_engine(url)
     upgrade_schema(engine)
-    return Store(engine)
+    return Store(engine, make_read_engine(url))

@@ -35,7 +35,7 @@ _COLUMNS = {kind.value: kind.signals for kind in CHECK_KINDS}
 def digest_lines(ctx: MonitorContext) -> list[DigestLine]:
     now = ctx.now()
     lines: list[DigestLine] = []
-    with ctx.store.session() as session:
+    with ctx.store.read() as session:
         rows = session.scalars(select(Alert)).all()
     by_key: dict[tuple[str, str], dict[str, Alert]] = {}
     for row in rows:

@@ -61,7 +61,7 @@ class RetrainDecision:
 
 
 def last_triggered(ctx: MonitorContext, model: str) -> JobRun | None:
-    with ctx.store.session() as session:
+    with ctx.store.read() as session:
         return session.scalars(
             select(JobRun)
             .where(JobRun.model == model, JobRun.reason.like(f"{TRIGGER_PREFIX}%"))

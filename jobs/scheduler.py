@@ -687,6 +687,6 @@ def _describe_trigger(trigger: Any) -> str:
 
 def lease_holder(store: Store) -> str | None:
     """Who runs the scheduled jobs right now (for diagnostics)."""
-    with store.session() as session:
+    with store.read() as session:
         row = session.scalars(select(Lock).where(Lock.name == LEADER_LOCK)).first()
         return row.holder if row is not None else None

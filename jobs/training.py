@@ -38,7 +38,7 @@ class RetrainDenied(Exception):
 def in_flight(store: Store, model: str) -> JobRun | None:
     """The queued or running retraining job of ``model``, if there is one."""
     active = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
-    with store.session() as session:
+    with store.read() as session:
         return session.scalars(
             select(JobRun).where(JobRun.model == model, JobRun.status.in_(active)).limit(1)
         ).first()

@@ -48,7 +48,7 @@ class JobWatcher:
         return reported
 
     def _poll_training(self) -> int:
-        with self.ctx.store.session() as session:
+        with self.ctx.store.read() as session:
             runs = session.scalars(select(JobRun).where(JobRun.reported.is_(False))).all()
         reported = 0
         for run in runs:

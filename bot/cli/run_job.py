@@ -187,7 +187,7 @@ def _follow(services: JobRuntime, console: Any, timeout: float = 3600.0) -> None
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         watcher.poll_once()
-        with services.context.store.session() as session:
+        with services.context.store.read() as session:
             pending = session.scalars(select(JobRun).where(JobRun.reported.is_(False))).all()
             pending += session.scalars(
                 select(CheckJobRun).where(CheckJobRun.reported.is_(False))

@@ -20,6 +20,7 @@ from time import monotonic
 from typing import Any
 
 from infra.inbox import Inbox, InboxEntry
+from infra.sights import FirstSight
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +57,24 @@ def view_key(body: Mapping[str, Any]) -> str:
     return f"view:{view.get('id', '')}:{view.get('hash', '')}:{content.hexdigest()[:16]}"
 
 
+FIRST_SIGHT = "mlops_first_sight"
+"""Where the front (HTTP server, Socket Mode handler) leaves a request's
+:class:`~infra.inbox.FirstSight` in Bolt's context for the listener."""
+
+
+def first_sight(context: Mapping[str, Any] | None) -> FirstSight | None:
+    """The request's first sight, when the front deferred it to the listener."""
+    sight = (context or {}).get(FIRST_SIGHT)
+    return sight if isinstance(sight, FirstSight) else None
+
+
+def settled(context: Mapping[str, Any] | None) -> bool:
+    """For a listener that acts without recording to the inbox: write the request's first sight
+    now (if the front deferred it); False when the request is a replay and must not act."""
+    sight = first_sight(context)
+    return sight is None or sight.settle()
+
+
 class InboxWorker:
     """Records interactions and drains the inbox into the worker pool."""
 
@@ -73,14 +92,23 @@ class InboxWorker:
         """Register what runs a kind of interaction (every process registers the same)."""
         self._handlers[kind] = handler
 
-    def accept(self, kind: str, key: str, payload: Mapping[str, Any]) -> bool:
-        """Record the interaction, then queue it here. Call before ``ack()``. False when it was
-        recorded before (a retry): acking it again is all there is to do."""
+    def accept(
+        self,
+        kind: str,
+        key: str,
+        payload: Mapping[str, Any],
+        context: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Record the interaction, then queue it here. Call before ``ack()``, with the listener's
+        Bolt ``context``: the request's first sight (replay memory over HTTP, the envelope claim
+        over Socket Mode), put there by the front, is written in the same transaction. False
+        when it is not to run: recorded before (a retry), or a replay (the front refuses it
+        after the ack, see :func:`first_sight`)."""
         if kind not in self._handlers:
             raise KeyError(f"no inbox handler for {kind!r}")
-        entry = self.inbox.record(kind, key, payload)
+        entry = self.inbox.record(kind, key, payload, first_sight(context))
         if entry is None:
-            log.info("interaction %s was recorded before; not run again", key)
+            log.info("interaction %s was recorded or seen before; not run again", key)
             return False
         self._queue(entry.id, entry)
         return True

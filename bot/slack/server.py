@@ -16,6 +16,10 @@ from urllib.parse import parse_qs, urlparse
 from slack_bolt import App, BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
+from bot.slack.inbox import FIRST_SIGHT
+from infra.replays import ReplayMemory
+from infra.sights import FirstSight
+
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1_000_000
@@ -28,9 +32,11 @@ class ReplayGuard:
     could be sent again. Each valid signature is remembered for the five minutes (plus clock
     skew) in which Bolt would still accept it, and a second request with it is refused (except
     what Slack marks as a retry of an event or interaction, see :func:`_redelivery`). Given a
-    ``shared`` memory (``first_sight(signature) -> bool``, :class:`infra.replays.ReplayMemory`
-    in a running bot) the memory is the database's, so a request replayed to another replica is
-    refused there too; without one (a bare server in a test) it is this process's.
+    ``shared`` memory (:class:`infra.replays.ReplayMemory` in a running bot) the memory is the
+    database's, so a request replayed to another replica is refused there too; without one (a
+    bare server in a test) it is this process's. With the shared memory, a slash command's or a
+    block action's signature is written in the same transaction as its inbox row (see
+    :meth:`deferred`).
     """
 
     WINDOW_SECONDS = 60 * 5 + 60
@@ -40,7 +46,7 @@ class ReplayGuard:
         self,
         signing_secret: str,
         clock: Callable[[], float] = time.time,
-        shared: Callable[[str], bool] | None = None,
+        shared: ReplayMemory | None = None,
     ) -> None:
         self.verifier = SignatureVerifier(signing_secret) if signing_secret else None
         self.clock = clock
@@ -57,7 +63,7 @@ class ReplayGuard:
         if not self.is_signed(body, headers):
             return False  # Bolt refuses it
         if self.shared is not None:
-            return not self.shared(signature)
+            return not self.shared.first_sight(signature)
         now = self.clock()
         with self._lock:
             while self._seen and (
@@ -69,6 +75,19 @@ class ReplayGuard:
                 return True
             self._seen[signature] = now
             return False
+
+    def deferred(self, body: str, headers: dict[str, list[str]]) -> FirstSight | None:
+        """The first sight of a signed slash command or block action, for its listener to write
+        with the inbox row (one write transaction in front of the ack instead of two); None
+        when the request is to be checked before it is dispatched (see :meth:`is_replay`).
+
+        Every listener of those two kinds records to the inbox or settles the sight before it
+        acts (:func:`bot.slack.inbox.settled`); what no listener took (no listener, a refused
+        team) is settled by the server after Bolt answered."""
+        if self.shared is None or not self.is_signed(body, headers) or not _inbox_bound(body):
+            return None
+        signature = (headers.get("x-slack-signature") or [""])[0]
+        return self.shared.sight(signature, enforce=not _redelivery(body, headers))
 
     def is_signed(self, body: str, headers: dict[str, list[str]]) -> bool:
         """A valid, fresh Slack signature of ``body``."""
@@ -93,6 +112,21 @@ def _redelivery(body: str, headers: dict[str, list[str]]) -> bool:
         return "command" not in parse_qs(body, max_num_fields=64)
     except ValueError:  # not what Slack sends
         return False
+
+
+def _inbox_bound(body: str) -> bool:
+    """A slash command or a block action: the kinds whose listeners record to the inbox."""
+    try:
+        fields = parse_qs(body, max_num_fields=64)
+    except ValueError:
+        return False
+    if "command" in fields:
+        return True
+    try:
+        payload = json.loads((fields.get("payload") or ["{}"])[0])
+    except ValueError:
+        return False
+    return isinstance(payload, dict) and payload.get("type") == "block_actions"
 
 
 class SlackRequestHandler(BaseHTTPRequestHandler):
@@ -152,9 +186,10 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
         headers: dict[str, list[str]] = {}
         for key, value in self.headers.items():
             headers.setdefault(key.lower(), []).append(value)
-        if self.server.replays.is_replay(body, headers) and not _redelivery(body, headers):
-            log.warning("refused a replayed Slack request (same signature seen before)")
-            self._send(401, b"replayed request")
+        replays = self.server.replays
+        sight = replays.deferred(body, headers)
+        if sight is None and replays.is_replay(body, headers) and not _redelivery(body, headers):
+            self._refuse_replay()
             return
         try:
             request = BoltRequest(body=body, query=parsed.query, headers=headers)
@@ -166,17 +201,36 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
                 400 if signed else 401, b"malformed request" if signed else b"invalid request"
             )
             return
+        if sight is not None:
+            request.context[FIRST_SIGHT] = sight
         try:
             response = self.server.app.dispatch(request)
         except Exception:
             log.exception("Bolt failed on a request")
             self._send(500, b"internal error")
             return
+        finally:
+            if sight is not None:
+                self._settle(sight)
+        if sight is not None and sight.refused:
+            self._refuse_replay()  # its listener recorded nothing and ran nothing
+            return
         out_headers = {
             k: ",".join(v) if isinstance(v, list) else str(v) for k, v in response.headers.items()
         }
         out_headers.pop("content-length", None)
         self._send(response.status, (response.body or "").encode("utf-8"), out_headers)
+
+    def _settle(self, sight: FirstSight) -> None:
+        """Remember a request no listener recorded (no listener, a refused team)."""
+        try:
+            sight.settle()
+        except Exception:
+            log.exception("could not remember a request's signature")
+
+    def _refuse_replay(self) -> None:
+        log.warning("refused a replayed Slack request (same signature seen before)")
+        self._send(401, b"replayed request")
 
 
 class SlackHTTPServer(ThreadingHTTPServer):
@@ -191,7 +245,7 @@ class SlackHTTPServer(ThreadingHTTPServer):
         readiness: Callable[[], tuple[bool, dict[str, str]]] = lambda: (True, {}),
         signing_secret: str | None = None,
         health: Callable[[], tuple[bool, str]] = lambda: (True, "ok"),
-        replay_memory: Callable[[str], bool] | None = None,
+        replay_memory: ReplayMemory | None = None,
     ) -> None:
         super().__init__(address, SlackRequestHandler)
         self.app = app
@@ -218,10 +272,10 @@ def start_http(
     readiness: Callable[[], tuple[bool, dict[str, str]]],
     signing_secret: str,
     health: Callable[[], tuple[bool, str]] = lambda: (True, "ok"),
-    replay_memory: Callable[[str], bool] | None = None,
+    replay_memory: ReplayMemory | None = None,
 ) -> SlackHTTPServer:
     """Serve in a background thread; stop with :func:`stop_http`. ``replay_memory``: the
-    shared first-sight check of request signatures (see :class:`ReplayGuard`)."""
+    replay memory shared by the replicas (see :class:`ReplayGuard`)."""
     server = SlackHTTPServer(
         (host, port),
         app,

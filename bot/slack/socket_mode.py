@@ -22,13 +22,16 @@ from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
 
-from slack_bolt import App
+from slack_bolt import App, BoltRequest
 from slack_bolt.adapter.socket_mode import SocketModeHandler
-from slack_bolt.adapter.socket_mode.internals import run_bolt_app, send_response
+from slack_bolt.adapter.socket_mode.internals import build_headers, send_response
 from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.builtin import SocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
+
+from bot.slack.inbox import FIRST_SIGHT
+from infra.sights import FirstSight
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +76,8 @@ class Claims(Protocol):
 
     def claim(self, key: str) -> bool: ...
 
+    def sight(self, key: str) -> FirstSight: ...
+
     def release(self, key: str) -> None: ...
 
 
@@ -80,10 +85,10 @@ class _OnceHandler(SocketModeHandler):
     """Bolt's handler, acting on each envelope once.
 
     A memory in the process catches what reaches this replica twice. Across replicas and
-    restarts, each envelope id is also claimed in the store: written behind the ack for a first
-    delivery (no database write in the 3-second path; Slack re-delivers only seconds later,
-    after a missed ack or a reconnection), and checked before acting on a delivery Slack marks
-    as a retry (``retry_attempt`` > 0), which is rare."""
+    restarts, each envelope id is also claimed in the store: for a first delivery, in the same
+    transaction as the interaction's inbox row (the one write in front of the ack; a listener
+    that records nothing has it written just behind the ack), and checked before acting on a
+    delivery Slack marks as a retry (``retry_attempt`` > 0), which is rare."""
 
     def __init__(
         self, app: App, app_token: str, *, ping_interval: float, claims: Claims | None = None
@@ -98,22 +103,29 @@ class _OnceHandler(SocketModeHandler):
     def _first_time(self, req: SocketModeRequest) -> bool:
         if not self.memory.first_time(req.envelope_id):
             return False
-        if self.claims is None:
+        if self.claims is None or not req.retry_attempt:
             return True
-        if req.retry_attempt:
-            self._behind.submit(lambda: None).result()  # claims written behind land first
-            try:
-                return self.claims.claim(req.envelope_id)
-            except Exception as exc:  # the store is down: act (at least once) rather than drop
-                log.warning("could not check envelope %s: %s", req.envelope_id, exc)
-                return True
-        self._behind.submit(self._claim_behind, req.envelope_id)
-        return True
-
-    def _claim_behind(self, envelope_id: str) -> None:
-        assert self.claims is not None
+        self._behind.submit(lambda: None).result()  # claims written behind land first
         try:
-            if not self.claims.claim(envelope_id):
+            return self.claims.claim(req.envelope_id)
+        except Exception as exc:  # the store is down: act (at least once) rather than drop
+            log.warning("could not check envelope %s: %s", req.envelope_id, exc)
+            return True
+
+    def _sight(self, req: SocketModeRequest) -> FirstSight | None:
+        """A first delivery's claim, for its listener to write with the inbox row (a retry's
+        claim was checked before acting, in :meth:`_first_time`)."""
+        if self.claims is None or req.retry_attempt:
+            return None
+        try:
+            return self.claims.sight(req.envelope_id)
+        except Exception as exc:  # the store is down (a sweep failed): the inbox write will say
+            log.warning("could not prepare the claim of envelope %s: %s", req.envelope_id, exc)
+            return None
+
+    def _settle_behind(self, envelope_id: str, sight: FirstSight) -> None:
+        try:
+            if not sight.settle():
                 log.info("envelope %s was claimed elsewhere too", envelope_id)
         except Exception as exc:
             log.warning("could not record envelope %s: %s", envelope_id, exc)
@@ -145,13 +157,26 @@ class _OnceHandler(SocketModeHandler):
             client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
             return
         started = time.time()
+        sight = self._sight(req)
+        request = BoltRequest(mode="socket_mode", body=req.payload, headers=build_headers(req))
+        if sight is not None:
+            # The claim is written with the interaction's inbox row, before the ack, in one
+            # transaction; a listener that records nothing has it written behind the ack.
+            request.context[FIRST_SIGHT] = sight
         try:
-            response = run_bolt_app(self.app, req)
+            response = self.app.dispatch(request)
         except Exception:
             self._forget(req.envelope_id)  # nothing was started: Slack's retry may act
             raise
         if response.status != 200:  # not acked (Bolt refused it): a retry gets the same answer
             self._forget(req.envelope_id)
+        elif sight is not None and sight.first is None:
+            self._behind.submit(self._settle_behind, req.envelope_id, sight)
+        elif sight is not None and sight.refused:
+            self.duplicates += 1  # another connection or replica took it first: not recorded
+            log.info(
+                "envelope %s was claimed elsewhere first: acked, not acted on", req.envelope_id
+            )
         # The work was handed over; if the ack is lost with the connection, Slack re-delivers
         # and the memory acks the retry without acting again.
         send_response(client, req, response, started)

@@ -70,7 +70,7 @@ class ApprovalBook:
     def get(self, approval_id: str) -> ApprovalSnapshot | None:
         if not isinstance(approval_id, str) or not APPROVAL_ID.fullmatch(approval_id):
             return None
-        with self.store.session() as session:
+        with self.store.read() as session:
             row = session.get(Approval, approval_id)
             if row is None:
                 return None
@@ -92,7 +92,7 @@ class ApprovalBook:
         newest_first: bool = False,
         limit: int | None = None,
     ) -> list[ApprovalSnapshot]:
-        with self.store.session() as session:
+        with self.store.read() as session:
             order = Approval.updated_at.desc() if newest_first else Approval.created_at
             query = (
                 select(Approval)

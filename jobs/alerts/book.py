@@ -92,7 +92,7 @@ class AlertBook:
 
     # -- reading
     def get(self, fp: str) -> Alert | None:
-        with self.store.session() as session:
+        with self.store.read() as session:
             return session.get(Alert, fp)
 
     def previous_trend(self, fp: str) -> list[tuple[str, float]]:
@@ -439,7 +439,7 @@ def label(signal: str) -> str:
 def open_alert_signals(
     store: Store, model: str, environment: str, signals: Sequence[str]
 ) -> list[str]:
-    with store.session() as session:
+    with store.read() as session:
         rows = session.scalars(
             select(Alert).where(
                 Alert.model == model,

@@ -16,7 +16,7 @@ from infra.store import Mute, StaleStateError, Store, retry_on_conflict
 
 def active_mute(store: Store, model: str, signal: str, now: datetime) -> Mute | None:
     """The mute covering ``signal`` of ``model`` at ``now`` (a signal mute or a model-wide ``*``)."""
-    with store.session() as session:
+    with store.read() as session:
         return session.scalars(
             select(Mute)
             .where(Mute.model == model, Mute.signal.in_((signal, "*")), Mute.until > now)
@@ -76,7 +76,7 @@ def _aware(moment: datetime) -> datetime:
 
 def list_mutes(store: Store, model: str, now: datetime) -> list[Mute]:
     """The mutes of ``model`` still in force at ``now``."""
-    with store.session() as session:
+    with store.read() as session:
         return list(
             session.scalars(
                 select(Mute).where(Mute.model == model, Mute.until > now).order_by(Mute.signal)

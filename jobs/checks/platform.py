@@ -149,7 +149,7 @@ def submit(
 
 
 def _in_flight(ctx: MonitorContext, model: str, env: str, kind: str) -> CheckJobRun | None:
-    with ctx.store.session() as session:
+    with ctx.store.read() as session:
         return session.scalars(
             select(CheckJobRun).where(CheckJobRun.in_flight == in_flight_key(model, env, kind))
         ).first()
@@ -162,7 +162,7 @@ class CheckJobs:
         self.ctx = ctx
 
     def _row(self, name: str) -> CheckJobRun | None:
-        with self.ctx.store.session() as session:
+        with self.ctx.store.read() as session:
             return session.get(CheckJobRun, name)
 
     def moved(self, name: str, job: JobInfo) -> None:
@@ -177,7 +177,7 @@ class CheckJobs:
 
     def poll(self) -> int:
         """One round over the unreported check jobs; how many results were applied."""
-        with self.ctx.store.session() as session:
+        with self.ctx.store.read() as session:
             rows = session.scalars(select(CheckJobRun).where(CheckJobRun.reported.is_(False))).all()
         applied = 0
         for row in rows:
@@ -347,7 +347,7 @@ def follow(ctx: MonitorContext, *, timeout: float = 300.0, every: float = 0.25) 
     applied = 0
     while True:
         applied += follower.poll()
-        with ctx.store.session() as session:
+        with ctx.store.read() as session:
             left = session.scalars(
                 select(CheckJobRun.job_name).where(CheckJobRun.reported.is_(False))
             ).first()

@@ -58,7 +58,7 @@ class StandingSummaries:
         self.ctx = ctx
 
     def get(self, model: str, environment: str) -> StandingSummary | None:
-        with self.ctx.store.session() as session:
+        with self.ctx.store.read() as session:
             return session.get(StandingSummary, row_key(model, environment))
 
     def record(self, report: CheckReport, muted: tuple[str, ...]) -> Recorded:
@@ -130,7 +130,7 @@ class StandingSummaries:
         """Remember where the message of ``generation`` is (compare-and-set; the first wins)."""
 
         def attempt() -> bool:
-            with self.ctx.store.session() as session:
+            with self.ctx.store.read() as session:
                 row = session.get(StandingSummary, key)
             if row is None or row.generation != generation or row.message_ts:
                 return False

@@ -22,8 +22,8 @@ def register(app: App, services: Services) -> None:
     services.inbox.on(JOB_DEPLOY, lambda body: deploy_from_job(services, body))
 
     @app.action(JOB_DEPLOY)
-    def job_deploy(ack: Ack, body: dict[str, Any]) -> None:
-        services.inbox.accept(JOB_DEPLOY, action_key(body), body)  # durable before the ack
+    def job_deploy(ack: Ack, body: dict[str, Any], context: dict[str, Any]) -> None:
+        services.inbox.accept(JOB_DEPLOY, action_key(body), body, context)  # durable before the ack
         ack()
 
 

@@ -75,8 +75,8 @@ def _acking(services: Services, kind: str) -> Callable[..., None]:
     pool), then acks: an acked press survives a crash, and a graceful shutdown that waits for
     idle workers after the ack still runs it."""
 
-    def listener(ack: Ack, body: dict[str, Any]) -> None:
-        services.inbox.accept(kind, action_key(body), body)
+    def listener(ack: Ack, body: dict[str, Any], context: dict[str, Any]) -> None:
+        services.inbox.accept(kind, action_key(body), body, context)
         ack()
 
     return listener

@@ -27,7 +27,7 @@ from bot.slack.blocks.approval import (
     REJECT_VIEW,
     reject_modal,
 )
-from bot.slack.inbox import action_key
+from bot.slack.inbox import action_key, settled
 from bot.slack.listeners.clicks import Click
 from bot.slack.services import Services
 from commands.context import Invocation
@@ -50,20 +50,23 @@ def register(app: App, services: Services) -> None:
     inbox.on("job_promote", lambda body: _promote_from_job(services, desk, Click.from_body(body)))
 
     @app.action(ACTION_APPROVE)
-    def approve(ack: Ack, body: dict[str, Any]) -> None:
+    def approve(ack: Ack, body: dict[str, Any], context: dict[str, Any]) -> None:
         # Recorded in the inbox before the ack: an acked vote survives a crash of this process
         # (a worker here or on another replica runs it), and it is queued before the ack so
         # whoever waits for idle workers once Slack has its answer sees it.
-        inbox.accept("approve", action_key(body), body)
+        inbox.accept("approve", action_key(body), body, context)
         ack()
 
     @app.action(ACTION_CANCEL)
-    def cancel(ack: Ack, body: dict[str, Any]) -> None:
-        inbox.accept("cancel", action_key(body), body)
+    def cancel(ack: Ack, body: dict[str, Any], context: dict[str, Any]) -> None:
+        inbox.accept("cancel", action_key(body), body, context)
         ack()
 
     @app.action(ACTION_REJECT)
-    def reject(ack: Ack, body: dict[str, Any], client: WebClient) -> None:
+    def reject(ack: Ack, body: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
+        if not settled(context):  # a replayed click: nothing happens (the front refuses it)
+            ack()
+            return
         ack()
         click = Click.from_body(body)
         checked = desk.votes.check_reject(
@@ -119,8 +122,8 @@ def register(app: App, services: Services) -> None:
             services.workers.submit(desk.after_change, result, user)
 
     @app.action(JOB_PROMOTE)
-    def job_promote(ack: Ack, body: dict[str, Any]) -> None:
-        inbox.accept("job_promote", action_key(body), body)
+    def job_promote(ack: Ack, body: dict[str, Any], context: dict[str, Any]) -> None:
+        inbox.accept("job_promote", action_key(body), body, context)
         ack()
 
 

@@ -21,10 +21,10 @@ def register(app: App, services: Services) -> None:
     services.inbox.on("command", lambda body: run_slash_command(services, body))
 
     @app.command("/mlops")
-    def mlops(ack: Ack, body: dict[str, Any]) -> None:
+    def mlops(ack: Ack, body: dict[str, Any], context: dict[str, Any]) -> None:
         # Recorded in the inbox (and queued) before the ack: an acked command is never lost to
         # a crash, and whoever waits for idle workers once Slack has its answer sees the work.
-        services.inbox.accept("command", command_key(body), body)
+        services.inbox.accept("command", command_key(body), body, context)
         ack()
 
 

@@ -55,7 +55,7 @@ class Deliverer:
         def claim_and_send() -> Delivery:
             row = self._claim(row_id)
             if row is None:
-                with self.store.session() as session:
+                with self.store.read() as session:
                     current = session.get(OutboxMessage, row_id)
                 if current is not None and current.delivered_at is not None:
                     return Delivery(key, True, ref_of(current.result))

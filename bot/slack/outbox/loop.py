@@ -54,7 +54,7 @@ class DeliveryLoop:
         self.release_dead_claims()
         now = self.clock()
         table = OutboxMessage.__table__
-        with self.store.session() as session:
+        with self.store.read() as session:
             due = session.execute(
                 select(table.c.id, table.c.dedupe_key)
                 .where(
@@ -83,7 +83,7 @@ class DeliveryLoop:
         was sending): they are sent again now, not when the claim would have expired."""
         now = self.clock()
         table = OutboxMessage.__table__
-        with self.store.session() as session:
+        with self.store.read() as session:
             held = session.execute(
                 select(table.c.id, table.c.claimed_by).where(
                     table.c.delivered_at.is_(None),

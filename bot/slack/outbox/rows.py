@@ -68,7 +68,7 @@ def queue_row(
 
 
 def find_row(store: Store, key: str) -> OutboxMessage | None:
-    with store.session() as session:
+    with store.read() as session:
         return session.scalars(select(OutboxMessage).where(OutboxMessage.dedupe_key == key)).first()
 
 
@@ -80,7 +80,7 @@ def is_pending(row: OutboxMessage | None) -> bool:
 def count_rows(store: Store) -> dict[str, int]:
     """delivered / pending / given_up row counts."""
     table = OutboxMessage.__table__
-    with store.session() as session:
+    with store.read() as session:
         delivered = session.scalar(select(func.count()).where(table.c.delivered_at.is_not(None)))
         given_up = session.scalar(
             select(func.count()).where(
@@ -102,7 +102,7 @@ def count_rows(store: Store) -> dict[str, int]:
 def pending_keys(store: Store) -> list[str]:
     """Keys of the rows still to deliver, oldest first."""
     table = OutboxMessage.__table__
-    with store.session() as session:
+    with store.read() as session:
         return list(
             session.scalars(
                 select(table.c.dedupe_key)

@@ -14,6 +14,7 @@ import pytest
 
 from bot.sandbox import seed
 from bot.sandbox.signed_requests import block_actions, sign, slash_command
+from bot.slack.blocks.approval import ACTION_APPROVE, ACTION_REJECT
 from core.promotion.states import ApprovalState
 from tests.scenarios.approvals.harness import wait_until
 from tests.scenarios.reliability.world import slack_writes, snapshot
@@ -83,6 +84,23 @@ def test_a_valid_request_replayed_is_refused_and_acts_once(bot: RunningBot) -> N
         assert replayed.status == 401, replayed.text
     settle(bot)
     assert world(bot).diff(before) == {}
+
+
+@pytest.mark.parametrize("action_id", [ACTION_APPROVE, ACTION_REJECT])
+def test_a_replayed_click_is_refused_and_changes_nothing(bot: RunningBot, action_id: str) -> None:
+    """A click's signature is written with its inbox row (one transaction before the ack), or,
+    for Reject (which opens a dialog and records nothing), before its listener acts: either
+    way a replay is refused and does nothing."""
+    click = block_actions(action_id, value="a" * 12, user_id=seed.BOB)
+    assert bot.send(click).status == 200
+    settle(bot)
+    before, calls = world(bot), len(slack_writes(bot.slack))
+    for _ in range(2):
+        replayed = bot.send(click)
+        assert replayed.status == 401, replayed.text
+    settle(bot)
+    assert world(bot).diff(before) == {}
+    assert new_calls(bot, calls) == []
 
 
 def test_a_replay_dressed_as_a_slack_retry_changes_nothing(bot: RunningBot) -> None:
