@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 import urllib.error
 import urllib.request
+from types import SimpleNamespace
 
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
@@ -98,6 +99,16 @@ def test_unknown_paths_still_404_and_metrics_need_no_signature(bot: RunningBot) 
     # /metrics is a probe-style GET like /healthz: nothing Slack signs, nothing secret in it.
     _, samples = scrape(bot)
     assert value(samples, "mlops_bot_inbox_depth") == 0
+    # The leader flags read whatever scheduler this process runs at scrape time.
+    bot.runtime.services.scheduler = SimpleNamespace(  # type: ignore[assignment]
+        is_leader=True, watcher_lease=SimpleNamespace(held=False)
+    )
+    try:
+        _, samples = scrape(bot)
+    finally:
+        bot.runtime.services.scheduler = None
+    assert value(samples, "mlops_bot_leader", role="scheduler") == 1
+    assert value(samples, "mlops_bot_leader", role="job_watcher") == 0
     try:
         urllib.request.urlopen(f"{bot.http.url}/metricsz", timeout=10)
     except urllib.error.HTTPError as error:
