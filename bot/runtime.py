@@ -30,6 +30,7 @@ from infra.holders import new_holder
 from infra.inbox import Inbox
 from infra.leases import OnceClaims
 from infra.logs import redact
+from infra.metrics import Metrics
 from infra.platform.base import MLPlatform
 from infra.replays import ReplayMemory
 from infra.settings import Secrets, Settings
@@ -51,14 +52,16 @@ def database_url(settings: Settings, secrets: Secrets) -> str:
     )
 
 
-def open_platform(settings: Settings, platform: MLPlatform | None = None) -> MLPlatform:
+def open_platform(
+    settings: Settings, platform: MLPlatform | None = None, *, metrics: Metrics | None = None
+) -> MLPlatform:
     """The configured platform (or ``platform``) behind deadlines, retries of transient failures
     and a per-model breaker: a hung workspace delays one model's answer, never the acks or the
-    other models."""
+    other models. With ``metrics``, call latencies and errors are counted there."""
     from infra.platform.factory import build_platform
     from infra.platform.guard import guarded
 
-    return guarded(platform or build_platform(settings))
+    return guarded(platform or build_platform(settings), metrics=metrics)
 
 
 def build_services(
@@ -69,6 +72,7 @@ def build_services(
     *,
     secrets: Secrets | None = None,
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    metrics: Metrics | None = None,
 ) -> Services:
     secrets = secrets or Secrets()
     client = client or make_client(secrets.slack_bot_token, secrets.slack_api_url)
@@ -77,7 +81,7 @@ def build_services(
     responder = Responder(client)
     outbox = Outbox(store, delivery_client(client))
     publisher = SlackPublisher(outbox, responder)
-    monitor = MonitorContext(settings, platform, store, publisher, clock=clock)
+    monitor = MonitorContext(settings, platform, store, publisher, clock=clock, metrics=metrics)
     desk = PromotionDesk(settings, platform, store, access, publisher)
     workers = WorkerPool()
     inbox = InboxWorker(
@@ -145,6 +149,8 @@ class Runtime:
     stoppers: list[Callable[[], None]] = field(default_factory=list)
     socket_mode: SocketModeConnection | None = None
     """The Socket Mode connection when the bot runs in that mode (the probes report it)."""
+    metrics: Metrics = field(default_factory=Metrics)
+    """This process's metrics, served at ``/metrics`` (see :func:`wire_metrics`)."""
 
     def stop(self) -> None:
         for stop in reversed(self.stoppers):
@@ -166,17 +172,50 @@ def build_runtime(
     background loops run (outbox delivery, the promotion desk, the job watcher) but no
     configured check does, and the process never takes the scheduler lease."""
     secrets = secrets or Secrets()
+    metrics = Metrics()
     store = open_store(database_url(settings, secrets))
-    platform = open_platform(settings, platform)
-    services = build_services(settings, platform, store, secrets=secrets)
+    platform = open_platform(settings, platform, metrics=metrics)
+    services = build_services(settings, platform, store, secrets=secrets, metrics=metrics)
     app = build_app(services, signing_secret=secrets.slack_signing_secret or "")
     runtime = Runtime(
-        settings, secrets, platform, store, services, app, [store.close, platform.close]
+        settings,
+        secrets,
+        platform,
+        store,
+        services,
+        app,
+        [store.close, platform.close],
+        metrics=metrics,
     )
+    wire_metrics(runtime)
     runtime.stoppers.append(lambda: services.workers.shutdown(wait=False))
     if start_background:
         start_background_loops(runtime, scheduling=scheduling)
     return runtime
+
+
+def wire_metrics(runtime: Runtime) -> None:
+    """Point the scrape-time gauges of ``runtime.metrics`` at what they read: the outbox and
+    inbox tables, the platform guard's breakers, the scheduler's leases. The work queue's hook
+    (``runtime.metrics.work_queue``, a :class:`infra.metrics.Backlog` callback) is left unset,
+    and its series absent, until a work queue is wired here."""
+    metrics, services = runtime.metrics, runtime.services
+    metrics.outbox = services.outbox.backlog
+    metrics.inbox = services.inbox.inbox.backlog
+    open_breakers = getattr(runtime.platform, "open_breakers", None)
+    if callable(open_breakers):
+        metrics.breakers = open_breakers
+
+    def leader() -> dict[str, bool]:
+        scheduler = services.scheduler
+        if scheduler is None:  # no scheduler in this process: it leads nothing
+            return {"scheduler": False, "job_watcher": False}
+        return {
+            "scheduler": scheduler.is_leader,
+            "job_watcher": scheduler.watcher_lease.held,
+        }
+
+    metrics.leader = leader
 
 
 def start_background_loops(runtime: Runtime, *, scheduling: bool = True) -> None:
@@ -239,7 +278,11 @@ def connect_socket_mode(
     replicas sharing its store; closed with it. Raises ``SocketModeRefused`` for a bad token."""
     claims = OnceClaims(runtime.store, "envelope:", new_holder())
     connection = SocketModeConnection(
-        runtime.app, app_token, ping_interval=ping_interval, claims=claims
+        runtime.app,
+        app_token,
+        ping_interval=ping_interval,
+        claims=claims,
+        metrics=runtime.metrics,
     )
     runtime.socket_mode = connection  # the probes say "disconnected" until it is up
     try:
@@ -252,7 +295,8 @@ def connect_socket_mode(
 
 
 def serve_http(runtime: Runtime, host: str, port: int) -> SlackHTTPServer:
-    """Start the HTTP front of ``runtime`` (/slack/events and the probes); stopped with it."""
+    """Start the HTTP front of ``runtime`` (/slack/events, the probes and /metrics); stopped
+    with it."""
     server = start_http(
         runtime.app,
         host,
@@ -262,6 +306,7 @@ def serve_http(runtime: Runtime, host: str, port: int) -> SlackHTTPServer:
         signing_secret=runtime.secrets.slack_signing_secret or "",
         # Shared through the database: a request replayed to another replica is refused too.
         replay_memory=ReplayMemory(runtime.store, runtime.settings.reliability.replay_window),
+        metrics=runtime.metrics,
     )
     runtime.stoppers.append(lambda: stop_http(server))
     return server

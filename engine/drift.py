@@ -268,7 +268,7 @@ def numeric_column_drift(
     ref_unique = ref_sample.unique_values(DISCRETE_MAX_UNIQUE)
     cur_unique = current.unique_values(DISCRETE_MAX_UNIQUE)
     union = (
-        np.union1d(ref_unique, cur_unique)
+        stats.sorted_union(ref_unique, cur_unique)
         if ref_unique is not None and cur_unique is not None
         else None
     )

@@ -31,7 +31,7 @@ from engine.samples import (
     numeric_sample,
     row_count,
 )
-from engine.stats import quantile_edges
+from engine.stats import quantile_edges, sorted_unique
 
 #: Resolution of the quantile grid used to summarize windows read in chunks (see ``chunks``).
 #: A multiple of 10 so the PSI deciles are grid edges and chunked PSI equals in-memory PSI.
@@ -53,7 +53,7 @@ class NumericReference:
         if len(values) == 0:
             return np.empty(0)
         levels = np.arange(FINE_GRID_BINS + 1) / FINE_GRID_BINS
-        return np.unique(values[np.floor(levels * (len(values) - 1)).astype(np.int64)])
+        return sorted_unique(values[np.floor(levels * (len(values) - 1)).astype(np.int64)])
 
     @cached_property
     def fine_cdf(self) -> np.ndarray:

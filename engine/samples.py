@@ -155,9 +155,12 @@ def categorical_sample(frame: Frame, name: str) -> CategoricalSample:
         column = frame.column(name)
         n_rows = len(column)
         n_missing = column.null_count
-        counted = pc.value_counts(column.drop_null() if n_missing else column)
-        keys = counted.field("values").to_pylist()
-        counts = arrow_numbers(counted.field("counts"), np.int64)
+        if _countable_codes(column):
+            keys, counts = _dictionary_counts(column)
+        else:
+            counted = pc.value_counts(column.drop_null() if n_missing else column)
+            keys = counted.field("values").to_pylist()
+            counts = arrow_numbers(counted.field("counts"), np.int64)
     else:
         series = frame[name]
         n_rows = len(series)
@@ -174,6 +177,47 @@ def categorical_sample(frame: Frame, name: str) -> CategoricalSample:
     return CategoricalSample(
         categories=as_labels(labels), counts=counts, n_rows=n_rows, n_missing=n_missing
     )
+
+
+def _countable_codes(column: pa.ChunkedArray) -> bool:
+    """A dictionary column whose categories are its dictionary entries (none of them null)."""
+    return (
+        isinstance(column, pa.ChunkedArray)
+        and pa.types.is_dictionary(column.type)
+        and pa.types.is_integer(column.type.index_type)
+        and not any(chunk.dictionary.null_count for chunk in column.chunks)
+    )
+
+
+def _dictionary_counts(column: pa.ChunkedArray) -> tuple[list[Any], np.ndarray]:
+    """Category counts of a dictionary-encoded column (how parquet text columns are read) by
+    counting its integer codes, chunk by chunk (each chunk may have its own dictionary).
+
+    ``pc.value_counts`` hashes every code: 10 ms per million rows, against about 1 ms for a
+    ``bincount`` of the codes. Categories are in order of first appearance in the
+    dictionaries; entries no row uses are left out, as ``value_counts`` would."""
+    totals: dict[Any, int] = {}
+    for chunk in column.chunks:
+        n = len(chunk)
+        if n == 0 or chunk.null_count == n:
+            continue
+        indices = chunk.indices
+        width = indices.type.bit_width // 8
+        kind = "i" if pa.types.is_signed_integer(indices.type) else "u"
+        codes = np.frombuffer(
+            indices.buffers()[1], dtype=f"<{kind}{width}", count=n, offset=indices.offset * width
+        )
+        if chunk.null_count:
+            bits = np.unpackbits(
+                np.frombuffer(indices.buffers()[0], dtype=np.uint8), bitorder="little"
+            )
+            codes = codes[bits[indices.offset : indices.offset + n].astype(bool)]
+        dictionary = chunk.dictionary
+        counted = np.bincount(codes, minlength=len(dictionary))
+        for key, count in zip(dictionary.to_pylist(), counted.tolist(), strict=False):
+            if count:
+                totals[key] = totals.get(key, 0) + count
+    return list(totals), np.fromiter(totals.values(), dtype=np.int64, count=len(totals))
 
 
 def as_labels(labels: list[str]) -> np.ndarray:

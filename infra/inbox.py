@@ -24,11 +24,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from infra.group_commit import GroupCommit
 from infra.holders import holder_gone, holder_prefix
+from infra.metrics import Backlog
 from infra.sights import FirstSight, write_sights
 from infra.store import InboxItem, Store, insert_rows, utcnow
 
@@ -252,3 +253,16 @@ class Inbox:
             return len(
                 session.scalars(select(InboxItem.id).where(InboxItem.done_at.is_(None))).all()
             )
+
+    def backlog(self) -> Backlog:
+        """Rows not done yet and the age of the oldest (for ``/metrics``): one aggregate query
+        on the pending index."""
+        with self.store.read() as session:
+            depth, oldest = session.execute(
+                select(func.count(), func.min(InboxItem.received_at)).where(
+                    InboxItem.done_at.is_(None)
+                )
+            ).one()
+        if oldest is None:
+            return Backlog(int(depth or 0), None)
+        return Backlog(int(depth or 0), max(0.0, (self.clock() - oldest).total_seconds()))

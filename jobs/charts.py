@@ -15,7 +15,10 @@ once. Drawing is cheap by construction: the style is applied once to matplotlib'
 import (no per-chart ``rc_context`` copying every setting, which also made concurrent renders
 race on the global settings), every layout is fixed in inches from what is known before drawing
 (label lengths, row counts) instead of ``tight_layout``, which draws every text twice to measure
-it, and tick counts are capped so no time goes into labels nobody reads. ``benchmarks/charts.py``
+it, and tick counts are capped so no time goes into labels nobody reads. The two costliest
+charts (utilization, distributions) also keep their axes: a figure and its axes are built once
+per thread and layout and only what a chart drew is wiped before the next (:func:`_layout`),
+because building axes and their ticks was a third of their time. ``benchmarks/charts.py``
 times each type.
 
 Colour carries the verdict everywhere (green healthy, amber warning, red breach, grey no data);
@@ -42,6 +45,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
+from matplotlib.transforms import Bbox
 
 from core.backtest import BacktestResult
 from core.replies import Upload
@@ -141,6 +145,70 @@ def _figure(height_in: float) -> Figure:
     return fig
 
 
+#: Figures with their axes, per thread and layout (see :func:`_layout_png`). Each holds an
+#: 800 px RGBA buffer (~2.5 MB), so only the few layouts that recur are kept.
+MAX_LAYOUTS = 8
+
+LayoutDraw = Callable[[Figure, Sequence[Axes]], None]
+
+
+def _layout(key: tuple[object, ...], height_in: float, build: Callable[[Figure], Sequence[Axes]]):  # type: ignore[no-untyped-def]
+    """(figure, axes) for a layout, built once per thread and wiped for every later chart.
+
+    Creating axes is most of a chart's cost: each one builds its spines, axis objects and
+    ticks (two lines and two texts per tick), and ``Figure.clear`` even clears every axes
+    before deleting it. A layout whose charts always put the same kind of panel in the same
+    axes (the key says which) can keep them: locators, formatters, grid and tick settings carry
+    over, and :func:`_wipe` removes only what one chart drew."""
+    pool: dict[tuple[object, ...], tuple[Figure, Sequence[Axes]]] = _figures.__dict__.setdefault(
+        "by_layout", {}
+    )
+    key = (*key, round(height_in, 3))
+    built = pool.get(key)
+    if built is None:
+        if len(pool) >= MAX_LAYOUTS:
+            pool.clear()
+        fig = Figure(figsize=(WIDTH_IN, height_in), dpi=DPI)
+        FigureCanvasAgg(fig)
+        built = pool[key] = (fig, tuple(build(fig)))
+    else:
+        fig = built[0]
+        for artist in (*fig.texts, *fig.legends):
+            artist.remove()
+        for ax in fig.axes:
+            _wipe(ax)
+    return built
+
+
+def _wipe(ax: Axes) -> None:
+    """Remove what a chart drew on ``ax`` (data, texts, legend, titles) and forget its data
+    limits, keeping the axes' own objects (spines, axis, ticks) and settings."""
+    for artist in (*ax.lines, *ax.collections, *ax.patches, *ax.texts, *ax.images):
+        artist.remove()
+    ax.containers.clear()
+    if ax.legend_ is not None:
+        ax.legend_.remove()
+    for loc in ("left", "center", "right"):
+        ax.set_title("", loc=loc)
+    # What Axes.clear does for the limits: the next artists set them afresh.
+    ax.dataLim.set_points(Bbox.null().get_points())
+    ax.ignore_existing_data_limits = True
+    ax.set_autoscale_on(True)
+
+
+def _layout_png(
+    key: tuple[object, ...],
+    height_in: float,
+    build: Callable[[Figure], Sequence[Axes]],
+    draw: LayoutDraw,
+) -> bytes:
+    fig, axes = _layout(key, height_in, build)
+    draw(fig, axes)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI, facecolor="white")
+    return buffer.getvalue()
+
+
 def _margins(
     fig: Figure,
     *,
@@ -187,6 +255,38 @@ def _png(draw: Draw, height_in: float) -> bytes:
 def _deferred(draw: Draw, height_in: float, title: str, alt_text: str, name: str) -> Upload:
     """The chart as an upload drawn on first read (see the module docstring)."""
     return Upload.deferred(f"{_slug(name)}.png", title, alt_text, lambda: _png(draw, height_in))
+
+
+def _deferred_layout(
+    key: tuple[object, ...],
+    build: Callable[[Figure], Sequence[Axes]],
+    draw: LayoutDraw,
+    height_in: float,
+    title: str,
+    alt_text: str,
+    name: str,
+) -> Upload:
+    """Like :func:`_deferred`, drawn on a reused layout (:func:`_layout`)."""
+    return Upload.deferred(
+        f"{_slug(name)}.png",
+        title,
+        alt_text,
+        lambda: _layout_png(key, height_in, build, draw),
+    )
+
+
+def _heading(fig: Figure, text: str, *, x: float, y: float) -> None:
+    """The chart's title, styled as ``suptitle`` but a plain figure text, which a reused
+    layout removes with the rest (a suptitle is kept by the figure and only re-texted)."""
+    fig.text(
+        x,
+        y,
+        text,
+        ha="left",
+        va="top",
+        fontsize=matplotlib.rcParams["figure.titlesize"],
+        fontweight=matplotlib.rcParams["figure.titleweight"],
+    )
 
 
 def _fmt(value: float | None, digits: int = 3) -> str:
@@ -333,10 +433,25 @@ def _legend(tested: Sequence[ColumnDriftResult]) -> str:
     return "; ".join(f"{label} = {STAT_LABELS[label]}" for label in sorted(used))
 
 
+def _numeric_panel(result: ColumnDriftResult) -> bool:
+    dist = result.distribution
+    return dist is not None and dist.kind is ColumnKind.NUMERIC and bool(dist.edges)
+
+
+def _panel_axes(ax: Axes, numeric: bool) -> None:
+    """What a distribution panel's axes keep from chart to chart (see :func:`_layout`)."""
+    if numeric:
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
+        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+    else:
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+        ax.grid(axis="y", visible=False)
+
+
 def _distribution_panel(ax: Axes, result: ColumnDriftResult) -> None:
     dist = result.distribution
     assert dist is not None
-    if dist.kind is ColumnKind.NUMERIC and dist.edges:
+    if _numeric_panel(result):
         edges = np.asarray(dist.edges)
         ref = np.asarray(dist.reference) * 100
         cur = np.asarray(dist.current) * 100
@@ -352,8 +467,6 @@ def _distribution_panel(ax: Axes, result: ColumnDriftResult) -> None:
         ax.stairs(cur, edges, color=CURRENT_COLOR, linewidth=2.4, label="current")
         ax.set_ylim(0, max(float(ref.max(initial=0)), float(cur.max(initial=0))) * 1.08 or 1)
         ax.set_xlim(edges[0], edges[-1])
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(5))
-        ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
     else:
         labels = list(dist.labels)
         y = np.arange(len(labels))[::-1]
@@ -362,8 +475,6 @@ def _distribution_panel(ax: Axes, result: ColumnDriftResult) -> None:
         ax.barh(y + 0.2, ref, height=0.4, color=REFERENCE_COLOR, label="reference")
         ax.barh(y - 0.2, cur, height=0.4, color=CURRENT_COLOR, label="current")
         ax.set_yticks(y, [_ellipsis(label, 14) for label in labels])
-        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
-        ax.grid(axis="y", visible=False)
     state = "drifted" if result.drifted else "no drift" if result.tested else "not tested"
     ax.set_title(
         f"{result.column}\n{_score_text(result)} · {state}",
@@ -405,11 +516,20 @@ def distributions_chart(
         default=0.4,
     )
 
-    def draw(fig: Figure) -> None:
-        for index, result in enumerate(chosen):
+    kinds = tuple(_numeric_panel(r) for r in chosen)
+
+    def build(fig: Figure) -> list[Axes]:
+        axes = []
+        for index, numeric in enumerate(kinds):
             ax = fig.add_subplot(rows, cols, index + 1)
+            _panel_axes(ax, numeric)
+            axes.append(ax)
+        return axes
+
+    def draw(fig: Figure, axes: Sequence[Axes]) -> None:
+        for ax, result in zip(axes, chosen, strict=True):
             _distribution_panel(ax, result)
-        fig.suptitle(heading, x=0.02, ha="left", y=1 - 0.06 / height, va="top")
+        _heading(fig, heading, x=0.02, y=1 - 0.06 / height)
         # One note for every panel instead of an axis label each: an axis label is placed by
         # measuring its tick labels on every draw.
         fig.text(
@@ -461,7 +581,15 @@ def distributions_chart(
                 f"{result.column}: '{moved[0]}' {moved[1]:.0%} in the reference, {moved[2]:.0%} now ({_score_text(result)})"
             )
     alt = f"{heading}. " + "; ".join(parts) + "."
-    return _deferred(draw, height, heading, alt, f"{report.model or 'data'}-distributions")
+    return _deferred_layout(
+        ("distributions", rows, cols, kinds),
+        build,
+        draw,
+        height,
+        heading,
+        alt,
+        f"{report.model or 'data'}-distributions",
+    )
 
 
 # --------------------------------------------------------------------------- metric trend
@@ -808,12 +936,15 @@ def utilization_chart(
     subtitle = f"{state}" + (f": {result.recommendation}" if result.recommendation else "")
     detail = "; ".join(result.reasons[:2])
 
-    def draw(fig: Figure) -> None:
+    instances = (
+        pd.to_numeric(frame["instance_count"], errors="coerce")
+        if "instance_count" in frame.columns
+        else None
+    )
+
+    def draw(fig: Figure, axes: Sequence[Axes]) -> None:
         height = _UTILIZATION_HEIGHT
-        # Not sharex: a shared axis measures its siblings' tick labels on every draw. The same
-        # limits and locator on all four, labels on the bottom row only, look the same.
-        axes = fig.subplots(2, 2)
-        (load, traffic), (latency, errors) = axes
+        load, traffic, latency, errors, *twins = axes
         index = frame.index
 
         def series(name: str) -> pd.Series | None:
@@ -842,20 +973,15 @@ def utilization_chart(
         if rpm is not None:
             traffic.fill_between(index, rpm, color=CURRENT_COLOR, alpha=0.25, linewidth=0)
             traffic.plot(index, rpm, color=CURRENT_COLOR, linewidth=2)
-        instances = series("instance_count")
         traffic.set_title(
             "req / min" + (" · instances ▬" if instances is not None else ""),
             loc="left",
             pad=26,
         )
         if instances is not None:
-            twin = traffic.twinx()
+            twin = twins[0]
             twin.step(index, instances, where="post", color=TEXT_COLOR, linewidth=1.8)
             twin.set_ylim(0, max(float(instances.max()) * 1.6, 2))
-            twin.xaxis.set_visible(False)  # the shared time axis is drawn once, by traffic
-            twin.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4, integer=True))
-            twin.spines["right"].set_visible(True)
-            twin.grid(False)
 
         for name, label, style in _LATENCY_LINES:
             values = series(name)
@@ -879,17 +1005,11 @@ def utilization_chart(
         errors.set_title("error rate %", loc="left", pad=26)
         errors.set_ylim(bottom=0)
 
-        for ax in (load, traffic, latency, errors):
-            ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
-            if len(index):
+        if len(index):
+            for ax in (load, traffic, latency, errors):
                 ax.set_xlim(index.min(), index.max())
-            locator = mdates.AutoDateLocator(minticks=3, maxticks=5)
-            ax.xaxis.set_major_locator(locator)
-            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-        for ax in (load, traffic):
-            ax.tick_params(labelbottom=False)
 
-        fig.suptitle(heading, x=0.015, ha="left", y=1 - 0.08 / height, va="top")
+        _heading(fig, heading, x=0.015, y=1 - 0.08 / height)
         lines = "\n".join(filter(None, [subtitle, _ellipsis(detail, 88)]))
         fig.text(
             0.015,
@@ -911,6 +1031,27 @@ def utilization_chart(
             wspace=0.65 + (0.45 if instances is not None else 0.0),
         )
 
+    def build(fig: Figure) -> list[Axes]:
+        # Not sharex: a shared axis measures its siblings' tick labels on every draw. The same
+        # limits and locator on all four, labels on the bottom row only, look the same.
+        (load, traffic), (latency, errors) = fig.subplots(2, 2)
+        axes = [load, traffic, latency, errors]
+        for ax in axes:
+            ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
+            locator = mdates.AutoDateLocator(minticks=3, maxticks=5)
+            ax.xaxis.set_major_locator(locator)
+            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        for ax in (load, traffic):
+            ax.tick_params(labelbottom=False)
+        if instances is not None:
+            twin = traffic.twinx()
+            twin.xaxis.set_visible(False)  # the shared time axis is drawn once, by traffic
+            twin.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4, integer=True))
+            twin.spines["right"].set_visible(True)
+            twin.grid(False)
+            axes.append(twin)
+        return axes
+
     summary = subtitle + (" — " + detail if detail else "")
     alt = f"{heading}: {summary}."
     means = {k: v for k, v in result.summary.items() if v == v}
@@ -922,7 +1063,9 @@ def utilization_chart(
         alt += f", p99 latency {means['latency_p99_ms']:.0f} ms"
     if "error_rate" in means:
         alt += f", error rate {means['error_rate']:.2%}"
-    return _deferred(
+    return _deferred_layout(
+        ("utilization", instances is not None),
+        build,
         draw,
         _UTILIZATION_HEIGHT,
         heading,

@@ -11,13 +11,16 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.publisher import Publisher, digest, key_of
 from core.replies import MessageRef, Reply, Upload
 from infra.platform.base import MLPlatform
 from infra.settings import Settings
 from infra.store import Store, utcnow
+
+if TYPE_CHECKING:
+    from infra.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +38,8 @@ class MonitorContext:
     clock: Callable[[], datetime] = utcnow
     on_job_submitted: Callable[[str, str, str], None] | None = None
     """Wakes the job watcher after a retraining submission."""
+    metrics: Metrics | None = None
+    """Where check durations are counted (None: nowhere, e.g. ``mlops-bot run-job``)."""
 
     def now(self) -> datetime:
         return self.clock()

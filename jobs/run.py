@@ -7,6 +7,7 @@ Imports stay inside functions so ``mlops-bot --help`` does not load pandas and m
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -65,16 +66,24 @@ def _check(kind: CheckKind) -> Callable[..., JobResult]:
             submission = submit(ctx, kind, model_cfg, env, window=window, trigger=trigger)
             level = "submitted" if submission.submitted else "held"
             return JobResult(kind, model, env, level, submission.sentence, [submission.sentence])
-        result = run_check(
-            ctx,
-            kind,
-            model_cfg,
-            env,
-            window=window,
-            track_alerts=publish,
-            publish=publish,
-            trigger=trigger,
-        )
+        started, outcome = time.perf_counter(), "failed"
+        try:
+            result = run_check(
+                ctx,
+                kind,
+                model_cfg,
+                env,
+                window=window,
+                track_alerts=publish,
+                publish=publish,
+                trigger=trigger,
+            )
+            outcome = "ok"
+        finally:
+            if ctx.metrics is not None:
+                ctx.metrics.check_seconds.labels(str(kind), outcome).observe(
+                    time.perf_counter() - started
+                )
         report = result.report
         lines = [f"{label}: {value}" for label, value in report.fields]
         for signal in report.signals:

@@ -1,5 +1,5 @@
 """The HTTP front of the Slack app: a threaded server for /slack/events (signature checked by
-Bolt, replays refused), /healthz and /readyz."""
+Bolt, replays refused), /healthz, /readyz and /metrics (Prometheus)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,8 @@ from slack_bolt import App, BoltRequest
 from slack_sdk.signature import SignatureVerifier
 
 from bot.slack.inbox import FIRST_SIGHT
+from bot.slack.metrics import observe_ack
+from infra.metrics import Metrics
 from infra.replays import ReplayMemory
 from infra.sights import FirstSight
 
@@ -162,10 +164,14 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
                 json.dumps(checks).encode(),
                 {"Content-Type": "application/json"},
             )
+        elif path == "/metrics" and self.server.metrics is not None:
+            metrics = self.server.metrics
+            self._send(200, metrics.render(), {"Content-Type": metrics.content_type})
         else:
             self._send(404, b"not found")
 
     def do_POST(self) -> None:
+        started = time.perf_counter()
         parsed = urlparse(self.path)
         if parsed.path != "/slack/events":
             self._send(404, b"not found")
@@ -220,6 +226,8 @@ class SlackRequestHandler(BaseHTTPRequestHandler):
         }
         out_headers.pop("content-length", None)
         self._send(response.status, (response.body or "").encode("utf-8"), out_headers)
+        # Requests Bolt handled only (forged, replayed and malformed ones are not acks).
+        observe_ack(self.server.metrics, "http", request.body, time.perf_counter() - started)
 
     def _settle(self, sight: FirstSight) -> None:
         """Remember a request no listener recorded (no listener, a refused team)."""
@@ -246,9 +254,12 @@ class SlackHTTPServer(ThreadingHTTPServer):
         signing_secret: str | None = None,
         health: Callable[[], tuple[bool, str]] = lambda: (True, "ok"),
         replay_memory: ReplayMemory | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__(address, SlackRequestHandler)
         self.app = app
+        self.metrics = metrics
+        """Served at ``/metrics`` and counting ack latency (None: no ``/metrics``)."""
         self.readiness = readiness
         self.health = health
         secret = signing_secret if signing_secret is not None else _signing_secret(app)
@@ -273,9 +284,11 @@ def start_http(
     signing_secret: str,
     health: Callable[[], tuple[bool, str]] = lambda: (True, "ok"),
     replay_memory: ReplayMemory | None = None,
+    metrics: Metrics | None = None,
 ) -> SlackHTTPServer:
     """Serve in a background thread; stop with :func:`stop_http`. ``replay_memory``: the
-    replay memory shared by the replicas (see :class:`ReplayGuard`)."""
+    replay memory shared by the replicas (see :class:`ReplayGuard`); ``metrics``: what
+    ``/metrics`` serves."""
     server = SlackHTTPServer(
         (host, port),
         app,
@@ -283,6 +296,7 @@ def start_http(
         signing_secret=signing_secret,
         health=health,
         replay_memory=replay_memory,
+        metrics=metrics,
     )
     threading.Thread(target=server.serve_forever, name="http", daemon=True).start()
     return server

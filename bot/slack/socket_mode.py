@@ -31,6 +31,8 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot.slack.inbox import FIRST_SIGHT
+from bot.slack.metrics import observe_ack
+from infra.metrics import Metrics
 from infra.sights import FirstSight
 
 log = logging.getLogger(__name__)
@@ -91,11 +93,18 @@ class _OnceHandler(SocketModeHandler):
     delivery Slack marks as a retry (``retry_attempt`` > 0), which is rare."""
 
     def __init__(
-        self, app: App, app_token: str, *, ping_interval: float, claims: Claims | None = None
+        self,
+        app: App,
+        app_token: str,
+        *,
+        ping_interval: float,
+        claims: Claims | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         super().__init__(app, app_token, ping_interval=ping_interval)
         self.memory = EnvelopeMemory()
         self.claims = claims
+        self.metrics = metrics
         self._behind = ThreadPoolExecutor(max_workers=1, thread_name_prefix="envelope-claims")
         self.acted = 0
         self.duplicates = 0
@@ -181,6 +190,7 @@ class _OnceHandler(SocketModeHandler):
         # and the memory acks the retry without acting again.
         send_response(client, req, response, started)
         self.acted += 1
+        observe_ack(self.metrics, "socket_mode", req.payload, time.time() - started)
 
 
 class SocketModeConnection:
@@ -193,9 +203,12 @@ class SocketModeConnection:
         *,
         ping_interval: float = DEFAULT_PING_INTERVAL,
         claims: Claims | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.app_token = app_token
-        self.handler = _OnceHandler(app, app_token, ping_interval=ping_interval, claims=claims)
+        self.handler = _OnceHandler(
+            app, app_token, ping_interval=ping_interval, claims=claims, metrics=metrics
+        )
         self._stop = threading.Event()
         self._down_since: float | None = time.monotonic()
         self._watcher = threading.Thread(target=self._watch, name="socket-mode-watch", daemon=True)

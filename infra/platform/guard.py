@@ -56,6 +56,8 @@ except ImportError:  # pragma: no cover - pyarrow is a dependency
 if TYPE_CHECKING:
     import pandas as pd
 
+    from infra.metrics import Metrics
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -90,8 +92,11 @@ class GuardedPlatform(MLPlatform):
         retries: int = 2,
         backoff_seconds: float = 0.5,
         sleep: Callable[[float], None] = time.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
         self.inner = inner
+        self.metrics = metrics
+        """Where call latencies and errors are counted (None: nowhere)."""
         self.deadlines = deadlines or Deadlines()
         self.retries = retries
         self.backoff = backoff_seconds
@@ -106,6 +111,13 @@ class GuardedPlatform(MLPlatform):
 
     # ------------------------------------------------------------------ the machinery
 
+    def open_breakers(self) -> list[str]:
+        """The models and environments whose calls are refused at once right now (a call for
+        them is past its deadline and still running): the breaker state ``/metrics`` shows."""
+        now = time.monotonic()
+        with self._lock:
+            return sorted({c.key for c in self._outstanding if c.deadline < now})
+
     def _open_breaker(self, key: str) -> _Call | None:
         now = time.monotonic()
         with self._lock:
@@ -119,6 +131,20 @@ class GuardedPlatform(MLPlatform):
         fn: Callable[[], T],
         *,
         idempotent: bool = True,
+    ) -> T:
+        if self.metrics is None:
+            return self._attempts(what, key, seconds, fn, idempotent=idempotent)
+        started = time.perf_counter()
+        try:
+            return self._attempts(what, key, seconds, fn, idempotent=idempotent)
+        except Exception as exc:
+            self.metrics.platform_errors.labels(what, _error_label(exc)).inc()
+            raise
+        finally:
+            self.metrics.platform_seconds.labels(what).observe(time.perf_counter() - started)
+
+    def _attempts(
+        self, what: str, key: str, seconds: float, fn: Callable[[], T], *, idempotent: bool
     ) -> T:
         attempts = 1 + (self.retries if idempotent else 0)
         for attempt in range(1, attempts + 1):
@@ -141,6 +167,7 @@ class GuardedPlatform(MLPlatform):
                 hint="it is hanging; the bot retries at the next run",
             )
             error.deadline_passed = True  # type: ignore[attr-defined]
+            error.breaker_open = True  # type: ignore[attr-defined]
             raise error
         call = _Call(key, what, time.monotonic() + seconds)
         done = threading.Event()
@@ -393,12 +420,24 @@ class GuardedPlatform(MLPlatform):
         self.inner.close()
 
 
+def _error_label(exc: BaseException) -> str:
+    """A bounded label for a failed call: the breaker, the deadline, or the error class."""
+    if getattr(exc, "breaker_open", False):
+        return "breaker_open"
+    if getattr(exc, "deadline_passed", False):
+        return "deadline"
+    return type(exc).__name__
+
+
 def _key(model: str | None, env: str | None) -> str:
     return f"{model or 'any model'} in {env or 'any environment'}"
 
 
 def guarded(platform: MLPlatform, **options: Any) -> MLPlatform:
-    """``platform`` under deadlines (a platform that is already guarded is returned as is)."""
-    return (
-        platform if isinstance(platform, GuardedPlatform) else GuardedPlatform(platform, **options)
-    )
+    """``platform`` under deadlines (a platform that is already guarded is returned as is,
+    counting into ``metrics`` if given and it counted nowhere yet)."""
+    if isinstance(platform, GuardedPlatform):
+        if platform.metrics is None and options.get("metrics") is not None:
+            platform.metrics = options["metrics"]
+        return platform
+    return GuardedPlatform(platform, **options)

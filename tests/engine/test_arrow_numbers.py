@@ -52,3 +52,33 @@ def test_samples_from_an_arrow_table() -> None:
 def test_every_exported_engine_name_resolves() -> None:
     for name in engine.__all__:
         assert getattr(engine, name) is not None, name
+
+
+def _counts(sample) -> dict[str, int]:  # type: ignore[no-untyped-def]
+    return dict(zip(sample.categories.tolist(), sample.counts.tolist(), strict=True))
+
+
+def test_dictionary_columns_are_counted_like_plain_text() -> None:
+    """Parquet text columns are read dictionary-encoded and counted by their codes: the same
+    categories, counts and missing values as counting the plain strings, across chunks with
+    their own dictionaries, slices (offsets), nulls, unused entries and small index types."""
+    rng = np.random.default_rng(3)
+    words = ["a", "b", "c", "d", "e"]
+    values = [None if rng.random() < 0.1 else words[rng.integers(0, 4)] for _ in range(3000)]
+    plain = pa.chunked_array([pa.array(values[:1000]), pa.array(values[1000:])])
+    first = pa.DictionaryArray.from_arrays(
+        pa.array([None if v is None else words.index(v) for v in values[:1000]], pa.int8()),
+        pa.array(words),
+    )
+    # A second chunk with its own dictionary: an unused entry, another order, int8 codes.
+    dictionary = pa.array(["e", "d", "c", "b", "a"])
+    codes = pa.array([None if v is None else 4 - words.index(v) for v in values[1000:]], pa.int8())
+    second = pa.DictionaryArray.from_arrays(codes, dictionary)
+    encoded = pa.chunked_array([first, second], type=pa.dictionary(pa.int8(), pa.string()))
+    for name, column in (("whole", encoded), ("slice", encoded.slice(700, 1500))):
+        expected_column = plain if name == "whole" else plain.slice(700, 1500)
+        got = categorical_sample(pa.table({"x": column}), "x")
+        expected = categorical_sample(pa.table({"x": expected_column}), "x")
+        assert _counts(got) == _counts(expected), name
+        assert "e" not in _counts(got)  # an entry no row uses is no category
+        assert (got.n_rows, got.n_missing) == (expected.n_rows, expected.n_missing)

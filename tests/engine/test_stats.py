@@ -229,3 +229,16 @@ def test_shifted_distributions_cross_thresholds(seed: int, n: int, shift: float)
         rng.multinomial(n, [0.4, 0.3, 0.2, 0.1]), rng.multinomial(n, [0.1, 0.2, 0.3, 0.4])
     )
     assert moved >= 0.1
+
+
+def test_sorted_unique_and_union_match_numpy() -> None:
+    """The engine's dedupe of sorted arrays (no ``numpy.ma`` import) against ``np.unique`` and
+    ``np.union1d``, ties, signed zeros and empty arrays included."""
+    from engine.stats import sorted_union, sorted_unique
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        a = np.sort(rng.integers(-3, 4, size=rng.integers(0, 12)).astype(float))
+        b = np.sort(rng.choice([-0.0, 0.0, 1.5, 2.0, -1.0], size=rng.integers(0, 6)))
+        assert np.array_equal(sorted_unique(a), np.unique(a))
+        assert np.array_equal(sorted_union(a, b), np.union1d(a, b))

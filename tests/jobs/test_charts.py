@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
 import pytest
 from matplotlib import image
 
@@ -186,3 +189,47 @@ def test_charts_render_on_several_threads_at_once() -> None:
     with ThreadPoolExecutor(4) as pool:
         together = list(pool.map(lambda _: charts.drift_overview_chart(report).content, range(8)))
     assert all(png == alone for png in together)
+
+
+def _fresh(render: Callable[[], Upload | None]) -> bytes:
+    """Rendered on a new thread, whose figure pool is empty: nothing reused."""
+    out: list[bytes] = []
+    thread = threading.Thread(target=lambda: out.append(render().content))  # type: ignore[union-attr]
+    thread.start()
+    thread.join(60)
+    return out[0]
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    return image.imread(io.BytesIO(png), format="png")
+
+
+def test_a_reused_layout_draws_exactly_what_a_fresh_figure_draws() -> None:
+    """Utilization and distributions reuse their axes (jobs.charts._layout): what one chart
+    drew must not leak into the next one on the same layout (limits, lines, legends, titles)."""
+    cfg = UtilizationLimits()
+    hot = utilization_frame(cpu=78, ramp=18, instances=2, latency_p99=900, seed=5)
+    calm = utilization_frame(cpu=20, ramp=2, instances=4, latency_p99=150, seed=6)
+    model = churn_model()
+    reference = churn_frame(5000, seed=41)
+    drifted = run_drift(model, reference, churn_frame(2000, seed=42, drifted=True), cache=None)
+    quiet = run_drift(model, reference, churn_frame(2000, seed=43), cache=None)
+    pairs = [
+        (
+            lambda: charts.utilization_chart(
+                hot, run_utilization(cfg, hot, deployment="blue").deployments["blue"], cfg
+            ),
+            lambda: charts.utilization_chart(
+                calm, run_utilization(cfg, calm, deployment="green").deployments["green"], cfg
+            ),
+        ),
+        (
+            lambda: charts.distributions_chart(drifted, columns=["payment_method", "age"]),
+            lambda: charts.distributions_chart(quiet, columns=["contract", "tenure_months"]),
+        ),
+    ]
+    for first, second in pairs:
+        assert first().content  # type: ignore[union-attr]  # the layout now holds it
+        reused = second().content  # type: ignore[union-attr]
+        fresh = _fresh(second)
+        assert np.array_equal(_pixels(reused), _pixels(fresh))

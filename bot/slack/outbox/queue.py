@@ -16,6 +16,7 @@ from bot.slack.responder import message_payload, scrub
 from core.publisher import Delivery, DeliveryHook, key_of
 from core.replies import MessageRef, Reply, Upload
 from infra.holders import new_holder
+from infra.metrics import Backlog
 from infra.store import OutboxMessage, Store
 
 
@@ -241,6 +242,10 @@ class Outbox:
     def counts(self) -> dict[str, int]:
         """delivered / pending / given_up row counts (for health pages and tests)."""
         return rows.count_rows(self.store)
+
+    def backlog(self) -> Backlog:
+        """Messages waiting for Slack and the age of the oldest (for ``/metrics``)."""
+        return rows.backlog(self.store, self.clock())
 
     def is_pending(self, key: str) -> bool:
         """Queued and not delivered yet (nor given up)."""

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from infra.metrics import Backlog
 from infra.store import OutboxMessage, StaleStateError, Store, retry_on_conflict
 
 NEVER = datetime(9999, 1, 1, tzinfo=UTC)
@@ -97,6 +98,27 @@ def count_rows(store: Store) -> dict[str, int]:
         "pending": int(pending or 0),
         "given_up": int(given_up or 0),
     }
+
+
+def backlog(store: Store, now: datetime) -> Backlog:
+    """How many rows wait for delivery (not given up) and how old the oldest is: one
+    aggregate query on the pending index, run when ``/metrics`` is scraped."""
+    table = OutboxMessage.__table__
+    with store.read() as session:
+        depth, oldest = session.execute(
+            select(func.count(), func.min(table.c.created_at)).where(
+                table.c.delivered_at.is_(None), table.c.next_attempt_at < NEVER
+            )
+        ).one()
+    return _backlog(int(depth or 0), oldest, now)
+
+
+def _backlog(depth: int, oldest: datetime | None, now: datetime) -> Backlog:
+    if oldest is None:
+        return Backlog(depth, None)
+    if oldest.tzinfo is None:  # SQLite's MIN() comes back as a naive UTC value
+        oldest = oldest.replace(tzinfo=UTC)
+    return Backlog(depth, max(0.0, (now - oldest).total_seconds()))
 
 
 def pending_keys(store: Store) -> list[str]:

@@ -21,6 +21,7 @@ from commands.context import CommandContext, Invocation
 from commands.registry import dispatch
 from core.access import AccessPolicy, NoGroups
 from core.replies import ErrorReply
+from infra.metrics import Metrics
 from infra.platform.guard import guarded
 from infra.platform.local import LocalPlatform
 from infra.settings import ConfigError, load_settings
@@ -150,11 +151,23 @@ def test_broken_data_gives_a_clear_error_and_never_a_false_alarm(
             assert expected in reply.message and "churn-model" in reply.message, reply.message
 
         # The scheduled check: the same error, recorded as "could not run", no alert opened.
-        monitor = MonitorContext(settings, platform, store)
+        monitor = MonitorContext(settings, platform, store, metrics=Metrics())
         result = run_kind(monitor, "drift", "churn-model", "prod", publish=False)
         assert result.level == "unknown" and expected in result.headline
+        # ... and /metrics counts it as a failed drift check.
+        assert _count(monitor.metrics, "failed") == 1
+        assert _count(monitor.metrics, "ok") == 0
         with store.session() as session:
             assert session.query(Alert).filter(Alert.state.in_(("open", "pending"))).count() == 0
     finally:
         platform.close()
         store.close()
+
+
+def _count(metrics: Metrics | None, outcome: str) -> float:
+    """Drift checks counted with ``outcome`` in the registry's exposition."""
+    assert metrics is not None
+    value = metrics.registry.get_sample_value(
+        "mlops_bot_check_duration_seconds_count", {"kind": "drift", "outcome": outcome}
+    )
+    return value or 0.0

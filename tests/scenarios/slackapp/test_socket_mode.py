@@ -178,6 +178,12 @@ def test_every_envelope_is_acked_in_time_and_the_work_follows_the_ack(
     )
     assert socket_bot.sockets.links[0].received[0].get("type") is None  # acks only, no chatter
 
+    # The probes server's /metrics counted both acks, by transport and kind.
+    status, text = probe(f"{socket_bot.probes}/metrics")
+    assert status == 200
+    assert 'mlops_bot_ack_seconds_count{kind="command",mode="socket_mode"} 1.0' in text
+    assert 'mlops_bot_ack_seconds_count{kind="event",mode="socket_mode"} 1.0' in text
+
 
 def test_promotion_end_to_end_over_socket_mode(
     socket_bot: SocketBot, slack_server: FakeSlackServer
