@@ -30,10 +30,12 @@ def test_500_signed_commands_at_concurrency_50_are_acked_within_3_seconds() -> N
     )
     assert figures["over_3s"] == 0, figures
     assert figures["answered"] == 500, figures
-    # The SQLite pool keeps up to 10 connections open once 50 acks have written the inbox
-    # together (3 descriptors each: database, WAL, shared memory): bounded, not a leak — the
-    # soak (benchmarks/load.py --soak) checks that descriptors stay flat over time.
-    assert figures["server_after"]["fds"] <= figures["server_before"]["fds"] + 10 + 3 * 10, figures
+    # Each SQLite pool (the writers' and the readers') keeps up to 10 connections open once 50
+    # acks have come in together (3 descriptors each: database, WAL, shared memory), plus a few
+    # sockets still closing: bounded, not a leak — the soak (benchmarks/load.py --soak) checks
+    # that descriptors stay flat over time.
+    pooled = 2 * 10 * 3
+    assert figures["server_after"]["fds"] <= figures["server_before"]["fds"] + 10 + pooled, figures
 
 
 def test_50_concurrent_approve_clicks_on_10_requests_run_exactly_10_rollouts() -> None:
