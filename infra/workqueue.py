@@ -242,24 +242,23 @@ class WorkQueue:
 
     def _take(self, session: Any, row: WorkItem, now: datetime) -> Claimed | None:
         """Compare-and-set the row from what was read to ``running`` by this holder."""
-        seen = and_(
-            WorkItem.id == row.id,
-            WorkItem.state == row.state,
-            WorkItem.attempts == row.attempts,
-        )
-        if row.state == RUNNING and row.attempts >= self.max_attempts:
+        # What was read, before any UPDATE of this session refreshes the object.
+        item_id, state, attempts, holder = row.id, row.state, row.attempts, row.claimed_by
+        seen = and_(WorkItem.id == item_id, WorkItem.state == state, WorkItem.attempts == attempts)
+        if state == RUNNING and attempts >= self.max_attempts:
             session.execute(
                 update(WorkItem)
                 .where(seen)
                 .values(
                     state=FAILED,
                     finished_at=now,
-                    claimed_by=None,
-                    note=f"gave up after {row.attempts} attempts: the worker running it "
+                    claim_expires=None,
+                    note=f"gave up after {attempts} attempts: the worker running it "
                     "stopped each time before it finished",
                 )
+                .execution_options(synchronize_session=False)
             )
-            log.error("%s gave up after %d attempts", _describe(row), row.attempts)
+            log.error("%s gave up after %d attempts", _describe(row), attempts)
             return None
         grace = timedelta(seconds=float(row.payload.get("grace") or 0))
         late = now - row.slot if grace and now - row.slot > grace else None
@@ -270,27 +269,28 @@ class WorkQueue:
                 state=RUNNING,
                 claimed_by=self.holder,
                 claim_expires=now + self.claim_ttl,
-                attempts=row.attempts + 1,
+                attempts=attempts + 1,
                 started_at=now,
                 late_seconds=round(late.total_seconds()) if late is not None else None,
             )
+            .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:
             return None
-        if row.state == RUNNING:
+        if state == RUNNING:
             log.warning(
                 "%s: the claim of %s expired (its worker stopped); running it again",
                 _describe(row),
-                row.claimed_by,
+                holder,
             )
         return Claimed(
-            id=row.id,
+            id=item_id,
             kind=row.kind,
             model=row.model or None,
             environment=row.environment or None,
             slot=row.slot,
             payload=dict(row.payload),
-            attempts=row.attempts + 1,
+            attempts=attempts + 1,
             covers=row.covers,
             late=late,
         )
