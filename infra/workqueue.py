@@ -361,6 +361,25 @@ class WorkQueue:
         with self.store.session() as session:
             return session.scalar(select(WorkItem.state).where(WorkItem.id == item_id))
 
+    def successor(self, item_id: int) -> int | None:
+        """The newest row of the same check after ``item_id``: the run that covers a
+        coalesced one."""
+        with self.store.session() as session:
+            row = session.get(WorkItem, item_id)
+            if row is None:
+                return None
+            return session.scalar(
+                select(WorkItem.id)
+                .where(
+                    WorkItem.kind == row.kind,
+                    WorkItem.model == row.model,
+                    WorkItem.environment == row.environment,
+                    WorkItem.slot > row.slot,
+                )
+                .order_by(WorkItem.slot.desc())
+                .limit(1)
+            )
+
     def irregular(self, since: datetime) -> list[Irregular]:
         """Runs since ``since`` that started late, were coalesced or failed (for the digest)."""
         with self.store.session() as session:

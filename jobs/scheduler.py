@@ -86,7 +86,7 @@ from infra.holders import new_holder
 from infra.leases import Lease
 from infra.settings import Settings
 from infra.store import Lock, Store, utcnow
-from infra.workqueue import FINAL_STATES, WorkQueue
+from infra.workqueue import COALESCED, FINAL_STATES, WorkQueue
 from jobs.context import MonitorContext
 from jobs.watcher import JobWatcher
 from jobs.worker import WorkLoop, audit_schedule, grace_payload
@@ -637,7 +637,13 @@ class MonitoringScheduler:
                 return False
             items = [i for i in self._items[job_id][after:] if i is not None]
         while items:
-            if self.queue.state_of(items[0]) in FINAL_STATES:
+            state = self.queue.state_of(items[0])
+            if state == COALESCED:  # a later slot runs it: wait for that one
+                items[0] = self.queue.successor(items[0]) or items[0]
+                if self.queue.state_of(items[0]) == COALESCED:
+                    items.pop(0)
+                continue
+            if state in FINAL_STATES:
                 items.pop(0)
                 continue
             left = deadline - time.monotonic()

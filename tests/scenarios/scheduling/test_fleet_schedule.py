@@ -182,3 +182,48 @@ def test_the_performance_trend_is_backfilled_once_then_reused(
         fingerprint("churn", "prod", "performance")
     )
     assert len(again) == len(stored) + 2
+
+
+def test_the_digest_lists_runs_that_were_late_or_skipped_and_why(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two slots of one check missed while the only worker was busy: the older is coalesced
+    into the newer (skipped, and why), the newer runs late (and how late); the digest says so."""
+    from bot.sandbox import seed
+    from infra.workqueue import COALESCED, DONE, WorkItem
+    from tests.scenarios.scheduling.conftest import text_of
+
+    release, busy = threading.Event(), threading.Event()
+
+    def blocker(*_: Any, **__: Any) -> None:
+        busy.set()
+        release.wait(30)
+
+    monkeypatch.setitem(run_job.RUNNERS, "blocker", blocker)
+    scheduler = harness.start(max_workers=1)
+    now = datetime.now(UTC)
+    try:
+        assert scheduler.enqueue("blocker", "other", "prod", now) is not None
+        assert busy.wait(30)  # the only worker thread is taken
+        older = scheduler.enqueue("drift", "churn", "prod", now - timedelta(minutes=10))
+        newer = scheduler.enqueue(
+            "drift", "churn", "prod", now - timedelta(minutes=8), {"grace": 60}
+        )
+    finally:
+        release.set()
+    assert older is not None and newer is not None
+
+    def state(item: int) -> str | None:
+        return scheduler.queue.state_of(item)
+
+    _wait(lambda: state(newer) == DONE, timeout=60)
+    assert state(older) == COALESCED
+    with harness.store.session() as session:
+        ran = session.get(WorkItem, newer)
+        assert ran is not None and ran.covers == 2 and (ran.late_seconds or 0) >= 8 * 60
+    harness.run("digest")
+    digest = text_of(harness.top_level(seed.MLOPS_CHANNEL)[-1])
+    assert "ran late, were skipped or failed" in digest
+    assert "run skipped: not run: still waiting for a worker" in digest
+    assert "run late: started" in digest
+    assert "covered 2 slots" in digest

@@ -93,8 +93,10 @@ class Workers:
         index = len(self.procs)
         out = (self.root / f"worker-{index}.log").open("wb")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "worker", "--config", str(self.config)]
-            + ["--state-dir", str(self.root / "state")],
+            [
+                *(sys.executable, "-m", "bot.cli", "worker"),
+                *("--config", str(self.config), "--state-dir", str(self.root / "state")),
+            ],
             env=self.env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -175,9 +177,7 @@ def test_a_worker_killed_mid_item_leaves_it_to_another_that_runs_it_again(
     queue = WorkQueue(workers.store, "scheduler")
     item = queue.enqueue("probe", "hold", "prod", datetime.now(UTC))
     assert item is not None
-    wait_until(
-        lambda: ("start", doomed.pid, "hold") in workers.lines(), 60, "the item to start"
-    )
+    wait_until(lambda: ("start", doomed.pid, "hold") in workers.lines(), 60, "the item to start")
     os.kill(doomed.pid, signal.SIGKILL)
     doomed.wait(10)
     running = workers.items()[0]
