@@ -191,3 +191,36 @@ def test_a_worker_killed_mid_item_leaves_it_to_another_that_runs_it_again(
     assert lines.count(("start", doomed.pid, "hold")) == 1
     assert ("done", successor.pid, "hold") in lines
     assert not any(what == "done" and pid == doomed.pid for what, pid, _ in lines)
+
+
+def test_serves_pool_starts_a_worker_again_when_one_dies(
+    workers: Workers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``serve``'s local pool: a worker killed from outside is replaced, and the replacement
+    runs what is queued."""
+    from bot.workers import WorkerProcesses
+    from infra.settings import Secrets, load_settings
+
+    settings = load_settings(workers.config, state_dir=workers.root / "state")
+    pool = WorkerProcesses(
+        settings, Secrets(), 1, database_url=workers.db_url, log_dir=workers.root
+    )
+    # The pool passes this process's environment on (the probe and its log).
+    monkeypatch.setenv("PROBE_LOG", str(workers.log))
+    monkeypatch.setenv("PYTHONPATH", workers.env["PYTHONPATH"])
+    try:
+        pool.start()
+        [first] = wait_until(pool.pids, 30, "the worker to start")  # type: ignore[misc]
+        os.kill(first, signal.SIGKILL)
+        replacement = wait_until(
+            lambda: [p for p in pool.pids() if p != first], 60, "a replacement worker"
+        )
+        assert pool.restarts == 1
+        queue = WorkQueue(workers.store, "scheduler")
+        item = queue.enqueue("probe", "after-restart", "prod", datetime.now(UTC))
+        assert item is not None
+        wait_until(lambda: queue.state_of(item) == DONE, 120, "the replacement to run it")
+        assert ("done", replacement[0], "after-restart") in workers.lines()  # type: ignore[index]
+    finally:
+        pool.stop()
+    assert pool.pids() == []
