@@ -23,7 +23,7 @@ For each fleet size N:
 4. Prints the cycle's wall time (first fire to last summary), the CPU seconds over the cycle
    of serve and of its workers (``/proc/<pid>/stat``; serve's includes the status requests it
    answered meanwhile), the peak RSS of each process (``VmHWM``), and ack / reply p50 and p99
-   idle vs during with the ratios.
+   idle vs during with the ratios. The cycle ends when every queued run has ended.
 
 ``--accelerated MINUTES`` instead runs the demo's accelerated schedules (drift and utilization
 every 2 minutes, performance every 5, the default spread) for every model for that long, with
@@ -239,11 +239,12 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def summaries(state: Path) -> tuple[int, datetime | None]:
-    """How many check summaries the bot has queued or sent, and the newest one's time."""
+    """How many queued check runs have ended (done or failed), and when the last one did."""
     try:
         with sqlite3.connect(f"file:{state / 'bot.db'}?mode=ro", uri=True, timeout=5) as db:
             count, newest = db.execute(
-                "SELECT count(*), max(created_at) FROM outbox WHERE dedupe_key LIKE 'summary:%'"
+                "SELECT count(*), max(finished_at) FROM work_items"
+                " WHERE state IN ('done', 'failed')"
             ).fetchone()
     except sqlite3.OperationalError:
         return 0, None

@@ -125,6 +125,8 @@ class WorkerProcesses:
             str(os.getpid()),
             "--threads",
             str(self.threads),
+            "--nice",
+            str(self.settings.workers.nice),
         ]
         output = (self.log_dir / f"worker-{index}.log").open("ab")
         try:

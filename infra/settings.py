@@ -572,6 +572,9 @@ class Workers(Strict):
     """Runs of one slot whose workers died before the run is given up (and the digest says so)."""
     poll: Duration = timedelta(seconds=1)
     """How often an idle worker looks for queued runs."""
+    nice: int = Field(default=10, ge=0, le=19)
+    """Scheduling priority the local workers lower themselves by (``nice``): on the cores they
+    share with ``serve``, an ack waiting for a CPU goes before a chart being drawn."""
 
     @field_validator("processes")
     @classmethod

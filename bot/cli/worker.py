@@ -31,6 +31,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=10.0,
         help="seconds a run in progress may take to finish after SIGTERM (default 10)",
     )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="lower this process's CPU priority by N (serve's local workers use workers.nice)",
+    )
     # How serve hands its resolved settings and its pid to the workers it starts.
     parser.add_argument("--settings-file", help=argparse.SUPPRESS)
     parser.add_argument("--parent", type=int, help=argparse.SUPPRESS)
@@ -49,6 +55,9 @@ def run_worker(settings: Settings, args: argparse.Namespace) -> int:
     if args.threads < 1:
         log.error("--threads must be 1 or more (got %d)", args.threads)
         return 2
+    if args.nice > 0:
+        # Batch work beside a latency-sensitive server: yield the CPU to it first.
+        os.nice(min(args.nice, 19))
     runtime = build_worker_runtime(settings, Secrets())
     workers = settings.workers
     queue = WorkQueue(
