@@ -188,7 +188,7 @@ class WorkQueue:
                 for old in older:
                     old.state, old.finished_at = COALESCED, now
                     old.note = (
-                        f"not run: still waiting for a worker when the next slot "
+                        f"still waiting for a worker when the next slot "
                         f"({slot:%b %d %H:%M:%S} UTC) came; that run covers it"
                     )
                 return int(row.id)

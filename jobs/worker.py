@@ -29,8 +29,10 @@ from jobs.context import BOT_ACTOR, MonitorContext
 
 log = logging.getLogger(__name__)
 
-MAINTENANCE_SECONDS = 30.0
-"""How often a loop releases the claims of dead local processes and prunes old rows."""
+MAINTENANCE_SECONDS = 5.0
+"""How often a loop releases the claims of dead processes of its host (one cheap query)."""
+PRUNE_EVERY = 120
+"""Maintenance rounds between two prunes of finished rows (about ten minutes)."""
 
 
 def audit_schedule(
@@ -152,11 +154,12 @@ class WorkLoop:
 
     # -- the loop
     def _work(self, index: int) -> None:
-        next_maintenance = 0.0
+        next_maintenance, rounds = 0.0, 0
         while not self._stop.is_set():
             if index == 0 and time.monotonic() >= next_maintenance:
                 next_maintenance = time.monotonic() + MAINTENANCE_SECONDS
-                self._maintain()
+                self._maintain(prune=rounds % PRUNE_EVERY == 0)
+                rounds += 1
             with self._wake:
                 seen = self._woken
             try:
@@ -213,10 +216,11 @@ class WorkLoop:
                 except OperationalError as exc:
                     log.warning("could not renew the claim of work item %d: %s", item_id, exc)
 
-    def _maintain(self) -> None:
+    def _maintain(self, *, prune: bool) -> None:
         try:
             self.queue.release_dead()
-            self.queue.prune()
+            if prune:
+                self.queue.prune()
         except OperationalError as exc:
             log.warning("work queue maintenance failed: %s", exc)
 

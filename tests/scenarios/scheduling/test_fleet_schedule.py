@@ -224,6 +224,6 @@ def test_the_digest_lists_runs_that_were_late_or_skipped_and_why(
     harness.run("digest")
     digest = text_of(harness.top_level(seed.MLOPS_CHANNEL)[-1])
     assert "ran late, were skipped or failed" in digest
-    assert "run skipped: not run: still waiting for a worker" in digest
+    assert "run skipped: still waiting for a worker when the next slot" in digest
     assert "run late: started" in digest
     assert "covered 2 slots" in digest
