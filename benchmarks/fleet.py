@@ -123,7 +123,9 @@ def demo_endpoint(env: str) -> str:
     return str(model["endpoints"][env])
 
 
-def write_config(path: Path, names: list[str], at: datetime | None, spread: str | None) -> None:
+def write_config(
+    path: Path, names: list[str], at: datetime | None, spread: str | None, nice: int | None = None
+) -> None:
     """The demo configuration with N models whose three prod checks fire at ``at`` (None: on
     the demo's accelerated schedules, with the configured spread unless ``spread``)."""
     from bot.demo.live import ACCELERATED_SCHEDULES
@@ -147,6 +149,8 @@ def write_config(path: Path, names: list[str], at: datetime | None, spread: str 
         models.append(model)
     config["models"] = models
     config["slack"]["digest_schedule"] = None
+    if nice is not None:
+        config["workers"] = {"nice": nice}
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
@@ -277,7 +281,7 @@ def run_fleet(args: argparse.Namespace, base: Path, count: int, workdir: Path) -
     lead = timedelta(seconds=args.lead)
     at = (datetime.now(UTC) + lead).replace(second=0, microsecond=0) + timedelta(minutes=1)
     config = root / "mlops-bot.yaml"
-    write_config(config, names, at, args.spread)
+    write_config(config, names, at, args.spread, args.nice)
     expected = len(names) * len(KINDS)
 
     with running_slack_server() as slack:
@@ -416,7 +420,7 @@ def run_accelerated(
     names = model_names(count)
     clone_models(state, names)
     config = root / "mlops-bot.yaml"
-    write_config(config, names, None, None)
+    write_config(config, names, None, None, args.nice)
     with running_slack_server() as slack:
         extra = {"MLOPS_BOT_WORKERS": str(args.workers)} if args.workers is not None else {}
         env = serve_env(
@@ -469,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         "in threads of serve)",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs per fleet size")
+    parser.add_argument("--nice", type=int, help="workers.nice (default: the setting's, 10)")
     parser.add_argument(
         "--accelerated",
         type=float,
