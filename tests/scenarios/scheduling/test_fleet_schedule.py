@@ -227,3 +227,34 @@ def test_the_digest_lists_runs_that_were_late_or_skipped_and_why(
     assert "run skipped: still waiting for a worker when the next slot" in digest
     assert "run late: started" in digest
     assert "covered 2 slots" in digest
+
+
+def test_an_alert_cards_chart_is_drawn_before_its_transaction(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker drawing a chart inside the alert's transaction held SQLite's write lock for the
+    drawing, and acks of the serving process waited for it: the chart is drawn first."""
+    from core.replies import Upload
+    from jobs import charts
+    from tests.scenarios.scheduling.conftest import CHART_NAMES, tiny_chart
+
+    drawn: list[bool] = []
+    for name in CHART_NAMES:
+        eager = tiny_chart(name)
+
+        def deferred(*args: Any, _eager: Any = eager, **kwargs: Any) -> Upload:
+            made = _eager(*args, **kwargs)
+
+            def render() -> bytes:
+                drawn.append(harness.store.in_transaction)
+                return made.content
+
+            return Upload.deferred(made.filename, made.title, made.alt_text, render)
+
+        monkeypatch.setattr(charts, name, deferred)
+    harness.start()
+    harness.platform.drifted = True
+    harness.clock.advance()
+    harness.run()
+    assert harness.top_level(), "the drift alert was not posted"
+    assert drawn and not any(drawn)  # drawn, and never with the transaction open
