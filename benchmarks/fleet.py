@@ -473,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         "in threads of serve)",
     )
     parser.add_argument("--repeat", type=int, default=1, help="runs per fleet size")
-    parser.add_argument("--nice", type=int, help="workers.nice (default: the setting's, 10)")
+    parser.add_argument("--nice", type=int, help="workers.nice (default: the setting's, 0)")
     parser.add_argument(
         "--accelerated",
         type=float,
