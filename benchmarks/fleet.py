@@ -1,6 +1,8 @@
-"""A monitoring cycle for a fleet of models inside `mlops-bot serve`, and what Slack feels of it.
+"""A monitoring cycle for a fleet of models run by `mlops-bot serve` and its worker processes,
+and what Slack feels of it.
 
-    python benchmarks/fleet.py [--models 1 5 20 50] [--requests 200] [--concurrency 10]
+    python benchmarks/fleet.py [--models 1 5 20 50 200] [--requests 200] [--concurrency 10]
+                               [--workers N] [--repeat N] [--accelerated MINUTES]
 
 For each fleet size N:
 
@@ -11,17 +13,24 @@ For each fleet size N:
    scheduled for one minute (cron, ``monitoring.spread`` 0 by default: the worst burst; pass
    ``--spread 10m`` to measure the stream the default spread makes of it), no retraining, no
    digest.
-3. ``mlops-bot serve`` in its own process against a local fake Slack, its scheduler leading.
+3. ``mlops-bot serve`` in its own process against a local fake Slack, its scheduler leading
+   and queueing; the checks run in its worker processes (``--workers``, default one per core;
+   ``--workers 0`` runs them in threads of serve, as before issue 15, for comparison).
    Before the minute: ``--requests`` signed ``/mlops status churn-model`` at ``--concurrency``
    (idle). From the minute until every check has posted its summary: the same requests again,
    sent continuously (during). Ack = the HTTP answer; reply = the status card reaching Slack's
    response_url.
-4. Prints the cycle's wall time (first fire to last summary), the server's CPU seconds over
-   the cycle (``/proc/<pid>/stat``, including the status requests it answered meanwhile), its
-   peak RSS (``VmHWM``), and ack / reply p50 and p99 idle vs during with the ratios.
+4. Prints the cycle's wall time (first fire to last summary), the CPU seconds over the cycle
+   of serve and of its workers (``/proc/<pid>/stat``; serve's includes the status requests it
+   answered meanwhile), the peak RSS of each process (``VmHWM``), and ack / reply p50 and p99
+   idle vs during with the ratios. The cycle ends when every queued run has ended.
 
-Issue 15's targets (item 1, for the worker-process architecture not built yet): during a
-20-model cycle ack p99 <= 1.3x and reply p99 <= 1.5x idle.
+``--accelerated MINUTES`` instead runs the demo's accelerated schedules (drift and utilization
+every 2 minutes, performance every 5, the default spread) for every model for that long, with
+status requests all along, then counts the queued runs: done, late, skipped (coalesced), failed.
+
+Issue 15's targets (item 1): during a 20-model cycle ack p99 <= 1.3x and reply p99 <= 1.5x idle;
+a 50-model fleet on the accelerated schedules misses nothing.
 """
 
 from __future__ import annotations
@@ -114,11 +123,16 @@ def demo_endpoint(env: str) -> str:
     return str(model["endpoints"][env])
 
 
-def write_config(path: Path, names: list[str], at: datetime, spread: str) -> None:
-    """The demo configuration with N models whose three prod checks fire at ``at``."""
+def write_config(
+    path: Path, names: list[str], at: datetime | None, spread: str | None, nice: int | None = None
+) -> None:
+    """The demo configuration with N models whose three prod checks fire at ``at`` (None: on
+    the demo's accelerated schedules, with the configured spread unless ``spread``)."""
+    from bot.demo.live import ACCELERATED_SCHEDULES
+
     config = demo_config()
     template = next(m for m in config["models"] if m["name"] == DEMO_MODEL)
-    cron = f"{at.minute} {at.hour} * * *"
+    cron = f"{at.minute} {at.hour} * * *" if at is not None else None
     models = []
     for name in names:
         model = json.loads(json.dumps(template))
@@ -127,13 +141,16 @@ def write_config(path: Path, names: list[str], at: datetime, spread: str) -> Non
             model["endpoints"] = {PROD: f"{name}-{PROD}"}
         monitoring = model.setdefault("monitoring", {})
         monitoring["environments"] = [PROD]
-        monitoring["spread"] = spread
+        if spread is not None:
+            monitoring["spread"] = spread
         for kind in KINDS:
-            monitoring.setdefault(kind, {})["schedule"] = cron
+            monitoring.setdefault(kind, {})["schedule"] = cron or ACCELERATED_SCHEDULES[kind]
         model["retraining"] = {**model.get("retraining", {}), "schedule": None}
         models.append(model)
     config["models"] = models
     config["slack"]["digest_schedule"] = None
+    if nice is not None:
+        config["workers"] = {"nice": nice}
     path.write_text(yaml.safe_dump(config, sort_keys=False))
 
 
@@ -194,6 +211,30 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
 
 
+def processes(server: subprocess.Popen[bytes]) -> dict[int, str]:
+    """serve and its worker processes, by pid."""
+    import psutil
+
+    found = {server.pid: "serve"}
+    try:
+        for child in psutil.Process(server.pid).children(recursive=True):
+            if "worker" in " ".join(child.cmdline()):
+                found[child.pid] = "worker"
+    except psutil.Error:
+        pass
+    return found
+
+
+def cpu_of(pids: dict[int, str]) -> dict[int, float]:
+    result = {}
+    for pid in pids:
+        try:
+            result[pid] = proc_cpu(pid)
+        except OSError:
+            result[pid] = float("nan")
+    return result
+
+
 def peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -202,11 +243,12 @@ def peak_rss_mb(pid: int) -> float:
 
 
 def summaries(state: Path) -> tuple[int, datetime | None]:
-    """How many check summaries the bot has queued or sent, and the newest one's time."""
+    """How many queued check runs have ended (done or failed), and when the last one did."""
     try:
         with sqlite3.connect(f"file:{state / 'bot.db'}?mode=ro", uri=True, timeout=5) as db:
             count, newest = db.execute(
-                "SELECT count(*), max(created_at) FROM outbox WHERE dedupe_key LIKE 'summary:%'"
+                "SELECT count(*), max(finished_at) FROM work_items"
+                " WHERE state IN ('done', 'failed')"
             ).fetchone()
     except sqlite3.OperationalError:
         return 0, None
@@ -239,11 +281,14 @@ def run_fleet(args: argparse.Namespace, base: Path, count: int, workdir: Path) -
     lead = timedelta(seconds=args.lead)
     at = (datetime.now(UTC) + lead).replace(second=0, microsecond=0) + timedelta(minutes=1)
     config = root / "mlops-bot.yaml"
-    write_config(config, names, at, args.spread)
+    write_config(config, names, at, args.spread, args.nice)
     expected = len(names) * len(KINDS)
 
     with running_slack_server() as slack:
-        env = serve_env(slack.base_url, state, MLOPS_BOT_SCHEDULE="on", PYTHONPATH=str(ROOT))
+        extra = {"MLOPS_BOT_WORKERS": str(args.workers)} if args.workers is not None else {}
+        env = serve_env(
+            slack.base_url, state, MLOPS_BOT_SCHEDULE="on", PYTHONPATH=str(ROOT), **extra
+        )
         port = free_port()
         log = (root / "serve.log").open("w")
         command = [sys.executable, "-m", "bot.cli", "serve", "--config", str(config), "--http"]
@@ -258,7 +303,8 @@ def run_fleet(args: argparse.Namespace, base: Path, count: int, workdir: Path) -
             if datetime.now(UTC) >= at:
                 raise RuntimeError("the idle round ended after the cycle began; raise --lead")
             time.sleep(max((at - datetime.now(UTC)).total_seconds(), 0))
-            cpu_before = proc_cpu(server.pid)
+            pids = processes(server)
+            cpu_before = cpu_of(pids)
             started = time.monotonic()
             during_samples: list[Sample] = []
             done_at: float | None = None
@@ -276,14 +322,19 @@ def run_fleet(args: argparse.Namespace, base: Path, count: int, workdir: Path) -
                 elif time.monotonic() - last_change > args.stall:
                     print(f"  {count_now}/{expected} summaries; no progress for {args.stall} s")
                     done_at = time.monotonic()
-            cpu = proc_cpu(server.pid) - cpu_before
+            cpu_after = cpu_of(pids)
+            cpu_serve = sum(cpu_after[p] - cpu_before[p] for p, k in pids.items() if k == "serve")
+            cpu_workers = sum(
+                cpu_after[p] - cpu_before[p] for p, k in pids.items() if k == "worker"
+            )
             posted, newest = summaries(state)
             wall = (newest - at).total_seconds() if newest else time.monotonic() - started
             # Only what was sent while checks ran counts as "during".
             end = at.timestamp() + wall
             inside = [s for s in during_samples if s.sent <= end]
             during = stats([s.ack for s in inside], replies(slack, inside))
-            rss = peak_rss_mb(server.pid)
+            rss = {f"{kind}:{pid}": peak_rss_mb(pid) for pid, kind in pids.items()}
+            queue = queue_states(state)
         finally:
             server.terminate()
             try:
@@ -296,11 +347,40 @@ def run_fleet(args: argparse.Namespace, base: Path, count: int, workdir: Path) -
         "checks": expected,
         "summaries": posted,
         "wall": wall,
-        "cpu": cpu,
+        "cpu": cpu_serve + cpu_workers,
+        "cpu_serve": cpu_serve,
+        "cpu_workers": cpu_workers,
         "rss": rss,
+        "queue": queue,
+        "load": os.getloadavg()[0],
         "idle": idle,
         "during": during,
     }
+
+
+def queue_states(state: Path) -> dict[str, int]:
+    """The work queue's rows by outcome: done, late (started past grace), skipped (coalesced),
+    failed, and still waiting or running."""
+    try:
+        with sqlite3.connect(f"file:{state / 'bot.db'}?mode=ro", uri=True, timeout=5) as db:
+            rows = db.execute(
+                "SELECT state, count(*), sum(late_seconds IS NOT NULL) FROM work_items "
+                "GROUP BY state"
+            ).fetchall()
+    except sqlite3.OperationalError:
+        return {}
+    counts = {state: int(n) for state, n, _ in rows}
+    counts["late"] = sum(int(late or 0) for _, _, late in rows)
+    return counts
+
+
+def rss_text(rss: dict[str, float]) -> str:
+    serve = [v for k, v in rss.items() if k.startswith("serve")]
+    workers = sorted((v for k, v in rss.items() if k.startswith("worker")), reverse=True)
+    text = f"serve {serve[0]:.0f}" if serve else "serve ?"
+    if workers:
+        text += f", workers {'/'.join(f'{w:.0f}' for w in workers)}"
+    return text + " MB"
 
 
 def print_row(r: dict[str, Any]) -> None:
@@ -309,24 +389,97 @@ def print_row(r: dict[str, Any]) -> None:
     def ratio(key: str) -> str:
         return f"{during[key] / idle[key]:.2f}x" if idle[key] else "-"
 
+    queue = r.get("queue") or {}
     print(
-        f"{r['models']:>4} ({r['checks']:>3}) | {r['wall']:7.1f} s {r['cpu']:7.1f} s "
-        f"{r['cpu'] / max(r['summaries'], 1):5.2f} s | {r['rss']:6.0f} MB | "
+        f"{r['models']:>4} ({r['checks']:>3}) | {r['wall']:7.1f} s "
+        f"{r['cpu']:7.1f} s (serve {r['cpu_serve']:.1f} + workers {r['cpu_workers']:.1f}) "
+        f"{r['cpu'] / max(r['summaries'], 1):5.2f} s | {rss_text(r['rss'])} | "
         f"ack p50 {idle['ack_p50']:5.0f}->{during['ack_p50']:5.0f} ms ({ratio('ack_p50')}) "
         f"p99 {idle['ack_p99']:5.0f}->{during['ack_p99']:5.0f} ms ({ratio('ack_p99')}) | "
         f"reply p50 {idle['reply_p50']:6.0f}->{during['reply_p50']:6.0f} ms ({ratio('reply_p50')}) "
         f"p99 {idle['reply_p99']:6.0f}->{during['reply_p99']:6.0f} ms ({ratio('reply_p99')}) "
-        f"| n {idle['n']}/{during['n']}"
+        f"| n {idle['n']}/{during['n']} | load {r['load']:.1f} | queue {queue}"
         + ("" if r["summaries"] >= r["checks"] else f"  ({r['summaries']} summaries)"),
         flush=True,
     )
+
+
+def run_accelerated(
+    args: argparse.Namespace, base: Path, count: int, workdir: Path
+) -> dict[str, Any]:
+    """``count`` models on the demo's accelerated schedules for ``args.accelerated`` minutes:
+    does any queued run get skipped, fail, or start late?"""
+    from tests.fakes.processes import free_port, serve_env, wait_healthy
+    from tests.fakes.slack_server import running_slack_server
+
+    root = workdir / f"accelerated-{count}"
+    if root.exists():
+        shutil.rmtree(root)
+    state = root / "state"
+    shutil.copytree(base, state)
+    names = model_names(count)
+    clone_models(state, names)
+    config = root / "mlops-bot.yaml"
+    write_config(config, names, None, None, args.nice)
+    with running_slack_server() as slack:
+        extra = {"MLOPS_BOT_WORKERS": str(args.workers)} if args.workers is not None else {}
+        env = serve_env(
+            slack.base_url, state, MLOPS_BOT_SCHEDULE="on", PYTHONPATH=str(ROOT), **extra
+        )
+        port = free_port()
+        log = (root / "serve.log").open("w")
+        command = [sys.executable, "-m", "bot.cli", "serve", "--config", str(config), "--http"]
+        command += ["--host", "127.0.0.1", "--port", str(port)]
+        server = subprocess.Popen(command, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_healthy(f"http://127.0.0.1:{port}/healthz", server, timeout=120)
+            url = f"http://127.0.0.1:{port}/slack/events"
+            started = time.monotonic()
+            end = started + args.accelerated * 60
+            samples: list[Sample] = []
+            while time.monotonic() < end:
+                samples += send(url, slack, args.concurrency, args.concurrency)
+                time.sleep(1.0)
+            pids = processes(server)
+            rss = {f"{kind}:{pid}": peak_rss_mb(pid) for pid, kind in pids.items()}
+            queue = queue_states(state)
+            during = stats([s.ack for s in samples], replies(slack, samples))
+        finally:
+            server.terminate()
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+            log.close()
+    return {
+        "models": count,
+        "minutes": args.accelerated,
+        "queue": queue,
+        "rss": rss,
+        "during": during,
+        "load": os.getloadavg()[0],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--models", type=int, nargs="+", default=[1, 5, 20, 50])
+    parser.add_argument("--models", type=int, nargs="+", default=[1, 5, 20, 50, 200])
+    parser.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes of serve (MLOPS_BOT_WORKERS; default one per core; 0: checks "
+        "in threads of serve)",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs per fleet size")
+    parser.add_argument("--nice", type=int, help="workers.nice (default: the setting's, 0)")
+    parser.add_argument(
+        "--accelerated",
+        type=float,
+        metavar="MINUTES",
+        help="run the demo's accelerated schedules this long instead of one cycle",
+    )
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=10)
     parser.add_argument("--spread", default="0s", help="monitoring.spread for every model")
@@ -336,10 +489,24 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="fleet-bench-"))
     base = seed_base(workdir)
+    workers = "one per core" if args.workers is None else str(args.workers)
+    if args.accelerated:
+        for count in args.models:
+            r = run_accelerated(args, base, count, workdir)
+            during = r["during"]
+            print(
+                f"{count} models on the accelerated schedules for {args.accelerated:g} min "
+                f"(workers: {workers}) · load {r['load']:.1f} · queue {r['queue']} · "
+                f"{rss_text(r['rss'])} · ack p50/p99 {during['ack_p50']:.0f}/"
+                f"{during['ack_p99']:.0f} ms · reply p50/p99 {during['reply_p50']:.0f}/"
+                f"{during['reply_p99']:.0f} ms",
+                flush=True,
+            )
+        return 0
     print(
         f"fleet cycle in `mlops-bot serve` · {os.cpu_count()} CPUs · load average "
         f"{os.getloadavg()[0]:.1f} · {args.requests} `/mlops status` at concurrency "
-        f"{args.concurrency} idle and during · spread {args.spread}"
+        f"{args.concurrency} idle and during · spread {args.spread} · workers {workers}"
     )
     print(
         "models (checks) | cycle wall, CPU, CPU/check | peak RSS | ack idle->during (ratio) | "
@@ -347,9 +514,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     results = []
     for count in args.models:
-        result = run_fleet(args, base, count, workdir)
-        results.append(result)
-        print_row(result)
+        for _ in range(args.repeat):
+            result = run_fleet(args, base, count, workdir)
+            results.append(result)
+            print_row(result)
     (workdir / "fleet-results.json").write_text(json.dumps(results, indent=2, default=str))
     print(f"results: {workdir / 'fleet-results.json'}")
     return 0

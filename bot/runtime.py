@@ -2,7 +2,11 @@
 
 settings -> store -> platform (guarded) -> Slack client, responder, outbox -> publisher ->
 promotion desk, monitoring context -> Slack services -> Bolt app; then, for a serving process,
-the background loops: scheduler (with the job watcher), promotion desk, outbox delivery.
+the background loops: scheduler (with the job watcher), promotion desk, outbox delivery, and the
+local worker processes that run the queued checks (:mod:`bot.workers`). A worker process
+(``mlops-bot worker``) is wired by :func:`build_worker_runtime`: the jobs' context and the
+outbox, without the Bolt app (the Slack-app modules are imported where they are used, so a
+worker does not load them).
 Everything else receives what it needs from here as typed fields.
 """
 
@@ -13,33 +17,29 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from bot.slack.app import SlackApp, build_app
-from bot.slack.groups import SlackGroupResolver
-from bot.slack.inbox import InboxWorker
 from bot.slack.outbox import Outbox, delivery_client
 from bot.slack.publisher import SlackPublisher
 from bot.slack.responder import Responder, make_client
-from bot.slack.server import SlackHTTPServer, start_http, stop_http
-from bot.slack.services import Services, WorkerPool
-from bot.slack.socket_mode import DEFAULT_PING_INTERVAL, SocketModeConnection
-from core.access import AccessPolicy
-from core.promotion.desk import CARD_HOOK as APPROVAL_CARD_HOOK
-from core.promotion.desk import PromotionDesk
 from infra.holders import new_holder
-from infra.inbox import Inbox
-from infra.leases import OnceClaims
 from infra.logs import redact
 from infra.metrics import Metrics
 from infra.platform.base import MLPlatform
-from infra.replays import ReplayMemory
 from infra.settings import Secrets, Settings
 from infra.store import Store, default_database_url, open_store
 from jobs.alerts import CARD_HOOK as ALERT_CARD_HOOK
 from jobs.alerts import AlertBook
 from jobs.checks.standing import STANDING_HOOK, StandingSummaries
 from jobs.context import MonitorContext
-from jobs.scheduler import MonitoringScheduler
+
+if TYPE_CHECKING:
+    from bot.slack.app import SlackApp
+    from bot.slack.server import SlackHTTPServer
+    from bot.slack.services import Services
+    from bot.slack.socket_mode import SocketModeConnection
+    from bot.workers import WorkerProcesses
+    from jobs.scheduler import MonitoringScheduler
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +74,14 @@ def build_services(
     clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     metrics: Metrics | None = None,
 ) -> Services:
+    from bot.slack.groups import SlackGroupResolver
+    from bot.slack.inbox import InboxWorker
+    from bot.slack.services import Services, WorkerPool
+    from core.access import AccessPolicy
+    from core.promotion.desk import CARD_HOOK as APPROVAL_CARD_HOOK
+    from core.promotion.desk import PromotionDesk
+    from infra.inbox import Inbox
+
     secrets = secrets or Secrets()
     client = client or make_client(secrets.slack_bot_token, secrets.slack_api_url)
     groups = SlackGroupResolver(client, settings.slack.group_cache_ttl.total_seconds())
@@ -105,19 +113,20 @@ def build_services(
     # A queued card may be delivered by any process, after a restart too: every process
     # registers the same hooks, reading the current context when one fires.
     publisher.on_delivered(APPROVAL_CARD_HOOK, desk.card_delivered)
+    _monitoring_hooks(publisher, lambda: services.jobs_context)
+    return services
+
+
+def _monitoring_hooks(publisher: SlackPublisher, context: Callable[[], MonitorContext]) -> None:
+    """The delivery hooks of what checks post (alert cards, standing summaries)."""
     publisher.on_delivered(
         ALERT_CARD_HOOK,
-        lambda args, ref, deferred: AlertBook(services.jobs_context).card_delivered(
-            args, ref, deferred
-        ),
+        lambda args, ref, deferred: AlertBook(context()).card_delivered(args, ref, deferred),
     )
     publisher.on_delivered(
         STANDING_HOOK,
-        lambda args, ref, deferred: StandingSummaries(services.jobs_context).delivered(
-            args, ref, deferred
-        ),
+        lambda args, ref, deferred: StandingSummaries(context()).delivered(args, ref, deferred),
     )
-    return services
 
 
 def scheduling_enabled() -> bool:
@@ -129,7 +138,10 @@ def scheduling_enabled() -> bool:
 
 def start_scheduler(services: Services, **options: object) -> MonitoringScheduler:
     """Build and start the scheduler on ``services`` (its context becomes the services' one)."""
+    from jobs.scheduler import MonitoringScheduler
+
     options.setdefault("configured_jobs", scheduling_enabled())
+    options.setdefault("max_workers", services.settings.workers.threads)
     scheduler = MonitoringScheduler(services.monitor, **options)  # type: ignore[arg-type]
     services.scheduler = scheduler
     scheduler.start()
@@ -151,6 +163,8 @@ class Runtime:
     """The Socket Mode connection when the bot runs in that mode (the probes report it)."""
     metrics: Metrics = field(default_factory=Metrics)
     """This process's metrics, served at ``/metrics`` (see :func:`wire_metrics`)."""
+    workers: WorkerProcesses | None = None
+    """The local worker processes running queued checks (None: none started here)."""
 
     def stop(self) -> None:
         for stop in reversed(self.stoppers):
@@ -171,6 +185,8 @@ def build_runtime(
     """Everything a bot process holds. ``scheduling=False`` (``serve --no-scheduler``): the
     background loops run (outbox delivery, the promotion desk, the job watcher) but no
     configured check does, and the process never takes the scheduler lease."""
+    from bot.slack.app import build_app
+
     secrets = secrets or Secrets()
     metrics = Metrics()
     store = open_store(database_url(settings, secrets))
@@ -195,13 +211,14 @@ def build_runtime(
 
 
 def wire_metrics(runtime: Runtime) -> None:
-    """Point the scrape-time gauges of ``runtime.metrics`` at what they read: the outbox and
-    inbox tables, the platform guard's breakers, the scheduler's leases. The work queue's hook
-    (``runtime.metrics.work_queue``, a :class:`infra.metrics.Backlog` callback) is left unset,
-    and its series absent, until a work queue is wired here."""
+    """Point the scrape-time gauges of ``runtime.metrics`` at what they read: the outbox, inbox
+    and work-queue tables, the platform guard's breakers, the scheduler's leases."""
+    from infra.workqueue import backlog as work_backlog
+
     metrics, services = runtime.metrics, runtime.services
     metrics.outbox = services.outbox.backlog
     metrics.inbox = services.inbox.inbox.backlog
+    metrics.work_queue = lambda: work_backlog(runtime.store)
     open_breakers = getattr(runtime.platform, "open_breakers", None)
     if callable(open_breakers):
         metrics.breakers = open_breakers
@@ -223,8 +240,24 @@ def start_background_loops(runtime: Runtime, *, scheduling: bool = True) -> None
     promotion desk (reconciles interrupted rollouts, then posts / expires / retires) and the
     outbox delivery loop (every replica: claims keep two from sending the same message)."""
     services = runtime.services
-    scheduler = start_scheduler(services, configured_jobs=scheduling and scheduling_enabled())
+    configured = scheduling and scheduling_enabled()
+    # The checks run in worker processes (one per core by default), never beside the acks; with
+    # workers.processes 0 the leader runs them in its own threads.
+    processes = runtime.settings.workers.process_count() if configured else 0
+    scheduler = start_scheduler(services, configured_jobs=configured, inline_workers=processes == 0)
     runtime.stoppers.append(scheduler.stop)
+    if processes:
+        from bot.workers import WorkerProcesses
+
+        pool = WorkerProcesses(
+            runtime.settings,
+            runtime.secrets,
+            processes,
+            database_url=database_url(runtime.settings, runtime.secrets),
+        )
+        pool.start()
+        runtime.workers = pool
+        runtime.stoppers.append(pool.stop)
     services.desk.start()
     runtime.stoppers.append(services.desk.stop)
     services.outbox.start()
@@ -272,10 +305,15 @@ def readiness(runtime: Runtime) -> tuple[bool, dict[str, str]]:
 
 
 def connect_socket_mode(
-    runtime: Runtime, app_token: str, *, ping_interval: float = DEFAULT_PING_INTERVAL
+    runtime: Runtime, app_token: str, *, ping_interval: float | None = None
 ) -> SocketModeConnection:
     """Connect ``runtime``'s app over Socket Mode, each envelope acted on once across the
     replicas sharing its store; closed with it. Raises ``SocketModeRefused`` for a bad token."""
+    from bot.slack.socket_mode import DEFAULT_PING_INTERVAL, SocketModeConnection
+    from infra.leases import OnceClaims
+
+    if ping_interval is None:
+        ping_interval = DEFAULT_PING_INTERVAL
     claims = OnceClaims(runtime.store, "envelope:", new_holder())
     connection = SocketModeConnection(
         runtime.app,
@@ -297,6 +335,9 @@ def connect_socket_mode(
 def serve_http(runtime: Runtime, host: str, port: int) -> SlackHTTPServer:
     """Start the HTTP front of ``runtime`` (/slack/events, the probes and /metrics); stopped
     with it."""
+    from bot.slack.server import start_http, stop_http
+    from infra.replays import ReplayMemory
+
     server = start_http(
         runtime.app,
         host,
@@ -334,3 +375,16 @@ def build_job_runtime(
     platform = open_platform(settings)
     services = build_services(settings, platform, store, secrets=secrets, clock=clock)
     return JobRuntime(services.monitor, services.outbox)
+
+
+def build_worker_runtime(settings: Settings, secrets: Secrets) -> JobRuntime:
+    """What a worker process needs to run queued checks: the jobs' context (platform, store,
+    the Publisher over the outbox, with the hooks of what checks post), and no Slack app."""
+    store = open_store(database_url(settings, secrets))
+    platform = open_platform(settings)
+    client = make_client(secrets.slack_bot_token, secrets.slack_api_url)
+    outbox = Outbox(store, delivery_client(client))
+    publisher = SlackPublisher(outbox, Responder(client))
+    context = MonitorContext(settings, platform, store, publisher)
+    _monitoring_hooks(publisher, lambda: context)
+    return JobRuntime(context, outbox)

@@ -258,10 +258,25 @@ class DigestLine:
 
 
 @dataclass(frozen=True)
+class ScheduleNote:
+    """A scheduled run the digest must mention: it ran late, was skipped or failed, and why."""
+
+    kind: str
+    model: str
+    environment: str
+    slot: datetime
+    outcome: str
+    """``late``, ``skipped`` or ``failed``."""
+    why: str
+
+
+@dataclass(frozen=True)
 class DigestReply(Reply):
     lines: tuple[DigestLine, ...] = ()
     generated_at: datetime | None = None
     chart: Upload | None = None
+    schedule: tuple[ScheduleNote, ...] = ()
+    """Runs of the last day that were late, skipped or failed (never dropped silently)."""
 
     @property
     def uploads(self) -> tuple[Upload, ...]:

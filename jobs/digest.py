@@ -16,10 +16,12 @@ from sqlalchemy import select
 from core.checks import CHECK_KINDS
 from core.publisher import key_of
 from core.replies import MessageRef, Upload
-from core.reports import SIGNALS, DigestLine, DigestReply
+from core.reports import SIGNALS, DigestLine, DigestReply, ScheduleNote
 from engine.digest import DigestRow
 from engine.verdict import Verdict
+from infra.durations import format_duration
 from infra.store import Alert
+from infra.workqueue import COALESCED, FAILED, WorkQueue
 from jobs import charts
 from jobs.alerts import active_mute
 from jobs.context import MonitorContext
@@ -27,6 +29,7 @@ from jobs.context import MonitorContext
 log = logging.getLogger(__name__)
 
 STALE_AFTER = timedelta(days=2)
+SCHEDULE_LOOKBACK = timedelta(days=1)
 
 #: Digest columns: the engine's three monitors, each the worst of its signals.
 _COLUMNS = {kind.value: kind.signals for kind in CHECK_KINDS}
@@ -100,12 +103,37 @@ def _short(text: str, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def schedule_notes(ctx: MonitorContext) -> list[ScheduleNote]:
+    """Scheduled runs of the last day that started late, were skipped (coalesced into a later
+    run) or failed, from the work queue: a missed slot is never silent."""
+    queue = WorkQueue(ctx.store, "digest")
+    notes: list[ScheduleNote] = []
+    for item in queue.irregular(ctx.now() - SCHEDULE_LOOKBACK):
+        if item.state == COALESCED:
+            outcome, why = "skipped", item.note or "replaced by a later run"
+        elif item.state == FAILED:
+            outcome, why = "failed", item.note or "the run failed"
+        else:
+            outcome = "late"
+            why = f"started {format_duration(item.late_seconds or 0)} late (waiting for a worker)"
+            if item.covers > 1:
+                why += f"; it covered {item.covers} slots"
+        notes.append(ScheduleNote(item.kind, item.model, item.environment, item.slot, outcome, why))
+    return notes
+
+
 def build_digest(ctx: MonitorContext) -> DigestReply:
     lines = digest_lines(ctx)
     chart: Upload | None = None
     if lines:
         chart = charts.digest_chart(digest_rows(lines))
-    return DigestReply(public=True, lines=tuple(lines), generated_at=ctx.now(), chart=chart)
+    return DigestReply(
+        public=True,
+        lines=tuple(lines),
+        generated_at=ctx.now(),
+        chart=chart,
+        schedule=tuple(schedule_notes(ctx)),
+    )
 
 
 def run_digest(

@@ -8,6 +8,13 @@ unchanged jobs keep their stored next run time (so a run missed while the bot wa
 handled by the misfire rules), changed ones are replaced in place, jobs of removed models or
 checks are deleted. Same ids, so a restart never duplicates or loses a job.
 
+Configured jobs only *enqueue*: at its time a job writes one row into the work queue
+(:mod:`infra.workqueue`, unique per check and slot, so two replicas enqueue it once) and worker
+processes claim and run it (:mod:`jobs.worker`): the local pool ``serve`` starts, and
+``mlops-bot worker`` processes on any host. With ``workers.processes: 0`` the leader runs the
+queue in threads of its own process instead (``max_workers`` of them): tests and the smallest
+setups. So a cycle of checks never shares a process, nor its GIL, with the acks.
+
 Process-local periodic work (the job watcher's polling) runs from an in-memory store of the
 same scheduler, on its own one-thread executor: a burst of checks filling the check threads
 never makes it skip a poll, so finished training jobs are reported on time.
@@ -34,9 +41,10 @@ Job options are deliberate:
 * ``max_instances=1`` — a slow check never overlaps itself (the next one is skipped and logged);
 * ``misfire_grace_time`` — half the job's own period, between 1 minute and 6 hours: how late a
   run may start before it counts as *late*. A late run is never dropped (APScheduler's own
-  executor would drop it silently when it waited in the queue behind other checks): it runs,
-  coalesced, and the audit log and the log say how late; a run skipped because the previous one
-  of the same check is still running is recorded the same way (``schedule`` / ``skipped``).
+  executor would drop it silently when it waited behind other checks): it is queued with its
+  grace, runs when a worker is free (several missed slots of one check coalesced into one run),
+  and the audit log, the log and the digest say how late; a slot replaced by a newer one before
+  any worker took it is listed by the digest as skipped, with the reason.
 """
 
 from __future__ import annotations
@@ -78,9 +86,11 @@ from infra.holders import new_holder
 from infra.leases import Lease
 from infra.settings import Settings
 from infra.store import Lock, Store, utcnow
+from infra.workqueue import COALESCED, FINAL_STATES, WorkQueue
 from jobs.checks.platform import CheckJobs
-from jobs.context import BOT_ACTOR, MonitorContext
+from jobs.context import MonitorContext
 from jobs.watcher import JobWatcher
+from jobs.worker import WorkLoop, audit_schedule, grace_payload
 
 log = logging.getLogger(__name__)
 
@@ -251,8 +261,10 @@ def _bind_worker(owner: MonitoringScheduler) -> None:
     _bound.owner = owner
 
 
-def run_scheduled(kind: str, model: str | None, env: str | None) -> Any:
-    """The function every configured job points at (a textual reference survives pickling)."""
+def run_scheduled(kind: str, model: str | None, env: str | None) -> int | None:
+    """The function every configured job points at (a textual reference survives pickling): it
+    queues the run of this slot for the workers. Returns the queued row's id, None when the
+    slot was queued already (by another replica)."""
     owner: MonitoringScheduler | None = getattr(_bound, "owner", None)
     if owner is None:
         raise RuntimeError("run_scheduled called outside a MonitoringScheduler worker thread")
@@ -261,9 +273,8 @@ def run_scheduled(kind: str, model: str | None, env: str | None) -> Any:
             "skipping %s %s %s: this process is no longer the scheduler leader", kind, model, env
         )
         return None
-    from jobs.run import run_kind
-
-    return run_kind(owner.context, kind, model, env)
+    slot: datetime = getattr(_bound, "slot", None) or datetime.now(UTC)
+    return owner.enqueue(kind, model, env, slot, grace_payload(getattr(_bound, "grace", None)))
 
 
 class _Unmissable:
@@ -306,14 +317,15 @@ class _ClaimingExecutor(ThreadPoolExecutor):
             )
             self._run_job_success(job.id, [skipped])
             return
-        owner = self._owner
 
         def run(job: Job, alias: str, run_times: list[datetime], logger_name: str) -> Any:
-            grace = job.misfire_grace_time
-            late = datetime.now(UTC) - run_times[-1]
-            if grace is not None and late > timedelta(seconds=grace):
-                owner.record_late(job.id, run_times[-1], late)
-            return run_job(_Unmissable(job), alias, run_times, logger_name)
+            # The slot and grace ride along to run_scheduled, which queues the run; how late it
+            # starts is judged (and recorded) by the worker that takes it.
+            _bound.slot, _bound.grace = run_times[-1], job.misfire_grace_time
+            try:
+                return run_job(_Unmissable(job), alias, run_times, logger_name)
+            finally:
+                _bound.slot = _bound.grace = None
 
         def callback(future: Any) -> None:
             exc = future.exception()
@@ -343,7 +355,10 @@ class MonitoringScheduler:
         max_workers: int = 4,
         watcher_seconds: float = WATCHER_SECONDS,
         configured_jobs: bool = True,
+        inline_workers: bool = True,
     ) -> None:
+        """``max_workers``: threads that run queued checks in this process while it leads
+        (``inline_workers``); with ``inline_workers=False`` worker processes run them."""
         self.settings = context.settings
         self.store = context.store
         self.holder = holder or new_holder()
@@ -369,6 +384,23 @@ class MonitoringScheduler:
         self._stop = threading.Event()
         self._lease_thread: threading.Thread | None = None
         self._runs: dict[str, int] = {}
+        self._items: dict[str, list[int | None]] = {}
+        """Per job: the queue row of each of its occurrences this process handled (None when
+        nothing was queued: another replica had it)."""
+        workers = self.settings.workers
+        self.queue = WorkQueue(
+            self.store, self.holder, claim=workers.claim, max_attempts=workers.max_attempts
+        )
+        self.work: WorkLoop | None = None
+        if configured_jobs and inline_workers:
+            self.work = WorkLoop(
+                self.context,
+                self.queue,
+                threads=max_workers,
+                poll_seconds=workers.poll.total_seconds(),
+                on_finished=self._item_finished,
+                gate=lambda: self.is_leader,
+            )
         self.history: deque[tuple[str, datetime]] = deque(maxlen=1000)
         """(job id, scheduled time) of the runs this process executed, newest last."""
         self._runs_lock = threading.Condition()
@@ -381,7 +413,8 @@ class MonitoringScheduler:
             timezone=UTC,
             jobstores=jobstores,
             executors={
-                "default": _ClaimingExecutor(self, max_workers),
+                # Queueing is quick: two threads are plenty, whatever runs the checks.
+                "default": _ClaimingExecutor(self, 2),
                 WATCHER_EXECUTOR: ThreadPoolExecutor(
                     1, pool_kwargs={"thread_name_prefix": "mlops-watcher"}
                 ),
@@ -407,6 +440,8 @@ class MonitoringScheduler:
                 "--no-scheduler): it never takes the scheduler lease"
             )
         self._add_watcher()
+        if self.work is not None:
+            self.work.start()
         self.tick()
         self._lease_thread = threading.Thread(
             target=self._lease_loop, name="scheduler-lease", daemon=True
@@ -424,6 +459,8 @@ class MonitoringScheduler:
             if self._started:
                 self._scheduler.shutdown(wait=wait)
                 self._started = False
+        if self.work is not None:
+            self.work.stop(timeout=30 if wait else 0.5)
         if release:
             for lease in (self.lease, self.watcher_lease):
                 try:
@@ -486,6 +523,24 @@ class MonitoringScheduler:
 
     def claim(self, job_id: str, run_time: datetime) -> bool:
         return self.is_leader and claim_run(self.store, job_id, run_time, self.holder)
+
+    def enqueue(
+        self,
+        kind: str,
+        model: str | None,
+        env: str | None,
+        slot: datetime,
+        payload: dict[str, Any] | None = None,
+    ) -> int | None:
+        """Queue one run for the workers (and wake this process's own, if it has them)."""
+        item = self.queue.enqueue(kind, model, env, slot, payload)
+        if item is not None and self.work is not None:
+            self.work.wake()
+        return item
+
+    def _item_finished(self, item_id: int, state: str) -> None:
+        with self._runs_lock:
+            self._runs_lock.notify_all()
 
     # -- configured jobs
     def sync_jobs(self) -> dict[str, list[str]]:
@@ -557,55 +612,58 @@ class MonitoringScheduler:
 
     # -- running now and waiting (commands, tests)
     def run_now(self, job_id: str) -> int:
-        """Make ``job_id`` due now (through the scheduler, its executor and its claims).
+        """Make ``job_id`` due now (through the scheduler, its executor, its claims and, for a
+        configured job, the work queue).
 
-        Returns the number of finished runs of that job before this call, for :meth:`wait_for`.
+        Returns the number of occurrences of that job before this call, for :meth:`wait_for`.
         """
         with self._runs_lock:
-            before = self._runs.get(job_id, 0)
+            before = len(self._items.get(job_id, ()))
         store = RUNTIME_STORE if self._scheduler.get_job(job_id, RUNTIME_STORE) else CONFIG_STORE
         self._scheduler.modify_job(job_id, jobstore=store, next_run_time=datetime.now(UTC))
         self._scheduler.wakeup()
         return before
 
     def wait_for(self, job_id: str, after: int, timeout: float = 30.0) -> bool:
-        """Wait until ``job_id`` has finished more than ``after`` runs in this process."""
+        """Wait until more than ``after`` occurrences of ``job_id`` went through this process
+        and every one of them has ended: a configured job's queued run finished on a worker
+        (of this process or any other), a process-local job's run returned."""
+        import time
+
+        deadline = time.monotonic() + timeout
         with self._runs_lock:
-            return self._runs_lock.wait_for(lambda: self._runs.get(job_id, 0) > after, timeout)
+            if not self._runs_lock.wait_for(
+                lambda: len(self._items.get(job_id, ())) > after, timeout
+            ):
+                return False
+            items = [i for i in self._items[job_id][after:] if i is not None]
+        while items:
+            state = self.queue.state_of(items[0])
+            if state == COALESCED:  # a later slot runs it: wait for that one
+                items[0] = self.queue.successor(items[0]) or items[0]
+                if self.queue.state_of(items[0]) == COALESCED:
+                    items.pop(0)
+                continue
+            if state in FINAL_STATES:
+                items.pop(0)
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return False
+            with self._runs_lock:
+                self._runs_lock.wait(min(left, 0.05))
+        return True
 
     def run_and_wait(self, job_id: str, timeout: float = 30.0) -> bool:
         return self.wait_for(job_id, self.run_now(job_id), timeout)
 
-    # -- runs that were late or skipped: never silent
-    def record_late(self, job_id: str, scheduled: datetime, late: timedelta) -> None:
-        """A run that starts past its grace: it still runs (coalesced); say how late and why."""
-        log.warning(
-            "%s scheduled at %s starts %s late (waiting for other checks); running it now",
-            job_id,
-            scheduled.isoformat(),
-            format_duration(late),
-        )
-        self._audit_schedule("late", job_id, scheduled, late_seconds=round(late.total_seconds()))
-
+    # -- runs that were skipped: never silent (late ones are recorded by the worker)
     def _audit_schedule(
         self, action: str, job_id: str, scheduled: datetime, **details: Any
     ) -> None:
         kind, _, rest = job_id.partition(":")
         model, _, env = rest.partition(":")
-        try:
-            self.store.audit(
-                BOT_ACTOR,
-                "schedule",
-                action,
-                model=model or None,
-                environment=env or None,
-                subject=kind,
-                job=job_id,
-                scheduled=scheduled.isoformat(),
-                **details,
-            )
-        except OperationalError:
-            log.warning("could not record that %s was %s", job_id, action)
+        audit_schedule(self.store, action, kind, model, env, scheduled, **details)
 
     def _on_event(self, event: JobEvent) -> None:
         if event.code == EVENT_JOB_ERROR:
@@ -619,10 +677,13 @@ class MonitoringScheduler:
                 "skipped", event.job_id, times[-1], reason="the previous run was still running"
             )
             return
+        item = getattr(event, "retval", None) if event.code == EVENT_JOB_EXECUTED else None
+        queued = event.jobstore == CONFIG_STORE and isinstance(item, int)
         with self._runs_lock:
-            if event.code != EVENT_JOB_MISSED:
+            if event.code == EVENT_JOB_EXECUTED and (queued or event.jobstore != CONFIG_STORE):
                 self.history.append((event.job_id, event.scheduled_run_time))
             self._runs[event.job_id] = self._runs.get(event.job_id, 0) + 1
+            self._items.setdefault(event.job_id, []).append(item if queued else None)
             self._runs_lock.notify_all()
 
     # -- listing (for /mlops jobs)

@@ -11,6 +11,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # Suites that start a whole runtime must not get scheduled checks posting into their fake
 # Slack at a quarter past; tests/scenarios/scheduling turns schedules on where it tests them.
 os.environ.setdefault("MLOPS_BOT_SCHEDULE", "off")
+# Where a suite turns schedules on, its checks run in the leader's own threads (through the
+# work queue) unless a test starts worker processes on purpose (tests/jobs/test_workqueue_*).
+os.environ.setdefault("MLOPS_BOT_WORKERS", "0")
 
 pytest_plugins = ["tests.fakes.conftest_plugin"]
 

@@ -1,4 +1,4 @@
-"""`mlops-bot` command line: serve, demo, check-config, run-job, drift, perf.
+"""`mlops-bot` command line: serve, worker, demo, check-config, run-job, drift, perf.
 
 Every subcommand takes ``--config`` and ``--state-dir``; configuration errors exit 2 with a
 message naming the file and the key, before anything starts.
@@ -101,6 +101,16 @@ def build_parser() -> argparse.ArgumentParser:
         "lease; the outbox and the job watcher still run)",
     )
 
+    worker = sub.add_parser(
+        "worker",
+        help="run queued monitoring checks until stopped (serve starts one per core; more may "
+        "run on other hosts against the same database)",
+    )
+    _common(worker)
+    from bot.cli.worker import add_arguments as add_worker_arguments
+
+    add_worker_arguments(worker)
+
     run_job = sub.add_parser(
         "run-job",
         help="run one scheduled job once and exit (for cron or CI): "
@@ -187,6 +197,17 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return serve(_load(args), args)
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    from bot.cli.worker import run_worker
+
+    _configure_logging(args.verbose)
+    if args.settings_file:
+        from bot.workers import load_settings_file
+
+        return run_worker(load_settings_file(args.settings_file), args)
+    return run_worker(_load(args), args)
+
+
 def cmd_run_job(args: argparse.Namespace) -> int:
     from bot.cli.run_job import main as run_job_main
     from infra.logs import configure_logging
@@ -209,6 +230,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check-config": cmd_check_config,
     "demo": cmd_demo,
     "serve": cmd_serve,
+    "worker": cmd_worker,
     "run-job": cmd_run_job,
     "drift": _forward("drift"),
     "perf": _forward("perf"),

@@ -140,19 +140,18 @@ class AlertBook:
         fp = obs.fingerprint
         rules = model_cfg.monitoring.alerts
         mute = active_mute(self.store, obs.model, obs.signal, now)
+        if (
+            obs.chart is not None
+            and not obs.chart.rendered
+            and self._chart_needed(obs, rules, mute, now)
+        ):
+            # Drawn before the transaction, not inside it: on SQLite the transaction holds the
+            # database's write lock, and an ack in another process would wait for the drawing.
+            obs.chart.content  # noqa: B018
 
         def attempt() -> Transition:
             row = self._load_or_create(obs, now)
-            before = Snapshot(
-                state=row.state,
-                consecutive=row.consecutive,
-                breach_count=row.breach_count,
-                condition=str(row.summary.get("condition", "clear")),
-                flips=tuple(row.flips or ()),
-                opened_at=row.opened_at,
-                resolved_at=row.resolved_at,
-                has_message=bool(row.message_ts),
-            )
+            before = _snapshot(row)
             step = plan(
                 before,
                 obs.level,
@@ -213,6 +212,26 @@ class AlertBook:
             message=ref,
             notes=(step.note,) if step.note else (),
         )
+
+    def _chart_needed(self, obs: Observation, rules: Any, mute: Any, now: datetime) -> bool:
+        """Whether this observation will post its chart (a new card, or a card whose picture
+        changed), decided on the row as it is now; the transaction decides again."""
+        row = self.get(obs.fingerprint)
+        before = _snapshot(row) if row is not None else _FIRST
+        step = plan(
+            before,
+            obs.level,
+            rules=rules,
+            muted=mute is not None,
+            now=now,
+            headline=obs.headline,
+        )
+        if step.post_new:
+            return True
+        if row is None or not (step.edit and row.channel and row.message_ts):
+            return False
+        summary = row.summary or {}
+        return not (summary.get("chart_check") and summary.get("chart_shape") == chart_shape(obs))
 
     def refresh(self, fp: str, model_cfg: ModelConfig) -> None:
         """Re-render the alert card from its row (after an acknowledgement, a mute, a retrain)."""
@@ -449,3 +468,30 @@ def open_alert_signals(
             )
         ).all()
         return [r.signal for r in rows]
+
+
+def _snapshot(row: Alert) -> Snapshot:
+    """What the lifecycle decides on, from an alert row."""
+    return Snapshot(
+        state=row.state,
+        consecutive=row.consecutive,
+        breach_count=row.breach_count,
+        condition=str(row.summary.get("condition", "clear")),
+        flips=tuple(row.flips or ()),
+        opened_at=row.opened_at,
+        resolved_at=row.resolved_at,
+        has_message=bool(row.message_ts),
+    )
+
+
+_FIRST = Snapshot(
+    state="ok",
+    consecutive=0,
+    breach_count=0,
+    condition="clear",
+    flips=(),
+    opened_at=None,
+    resolved_at=None,
+    has_message=False,
+)
+"""A signal's row before its first observation (as :meth:`AlertBook._load_or_create` makes it)."""

@@ -351,10 +351,31 @@ def digest_blocks(reply: DigestReply) -> list[Block]:
             break
     if chunk:
         blocks.append(section("\n\n".join(chunk)))
+    if reply.schedule and len(blocks) < 46:
+        blocks.append(section(_schedule_text(reply)))
     if reply.chart is not None:
         blocks.append(DividerBlock())
         blocks.append(context(":bar_chart: The combined chart is in the thread"))
     return blocks
+
+
+SCHEDULE_LINES = 12
+
+
+def _schedule_text(reply: DigestReply) -> str:
+    """Checks of the last day that ran late, were skipped or failed, and why."""
+    marks = {"late": ":hourglass:", "skipped": ":fast_forward:", "failed": ":x:"}
+    shown = [
+        f"{marks.get(n.outcome, '')} {esc(n.kind)} · *{esc(n.model or 'all models')}*"
+        + (f" · {esc(n.environment)}" if n.environment else "")
+        + f", {n.slot:%b %d %H:%M} UTC run {esc(n.outcome)}: {esc(clip(n.why, 160))}"
+        for n in reply.schedule[:SCHEDULE_LINES]
+    ]
+    more = len(reply.schedule) - len(shown)
+    if more > 0:
+        shown.append(f"… and {more} more")
+    title = "*Scheduled checks that ran late, were skipped or failed (last 24 h)*"
+    return clip(title + "\n" + "\n".join(shown), MAX_SECTION_TEXT)
 
 
 # --------------------------------------------------------------------------- mutes

@@ -182,3 +182,79 @@ def test_the_performance_trend_is_backfilled_once_then_reused(
         fingerprint("churn", "prod", "performance")
     )
     assert len(again) == len(stored) + 2
+
+
+def test_the_digest_lists_runs_that_were_late_or_skipped_and_why(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two slots of one check missed while the only worker was busy: the older is coalesced
+    into the newer (skipped, and why), the newer runs late (and how late); the digest says so."""
+    from bot.sandbox import seed
+    from infra.workqueue import COALESCED, DONE, WorkItem
+    from tests.scenarios.scheduling.conftest import text_of
+
+    release, busy = threading.Event(), threading.Event()
+
+    def blocker(*_: Any, **__: Any) -> None:
+        busy.set()
+        release.wait(30)
+
+    monkeypatch.setitem(run_job.RUNNERS, "blocker", blocker)
+    scheduler = harness.start(max_workers=1)
+    now = datetime.now(UTC)
+    try:
+        assert scheduler.enqueue("blocker", "other", "prod", now) is not None
+        assert busy.wait(30)  # the only worker thread is taken
+        older = scheduler.enqueue("drift", "churn", "prod", now - timedelta(minutes=10))
+        newer = scheduler.enqueue(
+            "drift", "churn", "prod", now - timedelta(minutes=8), {"grace": 60}
+        )
+    finally:
+        release.set()
+    assert older is not None and newer is not None
+
+    def state(item: int) -> str | None:
+        return scheduler.queue.state_of(item)
+
+    _wait(lambda: state(newer) == DONE, timeout=60)
+    assert state(older) == COALESCED
+    with harness.store.session() as session:
+        ran = session.get(WorkItem, newer)
+        assert ran is not None and ran.covers == 2 and (ran.late_seconds or 0) >= 8 * 60
+    harness.run("digest")
+    digest = text_of(harness.top_level(seed.MLOPS_CHANNEL)[-1])
+    assert "ran late, were skipped or failed" in digest
+    assert "run skipped: still waiting for a worker when the next slot" in digest
+    assert "run late: started" in digest
+    assert "covered 2 slots" in digest
+
+
+def test_an_alert_cards_chart_is_drawn_before_its_transaction(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker drawing a chart inside the alert's transaction held SQLite's write lock for the
+    drawing, and acks of the serving process waited for it: the chart is drawn first."""
+    from core.replies import Upload
+    from jobs import charts
+    from tests.scenarios.scheduling.conftest import CHART_NAMES, tiny_chart
+
+    drawn: list[bool] = []
+    for name in CHART_NAMES:
+        eager = tiny_chart(name)
+
+        def deferred(*args: Any, _eager: Any = eager, **kwargs: Any) -> Upload:
+            made = _eager(*args, **kwargs)
+
+            def render() -> bytes:
+                drawn.append(harness.store.in_transaction)
+                return made.content
+
+            return Upload.deferred(made.filename, made.title, made.alt_text, render)
+
+        monkeypatch.setattr(charts, name, deferred)
+    harness.start()
+    harness.platform.drifted = True
+    harness.clock.advance()
+    harness.run()
+    assert harness.top_level(), "the drift alert was not posted"
+    assert drawn and not any(drawn)  # drawn, and never with the transaction open

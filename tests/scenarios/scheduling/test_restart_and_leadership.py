@@ -207,7 +207,14 @@ def test_split_brain_still_runs_each_occurrence_once(
     time.sleep(3)
     sched_a._scheduler.pause()
     sched_b._scheduler.pause()
-    time.sleep(0.5)  # let the last runs finish before counting
+    # Let the last queued runs finish before counting (the scheduler queues, workers run).
+    from infra.workqueue import queue_depth
+
+    deadline = time.monotonic() + 30
+    while queue_depth(a.store) or len(runs) < len(sched_a.history) + len(sched_b.history):
+        assert time.monotonic() < deadline, "the queued probe runs did not finish"
+        time.sleep(0.05)
+    time.sleep(0.3)  # a run past the count would show as an extra one below
     sched_a.stop()
     sched_b.stop()
     a.scheduler = b.scheduler = None

@@ -43,8 +43,8 @@ def test_metrics_count_a_signed_command_and_read_the_outbox_at_scrape_time(
     assert value(before, "mlops_bot_outbox_depth") == 0
     assert value(before, "mlops_bot_leader", role="scheduler") == 0  # no scheduler here
     assert value(before, "mlops_bot_platform_breakers_open") == 0
-    # Not wired yet (the monitoring work queue): absent, never a made-up zero.
-    assert value(before, "mlops_bot_work_queue_depth") is None
+    # The monitoring work queue, read at scrape time: nothing waits on a fresh bot.
+    assert value(before, "mlops_bot_work_queue_depth") == 0
 
     # Slack refuses posts: a message that matters waits in the outbox.
     bot.slack.inject("chat.postMessage", status=503, times=None)
