@@ -116,9 +116,7 @@ def main(argv: list[str] | None = None) -> int:
             print("  results: " + ", ".join(f"{k} x{v}" for k, v in sorted(levels.items())))
             if profiler:
                 out = io.StringIO()
-                pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(
-                    args.profile
-                )
+                pstats.Stats(profiler, stream=out).sort_stats(args.sort).print_stats(args.profile)
                 print(out.getvalue())
         runtime.close()
     if not args.workdir:
