@@ -77,6 +77,10 @@ def main(argv: list[str] | None = None) -> int:
             from infra.platform.guard import GuardedPlatform
 
             GuardedPlatform.reference_version = lambda self, model: None  # type: ignore[method-assign]
+        else:
+            from jobs.worker import warm_up
+
+            warm_up()  # as `mlops-bot worker` does before it claims anything
         settings = load_settings(str(config), state_dir=str(state))
         runtime = build_worker_runtime(settings, Secrets())
         ctx = runtime.context

@@ -50,7 +50,7 @@ def run_worker(settings: Settings, args: argparse.Namespace) -> int:
     from bot.runtime import build_worker_runtime
     from infra.holders import new_holder
     from infra.workqueue import WorkQueue
-    from jobs.worker import WorkLoop
+    from jobs.worker import WorkLoop, warm_up
 
     if args.threads < 1:
         log.error("--threads must be 1 or more (got %d)", args.threads)
@@ -72,6 +72,7 @@ def run_worker(settings: Settings, args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    log.info("worker %s imported the checks in %.1f s", queue.holder, warm_up())
     loop.start()
     log.info("worker %s runs queued checks (%d at a time)", queue.holder, args.threads)
     while not stop.wait(1.0):

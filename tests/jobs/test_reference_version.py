@@ -152,3 +152,12 @@ def test_a_reference_changing_while_read_is_fingerprinted(local, monkeypatch) ->
     fingerprints = counting_fingerprints(monkeypatch)
     drift_report(ctx, cfg, "prod", START, END)  # type: ignore[arg-type]
     assert fingerprints == [1]  # the two stats disagreed: the frame read names itself
+
+
+def test_a_worker_imports_the_checks_before_it_claims_one() -> None:
+    import sys
+
+    from jobs.worker import WARM_MODULES, warm_up
+
+    assert warm_up() >= 0
+    assert all(name in sys.modules for name in WARM_MODULES)
