@@ -1,6 +1,7 @@
 """CPU per scheduled check, by kind, as a worker process runs them.
 
     python benchmarks/check_cpu.py [--models 20] [--rounds 2] [--profile N] [--workdir DIR]
+                                   [--code /work/main]
 
 The same fleet as ``benchmarks/fleet.py`` (the seeded demo plus copies of churn-model on the
 local platform, drift + performance + utilization per model in prod), and the same code path as
@@ -12,6 +13,8 @@ CPU of each check (``time.process_time``) is its own. Posts go to the outbox (de
 Round 1 is the first cycle a fresh worker runs (cold per-process caches, no stored history);
 later rounds are the steady state of a long-lived worker. ``--profile N`` prints cProfile's top
 N functions (``--sort``, cumulative by default) over the last round (``--profile-round``).
+``--code DIR`` runs the same with another checkout's code: run it once with ``--code`` on the
+baseline (e.g. main) and once without, one after the other, and compare.
 """
 
 from __future__ import annotations
@@ -30,6 +33,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout
 sys.path.insert(0, str(ROOT / "benchmarks"))
+# ``--code DIR``: the checks run with another checkout's code (the baseline, e.g. main's), set
+# before anything of the project is imported; the fleet helpers stay this checkout's.
+if "--code" in sys.argv:
+    sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--code") + 1]).resolve()))
 
 from fleet import KINDS, PROD, clone_models, model_names, seed_base, write_config  # noqa: E402
 
@@ -45,9 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sort", default="cumulative", help="cProfile sort key (or tottime)")
     parser.add_argument("--workdir", type=Path, help="keep the seeded base here")
     parser.add_argument(
-        "--baseline",
-        action="store_true",
-        help="main's code path before this change: the reference fingerprinted on every run",
+        "--code",
+        type=Path,
+        help="run the checks with this checkout's code (a baseline such as /work/main)",
     )
     args = parser.parse_args(argv)
 
@@ -69,22 +76,17 @@ def main(argv: list[str] | None = None) -> int:
     with running_slack_server() as slack:
         os.environ.update(serve_env(slack.base_url, state))
         started = time.process_time()
+        import jobs.worker
         from bot.runtime import build_worker_runtime
         from infra.settings import Secrets, load_settings
         from jobs.run import run_kind
 
-        if args.baseline:
-            from infra.platform.guard import GuardedPlatform
-
-            GuardedPlatform.reference_version = lambda self, model: None  # type: ignore[method-assign]
-        else:
-            from jobs.worker import warm_up
-
-            warm_up()  # as `mlops-bot worker` does before it claims anything
+        if hasattr(jobs.worker, "warm_up"):
+            jobs.worker.warm_up()  # as `mlops-bot worker` does before it claims anything
         settings = load_settings(str(config), state_dir=str(state))
         runtime = build_worker_runtime(settings, Secrets())
         ctx = runtime.context
-        print("baseline (main's code path)" if args.baseline else "this branch")
+        print(f"code: {Path(jobs.worker.__file__).resolve().parents[1]}")
         print(f"start-up (imports, runtime): {time.process_time() - started:.2f} s CPU")
         print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         for round_ in range(1, args.rounds + 1):
