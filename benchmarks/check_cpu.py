@@ -33,12 +33,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a checkout
 sys.path.insert(0, str(ROOT / "benchmarks"))
-# ``--code DIR``: the checks run with another checkout's code (the baseline, e.g. main's), set
-# before anything of the project is imported; the fleet helpers stay this checkout's.
+from fleet import KINDS, PROD, clone_models, model_names, seed_base, write_config  # noqa: E402
+
+# ``--code DIR``: the checks run with another checkout's code (the baseline, e.g. main's); the
+# fleet helpers stay this checkout's.
 if "--code" in sys.argv:
     sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--code") + 1]).resolve()))
-
-from fleet import KINDS, PROD, clone_models, model_names, seed_base, write_config  # noqa: E402
+    for _name in [m for m in sys.modules if m.split(".")[0] in {"bot", "infra", "tests"}]:
+        del sys.modules[_name]  # what fleet imported from this checkout
 
 
 def main(argv: list[str] | None = None) -> int:
