@@ -101,8 +101,9 @@ def run_worker(settings: Settings, args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    loop.start()
+    # Serving before the first claim: whatever the loop does is scrapeable.
     server = _serve_metrics(runtime.metrics, args.metrics_host or workers.metrics_host, port, loop)
+    loop.start()
     log.info("worker %s runs queued checks (%d at a time)", queue.holder, args.threads)
     while not stop.wait(1.0):
         if _parent_gone(args.parent):
