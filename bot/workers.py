@@ -113,6 +113,8 @@ class WorkerProcesses:
         )
         self._watch.start()
         log.info("started %d worker processes for the queued checks", self.count)
+        if self.metrics_ports():
+            log.info("the workers serve /metrics and /healthz on port %s", self.metrics_ports())
 
     def _spawn(self, index: int) -> None:
         command = [
@@ -172,15 +174,18 @@ class WorkerProcesses:
         base = self.settings.workers.metrics_port
         return base + index if base else None
 
+    def metrics_ports(self) -> str | None:
+        """The pool's metrics ports as an operator writes them (``9101-9104``); None: off."""
+        first, last = self.metrics_port(0), self.metrics_port(self.count - 1)
+        if first is None or last is None:
+            return None
+        return str(first) if first == last else f"{first}-{last}"
+
     def describe(self) -> str:
         """For ``serve``'s ``/readyz``: how many run, and where their metrics are."""
-        running = len(self.pids())
-        text = f"{running}/{self.count} processes running"
-        first, last = self.metrics_port(0), self.metrics_port(self.count - 1)
-        if first is not None and last is not None:
-            ports = str(first) if first == last else f"{first}-{last}"
-            text += f"; /metrics on port {ports}"
-        return text
+        text = f"{len(self.pids())}/{self.count} processes running"
+        ports = self.metrics_ports()
+        return f"{text}; /metrics on port {ports}" if ports else text
 
     def pids(self) -> list[int]:
         with self._lock:
