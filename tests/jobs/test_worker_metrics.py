@@ -196,3 +196,36 @@ def test_a_worker_serving_metrics_loads_no_slack_app() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_serves_readyz_names_the_pools_metrics_ports(tmp_path: Path) -> None:
+    """Worker *i* of serve's pool serves on ``workers.metrics_port + i`` (the same port after a
+    restart); serve's ``/readyz`` lists the range."""
+    from types import SimpleNamespace
+
+    from bot.runtime import readiness
+    from bot.workers import WorkerProcesses
+
+    config = tmp_path / "mlops-bot.yaml"
+    config.write_text("platform: local\nworkers:\n  metrics_port: 9101\n")
+    settings = load_settings(config, state_dir=tmp_path / "state")
+    pool = WorkerProcesses(settings, Secrets(), 3, database_url="sqlite://")
+    assert [pool.metrics_port(i) for i in range(3)] == [9101, 9102, 9103]
+    off = WorkerProcesses(
+        settings.model_copy(
+            update={"workers": settings.workers.model_copy(update={"metrics_port": 0})}
+        ),
+        Secrets(),
+        3,
+        database_url="sqlite://",
+    )
+    assert off.metrics_port(0) is None and off.describe() == "0/3 processes running"
+    runtime = SimpleNamespace(
+        socket_mode=None,
+        workers=pool,
+        store=SimpleNamespace(ping=lambda: None),
+        platform=SimpleNamespace(check=lambda: None),
+    )
+    ok, checks = readiness(runtime)  # type: ignore[arg-type]
+    assert ok  # a detail, not a condition: queued checks wait for the workers
+    assert checks["workers"] == "0/3 processes running; /metrics on port 9101-9103"
