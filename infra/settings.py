@@ -638,6 +638,13 @@ class Workers(Strict):
     SQLite a lowered worker holding the database's write lock keeps an ack waiting longer
     (measured: 20-model cycle ack p99 3.8x idle at nice 10 against 1.3x at 0); on PostgreSQL,
     or where workers share cores with other busy processes, 5–10 gives serve the CPU first."""
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    """Port of a worker's ``/metrics`` and ``/healthz`` (0: none). ``mlops-bot worker`` serves
+    on it (``--metrics-port`` overrides it); ``serve``'s local pool gives worker *i* the port
+    ``metrics_port + i``, the same port again when a worker is restarted, so a static list of
+    targets stays right. Keep ``workers.processes`` ports free above it."""
+    metrics_host: str = "0.0.0.0"
+    """Address the workers' metrics servers listen on (``127.0.0.1``: this host only)."""
 
     @field_validator("processes")
     @classmethod
