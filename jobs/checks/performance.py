@@ -247,6 +247,7 @@ def _performance_signal(
                 findings=findings[:MAX_FINDINGS],
                 chart=chart,
                 trend=trend,
+                estimated=True,
             )
         headline = why
         if estimate is not None:

@@ -5,11 +5,13 @@ or say plainly why it was not estimated."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from bot.sandbox import seed
 from bot.slack.blocks.render import render
 from core.reports import SummaryReply
 from engine.estimation import MIN_REFERENCE_LABELS
+from infra.store import Alert
 from jobs.digest import build_digest
 from tests.scenarios.scheduling.conftest import Harness, text_of
 from tests.scenarios.scheduling.test_commands_and_digest import slash
@@ -98,3 +100,28 @@ def test_too_few_reference_labels_are_refused_plainly(harness: Harness) -> None:
     signal = reply.report.signal("performance")
     assert signal is not None and signal.level == "no_data"
     assert f"need {MIN_REFERENCE_LABELS} to calibrate" in signal.headline
+
+
+@pytest.mark.usefixtures("quick_charts")
+def test_an_estimate_leaves_a_breach_measured_on_labels_open(harness: Harness) -> None:
+    """Labels late for the newest window must not resolve the breach the labelled ones measured:
+    the estimate cannot see concept drift, and a band is not a measurement."""
+    harness.platform.drifted = True
+    harness.start()
+
+    def performance_alert() -> Alert | None:
+        with harness.store.session() as session:
+            return session.scalars(
+                select(Alert).where(Alert.signal == "performance", Alert.environment == "prod")
+            ).first()
+
+    for _ in range(5):  # as many labelled breaches as the policy wants in a row
+        harness.run(PERF_JOB)
+        opened = performance_alert()
+        if opened is not None and opened.state == "open":
+            break
+    assert opened is not None and opened.state == "open", opened
+    harness.platform.labelled = False
+    harness.run(PERF_JOB)
+    after = performance_alert()
+    assert after is not None and after.state == "open" and after.resolved_at is None
