@@ -653,15 +653,32 @@ class Workers(Strict):
             raise ValueError("workers.processes must be 0 or more, or auto")
         return value
 
+    @model_validator(mode="after")
+    def _environment_override(self) -> Workers:
+        # Checked with the file, so check-config and serve refuse a bad value in one line.
+        _workers_override()
+        return self
+
     def process_count(self) -> int:
         """Local worker processes to start (``MLOPS_BOT_WORKERS`` first, then the setting)."""
-        raw = os.environ.get("MLOPS_BOT_WORKERS", "").strip().lower()
-        value: int | str = self.processes
-        if raw:
-            value = "auto" if raw == "auto" else int(raw)
+        value = _workers_override()
+        if value is None:
+            value = self.processes
         if value == "auto":
             return max(os.cpu_count() or 1, 1)
-        return max(int(value), 0)
+        return int(value)
+
+
+def _workers_override() -> int | str | None:
+    """``MLOPS_BOT_WORKERS``: ``auto`` or a whole number from 0 (None when unset)."""
+    raw = os.environ.get("MLOPS_BOT_WORKERS", "").strip().lower()
+    if not raw:
+        return None
+    if raw == "auto":
+        return raw
+    if not raw.isdigit():
+        raise ValueError(f"MLOPS_BOT_WORKERS must be auto or a whole number from 0, got {raw!r}")
+    return int(raw)
 
 
 # --------------------------------------------------------------------------- the whole file
