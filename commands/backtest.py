@@ -180,6 +180,14 @@ def _proposal(model_cfg: ModelConfig, kind: CheckKind, options: dict[str, str | 
             f"{kind} check; it takes {_settings_of(kind)}",
             usage=USAGE,
         )
+    unfit = [t for t in given if not t.fits(model_cfg)]
+    if unfit:
+        fitting = ", ".join(f"--{t.option}" for t in allowed if t.fits(model_cfg))
+        raise UsageError(
+            f"{model_cfg.name} is a {model_cfg.task} model, so its performance check has no "
+            f"--{unfit[0].option}; it takes {fitting}",
+            usage=USAGE,
+        )
     values: dict[str, float] = {}
     for tunable in given:
         try:

@@ -123,6 +123,8 @@ def test_long_backtests_report_progress_in_place(
         ("backtest churn-model utilization --max-drop 0.1", "utilization check cannot be"),
         ("backtest churn-model drift", "say which setting to try"),
         ("backtest churn-model performance --threshold 0.8", "name the performance limit"),
+        ("backtest churn-model performance --max-mae 0.3", "is a classification model"),
+        ("backtest churn-model performance --min-r2 0.5", "has no --min-r2; it takes --min-acc"),
         ("backtest churn-model drift --threshold 0.2 --share-threshold 0.1", "not both"),
         ("backtest churn-model drift --min-accuracy 0.8", "a setting of the performance check"),
         ("backtest churn-model drift --share-threshold 0", "above 0 and up to 1, got 0"),
