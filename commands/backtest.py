@@ -45,6 +45,13 @@ USAGE = (
 SUMMARY = "try a threshold on past production data: the alerts it would have raised, vs now"
 EXAMPLE = "/mlops backtest churn-model drift --threshold 0.15"
 
+DETAILS = (
+    "Settings a backtest tries (one threshold at a time, --consecutive-breaches may go with it): "
+    "drift --threshold (short for --share-threshold); performance --min-accuracy, --min-f1, "
+    "--min-roc-auc, --max-drop (classifiers) or --max-mae, --max-rmse, --min-r2 (regressors). "
+    "--days defaults to 30 or as far back as the stored data goes."
+)
+
 DEFAULT_DAYS = 30
 """Without --days: this many, or as far back as the stored data reaches when that is less."""
 MAX_DAYS = 365
