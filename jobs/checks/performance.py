@@ -240,8 +240,9 @@ def _measured_before(previous: PerformanceReport) -> str:
     """``the window before measured Accuracy 0.631 below the minimum 0.75`` (its breaches,
     else its headline metrics)."""
     breaches = [m.note or m.label for m in previous.metrics.values() if m.verdict is Verdict.BREACH]
-    if breaches:
-        return "the window before measured " + "; ".join(breaches)
+    if breaches:  # the first (the headline metric's); the findings list them all
+        more = f" (+{len(breaches) - 1} more)" if len(breaches) > 1 else ""
+        return f"the window before measured {breaches[0]}{more}"
     shown = [f"{m.label} {m.value:.3f}" for m in previous.metrics.values() if m.value is not None]
     return "the window before measured " + ", ".join(shown[:2])
 
@@ -281,7 +282,8 @@ def _performance_signal(
                 headline += f", below the minimum {main.minimum:g}"
             others = [m.label for m in estimate.metrics.values() if m.note and m is not main]
             if others:
-                headline += f"; {', '.join(others)} estimated past their limits too"
+                limits = "their limits" if len(others) > 1 else "its limit"
+                headline += f"; {', '.join(others)} estimated past {limits} too"
             headline += " — no labels yet"
             findings = tuple(_estimate_finding(m) for m in estimate.metrics.values())
             if previous is not None:
