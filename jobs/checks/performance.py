@@ -5,7 +5,9 @@ features (signal ``fairness``).
 A classifier's window without labels (they arrive weeks late) gets its performance estimated
 from the scores (``engine.estimation``), labelled "estimated" with its band everywhere it
 shows, or a plain sentence saying why it was not estimated; the trend chart draws realized
-windows solid and estimated ones dashed with their band. An estimate warns, never breaches.
+windows solid and estimated ones dashed with their band. An estimate warns, never breaches;
+the previous window, measured where its labels have arrived (labels that lag by about a
+window), does count.
 """
 
 from __future__ import annotations
@@ -231,20 +233,20 @@ def _window_before(
 
 def _previous_details(previous: PerformanceReport) -> tuple[str, ...]:
     return (
-        f"the window before, measured on {previous.n_labelled} labelled rows of {previous.n_rows}:",
+        f"the previous window, measured on {previous.n_labelled} labelled rows of {previous.n_rows}:",
         *(f"  {metric_sentence(m)}" for m in previous.metrics.values()),
     )
 
 
 def _measured_before(previous: PerformanceReport) -> str:
-    """``the window before measured Accuracy 0.631 below the minimum 0.75`` (its breaches,
-    else its headline metrics)."""
+    """``the previous window measured Accuracy 0.631 below the minimum 0.75`` (its first
+    breach, else its headline metrics)."""
     breaches = [m.note or m.label for m in previous.metrics.values() if m.verdict is Verdict.BREACH]
     if breaches:  # the first (the headline metric's); the findings list them all
         more = f" (+{len(breaches) - 1} more)" if len(breaches) > 1 else ""
-        return f"the window before measured {breaches[0]}{more}"
+        return f"the previous window measured {breaches[0]}{more}"
     shown = [f"{m.label} {m.value:.3f}" for m in previous.metrics.values() if m.value is not None]
-    return "the window before measured " + ", ".join(shown[:2])
+    return "the previous window measured " + ", ".join(shown[:2])
 
 
 def performance_level(report: PerformanceReport) -> Verdict:
@@ -289,10 +291,15 @@ def _performance_signal(
             if previous is not None:
                 # The labels of the window before have arrived: what they measured counts
                 # (an estimate only warns; a measured breach is a breach, one window late).
-                level = Verdict.worst([level, performance_level(previous)])
-                headline += f"; {_measured_before(previous)}"
+                measured = performance_level(previous)
+                if measured.severity > level.severity:
+                    # The measured breach leads, so a shortened headline (the digest) keeps it.
+                    headline = f"{_measured_before(previous)}; {headline}"
+                else:
+                    headline += f"; {_measured_before(previous)}"
+                level = Verdict.worst([level, measured])
                 findings += tuple(
-                    replace(_metric_finding(m), name=f"{m.label} (window before)")
+                    replace(_metric_finding(m), name=f"{m.label} (previous window)")
                     for m in previous.metrics.values()
                     if m.value is not None and m.verdict is Verdict.BREACH
                 )

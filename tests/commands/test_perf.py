@@ -16,14 +16,16 @@ def test_perf_on_prod_estimates_the_day_whose_labels_have_not_arrived(bench: Ben
     reply = summary(bench.command("perf churn-model"), "performance")
     announced(bench, "performance")
     performance = next(s for s in reply.report.signals if s.signal == "performance")
-    assert performance.headline.startswith("estimated accuracy ")
-    assert "— no labels yet; the window before measured Accuracy " in performance.headline
+    # The measured breach leads (a shortened headline keeps it), the estimate follows.
+    assert performance.headline.startswith("the previous window measured Accuracy ")
+    assert "; estimated accuracy " in performance.headline
+    assert performance.headline.endswith("no labels yet")
     # The estimate cannot see the demo's changed churn behaviour; the labels of the day before
     # can, and a measured breach is a breach (an estimate alone would only warn).
     assert performance.level == "breach"
     assert "below the minimum 0.75" in performance.headline
     names = [f.name for f in performance.findings]
-    assert "Accuracy (estimated)" in names and "Accuracy (window before)" in names
+    assert "Accuracy (estimated)" in names and "Accuracy (previous window)" in names
     assert dict(reply.report.fields)["Labelled rows"].startswith("0 of ")
     assert window(reply) == timedelta(days=1)
 

@@ -45,10 +45,10 @@ def test_a_window_without_labels_is_summarized_with_estimated_performance(
     assert signal.chart is not None and "estimated from the scores" in signal.chart.alt_text
 
 
-def test_labels_a_day_late_estimate_the_newest_window_and_measure_the_one_before(
+def test_labels_a_day_late_estimate_the_newest_window_and_measure_the_previous_one(
     harness: Harness,
 ) -> None:
-    """With a label delay of one window the check would only ever estimate: the window before,
+    """With a label delay of one window the check would only ever estimate: the previous window,
     whose labels have arrived, is measured too, and its verdict counts."""
     harness.platform.labels_until = harness.clock.now - timedelta(days=1)
     reply = slash(harness, "perf churn")
@@ -56,9 +56,9 @@ def test_labels_a_day_late_estimate_the_newest_window_and_measure_the_one_before
     signal = reply.report.signal("performance")
     assert signal is not None
     assert signal.headline.startswith("estimated accuracy ")
-    assert "— no labels yet; the window before measured Accuracy 0." in signal.headline
+    assert "— no labels yet; the previous window measured Accuracy 0." in signal.headline
     assert signal.level == "healthy"  # the scripted model holds up, measured and estimated
-    assert any(d.startswith("the window before, measured on ") for d in reply.report.details)
+    assert any(d.startswith("the previous window, measured on ") for d in reply.report.details)
     # The trend shows the measured windows and the estimated newest one on one chart.
     assert signal.chart is not None and "1 of them estimated" in signal.chart.alt_text
 
