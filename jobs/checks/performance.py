@@ -288,16 +288,19 @@ def _performance_signal(
                 headline += f"; {', '.join(others)} estimated past {limits} too"
             headline += " — no labels yet"
             findings = tuple(_estimate_finding(m) for m in estimate.metrics.values())
+            estimated = True
             if previous is not None:
-                # The labels of the window before have arrived: what they measured counts
-                # (an estimate only warns; a measured breach is a breach, one window late).
+                # The labels of the previous window have arrived: the labels decide, so the
+                # level is what they measured (a breach is a breach, one window late) and the
+                # alert lifecycle reads it as a measurement; the estimate's own level stays on
+                # its findings.
                 measured = performance_level(previous)
                 if measured.severity > level.severity:
                     # The measured breach leads, so a shortened headline (the digest) keeps it.
                     headline = f"{_measured_before(previous)}; {headline}"
                 else:
                     headline += f"; {_measured_before(previous)}"
-                level = Verdict.worst([level, measured])
+                level, estimated = measured, False
                 findings += tuple(
                     replace(_metric_finding(m), name=f"{m.label} (previous window)")
                     for m in previous.metrics.values()
@@ -311,7 +314,7 @@ def _performance_signal(
                 findings=findings[:MAX_FINDINGS],
                 chart=chart,
                 trend=trend,
-                estimated=True,
+                estimated=estimated,
             )
         headline = why
         if estimate is not None:

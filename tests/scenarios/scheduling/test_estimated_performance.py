@@ -58,6 +58,7 @@ def test_labels_a_day_late_estimate_the_newest_window_and_measure_the_previous_o
     assert signal.headline.startswith("estimated accuracy ")
     assert "— no labels yet; the previous window measured Accuracy 0." in signal.headline
     assert signal.level == "healthy"  # the scripted model holds up, measured and estimated
+    assert not signal.estimated  # the level is the measurement: the alert lifecycle reads it
     assert any(d.startswith("the previous window, measured on ") for d in reply.report.details)
     # The trend shows the measured windows and the estimated newest one on one chart.
     assert signal.chart is not None and "1 of them estimated" in signal.chart.alt_text
