@@ -83,6 +83,24 @@ class LocalCoordinates(Strict):
     """Directory of this environment (relative paths are under the state directory)."""
 
 
+class LocalModelData(Strict):
+    """How the local platform treats a model's data (``models[].local``; local platform only)."""
+
+    label_delay: Duration = timedelta(0)
+    """How long after a request its label arrives. On Azure labels are whatever
+    ``labels_data`` holds when a check reads it, so a label not yet written is simply absent;
+    the local platform records labels with the requests (the demo knows every outcome), so
+    this hides each request's label until ``label_delay`` after the request, as a churn or a
+    default only shows days later. Windows younger than that get their performance estimated."""
+
+    @field_validator("label_delay")
+    @classmethod
+    def _not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError(f"label_delay must not be negative, got {value}")
+        return value
+
+
 class AzureWorkspace(Strict):
     subscription_id: str
     resource_group: str
@@ -573,6 +591,8 @@ class ModelConfig(Strict):
     """Local: a parquet/CSV path; Azure: ``azureml:<data-asset>:<version>`` or a path."""
     production_data: str | None = None
     labels_data: str | None = None
+    local: LocalModelData = Field(default_factory=LocalModelData)
+    """Local platform only: how its stored data behaves (e.g. ``label_delay``)."""
     sample_request: dict[str, Any] | list[Any] | None = None
     """Payload for smoke tests; default: the first reference rows' features."""
     channels: Channels = Field(default_factory=Channels)
@@ -745,6 +765,12 @@ class Settings(Strict):
                 for m in self.models
                 if (m.monitoring.compute or self.monitoring.compute) == "platform"
             ]
+            delayed = [m.name for m in self.models if m.local.label_delay > timedelta(0)]
+            if delayed:
+                raise ValueError(
+                    f"models {delayed} set local.label_delay, which only the local platform "
+                    "applies; on azure labels arrive when labels_data has them, so remove it"
+                )
             if on_platform and not self.monitoring.platform_compute.environment:
                 raise ValueError(
                     f"models {on_platform} run checks on platform compute, but "

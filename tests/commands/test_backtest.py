@@ -72,14 +72,20 @@ def test_a_strict_accuracy_floor_is_one_long_alert(bench: Bench) -> None:
     assert result.proposed.alerts == 1 and result.proposed.episodes[0].ongoing
     assert result.statistic == "accuracy" and result.proposed_line == 0.99
     assert result.current_line == 0.75  # the demo's configured min_accuracy
-    # Each window's current level is what the performance check itself says of that window.
+    # Each labelled window's current level is what the performance check itself says of that
+    # window. The newest day's labels have not arrived (the demo's label delay): the check shows
+    # an estimate there (and the previous day's measurement), which the backtest does not
+    # replay, so it is "unknown" to it.
     ctx = MonitorContext(bench.settings, bench.platform, bench.store, clock=bench.clock)
     model = bench.settings.model("churn-model")
     for window in result.windows:
         report = build_report(
             ctx, "performance", model, "prod", window=timedelta(days=1), end=window.end
         )
-        assert window.current == alert_level(report.main.level), window
+        if report.main.headline.endswith("no labels yet"):
+            assert window.current == "unknown" and window.end == result.windows[-1].end, window
+        else:
+            assert window.current == alert_level(report.main.level), window
 
 
 def test_threshold_is_the_drift_checks_share_threshold(bench: Bench) -> None:

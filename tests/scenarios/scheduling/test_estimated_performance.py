@@ -4,6 +4,8 @@ or say plainly why it was not estimated."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
@@ -41,6 +43,25 @@ def test_a_window_without_labels_is_summarized_with_estimated_performance(
     text = _text(reply)
     assert "estimated accuracy" in text and "no labels yet" in text
     assert signal.chart is not None and "estimated from the scores" in signal.chart.alt_text
+
+
+def test_labels_a_day_late_estimate_the_newest_window_and_measure_the_previous_one(
+    harness: Harness,
+) -> None:
+    """With a label delay of one window the check would only ever estimate: the previous window,
+    whose labels have arrived, is measured too, and its verdict counts."""
+    harness.platform.labels_until = harness.clock.now - timedelta(days=1)
+    reply = slash(harness, "perf churn")
+    assert isinstance(reply, SummaryReply) and reply.report is not None
+    signal = reply.report.signal("performance")
+    assert signal is not None
+    assert signal.headline.startswith("estimated accuracy ")
+    assert "— no labels yet; the previous window measured Accuracy 0." in signal.headline
+    assert signal.level == "healthy"  # the scripted model holds up, measured and estimated
+    assert not signal.estimated  # the level is the measurement: the alert lifecycle reads it
+    assert any(d.startswith("the previous window, measured on ") for d in reply.report.details)
+    # The trend shows the measured windows and the estimated newest one on one chart.
+    assert signal.chart is not None and "1 of them estimated" in signal.chart.alt_text
 
 
 @pytest.mark.usefixtures("quick_charts")
