@@ -423,8 +423,11 @@ def soak_child(args: argparse.Namespace) -> int:
         settings, guarded(scripted), store, make_client(seed.BOT_TOKEN, args.slack_url)
     )
     clock = Clock()
+    # One thread runs the queued checks: the soak runs them one at a time anyway, and matplotlib
+    # opens its font files once per drawing thread, so with several threads each one's first
+    # real chart (every 50th check) adds descriptors late in the run: warm-up, not growth.
     scheduler = MonitoringScheduler(
-        services.monitor, clock=clock, lease_ttl=timedelta(seconds=30), max_workers=4
+        services.monitor, clock=clock, lease_ttl=timedelta(seconds=30), max_workers=1
     )
     services.scheduler = scheduler
     scheduler.start()

@@ -170,7 +170,8 @@ def demo_windows(
     from infra.settings import Settings
 
     target_dir = state_dir or workdir / "demo-state"
-    settings = Settings.model_validate(demo_config()).model_copy(
+    # Every window's realized accuracy is the ground truth here: no label delay.
+    settings = Settings.model_validate(demo_config(label_delay=False)).model_copy(
         update={"resolved_state_dir": str(target_dir), "source": "benchmark"}
     )
     if state_dir is None:

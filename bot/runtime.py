@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from bot.slack.socket_mode import SocketModeConnection
     from bot.workers import WorkerProcesses
     from jobs.scheduler import MonitoringScheduler
+    from jobs.worker import WorkLoop
 
 log = logging.getLogger(__name__)
 
@@ -246,6 +247,8 @@ def start_background_loops(runtime: Runtime, *, scheduling: bool = True) -> None
     processes = runtime.settings.workers.process_count() if configured else 0
     scheduler = start_scheduler(services, configured_jobs=configured, inline_workers=processes == 0)
     runtime.stoppers.append(scheduler.stop)
+    if scheduler.work is not None:  # the checks run in this process's threads
+        runtime.metrics.worker = scheduler.work.state
     if processes:
         from bot.workers import WorkerProcesses
 
@@ -292,6 +295,8 @@ def readiness(runtime: Runtime) -> tuple[bool, dict[str, str]]:
         connected, state = runtime.socket_mode.state()
         checks["socket_mode"] = state
         ok = connected
+    if runtime.workers is not None:  # a detail, not a condition: checks wait in the queue
+        checks["workers"] = runtime.workers.describe()
     for name, probe in (("store", runtime.store.ping), ("platform", runtime.platform.check)):
         try:
             probe()
@@ -359,6 +364,8 @@ class JobRuntime:
 
     context: MonitorContext
     outbox: Outbox
+    metrics: Metrics | None = None
+    """A worker's metrics (served by ``mlops-bot worker --metrics-port``); None for run-job."""
 
     def close(self) -> None:
         self.context.platform.close()
@@ -379,12 +386,30 @@ def build_job_runtime(
 
 def build_worker_runtime(settings: Settings, secrets: Secrets) -> JobRuntime:
     """What a worker process needs to run queued checks: the jobs' context (platform, store,
-    the Publisher over the outbox, with the hooks of what checks post), and no Slack app."""
+    the Publisher over the outbox, with the hooks of what checks post), and no Slack app.
+
+    Its metrics count what runs here (check durations, platform calls through the guard,
+    work items) and read at scrape time this process's breakers and the queue's backlog; the
+    worker loop is added by :func:`wire_worker_metrics` once it exists."""
+    from infra.workqueue import backlog as work_backlog
+
+    metrics = Metrics()
     store = open_store(database_url(settings, secrets))
-    platform = open_platform(settings)
+    platform = open_platform(settings, metrics=metrics)
     client = make_client(secrets.slack_bot_token, secrets.slack_api_url)
     outbox = Outbox(store, delivery_client(client))
     publisher = SlackPublisher(outbox, Responder(client))
-    context = MonitorContext(settings, platform, store, publisher)
+    context = MonitorContext(settings, platform, store, publisher, metrics=metrics)
     _monitoring_hooks(publisher, lambda: context)
-    return JobRuntime(context, outbox)
+    metrics.work_queue = lambda: work_backlog(store)
+    open_breakers = getattr(platform, "open_breakers", None)
+    if callable(open_breakers):
+        metrics.breakers = open_breakers
+    return JobRuntime(context, outbox, metrics)
+
+
+def wire_worker_metrics(runtime: JobRuntime, loop: WorkLoop) -> None:
+    """Report ``loop``'s state (in-flight items, threads alive, last claim) in the worker's
+    metrics."""
+    if runtime.metrics is not None:
+        runtime.metrics.worker = loop.state

@@ -8,7 +8,8 @@ what a check needs, not the Slack app; it reads the serving process's effective 
 file in the state directory and its secrets (Slack token, database URL) from its environment,
 never from its command line. A worker that dies is started again (its half-done run is taken
 over when its claim is released); every worker stops when ``serve`` stops, and by itself when
-its parent is gone.
+its parent is gone. With ``workers.metrics_port`` set, worker *i* serves ``/metrics`` and
+``/healthz`` on that port + *i* (``serve``'s ``/readyz`` lists the range).
 """
 
 from __future__ import annotations
@@ -112,6 +113,8 @@ class WorkerProcesses:
         )
         self._watch.start()
         log.info("started %d worker processes for the queued checks", self.count)
+        if self.metrics_ports():
+            log.info("the workers serve /metrics and /healthz on port %s", self.metrics_ports())
 
     def _spawn(self, index: int) -> None:
         command = [
@@ -127,6 +130,8 @@ class WorkerProcesses:
             str(self.threads),
             "--nice",
             str(self.settings.workers.nice),
+            "--metrics-port",
+            str(self.metrics_port(index) or 0),
         ]
         output = (self.log_dir / f"worker-{index}.log").open("ab")
         try:
@@ -162,6 +167,25 @@ class WorkerProcesses:
                         self._restart_at[index] = 0.0
                         self.restarts += 1
                         self._spawn(index)
+
+    def metrics_port(self, index: int) -> int | None:
+        """Worker ``index``'s ``/metrics`` port: ``workers.metrics_port + index``, the same
+        across its restarts (a static scrape list stays right); None when off."""
+        base = self.settings.workers.metrics_port
+        return base + index if base else None
+
+    def metrics_ports(self) -> str | None:
+        """The pool's metrics ports as an operator writes them (``9101-9104``); None: off."""
+        first, last = self.metrics_port(0), self.metrics_port(self.count - 1)
+        if first is None or last is None:
+            return None
+        return str(first) if first == last else f"{first}-{last}"
+
+    def describe(self) -> str:
+        """For ``serve``'s ``/readyz``: how many run, and where their metrics are."""
+        text = f"{len(self.pids())}/{self.count} processes running"
+        ports = self.metrics_ports()
+        return f"{text}; /metrics on port {ports}" if ports else text
 
     def pids(self) -> list[int]:
         with self._lock:

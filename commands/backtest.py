@@ -45,6 +45,13 @@ USAGE = (
 SUMMARY = "try a threshold on past production data: the alerts it would have raised, vs now"
 EXAMPLE = "/mlops backtest churn-model drift --threshold 0.15"
 
+DETAILS = (
+    "Settings a backtest tries (one threshold at a time, --consecutive-breaches may go with it): "
+    "drift --threshold (short for --share-threshold); performance --min-accuracy, --min-f1, "
+    "--min-roc-auc, --max-drop (classifiers) or --max-mae, --max-rmse, --min-r2 (regressors). "
+    "--days defaults to 30 or as far back as the stored data goes."
+)
+
 DEFAULT_DAYS = 30
 """Without --days: this many, or as far back as the stored data reaches when that is less."""
 MAX_DAYS = 365
@@ -178,6 +185,14 @@ def _proposal(model_cfg: ModelConfig, kind: CheckKind, options: dict[str, str | 
         raise UsageError(
             f"--{wrong[0].option} is a setting of the {wrong[0].section} check, not of the "
             f"{kind} check; it takes {_settings_of(kind)}",
+            usage=USAGE,
+        )
+    unfit = [t for t in given if not t.fits(model_cfg)]
+    if unfit:
+        fitting = ", ".join(f"--{t.option}" for t in allowed if t.fits(model_cfg))
+        raise UsageError(
+            f"{model_cfg.name} is a {model_cfg.task} model, so its performance check has no "
+            f"--{unfit[0].option}; it takes {fitting}",
             usage=USAGE,
         )
     values: dict[str, float] = {}

@@ -42,6 +42,18 @@ log = logging.getLogger(__name__)
 
 
 def _help(ctx: CommandContext, words: list[str]) -> Reply:
+    if words:  # `/mlops help backtest`: that command alone, with what else it takes
+        by_name = commands_by_name()
+        module = by_name.get(words[0].lower())
+        if module is None or len(words) > 1:
+            guess = suggest(words[0].lower(), by_name)
+            raise UsageError(
+                f"expected one command name after help, got {' '.join(words)!r}",
+                usage="/mlops help [command]",
+                suggestion=guess,
+            )
+        one = CommandHelp(module.NAME, module.USAGE, module.SUMMARY, module.EXAMPLE)
+        return HelpReply(commands=(one,), intro=getattr(module, "DETAILS", None))
     models = ", ".join(m.name for m in ctx.settings.models) or "none configured"
     envs = " -> ".join(ctx.settings.env_names)
     return HelpReply(commands=all_help(), intro=f"Models: {models}. Environments: {envs}.")
@@ -49,7 +61,11 @@ def _help(ctx: CommandContext, words: list[str]) -> Reply:
 
 #: `/mlops help`: every subcommand with its usage and an example (it lists this table).
 help = SimpleNamespace(
-    NAME="help", USAGE="/mlops help", SUMMARY="this list", EXAMPLE="/mlops help", run=_help
+    NAME="help",
+    USAGE="/mlops help [command]",
+    SUMMARY="this list, or one command's usage",
+    EXAMPLE="/mlops help backtest",
+    run=_help,
 )
 
 #: Subcommand modules in the order `help` lists them. Each has NAME, USAGE, SUMMARY, EXAMPLE, run.

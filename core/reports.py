@@ -72,6 +72,10 @@ class SignalResult:
     """The one chart that explains this signal (uploaded with its alert)."""
     trend: tuple[tuple[str, float], ...] = ()
     """(ISO time, value) of the headline number, for trend charts across checks."""
+    estimated: bool = False
+    """The level judges an estimate, not a measurement (performance before its labels): the
+    summary shows it; the alert lifecycle reads it as no data, so it never opens, escalates or
+    resolves an alert — the labels decide."""
 
     def __post_init__(self) -> None:
         # Levels given as text ("breach", or the stored "unknown") become the Verdict they name.

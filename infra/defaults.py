@@ -38,9 +38,15 @@ DEMO_SHADOW: dict[str, Any] = {
 }
 
 
-def demo_config(*, shadow: bool = True) -> dict[str, Any]:
+#: How long after a request the demo's labels arrive (``models[].local.label_delay``).
+DEMO_LABEL_DELAY = "1d"
+
+
+def demo_config(*, shadow: bool = True, label_delay: bool = True) -> dict[str, Any]:
     """The demo's configuration; ``shadow=False`` leaves out prod's shadow evaluation (tests
-    of the approval flow itself, where Approve must be offered at once)."""
+    of the approval flow itself, where Approve must be offered at once); ``label_delay=False``
+    makes a recorded label visible at once instead of a day after its request (tests of the
+    platform's label join itself, which label requests made a moment ago)."""
     fast_rollout = {"steps": [10, 50, 100], "bake_time": "5s", "retire_after": "2m"}
     return {
         "platform": "local",
@@ -97,6 +103,9 @@ def demo_config(*, shadow: bool = True) -> dict[str, Any]:
                 "features": {"numeric": NUMERIC_FEATURES, "categorical": CATEGORICAL_FEATURES},
                 "sensitive_features": SENSITIVE_FEATURES,
                 "positive_label": 1,
+                # A churn shows a day after the prediction at the earliest: the newest day's
+                # performance is estimated from the scores until its labels arrive.
+                "local": {"label_delay": DEMO_LABEL_DELAY if label_delay else "0s"},
                 "monitoring": {
                     "environments": ["prod"],
                     # A third of the features drifting is already worth an alert for this model

@@ -3,13 +3,15 @@
 Two kinds of series:
 
 * **events**, counted where they happen: ack latency (``bot.slack``), check duration
-  (``jobs.run``), platform call latency and errors (``infra.platform.guard``). Histograms and
+  (``jobs.run``), platform call latency and errors (``infra.platform.guard``), work items
+  claimed, finished and given up and claim renewals (``jobs.worker``, ``infra.workqueue``: in
+  the worker processes, where the checks run). Histograms and
   counters of prometheus-client, in this :class:`Metrics`' own ``CollectorRegistry`` (never the
   process-global default one: a test process holds several runtimes, and each must count its
   own);
 * **state**, read at scrape time by :class:`StateCollector` through hooks that the wiring
   (``bot.runtime``) sets: outbox and inbox backlog (a database query each), open platform
-  breakers, the leader flags, the work queue. Nothing polls in the background; a scrape costs
+  breakers, the leader flags, the work queue, a worker loop's in-flight items and last claim. Nothing polls in the background; a scrape costs
   two indexed aggregate queries. A hook that is not set reports nothing (absent, not a made-up
   zero); a hook that fails makes ``mlops_bot_scrape_errors`` say which, and the scrape still
   answers.
@@ -40,6 +42,9 @@ ACK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0)
 CHECK_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0)
 """Seconds; a check takes ~0.5 s on the demo and minutes on a million-row window."""
 
+WORK_ITEM_BUCKETS = CHECK_BUCKETS
+"""Seconds; a work item is one check (or a digest, a retraining run) from claim to done."""
+
 PLATFORM_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 1800.0)
 """Seconds; from a cached read to a deployment (the guard's change deadline is 30 minutes)."""
 
@@ -54,6 +59,25 @@ class Backlog:
 
 
 BacklogHook = Callable[[], Backlog]
+
+
+@dataclass(frozen=True)
+class WorkerState:
+    """A worker loop at scrape time (see ``jobs.worker.WorkLoop.state``)."""
+
+    threads: int
+    """Claiming threads configured."""
+    alive: int
+    """Claiming threads still running (fewer than ``threads``: the loop is broken)."""
+    in_flight: int
+    """Work items this process holds right now."""
+    last_claim: float | None
+    """Unix time of this process's last claim; None before the first."""
+    last_poll: float | None
+    """Unix time this process last looked at the queue (a loop that idles still looks)."""
+
+
+WorkerHook = Callable[[], WorkerState]
 
 
 class Metrics:
@@ -97,6 +121,41 @@ class Metrics:
             ["operation", "error"],
             registry=self.registry,
         )
+        # The worker loop's own events (worker processes; serve with workers.processes 0).
+        self.work_claimed = Counter(
+            f"{PREFIX}_work_items_claimed",
+            "Work items this process claimed from the queue, by kind.",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.work_finished = Counter(
+            f"{PREFIX}_work_items_finished",
+            "Work items this process ran to the end, by kind and outcome (done; failed: the "
+            "run raised; lost: it ended after its claim had expired and was taken over).",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.work_seconds = Histogram(
+            f"{PREFIX}_work_item_seconds",
+            "Wall time of one work item from claim to end, by kind and outcome.",
+            ["kind", "outcome"],
+            buckets=WORK_ITEM_BUCKETS,
+            registry=self.registry,
+        )
+        self.work_given_up = Counter(
+            f"{PREFIX}_work_items_given_up",
+            "Work items this process gave up on instead of claiming: their workers died "
+            "workers.max_attempts times before finishing (the digest names them).",
+            ["kind"],
+            registry=self.registry,
+        )
+        self.claim_renewals = Counter(
+            f"{PREFIX}_work_claim_renewals",
+            "Renewals of the claims of running work items, by result (renewed; lost: the claim "
+            "had expired and was taken over; error: the database did not answer).",
+            ["result"],
+            registry=self.registry,
+        )
         self.state = StateCollector()
         self.registry.register(self.state)
 
@@ -125,6 +184,15 @@ class Metrics:
     @work_queue.setter
     def work_queue(self, hook: BacklogHook | None) -> None:
         self.state.work_queue = hook
+
+    @property
+    def worker(self) -> WorkerHook | None:
+        """The worker loop of this process (unset where none runs: series absent)."""
+        return self.state.worker
+
+    @worker.setter
+    def worker(self, hook: WorkerHook | None) -> None:
+        self.state.worker = hook
 
     @property
     def breakers(self) -> Callable[[], Sequence[str]] | None:
@@ -156,6 +224,7 @@ class StateCollector(Collector):
         self.work_queue: BacklogHook | None = None
         self.breakers: Callable[[], Sequence[str]] | None = None
         self.leader: Callable[[], Mapping[str, bool]] | None = None
+        self.worker: WorkerHook | None = None
 
     def describe(self) -> Iterator[Metric]:
         # Only names matter for the registry's duplicate check; describing must not touch the
@@ -165,7 +234,7 @@ class StateCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         values: dict[str, Any] = {}
         failed: list[str] = []
-        for name in ("outbox", "inbox", "work_queue", "breakers", "leader"):
+        for name in ("outbox", "inbox", "work_queue", "breakers", "leader", "worker"):
             hook = getattr(self, name)
             if hook is None:
                 continue
@@ -225,3 +294,35 @@ class StateCollector(Collector):
         for role, held in sorted((values.get("leader") or {}).items()):
             leader.add_metric([role], 1 if held else 0)
         yield leader
+        yield from _worker_families(values.get("worker"))
+
+
+def _worker_families(state: WorkerState | None) -> Iterator[Metric]:
+    in_flight = GaugeMetricFamily(
+        f"{PREFIX}_worker_in_flight", "Work items this process's worker loop is running now."
+    )
+    threads = GaugeMetricFamily(
+        f"{PREFIX}_worker_threads",
+        "Claiming threads of this process's worker loop, by state (configured, alive).",
+        labels=["state"],
+    )
+    last_claim = GaugeMetricFamily(
+        f"{PREFIX}_worker_last_claim_timestamp_seconds",
+        "Unix time of this worker loop's last claim (absent before the first).",
+    )
+    last_poll = GaugeMetricFamily(
+        f"{PREFIX}_worker_last_poll_timestamp_seconds",
+        "Unix time this worker loop last looked at the queue.",
+    )
+    if isinstance(state, WorkerState):
+        in_flight.add_metric([], state.in_flight)
+        threads.add_metric(["configured"], state.threads)
+        threads.add_metric(["alive"], state.alive)
+        if state.last_claim is not None:
+            last_claim.add_metric([], state.last_claim)
+        if state.last_poll is not None:
+            last_poll.add_metric([], state.last_poll)
+    yield in_flight
+    yield threads
+    yield last_claim
+    yield last_poll

@@ -83,6 +83,24 @@ class LocalCoordinates(Strict):
     """Directory of this environment (relative paths are under the state directory)."""
 
 
+class LocalModelData(Strict):
+    """How the local platform treats a model's data (``models[].local``; local platform only)."""
+
+    label_delay: Duration = timedelta(0)
+    """How long after a request its label arrives. On Azure labels are whatever
+    ``labels_data`` holds when a check reads it, so a label not yet written is simply absent;
+    the local platform records labels with the requests (the demo knows every outcome), so
+    this hides each request's label until ``label_delay`` after the request, as a churn or a
+    default only shows days later. Windows younger than that get their performance estimated."""
+
+    @field_validator("label_delay")
+    @classmethod
+    def _not_negative(cls, value: timedelta) -> timedelta:
+        if value < timedelta(0):
+            raise ValueError(f"label_delay must not be negative, got {value}")
+        return value
+
+
 class AzureWorkspace(Strict):
     subscription_id: str
     resource_group: str
@@ -573,6 +591,8 @@ class ModelConfig(Strict):
     """Local: a parquet/CSV path; Azure: ``azureml:<data-asset>:<version>`` or a path."""
     production_data: str | None = None
     labels_data: str | None = None
+    local: LocalModelData = Field(default_factory=LocalModelData)
+    """Local platform only: how its stored data behaves (e.g. ``label_delay``)."""
     sample_request: dict[str, Any] | list[Any] | None = None
     """Payload for smoke tests; default: the first reference rows' features."""
     channels: Channels = Field(default_factory=Channels)
@@ -638,6 +658,13 @@ class Workers(Strict):
     SQLite a lowered worker holding the database's write lock keeps an ack waiting longer
     (measured: 20-model cycle ack p99 3.8x idle at nice 10 against 1.3x at 0); on PostgreSQL,
     or where workers share cores with other busy processes, 5–10 gives serve the CPU first."""
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    """Port of a worker's ``/metrics`` and ``/healthz`` (0: none). ``mlops-bot worker`` serves
+    on it (``--metrics-port`` overrides it); ``serve``'s local pool gives worker *i* the port
+    ``metrics_port + i``, the same port again when a worker is restarted, so a static list of
+    targets stays right. Keep ``workers.processes`` ports free above it."""
+    metrics_host: str = "0.0.0.0"
+    """Address the workers' metrics servers listen on (``127.0.0.1``: this host only)."""
 
     @field_validator("processes")
     @classmethod
@@ -646,15 +673,32 @@ class Workers(Strict):
             raise ValueError("workers.processes must be 0 or more, or auto")
         return value
 
+    @model_validator(mode="after")
+    def _environment_override(self) -> Workers:
+        # Checked with the file, so check-config and serve refuse a bad value in one line.
+        _workers_override()
+        return self
+
     def process_count(self) -> int:
         """Local worker processes to start (``MLOPS_BOT_WORKERS`` first, then the setting)."""
-        raw = os.environ.get("MLOPS_BOT_WORKERS", "").strip().lower()
-        value: int | str = self.processes
-        if raw:
-            value = "auto" if raw == "auto" else int(raw)
+        value = _workers_override()
+        if value is None:
+            value = self.processes
         if value == "auto":
             return max(os.cpu_count() or 1, 1)
-        return max(int(value), 0)
+        return int(value)
+
+
+def _workers_override() -> int | str | None:
+    """``MLOPS_BOT_WORKERS``: ``auto`` or a whole number from 0 (None when unset)."""
+    raw = os.environ.get("MLOPS_BOT_WORKERS", "").strip().lower()
+    if not raw:
+        return None
+    if raw == "auto":
+        return raw
+    if not raw.isdigit():
+        raise ValueError(f"MLOPS_BOT_WORKERS must be auto or a whole number from 0, got {raw!r}")
+    return int(raw)
 
 
 # --------------------------------------------------------------------------- the whole file
@@ -721,6 +765,12 @@ class Settings(Strict):
                 for m in self.models
                 if (m.monitoring.compute or self.monitoring.compute) == "platform"
             ]
+            delayed = [m.name for m in self.models if m.local.label_delay > timedelta(0)]
+            if delayed:
+                raise ValueError(
+                    f"models {delayed} set local.label_delay, which only the local platform "
+                    "applies; on azure labels arrive when labels_data has them, so remove it"
+                )
             if on_platform and not self.monitoring.platform_compute.environment:
                 raise ValueError(
                     f"models {on_platform} run checks on platform compute, but "

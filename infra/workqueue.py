@@ -48,7 +48,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, aliased, mapped_column
 
 from infra.holders import holder_gone, holder_prefix
-from infra.metrics import Backlog
+from infra.metrics import Backlog, Metrics
 from infra.store import Base, Store, utcnow
 
 log = logging.getLogger(__name__)
@@ -140,9 +140,12 @@ class WorkQueue:
         claim: timedelta = DEFAULT_CLAIM,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         clock: Callable[[], datetime] = utcnow,
+        metrics: Metrics | None = None,
     ) -> None:
+        """``metrics``: where the items this holder gives up on are counted."""
         self.store = store
         self.holder = holder
+        self.metrics = metrics
         self.claim_ttl = claim
         self.max_attempts = max(1, max_attempts)
         self.clock = clock
@@ -247,7 +250,7 @@ class WorkQueue:
         item_id, state, attempts, holder = row.id, row.state, row.attempts, row.claimed_by
         seen = and_(WorkItem.id == item_id, WorkItem.state == state, WorkItem.attempts == attempts)
         if state == RUNNING and attempts >= self.max_attempts:
-            session.execute(
+            gave_up = session.execute(
                 update(WorkItem)
                 .where(seen)
                 .values(
@@ -259,7 +262,10 @@ class WorkQueue:
                 )
                 .execution_options(synchronize_session=False)
             )
-            log.error("%s gave up after %d attempts", _describe(row), attempts)
+            if gave_up.rowcount == 1:  # not when another holder changed it first
+                log.error("%s gave up after %d attempts", _describe(row), attempts)
+                if self.metrics is not None:
+                    self.metrics.work_given_up.labels(row.kind).inc()
             return None
         grace = timedelta(seconds=float(row.payload.get("grace") or 0))
         late = now - row.slot if grace and now - row.slot > grace else None

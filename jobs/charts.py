@@ -666,6 +666,13 @@ def metric_trend_chart(
                 linewidth=0,
                 label="95% band of the estimate",
             )
+            if len(e_times) == 1:
+                # A band is an area between windows: a lone estimate (the newest window, the
+                # usual case when labels lag by one window) would have none, so its interval
+                # is drawn as a bar instead.
+                ax.vlines(
+                    e_times, e_low, e_high, color=ESTIMATE_COLOR, alpha=0.45, linewidth=6, zorder=2
+                )
             ax.plot(
                 [t for t, _ in lead] + e_times,
                 [v for _, v in lead] + list(e_shown),

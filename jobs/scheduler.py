@@ -389,7 +389,11 @@ class MonitoringScheduler:
         nothing was queued: another replica had it)."""
         workers = self.settings.workers
         self.queue = WorkQueue(
-            self.store, self.holder, claim=workers.claim, max_attempts=workers.max_attempts
+            self.store,
+            self.holder,
+            claim=workers.claim,
+            max_attempts=workers.max_attempts,
+            metrics=self.context.metrics,
         )
         self.work: WorkLoop | None = None
         if configured_jobs and inline_workers:

@@ -9,6 +9,10 @@ run repeated after a crash repeats no message.
 While a run goes on, a heartbeat renews its claim every third of the claim's length; a worker
 that dies stops renewing, and another takes the run over when the claim expires (at once on
 the same host, where a dead pid is visible).
+
+The loop counts what it does in its context's metrics (items claimed, finished by outcome,
+their duration, claim renewals) and reports its state (:meth:`WorkLoop.state`: threads alive,
+items in flight, last claim) for the worker's ``/metrics`` and ``/healthz``.
 """
 
 from __future__ import annotations
@@ -17,12 +21,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
 from infra.durations import format_duration
+from infra.metrics import WorkerState
 from infra.store import Store
 from infra.workqueue import DONE, FAILED, Claimed, WorkQueue
 from jobs.context import BOT_ACTOR, MonitorContext
@@ -137,6 +142,12 @@ class WorkLoop:
         self._workers: list[threading.Thread] = []
         self._heartbeat: threading.Thread | None = None
         self.finished = 0
+        self.metrics = context.metrics
+        """Where the loop's events are counted (the context's: None counts nothing)."""
+        self.last_claim: float | None = None
+        """Unix time of this loop's last claim (None before the first)."""
+        self.last_poll: float | None = None
+        """Unix time a claiming thread last looked at the queue."""
 
     # -- lifecycle
     def start(self) -> None:
@@ -162,6 +173,38 @@ class WorkLoop:
             thread.join(timeout)
         self._workers = []
         self._heartbeat = None
+
+    def state(self) -> WorkerState:
+        """What ``/metrics`` and a worker's ``/healthz`` report: a loop whose claiming threads
+        died claims nothing, however long the process lives."""
+        with self._held_lock:
+            in_flight = len(self._held)
+        return WorkerState(
+            threads=self.threads,
+            alive=sum(1 for t in self._workers if t.is_alive()),
+            in_flight=in_flight,
+            last_claim=self.last_claim,
+            last_poll=self.last_poll,
+        )
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Liveness for a worker's ``/healthz``: every claiming thread and the claims'
+        heartbeat run (a busy loop does not poll, so the time of the last look is reported,
+        not judged)."""
+        state = self.state()
+        heartbeat = self._heartbeat is not None and self._heartbeat.is_alive()
+        alive = state.alive == state.threads and heartbeat and not self._stop.is_set()
+        now = time.time()
+        return alive, {
+            "threads": state.threads,
+            "threads_alive": state.alive,
+            "heartbeat_alive": heartbeat,
+            "in_flight": state.in_flight,
+            "finished": self.finished,
+            "last_claim": _iso(state.last_claim),
+            "last_claim_age_seconds": _age(state.last_claim, now),
+            "last_poll_age_seconds": _age(state.last_poll, now),
+        }
 
     def wake(self) -> None:
         """Something was queued: look now instead of at the next poll."""
@@ -193,20 +236,26 @@ class WorkLoop:
 
     def run_one(self) -> bool:
         """Claim and run one row; False when nothing was runnable."""
+        self.last_poll = time.time()
         item = self.queue.claim()
         if item is None:
             return False
+        self.last_claim = time.time()
+        started = time.perf_counter()
+        if self.metrics is not None:
+            self.metrics.work_claimed.labels(item.kind).inc()
         with self._held_lock:
             self._held.add(item.id)
-        state = DONE
+        state = outcome = DONE
         try:
             self.runner(self.context, item)
         except Exception as exc:
-            state = FAILED
+            state = outcome = FAILED
             log.exception("%s of %s in %s failed", item.kind, item.model, item.environment)
             self.queue.fail(item.id, f"the run failed ({type(exc).__name__}); see the bot's log")
         else:
             if not self.queue.finish(item.id):
+                outcome = "lost"
                 log.warning(
                     "%s of %s in %s finished after its claim was taken over",
                     item.kind,
@@ -216,6 +265,11 @@ class WorkLoop:
         finally:
             with self._held_lock:
                 self._held.discard(item.id)
+            if self.metrics is not None:
+                self.metrics.work_finished.labels(item.kind, outcome).inc()
+                self.metrics.work_seconds.labels(item.kind, outcome).observe(
+                    time.perf_counter() - started
+                )
         self.finished += 1
         if self.on_finished is not None:
             self.on_finished(item.id, state)
@@ -227,11 +281,16 @@ class WorkLoop:
             with self._held_lock:
                 held = list(self._held)
             for item_id in held:
+                result = "renewed"
                 try:
                     if not self.queue.renew(item_id):
+                        result = "lost"
                         log.warning("lost the claim of work item %d (it expired)", item_id)
                 except OperationalError as exc:
+                    result = "error"
                     log.warning("could not renew the claim of work item %d: %s", item_id, exc)
+                if self.metrics is not None:
+                    self.metrics.claim_renewals.labels(result).inc()
 
     def _maintain(self, *, prune: bool) -> None:
         try:
@@ -240,6 +299,14 @@ class WorkLoop:
                 self.queue.prune()
         except OperationalError as exc:
             log.warning("work queue maintenance failed: %s", exc)
+
+
+def _iso(moment: float | None) -> str | None:
+    return None if moment is None else datetime.fromtimestamp(moment, UTC).isoformat()
+
+
+def _age(moment: float | None, now: float) -> float | None:
+    return None if moment is None else round(max(now - moment, 0.0), 3)
 
 
 def grace_payload(grace: timedelta | int | None) -> dict[str, Any]:

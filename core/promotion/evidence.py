@@ -153,7 +153,7 @@ def worse_lines(evidence: ShadowComparison, task: str = "classification") -> lis
         if a is not None and b is not None and a > b * LATENCY_RATIO and a - b > LATENCY_FLOOR_MS:
             worse.append(f"{label} latency {a:.0f} ms vs {b:.0f} ms")
     if evidence.psi is not None and evidence.psi > PSI_FLAG:
-        worse.append(f"score distribution shifted (PSI {evidence.psi:.2f} > {PSI_FLAG})")
+        worse.append(f"score distribution shifted (PSI {evidence.psi:.3f}, above {PSI_FLAG})")
     return worse
 
 
@@ -165,12 +165,10 @@ def waiting_for(
     """The gates not passed yet: the minimum of mirrored requests, the rollout's health limits
     on the candidate, and the optional agreement and PSI limits."""
     if evidence is None:
-        return [f"0 of {policy.min_requests} mirrored requests so far"]
+        return [f"{policy.min_requests} mirrored requests (none yet)"]
     waiting = []
     if evidence.candidate_requests < policy.min_requests:
-        waiting.append(
-            f"{evidence.candidate_requests} of {policy.min_requests} mirrored requests so far"
-        )
+        waiting.append(f"{policy.min_requests} mirrored requests")
     cand = evidence.candidate_latency
     if cand.error_rate is not None and cand.error_rate > rollout.max_error_rate:
         waiting.append(
@@ -192,8 +190,8 @@ def waiting_for(
             )
     if policy.max_psi is not None and evidence.psi is not None and evidence.psi > policy.max_psi:
         waiting.append(
-            f"score shift PSI {evidence.psi:.2f} is above approval.shadow.max_psi "
-            f"{policy.max_psi:.2f}"
+            f"score shift PSI {evidence.psi:.3f} is above approval.shadow.max_psi "
+            f"{policy.max_psi:g}"
         )
     return waiting
 

@@ -49,6 +49,15 @@ class Tunable:
     def applies_to_every_kind(self) -> bool:
         return self.section == "alerts"
 
+    def fits(self, model_cfg: ModelConfig) -> bool:
+        """Whether the model's task has this metric (no MAE on a classifier, no F1 on a
+        regressor): a limit the check never applies would backtest an empty chart."""
+        if self.metric is None:
+            return True
+        return (self.metric in _REGRESSION_METRICS) == (model_cfg.task == "regression")
+
+
+_REGRESSION_METRICS = ("mae", "rmse", "r2")
 
 #: Every setting a backtest can try, in the order the usage lists them.
 TUNABLES: tuple[Tunable, ...] = (

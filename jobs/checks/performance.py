@@ -5,12 +5,14 @@ features (signal ``fairness``).
 A classifier's window without labels (they arrive weeks late) gets its performance estimated
 from the scores (``engine.estimation``), labelled "estimated" with its band everywhere it
 shows, or a plain sentence saying why it was not estimated; the trend chart draws realized
-windows solid and estimated ones dashed with their band. An estimate warns, never breaches.
+windows solid and estimated ones dashed with their band. An estimate warns, never breaches;
+the previous window, measured where its labels have arrived (labels that lag by about a
+window), does count.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from core.checks import CheckKind
@@ -148,6 +150,7 @@ def performance_report(
         # for the trend's unlabelled windows), or say plainly why not.
         estimator = PerformanceEstimator(model_cfg, reference)
         estimate = estimator.estimate(current, limits)
+    previous = _window_before(ctx, model_cfg, env, start, end, reference) if estimator else None
     headline_metric = next((m for m in report.metrics.values() if m.value is not None), None)
     guess = estimate.headline_metric if estimate is not None and estimate.estimated else None
     chart: Upload | None = None
@@ -191,7 +194,7 @@ def performance_report(
             model=model_cfg.name,
             estimated=estimated,
         )
-    signals = [_performance_signal(report, chart, trend, estimate)]
+    signals = [_performance_signal(report, chart, trend, estimate, previous)]
     fairness_chart = None
     if report.fairness:
         worst = max(report.fairness, key=lambda f: f.verdict.severity)
@@ -205,10 +208,54 @@ def performance_report(
         end=end,
         signals=tuple(signals),
         fields=_performance_fields(report, estimate),
-        details=_performance_details(report, estimate),
+        details=_performance_details(report, estimate)
+        + (_previous_details(previous) if previous is not None else ()),
         charts=tuple(c for c in (chart, fairness_chart) if c is not None),
         notes=tuple(report.notes) + (estimate.notes if estimate is not None else ()),
     )
+
+
+def _window_before(
+    ctx: MonitorContext,
+    model_cfg: ModelConfig,
+    env: str,
+    start: datetime,
+    end: datetime,
+    reference: object,
+) -> PerformanceReport | None:
+    """The window just before an unlabelled one, measured where its labels have arrived.
+
+    Labels lag by a fixed delay (a churn shows a day later), so a check of the newest window
+    always finds it unlabelled and would only ever estimate: the estimate cannot see a change
+    in how the features relate to the outcome, and an open breach would resolve on it. The
+    window before is where the labels arrive first; its measured verdict keeps the signal
+    honest (a breach there is a breach now, one window late, as labels allow)."""
+    try:
+        rows = ctx.platform.production_data(model_cfg.name, env, start - (end - start), start)
+    except PlatformError:
+        return None
+    if rows.empty:
+        return None
+    report = run_performance(model_cfg, reference, rows, limits=performance_limits(model_cfg))  # type: ignore[arg-type]
+    return report if report.has_labels else None
+
+
+def _previous_details(previous: PerformanceReport) -> tuple[str, ...]:
+    return (
+        f"the previous window, measured on {previous.n_labelled} labelled rows of {previous.n_rows}:",
+        *(f"  {metric_sentence(m)}" for m in previous.metrics.values()),
+    )
+
+
+def _measured_before(previous: PerformanceReport) -> str:
+    """``the previous window measured Accuracy 0.631 below the minimum 0.75`` (its first
+    breach, else its headline metrics)."""
+    breaches = [m.note or m.label for m in previous.metrics.values() if m.verdict is Verdict.BREACH]
+    if breaches:  # the first (the headline metric's); the findings list them all
+        more = f" (+{len(breaches) - 1} more)" if len(breaches) > 1 else ""
+        return f"the previous window measured {breaches[0]}{more}"
+    shown = [f"{m.label} {m.value:.3f}" for m in previous.metrics.values() if m.value is not None]
+    return "the previous window measured " + ", ".join(shown[:2])
 
 
 def performance_level(report: PerformanceReport) -> Verdict:
@@ -232,6 +279,7 @@ def _performance_signal(
     chart: Upload | None,
     trend: tuple[tuple[str, float], ...],
     estimate: PerformanceEstimate | None = None,
+    previous: PerformanceReport | None = None,
 ) -> SignalResult:
     level = performance_level(report)
     if not report.has_labels:
@@ -245,9 +293,28 @@ def _performance_signal(
                 headline += f", below the minimum {main.minimum:g}"
             others = [m.label for m in estimate.metrics.values() if m.note and m is not main]
             if others:
-                headline += f"; {', '.join(others)} estimated past their limits too"
+                limits = "their limits" if len(others) > 1 else "its limit"
+                headline += f"; {', '.join(others)} estimated past {limits} too"
             headline += " — no labels yet"
             findings = tuple(_estimate_finding(m) for m in estimate.metrics.values())
+            estimated = True
+            if previous is not None:
+                # The labels of the previous window have arrived: the labels decide, so the
+                # level is what they measured (a breach is a breach, one window late) and the
+                # alert lifecycle reads it as a measurement; the estimate's own level stays on
+                # its findings.
+                measured = performance_level(previous)
+                if measured.severity > level.severity:
+                    # The measured breach leads, so a shortened headline (the digest) keeps it.
+                    headline = f"{_measured_before(previous)}; {headline}"
+                else:
+                    headline += f"; {_measured_before(previous)}"
+                level, estimated = measured, False
+                findings += tuple(
+                    replace(_metric_finding(m), name=f"{m.label} (previous window)")
+                    for m in previous.metrics.values()
+                    if m.value is not None and m.verdict is Verdict.BREACH
+                )
             findings = tuple(sorted(findings, key=lambda f: -f.level.severity))
             return SignalResult(
                 signal="performance",
@@ -256,6 +323,7 @@ def _performance_signal(
                 findings=findings[:MAX_FINDINGS],
                 chart=chart,
                 trend=trend,
+                estimated=estimated,
             )
         headline = why
         if estimate is not None:

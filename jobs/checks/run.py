@@ -135,7 +135,7 @@ def apply_report(
                     model=model_cfg.name,
                     environment=env,
                     signal=signal.signal,
-                    level=alert_level(signal.level),
+                    level=alert_level(Verdict.NO_DATA if signal.estimated else signal.level),
                     headline=signal.headline,
                     findings=signal.findings,
                     window=window_text,

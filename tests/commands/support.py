@@ -97,13 +97,14 @@ def restricted_config() -> dict[str, Any]:
 
 def open_bench(state: Path, raw: dict[str, Any] | None = None) -> Bench:
     settings = demo_settings(state, raw)
-    platform = LocalPlatform(settings)
-    store = open_store(default_database_url(settings.state_path))
     # The seed's traffic ends at the hour it was made: a clock pinned there gives every check the
-    # same windows whatever the time of day the suite runs at.
+    # same windows whatever the time of day the suite runs at, and the platform the same labels
+    # arrived (the demo's label delay counts from it).
     seed_end = datetime.fromisoformat(
         json.loads((state / MARKER_FILE).read_text(encoding="utf-8"))["end"]
     )
+    platform = LocalPlatform(settings, clock=lambda: seed_end)
+    store = open_store(default_database_url(settings.state_path))
     return Bench(
         settings, platform, store, AccessPolicy(settings, DemoGroups()), clock=lambda: seed_end
     )

@@ -72,14 +72,20 @@ def test_a_strict_accuracy_floor_is_one_long_alert(bench: Bench) -> None:
     assert result.proposed.alerts == 1 and result.proposed.episodes[0].ongoing
     assert result.statistic == "accuracy" and result.proposed_line == 0.99
     assert result.current_line == 0.75  # the demo's configured min_accuracy
-    # Each window's current level is what the performance check itself says of that window.
+    # Each labelled window's current level is what the performance check itself says of that
+    # window. The newest day's labels have not arrived (the demo's label delay): the check shows
+    # an estimate there (and the previous day's measurement), which the backtest does not
+    # replay, so it is "unknown" to it.
     ctx = MonitorContext(bench.settings, bench.platform, bench.store, clock=bench.clock)
     model = bench.settings.model("churn-model")
     for window in result.windows:
         report = build_report(
             ctx, "performance", model, "prod", window=timedelta(days=1), end=window.end
         )
-        assert window.current == alert_level(report.main.level), window
+        if report.main.headline.endswith("no labels yet"):
+            assert window.current == "unknown" and window.end == result.windows[-1].end, window
+        else:
+            assert window.current == alert_level(report.main.level), window
 
 
 def test_threshold_is_the_drift_checks_share_threshold(bench: Bench) -> None:
@@ -123,6 +129,8 @@ def test_long_backtests_report_progress_in_place(
         ("backtest churn-model utilization --max-drop 0.1", "utilization check cannot be"),
         ("backtest churn-model drift", "say which setting to try"),
         ("backtest churn-model performance --threshold 0.8", "name the performance limit"),
+        ("backtest churn-model performance --max-mae 0.3", "is a classification model"),
+        ("backtest churn-model performance --min-r2 0.5", "has no --min-r2; it takes --min-acc"),
         ("backtest churn-model drift --threshold 0.2 --share-threshold 0.1", "not both"),
         ("backtest churn-model drift --min-accuracy 0.8", "a setting of the performance check"),
         ("backtest churn-model drift --share-threshold 0", "above 0 and up to 1, got 0"),

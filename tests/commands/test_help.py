@@ -49,7 +49,7 @@ def test_an_empty_command_is_help(bench: Bench) -> None:
 
 
 def test_an_unknown_command_suggests_the_closest_with_its_usage(bench: Bench) -> None:
-    reply = usage_error(bench.command("hlep"), "/mlops help", "unknown command 'hlep'")
+    reply = usage_error(bench.command("hlep"), "/mlops help [command]", "unknown command 'hlep'")
     assert reply.suggestion == "help"
     reply = usage_error(
         bench.command("promot churn-model --to prod"),
@@ -88,3 +88,12 @@ def test_every_example_in_help_works_on_the_demo(bench: Bench) -> None:
                 if bench.platform.get_job("dev", j).status.value in ("queued", "running")
             ]
             time.sleep(0.2)
+
+
+def test_help_for_one_command_shows_it_with_its_details(bench: Bench) -> None:
+    reply = bench.command("help backtest")
+    assert isinstance(reply, HelpReply)
+    assert [c.name for c in reply.commands] == ["backtest"]
+    assert reply.intro is not None and "--min-accuracy" in reply.intro
+    usage_error(bench.command("help backtst"), "/mlops help [command]", "after help")
+    assert bench.command("help backtst").suggestion == "backtest"  # type: ignore[attr-defined]

@@ -75,12 +75,14 @@ def _headline(view: ShadowView, approval: ApprovalSnapshot) -> str:
     return f":mag: {what}, until {until}"
 
 
-def _progress(view: ShadowView) -> str | None:
+def _progress(view: ShadowView, approval: ApprovalSnapshot) -> str | None:
     if view.state not in (ShadowState.MIRRORING, ShadowState.FINISHED):
         return None
     count = f"*{view.requests}* of {view.min_requests} mirrored requests"
     if view.ready:
-        return f":white_check_mark: {count} · the gates pass, Approve is offered"
+        # Once the request is decided the card has no buttons: say only that the gates passed.
+        offered = ", Approve is offered" if approval.state is ApprovalState.PENDING else ""
+        return f":white_check_mark: {count} · the gates pass{offered}"
     waiting = "; ".join(esc(w) for w in view.waiting) or "waiting for evidence"
     if view.required:
         return f":hourglass_flowing_sand: {count} · Approve is offered once: {waiting}"
@@ -156,7 +158,7 @@ def evidence_blocks(approval: ApprovalSnapshot) -> list[Block]:
     if view is None:
         return []
     text = f"*Evidence* (shadow traffic)\n{_headline(view, approval)}"
-    progress = _progress(view)
+    progress = _progress(view, approval)
     if progress and not approval.state.finished:
         text += f"\n{progress}"
     lines = evidence_lines(view, approval)

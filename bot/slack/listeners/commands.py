@@ -6,13 +6,14 @@ import logging
 from typing import Any
 
 from slack_bolt import Ack, App
+from slack_sdk.errors import SlackApiError
 
 from bot.slack.inbox import command_key
 from bot.slack.responder import CommandMessage
 from bot.slack.services import Services
 from commands.context import CommandContext, Invocation
 from commands.registry import dispatch
-from core.replies import ErrorReply, JobReply, Reply
+from core.replies import ErrorReply, JobReply, MessageReply, Reply, Tone, Upload
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,7 @@ def run_slash_command(services: Services, body: dict[str, Any]) -> Reply:
             # the command was typed), never as a flood of top-level messages.
             channel = message.ref.channel if message.ref else invocation.channel_id
             if channel:
-                services.responder.upload(
-                    channel, list(uploads), thread_ts=message.ref.ts if message.ref else None
-                )
+                _upload_or_explain(services, message, channel, list(uploads), body)
     except Exception:
         log.exception("could not deliver the reply to %r", invocation.text[:100])
     name = invocation.text.strip().split(" ", 1)[0].lower() or "help"
@@ -84,3 +83,38 @@ def run_slash_command(services: Services, body: dict[str, Any]) -> Reply:
                 run.channel, run.thread_ts = message.ref.channel, message.ref.ts
                 run.card_channel, run.card_ts = message.ref.channel, message.ref.ts
     return reply
+
+
+#: Errors of a chart upload that only someone in Slack can fix (the bot is not in the channel).
+_NOT_A_MEMBER = ("not_in_channel", "channel_not_found", "is_archived")
+
+
+def _upload_or_explain(
+    services: Services,
+    message: CommandMessage,
+    channel: str,
+    uploads: list[Upload],
+    body: dict[str, Any],
+) -> None:
+    """Upload the reply's charts; where the bot may not post (a channel it was not invited to),
+    tell the person who asked how to get them instead of leaving "in the thread" unanswered."""
+    try:
+        services.responder.upload(
+            channel, uploads, thread_ts=message.ref.ts if message.ref else None
+        )
+    except SlackApiError as exc:
+        error = str(exc.response.get("error", ""))
+        if error not in _NOT_A_MEMBER or not body.get("response_url"):
+            raise
+        log.info("charts not uploaded to %s (%s); told the user", channel, error)
+        services.responder.respond(
+            str(body["response_url"]),
+            MessageReply(
+                text=(
+                    f"The {len(uploads)} chart(s) of this answer could not be posted here: the bot "
+                    "is not a member of this channel. Invite it (`/invite @mlops-bot`) or run "
+                    "the command in a channel it is in."
+                ),
+                tone=Tone.WARNING,
+            ),
+        )

@@ -39,12 +39,28 @@ def label_values(labels: pd.DataFrame | Mapping[str, Any], target: str | None) -
     return {str(k): v for k, v in labels.items()}
 
 
-def production_data(records: pd.DataFrame, db: Database, model: str, columns: Any) -> pd.DataFrame:
-    """Logged requests joined with the labels known so far, in the model's column names.
+def arrived_labels(
+    records: pd.DataFrame, db: Database, model: str, arrived_before: datetime | None
+) -> dict[str, Any]:
+    """The labels of ``records`` that have arrived: with ``arrived_before`` (now less the
+    model's ``label_delay``), only those of requests made before it, as on a platform whose
+    labels are written days after the request; the younger requests' labels are not looked up."""
+    if arrived_before is not None:
+        records = records[records["timestamp"] < telemetry.utc_timestamp(arrived_before)]
+    return telemetry.lookup_labels(db, model, records["correlation_id"].astype(str).tolist())
+
+
+def production_data(
+    records: pd.DataFrame,
+    db: Database,
+    model: str,
+    columns: Any,
+    arrived_before: datetime | None = None,
+) -> pd.DataFrame:
+    """Logged requests joined with the labels arrived so far, in the model's column names.
     Probe requests are not production data: they are left out."""
     records = records[~records["probe"].astype(bool)]
-    ids = records["correlation_id"].astype(str).tolist()
-    known = telemetry.lookup_labels(db, model, ids)
+    known = arrived_labels(records, db, model, arrived_before)
     return telemetry.production_frame(records, known, columns)
 
 
@@ -86,17 +102,22 @@ def deployment_metrics(
 
 
 def scored_requests(
-    records: pd.DataFrame, db: Database, model: str, state: EndpointState, deployments: Any
+    records: pd.DataFrame,
+    db: Database,
+    model: str,
+    state: EndpointState,
+    deployments: Any,
+    arrived_before: datetime | None = None,
 ) -> pd.DataFrame:
     """What the named deployments of the endpoint answered, live and mirrored (not probes),
-    with the labels known so far, in :data:`infra.platform.base.SCORED_COLUMNS`."""
+    with the labels arrived so far, in :data:`infra.platform.base.SCORED_COLUMNS`."""
     wanted = {str(d) for d in deployments}
     records = records[
         (records["endpoint"] == state.endpoint)
         & ~records["probe"].astype(bool)
         & records["deployment"].isin(wanted)
     ].reset_index(drop=True)
-    known = telemetry.lookup_labels(db, model, records["correlation_id"].astype(str).tolist())
+    known = arrived_labels(records, db, model, arrived_before)
     frame = records.assign(
         label=records["correlation_id"].map(known) if known else None,
         mirrored=records["mirrored"].astype(bool),

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -76,12 +76,21 @@ class LocalPlatform(MLPlatform):
     name = "local"
     remote = False
 
-    def __init__(self, settings: Any, *, job_page: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Any,
+        *,
+        job_page: str | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
         """``job_page``: URL template (``{environment}``, ``{job_id}``) of a page that shows a
         training job's log, used as the job's link (the demo serves one on the sandbox page);
-        without it jobs have no link, since a local file path opens nothing for Slack users."""
+        without it jobs have no link, since a local file path opens nothing for Slack users.
+        ``clock``: "now" for which labels have arrived (``models[].local.label_delay``); tests
+        pin it with the bot's clock."""
         self.settings = settings
         self.job_page = job_page
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.layout = StateLayout.from_settings(settings)
         self.registry = SharedRegistry(self.layout.registry)
         self._lock = threading.Lock()
@@ -489,14 +498,21 @@ class LocalPlatform(MLPlatform):
         config = self._model(model)
         store = self._env(env)
         records = store.traffic.read(model, start, end)
-        return monitoring.production_data(records, store.db, model, config.columns)
+        return monitoring.production_data(
+            records, store.db, model, config.columns, self._labels_arrived_before(config)
+        )
+
+    def _labels_arrived_before(self, config: Any) -> datetime | None:
+        """Requests made before this have their labels (``models[].local.label_delay``)."""
+        delay = config.local.label_delay
+        return self.clock() - delay if delay > timedelta(0) else None
 
     def scored_requests(
         self, model: str, env: str, start: datetime, end: datetime, deployments: Sequence[str]
     ) -> ScoredRequests:
         """Mirrored copies keep the correlation id of the live request (routing copies the row),
         so the two deployments' answers pair up; latency and errors are measured per request."""
-        self._model(model)
+        config = self._model(model)
         store = self._env(env)
         monitoring.check_window(start, end, 1)
         frame = monitoring.scored_requests(
@@ -505,6 +521,7 @@ class LocalPlatform(MLPlatform):
             model,
             self.endpoint_state(model, env),
             deployments,
+            self._labels_arrived_before(config),
         )
         return ScoredRequests(frame)
 

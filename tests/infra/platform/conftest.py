@@ -118,7 +118,7 @@ def local_settings(state_dir: Path, scripts_dir: Path) -> Settings:
     scripts_dir.mkdir(parents=True, exist_ok=True)
     (scripts_dir / "fail.py").write_text(FAILING_SCRIPT)
     (scripts_dir / "slow.py").write_text(SLOW_SCRIPT)
-    raw = demo_config()
+    raw = demo_config(label_delay=False)  # the contract labels requests made a moment ago
     demo_model = raw["models"][0]
     demo_model["retraining"]["parameters"] = {"max_iter": "15", "max_depth": "3"}
     for name, script in ((FAILING_MODEL, "fail.py"), (SLOW_MODEL, "slow.py")):

@@ -15,10 +15,12 @@ import psutil
 import pytest
 
 from bot.demo.data import generate_churn_data
+from infra.defaults import demo_config
 from infra.platform.base import InvalidRequestError, JobStatus, NotFoundError
 from infra.platform.factory import build_platform
 from infra.platform.local import LocalPlatform
 from infra.platform.local.jobs import process_alive
+from infra.settings import LocalModelData, Settings
 from tests.infra.platform.conftest import FEATURES, MODEL, PlatformHarness, local_settings
 
 
@@ -195,6 +197,55 @@ def test_labels_join_by_correlation_id_and_can_be_corrected(local_env: PlatformH
     assert np.isnan(labels["order-9"])
     with pytest.raises(InvalidRequestError, match="correlation_id"):
         platform.record_labels(MODEL, "dev", pd.DataFrame({"id": ["x"], "churned": [1]}))
+
+
+def test_labels_arrive_label_delay_after_their_request(local_env: PlatformHarness) -> None:
+    """``models[].local.label_delay``: a label recorded at once shows only once its request is
+    that old, as on Azure, where labels_data has no row for it until the outcome is known."""
+    h = local_env
+    platform: LocalPlatform = h.platform  # type: ignore[assignment]
+    deployment = serve(h)
+    now = datetime.now(UTC)
+    ids = [f"order-{i}" for i in range(6)]
+    stamps = pd.Series([now - timedelta(days=2)] * 3 + [now - timedelta(hours=1)] * 3)
+    platform.score(MODEL, "dev", rows(6)[FEATURES], correlation_ids=ids, timestamps=stamps)
+    platform.record_labels(MODEL, "dev", dict.fromkeys(ids, 1))
+    platform.flush()
+    config = platform.settings.model(MODEL)
+    delayed = platform.settings.model_copy(
+        update={
+            "models": (
+                config.model_copy(update={"local": LocalModelData(label_delay=timedelta(days=1))}),
+                *platform.settings.models[1:],
+            )
+        }
+    )
+    window = (now - timedelta(days=3), now + timedelta(minutes=1))
+
+    def labels_seen(clock: datetime) -> dict[str, float]:
+        later = LocalPlatform(delayed, clock=lambda: clock)
+        try:
+            data = later.production_data(MODEL, "dev", *window)
+            scored = later.scored_requests(MODEL, "dev", *window, [deployment]).frame
+        finally:
+            later.close()
+        seen = dict(zip(data["correlation_id"], data["churned"], strict=True))
+        mirrored = dict(zip(scored["correlation_id"], scored["label"], strict=True))
+        assert {k for k, v in mirrored.items() if v == v} <= {k for k, v in seen.items() if v == v}
+        return seen
+
+    today = labels_seen(now)
+    assert [today[i] for i in ids[:3]] == [1, 1, 1]
+    assert all(np.isnan(today[i]) for i in ids[3:])  # recorded, not arrived yet
+    tomorrow = labels_seen(now + timedelta(days=1))
+    assert [tomorrow[i] for i in ids] == [1] * 6
+
+
+def test_a_label_delay_is_refused_on_azure() -> None:
+    raw = demo_config()
+    raw["platform"] = "azure"
+    with pytest.raises(ValueError, match="only the local platform applies"):
+        Settings.model_validate(raw)
 
 
 def test_concurrent_scoring_from_threads_loses_nothing(local_env: PlatformHarness) -> None:

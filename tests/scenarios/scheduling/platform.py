@@ -66,6 +66,8 @@ class ScriptedPlatform(MLPlatform):
         self.reference = _frame(np.random.default_rng(0), REFERENCE_ROWS, drifted=False)
         self.labelled = True
         """False: production windows come without labels (they arrive weeks later)."""
+        self.labels_until: datetime | None = None
+        """Rows from this moment on come without labels (a label delay, as on the demo)."""
 
     # -- health and models
     def check(self) -> None:
@@ -196,4 +198,6 @@ class ScriptedPlatform(MLPlatform):
         frame.insert(0, "timestamp", pd.date_range(start, end, periods=rows, tz=UTC))
         if not self.labelled:
             frame["label"] = pd.NA
+        elif self.labels_until is not None:
+            frame.loc[frame["timestamp"] >= self.labels_until, "label"] = pd.NA
         return frame

@@ -2,7 +2,10 @@
 the database. Two workers drain a queue with every item run once; a worker killed with SIGKILL in
 the middle of an item leaves it to another, which runs it again.
 
-The workers are real processes of this interpreter. Their job kind ``probe`` is registered by a
+The workers are real processes of this interpreter. Each worker may serve ``/metrics`` and ``/healthz`` (``--metrics-port``); one runs a real drift
+check of the seeded demo from the queue and counts it there.
+
+Their job kind ``probe`` is registered by a
 ``sitecustomize`` on their PYTHONPATH (the product has no test hooks): it writes ``start`` and
 ``done`` lines with its pid to a log, and the item named ``hold`` blocks the first worker that
 runs it until it is killed.
@@ -10,21 +13,27 @@ runs it until it is killed.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 
-from infra.store import Store, open_store
-from infra.workqueue import DONE, WorkItem, WorkQueue
+from bot.sandbox import seed
+from infra.store import Store, default_database_url, open_store
+from infra.workqueue import DONE, PENDING, RUNNING, WorkItem, WorkQueue
+from tests.fakes.slack_server import FakeSlackServer
 
 PROBE = textwrap.dedent(
     """
@@ -63,19 +72,22 @@ def wait_until(condition: Callable[[], object], timeout: float, what: str) -> ob
 
 
 class Workers:
-    """Worker processes on one database, and the probe's log."""
+    """Worker processes on one database, and the probe's log. With ``state``: on that state
+    directory (the seeded demo's copy) with the embedded demo configuration instead."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, state: Path | None = None) -> None:
         self.root = root
-        self.db_url = f"sqlite:///{root / 'bot.db'}"
+        self.state = state
+        self.db_url = default_database_url(state) if state else f"sqlite:///{root / 'bot.db'}"
         self.log = root / "probe.log"
         self.log.touch()
         site = root / "site"
         site.mkdir()
         (site / "sitecustomize.py").write_text(PROBE)
         self.config = root / "mlops-bot.yaml"
-        # Short claims so an abandoned item is taken over within the test's patience.
-        self.config.write_text("platform: local\nworkers:\n  claim: 2s\n  poll: 0.1s\n")
+        if state is None:  # (with a state directory the demo's embedded configuration)
+            # Short claims so an abandoned item is taken over within the test's patience.
+            self.config.write_text("platform: local\nworkers:\n  claim: 2s\n  poll: 0.1s\n")
         self.env = {
             **os.environ,
             "MLOPS_BOT_DATABASE_URL": self.db_url,
@@ -89,14 +101,16 @@ class Workers:
         self.procs: list[subprocess.Popen[bytes]] = []
         self.store: Store = open_store(self.db_url)  # migrated before any worker starts
 
-    def start(self) -> subprocess.Popen[bytes]:
+    def start(self, *extra: str) -> subprocess.Popen[bytes]:
         index = len(self.procs)
         out = (self.root / f"worker-{index}.log").open("wb")
+        where = (
+            ("--state-dir", str(self.state))
+            if self.state
+            else ("--config", str(self.config), "--state-dir", str(self.root / "state"))
+        )
         proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "bot.cli", "worker"),
-                *("--config", str(self.config), "--state-dir", str(self.root / "state")),
-            ],
+            [*(sys.executable, "-m", "bot.cli", "worker"), *where, *extra],
             env=self.env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -202,6 +216,14 @@ def test_serves_pool_starts_a_worker_again_when_one_dies(
     from infra.settings import Secrets, load_settings
 
     settings = load_settings(workers.config, state_dir=workers.root / "state")
+    port = free_port()  # worker 0 of the pool serves its metrics on workers.metrics_port + 0
+    settings = settings.model_copy(
+        update={
+            "workers": settings.workers.model_copy(
+                update={"metrics_port": port, "metrics_host": "127.0.0.1"}
+            )
+        }
+    )
     pool = WorkerProcesses(
         settings, Secrets(), 1, database_url=workers.db_url, log_dir=workers.root
     )
@@ -221,6 +243,78 @@ def test_serves_pool_starts_a_worker_again_when_one_dies(
         assert item is not None
         wait_until(lambda: queue.state_of(item) == DONE, 120, "the replacement to run it")
         assert ("done", replacement[0], "after-restart") in workers.lines()  # type: ignore[index]
+        # The replacement serves on the same port (a static scrape list stays right), and
+        # serve's /readyz says where the pool's metrics are.
+        assert health(port)["finished"] == 1
+        assert pool.describe() == f"1/1 processes running; /metrics on port {port}"
     finally:
         pool.stop()
     assert pool.pids() == []
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def scrape(port: int, path: str = "/metrics") -> dict[tuple[str, frozenset], float]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=10) as response:
+        text = response.read().decode()
+    return {
+        (s.name, frozenset(s.labels.items())): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+def health(port: int) -> dict[str, object]:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+        return dict(json.loads(response.read()))
+
+
+def test_a_worker_serves_metrics_and_counts_the_check_it_ran_from_the_queue(
+    tmp_path: Path, state_dir: Path, slack_server: FakeSlackServer
+) -> None:
+    """Issue 15, item 5: a worker process started with ``--metrics-port`` serves ``/metrics``
+    and ``/healthz``; a drift check of the seeded demo queued for it is timed by kind and
+    outcome there, with the platform calls it made and the work item's counters."""
+    workers = Workers(tmp_path, state=state_dir)
+    workers.env.update(SLACK_BOT_TOKEN=seed.BOT_TOKEN, SLACK_API_URL=slack_server.base_url)
+    port = free_port()
+    try:
+        worker = workers.start("--metrics-port", str(port), "--metrics-host", "127.0.0.1")
+        workers.wait_ready(worker)
+        before = health(port)
+        assert before["status"] == "ok" and before["last_claim"] is None
+        queue = WorkQueue(workers.store, "scheduler")
+        item = queue.enqueue("drift", "churn-model", "prod", datetime.now(UTC))
+        assert item is not None
+        wait_until(
+            lambda: queue.state_of(item) not in (None, PENDING, RUNNING),
+            120,
+            "the worker to run the check",
+        )
+        log = (tmp_path / "worker-0.log").read_text()
+        assert queue.state_of(item) == DONE, log[-3000:]
+
+        samples = scrape(port)
+        count = lambda name, **labels: samples.get((name, frozenset(labels.items())))  # noqa: E731
+        assert count("mlops_bot_check_duration_seconds_count", kind="drift", outcome="ok") == 1
+        assert (count("mlops_bot_check_duration_seconds_sum", kind="drift", outcome="ok") or 0) > 0
+        assert count("mlops_bot_work_items_claimed_total", kind="drift") == 1
+        assert count("mlops_bot_work_items_finished_total", kind="drift", outcome="done") == 1
+        assert (
+            count("mlops_bot_platform_call_seconds_count", operation="production_data") or 0
+        ) >= 1
+        assert count("mlops_bot_platform_breakers_open") == 0
+        assert count("mlops_bot_work_queue_depth") == 0
+        assert count("mlops_bot_worker_in_flight") == 0
+        assert count("mlops_bot_worker_threads", state="alive") == 1
+        # It posted the summary itself (through the outbox), like any worker.
+        wait_until(lambda: slack_server.messages(seed.MLOPS_CHANNEL), 30, "the drift summary")
+        after = health(port)
+        assert after["status"] == "ok" and after["last_claim"] is not None
+        assert after["finished"] == 1
+    finally:
+        workers.close()

@@ -303,3 +303,17 @@ def test_tampered_deploy_button_is_refused_without_side_effects(bot: RunningBot)
     bot.drain()
     assert platform.endpoint_state("churn-model", "dev") == before
     assert any(e.outcome == "refused" for e in bot.runtime.store.audit_trail())
+
+
+def test_charts_in_a_channel_the_bot_is_not_in_are_explained_not_lost(bot: RunningBot) -> None:
+    """The card answers through response_url; the chart upload is refused (not_in_channel), so
+    the user is told how to get the charts instead of waiting for a thread that never comes."""
+    bot.command("drift churn-model", channel=seed.GENERAL_CHANNEL)
+    deadline = time.monotonic() + 60
+    texts: list[str] = []
+    while time.monotonic() < deadline:
+        texts = [blocks_text(c.args) for c in bot.slack.calls if c.method == "response_url"]
+        if any("could not be posted here" in t for t in texts):
+            break
+        time.sleep(0.2)
+    assert any("could not be posted here" in t and "/invite @mlops-bot" in t for t in texts), texts
