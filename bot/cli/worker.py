@@ -28,7 +28,7 @@ from infra.settings import Secrets, Settings
 if TYPE_CHECKING:
     from infra.metrics import Metrics
     from infra.metrics_http import MetricsHTTPServer
-    from jobs.worker import WorkLoop, warm_up
+    from jobs.worker import WorkLoop
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ def run_worker(settings: Settings, args: argparse.Namespace) -> int:
     from bot.runtime import build_worker_runtime, wire_worker_metrics
     from infra.holders import new_holder
     from infra.workqueue import WorkQueue
-    from jobs.worker import WorkLoop
+    from jobs.worker import WorkLoop, warm_up
 
     if args.threads < 1:
         log.error("--threads must be 1 or more (got %d)", args.threads)
