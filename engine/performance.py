@@ -351,11 +351,13 @@ def run_performance(
     *,
     baseline: Mapping[str, float] | None = None,
     limits: PerformanceLimits | None = None,
+    fairness_check: bool = True,
 ) -> PerformanceReport:
     """Performance and fairness of the labelled rows of ``current``.
 
     The baseline is ``baseline`` when given, else the same metrics on ``reference`` when it has
     target and prediction columns, else absent (only absolute limits apply).
+    ``fairness_check=False`` leaves fairness out (a trend's past windows need only a metric).
     """
     config = limits or PerformanceLimits()
     task = model_cfg.task
@@ -410,7 +412,7 @@ def run_performance(
     }
 
     fairness: list[FairnessResult] = []
-    for feature in model_cfg.sensitive_features:
+    for feature in model_cfg.sensitive_features if fairness_check else ():
         if feature not in labelled.columns:
             notes.append(f"sensitive feature {feature!r} absent: no fairness check")
             continue

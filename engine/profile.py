@@ -2,8 +2,8 @@
 
 A scheduled drift job compares a fresh window against the same reference every hour. Sorting
 the reference's numeric columns and counting its categories is most of the work of a cold run,
-so the result — a :class:`ReferenceProfile` — is kept in a small LRU cache keyed by the model
-name and a fingerprint of the reference data. A new reference (a new training data version)
+so the result — a :class:`ReferenceProfile` — is kept in an LRU cache (bounded in entries and
+bytes) keyed by the model name and a fingerprint of the reference data. A new reference (a new training data version)
 has a new fingerprint and so a new entry; nothing needs invalidating by hand.
 """
 
@@ -86,6 +86,19 @@ class ReferenceProfile:
     fingerprint: str
     n_rows: int
     columns: Mapping[str, ColumnReference] = field(default_factory=dict)
+
+    @property
+    def nbytes(self) -> int:
+        """The memory its arrays hold (a cache's budget): sorted values, categories, counts."""
+        total = 0
+        for column in self.columns.values():
+            if isinstance(column, NumericReference):
+                total += column.sample.sorted_values.nbytes
+            else:
+                sample = column.sample
+                total += sample.counts.nbytes + sample.categories.nbytes
+                total += sum(len(str(c)) + 49 for c in sample.categories)  # the str objects
+        return total
 
     def kind(self, name: str) -> ColumnKind:
         column = self.columns[name]
@@ -181,8 +194,15 @@ def _finite_sum(column: pa.ChunkedArray) -> float:
 class ProfileCache:
     """A thread-safe LRU of reference profiles keyed by (model, reference fingerprint, columns)."""
 
-    def __init__(self, max_entries: int = 16) -> None:
+    def __init__(self, max_entries: int = 256, max_bytes: int | None = 256 * 2**20) -> None:
+        """At most ``max_entries`` profiles and ``max_bytes`` of their arrays, the least
+        recently used evicted first, the newest always kept. A worker runs the checks of a whole
+        fleet in turn: a count bound alone (it was 16) evicts every small profile before its
+        model's next run once the fleet is larger, while a few huge references (1M rows x 60
+        columns is ~0.5 GB of sorted values) need the byte bound."""
         self.max_entries = max_entries
+        self.max_bytes = max_bytes
+        self._bytes = 0
         self._entries: OrderedDict[
             tuple[str, str, tuple[tuple[str, str], ...]], ReferenceProfile
         ] = OrderedDict()
@@ -206,16 +226,29 @@ class ProfileCache:
                 return profile
             self.misses += 1
         profile = build()
+        size = profile.nbytes
         with self._lock:
+            previous = self._entries.pop(key, None)
+            if previous is not None:  # built twice at once: keep one, count it once
+                self._bytes -= previous.nbytes
             self._entries[key] = profile
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.max_entries:
-                self._entries.popitem(last=False)
+            self._bytes += size
+            while len(self._entries) > 1 and (
+                len(self._entries) > self.max_entries
+                or (self.max_bytes is not None and self._bytes > self.max_bytes)
+            ):
+                _, evicted = self._entries.popitem(last=False)
+                self._bytes -= evicted.nbytes
         return profile
+
+    @property
+    def nbytes(self) -> int:
+        return self._bytes
 
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._bytes = 0
             self.hits = self.misses = 0
 
     def __len__(self) -> int:

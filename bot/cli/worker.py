@@ -73,7 +73,7 @@ def run_worker(settings: Settings, args: argparse.Namespace) -> int:
     from bot.runtime import build_worker_runtime, wire_worker_metrics
     from infra.holders import new_holder
     from infra.workqueue import WorkQueue
-    from jobs.worker import WorkLoop
+    from jobs.worker import WorkLoop, warm_up
 
     if args.threads < 1:
         log.error("--threads must be 1 or more (got %d)", args.threads)
@@ -103,6 +103,7 @@ def run_worker(settings: Settings, args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     # Serving before the first claim: whatever the loop does is scrapeable.
     server = _serve_metrics(runtime.metrics, args.metrics_host or workers.metrics_host, port, loop)
+    log.info("worker %s imported the checks in %.1f s", queue.holder, warm_up())
     loop.start()
     log.info("worker %s runs queued checks (%d at a time)", queue.holder, args.threads)
     while not stop.wait(1.0):

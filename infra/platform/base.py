@@ -484,6 +484,14 @@ class MLPlatform(abc.ABC):
     def reference_data(self, model: str) -> pd.DataFrame:
         """The model's reference (training / baseline) data."""
 
+    def reference_version(self, model: str) -> str | None:
+        """An identity of the reference data's current content, far cheaper than reading it
+        (a file's path, size and modification time; a pinned data asset version), or None
+        when the platform cannot tell. Scheduled drift checks key the engine's profile cache
+        with it instead of fingerprinting the whole reference on every run; a changed
+        reference gets a new identity, hence a new profile."""
+        return None
+
     @abc.abstractmethod
     def production_data(self, model: str, env: str, start: datetime, end: datetime) -> pd.DataFrame:
         """Logged inputs, predictions, scores, labels where known and timestamps in [start, end)."""

@@ -400,6 +400,15 @@ class GuardedPlatform(MLPlatform):
             "reference_data", _key(model, None), lambda: self.inner.reference_data(model)
         )
 
+    def reference_version(self, model: str) -> str | None:
+        # A stat, not a call worth a retry or the breaker: unknown (None) on any failure, and
+        # the caller fingerprints the data it read instead.
+        try:
+            return self.inner.reference_version(model)
+        except Exception:  # an optimisation must never fail a check
+            log.debug("reference version of %s unknown", model, exc_info=True)
+            return None
+
     def production_data(self, model: str, env: str, start: datetime, end: datetime) -> pd.DataFrame:
         return self._data(
             "production_data",

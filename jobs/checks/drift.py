@@ -59,11 +59,19 @@ def drift_report(
     ctx: MonitorContext, model_cfg: ModelConfig, env: str, start: datetime, end: datetime
 ) -> CheckReport:
     try:
+        # The reference's identity, read before and after the data: the same on both sides
+        # means the frame read is that version, and it keys the engine's profile cache (no
+        # fingerprint of the whole reference on every run); different, or unknown: fingerprint.
+        version = ctx.platform.reference_version(model_cfg.name)
         reference = ctx.platform.reference_data(model_cfg.name)
+        if version is not None and ctx.platform.reference_version(model_cfg.name) != version:
+            version = None
         current = ctx.platform.production_data(model_cfg.name, env, start, end)
     except PlatformError as exc:
         raise CheckFailed(f"could not read the data of {model_cfg.name} in {env}: {exc}") from exc
-    return drift_report_of(model_cfg, env, start, end, reference, current, checked=ctx.now())
+    return drift_report_of(
+        model_cfg, env, start, end, reference, current, checked=ctx.now(), reference_key=version
+    )
 
 
 def drift_report_of(
@@ -75,11 +83,21 @@ def drift_report_of(
     current: pd.DataFrame,
     *,
     checked: datetime,
+    reference_key: str | None = None,
 ) -> CheckReport:
     """The drift report of data already read: inline after the platform read, or inside a check
-    job on the platform's compute (:mod:`jobs.checkjob`), where the data lives."""
+    job on the platform's compute (:mod:`jobs.checkjob`), where the data lives.
+
+    ``reference_key``: the reference's version (:meth:`MLPlatform.reference_version`), which
+    keys the engine's profile cache; None fingerprints the frame."""
     _check_reference(model_cfg, reference)
-    report = run_drift(model_cfg, reference, current, options=drift_options(model_cfg))
+    report = run_drift(
+        model_cfg,
+        reference,
+        current,
+        options=drift_options(model_cfg),
+        reference_key=reference_key,
+    )
     # The chart names its check, as the alert card does ("numbers and chart from the check at").
     checked = checked.astimezone(UTC)
     overview = charts.drift_overview_chart(

@@ -76,7 +76,16 @@ def backfilled_trend(
         rows = history[(history[timestamp] >= bucket_start) & (history[timestamp] < bucket_end)]
         if rows.empty:
             continue
-        report = run_performance(model_cfg, reference, rows, limits=limits)  # type: ignore[arg-type]
+        # Only the metric's value is kept: no baseline (the reference's metrics, computed again
+        # for each of thirteen windows) and no fairness, neither of which changes a value.
+        report = run_performance(
+            model_cfg,
+            reference,  # type: ignore[arg-type]
+            rows,
+            baseline={},
+            limits=limits,
+            fairness_check=False,
+        )
         value = report.metrics.get(metric)
         if value is not None and value.value is not None:
             out.realized.append((bucket_end, float(value.value)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -249,6 +250,43 @@ def test_profile_cache_reuses_the_reference(reference: pd.DataFrame) -> None:
     assert cache.misses == 2
     run_drift(model, reference, churn_frame(1500, seed=6), cache=cache, reference_key="ref-v1")
     assert cache.misses == 3 and len(cache) == 2  # LRU bound
+
+
+def test_profile_cache_is_bounded_by_bytes_and_keeps_the_newest(reference: pd.DataFrame) -> None:
+    """A fleet's many small profiles all stay (a count bound of 16 evicted each before its
+    model's next run); the byte budget evicts the least recently used, never the newest."""
+    model = churn_model()
+    size = (
+        ProfileCache()
+        .get_or_build("m", "k", {"age": ColumnKind.NUMERIC}, lambda: _profile_of(reference))
+        .nbytes
+    )
+    assert size >= reference["age"].notna().sum() * 8
+    cache = ProfileCache(max_bytes=int(size * 2.5))
+    for key in ("v1", "v2", "v3"):
+        cache.get_or_build(
+            model.name, key, {"age": ColumnKind.NUMERIC}, lambda: _profile_of(reference)
+        )
+    assert len(cache) == 2 and cache.nbytes == 2 * size  # v1 evicted
+    cache.get_or_build(
+        model.name, "v2", {"age": ColumnKind.NUMERIC}, lambda: _profile_of(reference)
+    )
+    assert cache.hits == 1
+    tiny = ProfileCache(max_bytes=1)
+    tiny.get_or_build(model.name, "v1", {"age": ColumnKind.NUMERIC}, lambda: _profile_of(reference))
+    assert len(tiny) == 1  # over budget on its own, still kept for the next run
+    fleet = ProfileCache()
+    for i in range(50):
+        fleet.get_or_build(
+            f"m{i}", "v", {"age": ColumnKind.NUMERIC}, lambda: _profile_of(reference)
+        )
+    assert len(fleet) == 50
+
+
+def _profile_of(reference: pd.DataFrame) -> Any:
+    from engine.profile import build_profile
+
+    return build_profile(reference, {"age": ColumnKind.NUMERIC}, fingerprint="x", max_workers=1)
 
 
 def test_json_schema(reference: pd.DataFrame) -> None:

@@ -119,6 +119,19 @@ class DataReader:
             )
         return self.read_table(config.reference_data, self.clients.settings.training_env(config))
 
+    def reference_version(self, model: str) -> str | None:
+        """A pinned data asset version (``azureml:<name>:<version>``) is immutable, so it names
+        the content; a label, ``latest`` or a datastore path may change under the same name:
+        None (the caller fingerprints what it read)."""
+        reference = self._model(model).reference_data or ""
+        if not reference.startswith("azureml:") or reference.startswith("azureml://"):
+            return None
+        name, _, version = reference[len("azureml:") :].partition(":")
+        if not version or "@" in name:
+            return None
+        env = self.clients.settings.training_env(self._model(model))
+        return f"asset:{env}:{name}:{version}"
+
     def locate(self, reference: str, env: str) -> BlobLocation:
         """Where a data asset, datastore URI or datastore-relative path lives."""
         default = self.clients.workspace_config(env).datastore

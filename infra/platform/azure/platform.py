@@ -182,6 +182,9 @@ class AzurePlatform(MLPlatform):
     def reference_data(self, model: str) -> pd.DataFrame:
         return self.data.reference_data(model)
 
+    def reference_version(self, model: str) -> str | None:
+        return self.data.reference_version(model)
+
     def production_data(self, model: str, env: str, start: datetime, end: datetime) -> pd.DataFrame:
         return self.data.production_data(model, env, start, end)
 

@@ -484,6 +484,16 @@ class LocalPlatform(MLPlatform):
     def reference_data(self, model: str) -> pd.DataFrame:
         return monitoring.read_reference(self.reference_data_path(model), model)
 
+    def reference_version(self, model: str) -> str | None:
+        """Path, inode, size and modification time (ns): an edit in place or a file replaced
+        by a rename both change it."""
+        path = self.reference_data_path(model)
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        return f"file:{path}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
+
     def production_data(self, model: str, env: str, start: datetime, end: datetime) -> pd.DataFrame:
         config = self._model(model)
         store = self._env(env)

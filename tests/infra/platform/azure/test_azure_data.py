@@ -201,3 +201,17 @@ def test_collected_data_is_read_where_the_collectors_data_asset_points(platform,
     frame = platform.production_data(MODEL, "prod", START, END)
     assert list(frame["correlationid"]) == ["req-custom"]
     assert list(frame["prediction"]) == [1] and list(frame["tenure_months"]) == [7]
+
+
+def test_only_a_pinned_reference_asset_version_names_the_references_content(platform, http) -> None:
+    """``azureml:<name>:<version>`` is immutable: it keys the drift check's profile cache with no
+    call to Azure. A label or ``latest`` may move under the same name: unknown."""
+    model = platform.settings.model(MODEL)
+    assert model.reference_data == "azureml:churn-reference:1"
+    before = len(http.requests())
+    pinned = platform.reference_version(MODEL)
+    assert pinned is not None and "churn-reference:1" in pinned
+    assert len(http.requests()) == before  # no call made to tell
+    for floating in ("azureml:churn-reference@latest", "azureml:churn-reference", None):
+        object.__setattr__(model, "reference_data", floating)
+        assert platform.reference_version(MODEL) is None
