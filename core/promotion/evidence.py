@@ -157,6 +157,12 @@ def worse_lines(evidence: ShadowComparison, task: str = "classification") -> lis
     return worse
 
 
+def requests_wanted(policy: ShadowPolicy, seen: int) -> str:
+    """The minimum not met yet, one spelling for the card, the refusal and the audit."""
+    so_far = f"{seen} so far" if seen else "none yet"
+    return f"at least {policy.min_requests} mirrored requests ({so_far})"
+
+
 def waiting_for(
     evidence: ShadowComparison | None,
     policy: ShadowPolicy,
@@ -165,10 +171,10 @@ def waiting_for(
     """The gates not passed yet: the minimum of mirrored requests, the rollout's health limits
     on the candidate, and the optional agreement and PSI limits."""
     if evidence is None:
-        return [f"{policy.min_requests} mirrored requests (none yet)"]
+        return [requests_wanted(policy, 0)]
     waiting = []
     if evidence.candidate_requests < policy.min_requests:
-        waiting.append(f"{policy.min_requests} mirrored requests")
+        waiting.append(requests_wanted(policy, evidence.candidate_requests))
     cand = evidence.candidate_latency
     if cand.error_rate is not None and cand.error_rate > rollout.max_error_rate:
         waiting.append(

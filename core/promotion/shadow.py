@@ -25,7 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from core.promotion.evidence import CONTEXT_KEY, ShadowState, judged, shadow_view
+from core.promotion.evidence import (
+    CONTEXT_KEY,
+    ShadowState,
+    judged,
+    requests_wanted,
+    shadow_view,
+)
 from core.promotion.states import ApprovalSnapshot, ApprovalState, parse_time
 from core.rollout import DEPLOY_TIMEOUT_SECONDS
 from engine.shadow import LatencySummary, ShadowComparison, compare_shadow
@@ -185,7 +191,7 @@ class ShadowEvaluator:
             "mirror": policy.mirror,
             "min_requests": policy.min_requests,
             "ready": False,
-            "waiting": [f"0 of {policy.min_requests} mirrored requests so far"],
+            "waiting": [requests_wanted(policy, 0)],
             **{k: v for k, v in raw.items() if k in ("deployment",)},
             "claim": claim,
         }

@@ -139,9 +139,9 @@ def test_gates_wait_for_the_minimum_and_the_rollout_limits() -> None:
     policy = ShadowPolicy(mirror="20%", min_requests=500, max_duration=timedelta(hours=2))
     assert policy.mirror == 20
     rollout = RolloutPolicy(max_error_rate=0.02, max_latency_p99_ms=100)
-    assert waiting_for(None, policy, rollout) == ["500 mirrored requests (none yet)"]
+    assert waiting_for(None, policy, rollout) == ["at least 500 mirrored requests (none yet)"]
     few = ShadowComparison(candidate_requests=120)
-    assert waiting_for(few, policy, rollout) == ["500 mirrored requests"]
+    assert waiting_for(few, policy, rollout) == ["at least 500 mirrored requests (120 so far)"]
     enough = ShadowComparison(
         candidate_requests=600,
         candidate_latency=LatencySummary(600, 10.0, 250.0, 0.05),

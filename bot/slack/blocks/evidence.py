@@ -83,7 +83,11 @@ def _progress(view: ShadowView, approval: ApprovalSnapshot) -> str | None:
         # Once the request is decided the card has no buttons: say only that the gates passed.
         offered = ", Approve is offered" if approval.state is ApprovalState.PENDING else ""
         return f":white_check_mark: {count} · the gates pass{offered}"
-    waiting = "; ".join(esc(w) for w in view.waiting) or "waiting for evidence"
+    # The count is on this line already: the minimum is named once, not repeated from `waiting`.
+    short = view.requests < view.min_requests
+    others = [esc(w) for w in view.waiting if not w.startswith("at least ")]
+    waiting = "; ".join(([f"all {view.min_requests} are in"] if short else []) + others)
+    waiting = waiting or "waiting for evidence"
     if view.required:
         return f":hourglass_flowing_sand: {count} · Approve is offered once: {waiting}"
     return (

@@ -70,7 +70,9 @@ def test_approve_is_hidden_until_the_minimum_then_offered() -> None:
     blocks = blocks_of(shadowed(few))
     assert set(buttons(blocks)) == {"approval_reject", "approval_cancel"}
     text = json.dumps(blocks, ensure_ascii=False)
-    assert "*120* of 500 mirrored requests" in text and "Approve is offered once" in text
+    assert "*120* of 500 mirrored requests" in text
+    assert "Approve is offered once: all 500 are in" in text
+    assert text.count("500") == 2  # the minimum is said once on the line, not repeated
 
     blocks = blocks_of(shadowed(GOOD))
     assert "approval_approve" in buttons(blocks)
