@@ -766,7 +766,7 @@ def metric_trend_chart(
             ax.set_xlim(all_times[0] - timedelta(days=1), all_times[0] + timedelta(days=1))
         locator = mdates.AutoDateLocator(minticks=3, maxticks=6)
         ax.xaxis.set_major_locator(locator)
-        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        ax.xaxis.set_major_formatter(_dates(locator))
         ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(6))
         ax.set_ylabel(metric + (" (%)" if percent else ""))
         if guesses:
@@ -1047,7 +1047,7 @@ def utilization_chart(
             ax.yaxis.set_major_locator(matplotlib.ticker.MaxNLocator(4))
             locator = mdates.AutoDateLocator(minticks=3, maxticks=5)
             ax.xaxis.set_major_locator(locator)
-            ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+            ax.xaxis.set_major_formatter(_dates(locator))
         for ax in (load, traffic):
             ax.tick_params(labelbottom=False)
         if instances is not None:
@@ -1273,7 +1273,7 @@ def backtest_chart(result: BacktestResult) -> Upload:
         strips.set_xlim(ends[0] - step * 1.2, ends[-1] + step * 0.2)
         locator = mdates.AutoDateLocator(minticks=4, maxticks=8)
         strips.xaxis.set_major_locator(locator)
-        strips.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+        strips.xaxis.set_major_formatter(_dates(locator))
         strips.set_title("alerts (▼ = paged)", loc="left", fontsize=12, fontweight="normal", pad=4)
         fig.suptitle(heading, x=0.02, ha="left", y=1 - 0.1 / _BACKTEST_HEIGHT, va="top")
         fig.text(0.02, 1 - 0.5 / _BACKTEST_HEIGHT, summary, fontsize=12.5, color=MUTED, va="top")
@@ -1291,6 +1291,16 @@ def backtest_chart(result: BacktestResult) -> Upload:
         heading,
         alt,
         f"{result.model}-{result.environment}-{result.kind}-backtest",
+    )
+
+
+def _dates(locator: mdates.AutoDateLocator) -> mdates.ConciseDateFormatter:
+    """Concise date ticks that name the month on every day tick ("Nov 08", "Dec 01") and only the
+    year as the offset: the default's "08 15 22 Dec" under "2026-Dec" reads November as December."""
+    return mdates.ConciseDateFormatter(
+        locator,
+        formats=["%Y", "%b", "%b %d", "%H:%M", "%H:%M", "%S.%f"],
+        offset_formats=["", "%Y", "%Y", "%Y %b %d", "%Y %b %d", "%Y %b %d %H:%M"],
     )
 
 
