@@ -44,7 +44,9 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -211,6 +213,32 @@ def proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks  # utime + stime
 
 
+@contextmanager
+def serving(
+    root: Path, config: Path, state: Path, slack: Any, args: argparse.Namespace
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """``mlops-bot serve --http`` on ``config`` with the schedule on, healthy; yields the process
+    and its /slack/events URL, and stops it (its log in ``root/serve.log``) on the way out."""
+    from tests.fakes.processes import free_port, serve_env, wait_healthy
+
+    extra = {"MLOPS_BOT_WORKERS": str(args.workers)} if args.workers is not None else {}
+    env = serve_env(slack.base_url, state, MLOPS_BOT_SCHEDULE="on", PYTHONPATH=str(ROOT), **extra)
+    port = free_port()
+    command = [sys.executable, "-m", "bot.cli", "serve", "--config", str(config), "--http"]
+    command += ["--host", "127.0.0.1", "--port", str(port)]
+    with (root / "serve.log").open("w") as log:
+        server = subprocess.Popen(command, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_healthy(f"http://127.0.0.1:{port}/healthz", server, timeout=120)
+            yield server, f"http://127.0.0.1:{port}/slack/events"
+        finally:
+            server.terminate()
+            try:
+                server.wait(30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+
+
 def processes(server: subprocess.Popen[bytes]) -> dict[int, str]:
     """serve and its worker processes, by pid."""
     import psutil
@@ -267,7 +295,6 @@ def stats(acks: list[float], reply: list[float]) -> dict[str, float]:
 
 
 def run_fleet(args: argparse.Namespace, base: Path, count: int, workdir: Path) -> dict[str, Any]:
-    from tests.fakes.processes import free_port, serve_env, wait_healthy
     from tests.fakes.slack_server import running_slack_server
 
     root = workdir / f"fleet-{count}"
@@ -284,64 +311,49 @@ def run_fleet(args: argparse.Namespace, base: Path, count: int, workdir: Path) -
     write_config(config, names, at, args.spread, args.nice)
     expected = len(names) * len(KINDS)
 
-    with running_slack_server() as slack:
-        extra = {"MLOPS_BOT_WORKERS": str(args.workers)} if args.workers is not None else {}
-        env = serve_env(
-            slack.base_url, state, MLOPS_BOT_SCHEDULE="on", PYTHONPATH=str(ROOT), **extra
-        )
-        port = free_port()
-        log = (root / "serve.log").open("w")
-        command = [sys.executable, "-m", "bot.cli", "serve", "--config", str(config), "--http"]
-        command += ["--host", "127.0.0.1", "--port", str(port)]
-        server = subprocess.Popen(command, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_healthy(f"http://127.0.0.1:{port}/healthz", server, timeout=120)
-            url = f"http://127.0.0.1:{port}/slack/events"
-            replies(slack, send(url, slack, 10, 5))  # warm-up: imports, first reads
-            idle_samples = send(url, slack, args.requests, args.concurrency)
-            idle = stats([s.ack for s in idle_samples], replies(slack, idle_samples))
-            if datetime.now(UTC) >= at:
-                raise RuntimeError("the idle round ended after the cycle began; raise --lead")
-            time.sleep(max((at - datetime.now(UTC)).total_seconds(), 0))
-            pids = processes(server)
-            cpu_before = cpu_of(pids)
-            started = time.monotonic()
-            during_samples: list[Sample] = []
-            done_at: float | None = None
-            last_count, last_change = 0, time.monotonic()
-            while done_at is None:
-                if len(during_samples) < args.requests:
-                    during_samples += send(url, slack, args.concurrency, args.concurrency)
-                else:
-                    time.sleep(0.2)
-                count_now, _ = summaries(state)
-                if count_now != last_count:
-                    last_count, last_change = count_now, time.monotonic()
-                if count_now >= expected:
-                    done_at = time.monotonic()
-                elif time.monotonic() - last_change > args.stall:
-                    print(f"  {count_now}/{expected} summaries; no progress for {args.stall} s")
-                    done_at = time.monotonic()
-            cpu_after = cpu_of(pids)
-            cpu_serve = sum(cpu_after[p] - cpu_before[p] for p, k in pids.items() if k == "serve")
-            cpu_workers = sum(
-                cpu_after[p] - cpu_before[p] for p, k in pids.items() if k == "worker"
-            )
-            posted, newest = summaries(state)
-            wall = (newest - at).total_seconds() if newest else time.monotonic() - started
-            # Only what was sent while checks ran counts as "during".
-            end = at.timestamp() + wall
-            inside = [s for s in during_samples if s.sent <= end]
-            during = stats([s.ack for s in inside], replies(slack, inside))
-            rss = {f"{kind}:{pid}": peak_rss_mb(pid) for pid, kind in pids.items()}
-            queue = queue_states(state)
-        finally:
-            server.terminate()
-            try:
-                server.wait(20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            log.close()
+    with (
+        running_slack_server() as slack,
+        serving(root, config, state, slack, args) as (
+            server,
+            url,
+        ),
+    ):
+        replies(slack, send(url, slack, 10, 5))  # warm-up: imports, first reads
+        idle_samples = send(url, slack, args.requests, args.concurrency)
+        idle = stats([s.ack for s in idle_samples], replies(slack, idle_samples))
+        if datetime.now(UTC) >= at:
+            raise RuntimeError("the idle round ended after the cycle began; raise --lead")
+        time.sleep(max((at - datetime.now(UTC)).total_seconds(), 0))
+        pids = processes(server)
+        cpu_before = cpu_of(pids)
+        started = time.monotonic()
+        during_samples: list[Sample] = []
+        done_at: float | None = None
+        last_count, last_change = 0, time.monotonic()
+        while done_at is None:
+            if len(during_samples) < args.requests:
+                during_samples += send(url, slack, args.concurrency, args.concurrency)
+            else:
+                time.sleep(0.2)
+            count_now, _ = summaries(state)
+            if count_now != last_count:
+                last_count, last_change = count_now, time.monotonic()
+            if count_now >= expected:
+                done_at = time.monotonic()
+            elif time.monotonic() - last_change > args.stall:
+                print(f"  {count_now}/{expected} summaries; no progress for {args.stall} s")
+                done_at = time.monotonic()
+        cpu_after = cpu_of(pids)
+        cpu_serve = sum(cpu_after[p] - cpu_before[p] for p, k in pids.items() if k == "serve")
+        cpu_workers = sum(cpu_after[p] - cpu_before[p] for p, k in pids.items() if k == "worker")
+        posted, newest = summaries(state)
+        wall = (newest - at).total_seconds() if newest else time.monotonic() - started
+        # Only what was sent while checks ran counts as "during".
+        end = at.timestamp() + wall
+        inside = [s for s in during_samples if s.sent <= end]
+        during = stats([s.ack for s in inside], replies(slack, inside))
+        rss = {f"{kind}:{pid}": peak_rss_mb(pid) for pid, kind in pids.items()}
+        queue = queue_states(state)
     return {
         "models": count,
         "checks": expected,
@@ -409,7 +421,6 @@ def run_accelerated(
 ) -> dict[str, Any]:
     """``count`` models on the demo's accelerated schedules for ``args.accelerated`` minutes:
     does any queued run get skipped, fail, or start late?"""
-    from tests.fakes.processes import free_port, serve_env, wait_healthy
     from tests.fakes.slack_server import running_slack_server
 
     root = workdir / f"accelerated-{count}"
@@ -421,36 +432,23 @@ def run_accelerated(
     clone_models(state, names)
     config = root / "mlops-bot.yaml"
     write_config(config, names, None, None, args.nice)
-    with running_slack_server() as slack:
-        extra = {"MLOPS_BOT_WORKERS": str(args.workers)} if args.workers is not None else {}
-        env = serve_env(
-            slack.base_url, state, MLOPS_BOT_SCHEDULE="on", PYTHONPATH=str(ROOT), **extra
-        )
-        port = free_port()
-        log = (root / "serve.log").open("w")
-        command = [sys.executable, "-m", "bot.cli", "serve", "--config", str(config), "--http"]
-        command += ["--host", "127.0.0.1", "--port", str(port)]
-        server = subprocess.Popen(command, env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_healthy(f"http://127.0.0.1:{port}/healthz", server, timeout=120)
-            url = f"http://127.0.0.1:{port}/slack/events"
-            started = time.monotonic()
-            end = started + args.accelerated * 60
-            samples: list[Sample] = []
-            while time.monotonic() < end:
-                samples += send(url, slack, args.concurrency, args.concurrency)
-                time.sleep(1.0)
-            pids = processes(server)
-            rss = {f"{kind}:{pid}": peak_rss_mb(pid) for pid, kind in pids.items()}
-            queue = queue_states(state)
-            during = stats([s.ack for s in samples], replies(slack, samples))
-        finally:
-            server.terminate()
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                server.kill()
-            log.close()
+    with (
+        running_slack_server() as slack,
+        serving(root, config, state, slack, args) as (
+            server,
+            url,
+        ),
+    ):
+        started = time.monotonic()
+        end = started + args.accelerated * 60
+        samples: list[Sample] = []
+        while time.monotonic() < end:
+            samples += send(url, slack, args.concurrency, args.concurrency)
+            time.sleep(1.0)
+        pids = processes(server)
+        rss = {f"{kind}:{pid}": peak_rss_mb(pid) for pid, kind in pids.items()}
+        queue = queue_states(state)
+        during = stats([s.ack for s in samples], replies(slack, samples))
     return {
         "models": count,
         "minutes": args.accelerated,
