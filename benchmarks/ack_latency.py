@@ -163,6 +163,26 @@ def main() -> int:
         return 0 if ok else 1
 
 
+def conclude(
+    slack: object,
+    base: dict[str, float],
+    ours: dict[str, float],
+    replies_before: int,
+    requests: int,
+    started: float,
+) -> bool:
+    """Wait for the status cards the bot owes, print them and the ratios to the bare app; True
+    when every ack came within 3 s and every card arrived."""
+    cards = wait_for_cards(slack, replies_before + requests, 600) - replies_before
+    work_seconds = time.perf_counter() - started
+    print(f"status cards delivered after the acks: {cards}/{requests} in {work_seconds:.1f} s")
+    print(
+        f"ratio p50 {ours['p50'] / base['p50']:.2f}x   p99 {ours['p99'] / base['p99']:.2f}x"
+        "   (target: every ack < 3 s, p99 <= 2x)"
+    )
+    return ours["max"] < 3000 and cards == requests
+
+
 def run_http(args: argparse.Namespace, slack, state: Path, tmp: str) -> bool:
     # Both servers run in their own processes, as in production; this process only sends
     # requests and plays Slack, so its own work does not slow either server down.
@@ -207,16 +227,7 @@ def run_http(args: argparse.Namespace, slack, state: Path, tmp: str) -> bool:
             "mlops-bot (ack, then work)",
             hammer(bot_url, slack, args.requests, args.concurrency),
         )
-        cards = wait_for_cards(slack, replies_before + args.requests, 600) - replies_before
-        work_seconds = time.perf_counter() - started
-        print(
-            f"status cards delivered after the acks: {cards}/{args.requests} in {work_seconds:.1f} s"
-        )
-        print(
-            f"ratio p50 {ours['p50'] / base['p50']:.2f}x   p99 {ours['p99'] / base['p99']:.2f}x"
-            "   (target: every ack < 3 s, p99 <= 2x)"
-        )
-        return ours["max"] < 3000 and cards == args.requests
+        return conclude(slack, base, ours, replies_before, args.requests, started)
     finally:
         for process in (bare, bot):
             process.terminate()
@@ -258,16 +269,7 @@ def run_socket(args: argparse.Namespace, slack, state: Path, tmp: str) -> bool:
                 "mlops-bot (ack, then work)",
                 hammer_socket(sockets, bot_link, slack, args.requests, args.concurrency),
             )
-            cards = wait_for_cards(slack, replies_before + args.requests, 600) - replies_before
-            work_seconds = time.perf_counter() - started
-            print(
-                f"status cards delivered after the acks: {cards}/{args.requests} in {work_seconds:.1f} s"
-            )
-            print(
-                f"ratio p50 {ours['p50'] / base['p50']:.2f}x   p99 {ours['p99'] / base['p99']:.2f}x"
-                "   (target: every ack < 3 s, p99 <= 2x)"
-            )
-            return ours["max"] < 3000 and cards == args.requests
+            return conclude(slack, base, ours, replies_before, args.requests, started)
         finally:
             for process in (bare, bot):
                 if process is not None:
