@@ -16,8 +16,9 @@ the port goes through :class:`GuardedPlatform`:
   calls for that same pair fail at once instead of piling up more stuck threads; other models
   and environments are not affected.
 
-The stuck call keeps its own daemon thread until the adapter returns (Python cannot kill a
-thread); the breaker bounds how many there can be.
+Calls run on reused daemon threads (:mod:`infra.platform.daemon_threads`). The stuck call keeps
+its thread until the adapter returns (Python cannot kill a thread); the breaker bounds how many
+there can be.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from infra.platform.base import (
     SmokeTestResult,
     TransientError,
 )
+from infra.platform.daemon_threads import DaemonThreads
 
 try:
     from pyarrow import ArrowException
@@ -105,6 +107,7 @@ class GuardedPlatform(MLPlatform):
         self.remote = inner.remote
         self._lock = threading.Lock()
         self._outstanding: list[_Call] = []
+        self._threads = DaemonThreads("platform-call")
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
@@ -186,7 +189,7 @@ class GuardedPlatform(MLPlatform):
 
         with self._lock:
             self._outstanding.append(call)
-        threading.Thread(target=run, name=f"platform:{what}", daemon=True).start()
+        self._threads.start(run)
         if not done.wait(seconds):
             log.error("platform call %s for %s did not answer within %.0fs", what, key, seconds)
             error = TransientError(
