@@ -679,7 +679,10 @@ def insert_rows(
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    statement = insert(table).values([dict(row) for row in rows])
+    # Parameters apart from the statement (an executemany, which SQLAlchemy batches into
+    # multi-row VALUES): the compiled statement is cached, instead of compiled anew for each
+    # set of literal rows.
+    statement = insert(table)
     if renew_expired is not None:
         column = table.c[renew_expired]
         statement = statement.on_conflict_do_update(
@@ -691,7 +694,8 @@ def insert_rows(
         statement = statement.on_conflict_do_nothing(index_elements=[unique])
     key = table.c[unique]
     value = returning if returning is not None else key
-    return dict(session.execute(statement.returning(key, value)).tuples().all())
+    parameters = [dict(row) for row in rows]
+    return dict(session.execute(statement.returning(key, value), parameters).tuples().all())
 
 
 def _scrubbed(value: Any) -> Any:
