@@ -7,7 +7,7 @@ hands over reply objects, and :mod:`bot.slack.blocks` turns them into Block Kit.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from slack_sdk import WebClient
@@ -21,7 +21,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.slack.blocks.render import message_payload as render_payload
 from core.replies import MessageRef, Reply, Upload
-from infra.logs import redact
+from infra.logs import redact, redactor
 
 log = logging.getLogger(__name__)
 
@@ -33,12 +33,16 @@ def scrub(value: Any) -> Any:
 
     Replies quote errors, and an SDK error can quote a credential, a SAS signature or a
     connection string; nothing the bot sends to Slack may carry one."""
+    return _scrub(value, redactor())
+
+
+def _scrub(value: Any, redact: Callable[[str], str]) -> Any:
     if isinstance(value, str):
         return redact(value)
     if isinstance(value, dict):
-        return {k: scrub(v) for k, v in value.items()}
+        return {k: _scrub(v, redact) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [scrub(v) for v in value]
+        return [_scrub(v, redact) for v in value]
     return value
 
 

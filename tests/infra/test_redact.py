@@ -39,3 +39,27 @@ def test_redaction_keeps_urls_commands_and_relative_paths() -> None:
     assert redact_paths("at C:\\Users\\bot\\train.py:") == "at …\\train.py:"
     assert redact_paths("log file:///tmp/state/out.log") == "log …/out.log"
     assert public_text(None) == ""
+
+
+def test_secrets_are_removed_from_every_string_of_a_message(monkeypatch) -> None:
+    from bot.slack.responder import scrub
+
+    monkeypatch.setenv("AZURE_CLIENT_SECRET", "s3cr3t-value")
+    payload = {
+        "text": "token xoxb-123-abc leaked",
+        "blocks": [
+            {"type": "section", "text": {"text": "db postgresql://bot:pw@db:5432/x"}},
+            ("tuple", "client secret was s3cr3t-value"),
+        ],
+        "short": "xox",
+        "count": 3,
+    }
+    assert scrub(payload) == {
+        "text": "token [redacted-token] leaked",
+        "blocks": [
+            {"type": "section", "text": {"text": "db postgresql://bot:[redacted]@db:5432/x"}},
+            ["tuple", "client secret was [azure_client_secret]"],
+        ],
+        "short": "xox",
+        "count": 3,
+    }
