@@ -15,6 +15,7 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 from time import monotonic
 from typing import Any
@@ -24,7 +25,21 @@ from infra.sights import FirstSight
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any]], None]
+Handler = Callable[[dict[str, Any]], object]
+"""Runs one recorded interaction. It may return a :class:`Completion`: writes that belong with
+the row's completion."""
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What a handler records about the interaction it ran (its audit line, say), written in
+    the transaction that marks the row done: a crash between the two can neither leave the
+    record without the completion (the row would run again and record twice) nor the reverse,
+    and the serving process pays one write transaction instead of two."""
+
+    write: Callable[[], None]
+
+
 Submit = Callable[..., Any]
 
 #: How long a row whose run raised waits before it is tried again.
@@ -73,6 +88,10 @@ def settled(context: Mapping[str, Any] | None) -> bool:
     now (if the front deferred it); False when the request is a replay and must not act."""
     sight = first_sight(context)
     return sight is None or sight.settle()
+
+
+class _ClaimLost(Exception):
+    """Rolls back a completion whose row another process took over meanwhile."""
 
 
 class InboxWorker:
@@ -144,15 +163,29 @@ class InboxWorker:
                 self.inbox.complete(entry.id, error=f"no handler for {entry.kind}")
                 return
             try:
-                handler(dict(entry.payload))
+                outcome = handler(dict(entry.payload))
             except Exception as exc:
                 log.exception("inbox %s (%s) failed", entry.key, entry.kind)
                 self.inbox.retry_later(entry, f"{type(exc).__name__}: {exc}", RETRY_DELAY)
                 return
-            self.inbox.complete(entry.id)
+            if isinstance(outcome, Completion):
+                self._complete_with(entry, outcome)
+            else:
+                self.inbox.complete(entry.id)
         finally:
             with self._guard:
                 self._queued.discard(row_id)
+
+    def _complete_with(self, entry: InboxEntry, completion: Completion) -> None:
+        """Mark ``entry`` done and write ``completion`` in one transaction; neither when this
+        process no longer holds the row (whoever took it over runs and records it)."""
+        try:
+            with self.inbox.store.transaction():
+                if not self.inbox.complete(entry.id):
+                    raise _ClaimLost
+                completion.write()
+        except _ClaimLost:
+            log.warning("interaction %s was taken over before it was marked done", entry.key)
 
     def drain(self) -> int:
         """Queue every row nobody runs (after a restart, or another replica's crash)."""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
 from slack_sdk.errors import SlackApiError
 
-from bot.slack.inbox import command_key
+from bot.slack.inbox import Completion, command_key
 from bot.slack.responder import CommandMessage
 from bot.slack.services import Services
 from commands.context import CommandContext, Invocation
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 
 
 def register(app: App, services: Services) -> None:
-    services.inbox.on("command", lambda body: run_slash_command(services, body))
+    services.inbox.on("command", lambda body: Completion(answer_slash_command(services, body)[1]))
 
     @app.command("/mlops")
     def mlops(ack: Ack, body: dict[str, Any], context: dict[str, Any]) -> None:
@@ -44,6 +45,17 @@ def command_context(services: Services, invocation: Invocation, progress: Any) -
 
 
 def run_slash_command(services: Services, body: dict[str, Any]) -> Reply:
+    """Answer the command and record it (audit line, the job's card) at once."""
+    reply, record = answer_slash_command(services, body)
+    record()
+    return reply
+
+
+def answer_slash_command(
+    services: Services, body: dict[str, Any]
+) -> tuple[Reply, Callable[[], None]]:
+    """Run the command and answer it; returns the reply and what records it (its audit line,
+    a job's card), which the inbox writes with the row's completion."""
     invocation = Invocation(
         user_id=str(body.get("user_id", "")),
         text=str(body.get("text", "")),
@@ -66,23 +78,26 @@ def run_slash_command(services: Services, body: dict[str, Any]) -> Reply:
     except Exception:
         log.exception("could not deliver the reply to %r", invocation.text[:100])
     name = invocation.text.strip().split(" ", 1)[0].lower() or "help"
-    services.store.audit(
-        invocation.user_id,
-        f"command:{name[:40]}",
-        "error" if isinstance(reply, ErrorReply) else "ok",
-        text=invocation.text[:500],
-        channel=invocation.channel_id,
-        error=reply.message if isinstance(reply, ErrorReply) else None,
-    )
-    if isinstance(reply, JobReply) and reply.job is not None and message.ref is not None:
-        from infra.store import JobRun
 
-        with services.store.session() as session:
-            run = session.get(JobRun, reply.job.id)
-            if run is not None:
-                run.channel, run.thread_ts = message.ref.channel, message.ref.ts
-                run.card_channel, run.card_ts = message.ref.channel, message.ref.ts
-    return reply
+    def record() -> None:
+        services.store.audit(
+            invocation.user_id,
+            f"command:{name[:40]}",
+            "error" if isinstance(reply, ErrorReply) else "ok",
+            text=invocation.text[:500],
+            channel=invocation.channel_id,
+            error=reply.message if isinstance(reply, ErrorReply) else None,
+        )
+        if isinstance(reply, JobReply) and reply.job is not None and message.ref is not None:
+            from infra.store import JobRun
+
+            with services.store.session() as session:
+                run = session.get(JobRun, reply.job.id)
+                if run is not None:
+                    run.channel, run.thread_ts = message.ref.channel, message.ref.ts
+                    run.card_channel, run.card_ts = message.ref.channel, message.ref.ts
+
+    return reply, record
 
 
 #: Errors of a chart upload that only someone in Slack can fix (the bot is not in the channel).
