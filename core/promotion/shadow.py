@@ -22,7 +22,7 @@ import logging
 import threading
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.promotion.evidence import (
     CONTEXT_KEY,
@@ -31,6 +31,7 @@ from core.promotion.evidence import (
     requests_wanted,
     shadow_view,
 )
+from core.promotion.services import DeskServices
 from core.promotion.shadow_platform import ShadowDeployments, model_task
 from core.promotion.states import ApprovalSnapshot, ApprovalState, parse_time
 from engine.shadow import ShadowComparison
@@ -38,9 +39,6 @@ from infra.platform.base import PlatformError
 from infra.rollout_locks import EndpointBusyError, hold_endpoint
 from infra.settings import ShadowPolicy
 from infra.store import AuditNote, StaleStateError, retry_on_conflict
-
-if TYPE_CHECKING:
-    from core.promotion.desk import PromotionDesk
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +55,7 @@ REMOVABLE = (*ENDED, ApprovalState.ROLLED_BACK, ApprovalState.FAILED)
 class ShadowEvaluator:
     """Starts, refreshes and removes the shadow deployments of open promotion requests."""
 
-    def __init__(self, desk: PromotionDesk) -> None:
+    def __init__(self, desk: DeskServices) -> None:
         self.desk = desk
         self.deployments = ShadowDeployments(desk.platform, desk.settings)
         self._busy: set[str] = set()
