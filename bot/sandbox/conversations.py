@@ -17,16 +17,16 @@ from typing import TYPE_CHECKING, Any
 from bot.sandbox.errors import SlackError
 from bot.sandbox.messages import check_message_content
 from bot.sandbox.model import Channel, User, is_top_level, with_block_ids
+from bot.sandbox.shared import WorkspaceCore
 
 if TYPE_CHECKING:
     from bot.sandbox.directory import Directory
-    from bot.sandbox.workspace import Workspace
 
 
 class Conversations:
     """Messages and threads per channel, ephemerals per user. Uses the workspace's lock."""
 
-    def __init__(self, workspace: Workspace, directory: Directory) -> None:
+    def __init__(self, workspace: WorkspaceCore, directory: Directory) -> None:
         self._ws = workspace
         self._directory = directory
         self._lock: threading.RLock = workspace.lock

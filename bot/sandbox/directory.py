@@ -10,20 +10,18 @@ from __future__ import annotations
 import copy
 import threading
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.sandbox import seed
 from bot.sandbox.errors import SlackError
 from bot.sandbox.model import Channel, User, UserGroup
-
-if TYPE_CHECKING:
-    from bot.sandbox.workspace import Workspace
+from bot.sandbox.shared import WorkspaceCore
 
 
 class Directory:
     """Users, tokens, user groups and channels by id. Uses the workspace's lock."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: WorkspaceCore) -> None:
         self._ws = workspace
         self._lock: threading.RLock = workspace.lock
         self._users: dict[str, User] = {}

@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 from bot.sandbox.errors import SlackError
 from bot.sandbox.model import new_id
+from bot.sandbox.shared import WorkspaceCore
 
 if TYPE_CHECKING:
-    from bot.sandbox.workspace import Workspace
+    from bot.sandbox.conversations import Conversations
+    from bot.sandbox.directory import Directory
 
 MAX_ALT_TEXT = 1000
 
@@ -49,8 +51,12 @@ class StoredFile:
 class FileStore:
     """Pending uploads by upload key, and files by id. Uses the workspace's lock."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(
+        self, workspace: WorkspaceCore, directory: Directory, conversations: Conversations
+    ) -> None:
         self._ws = workspace
+        self._directory = directory
+        self._conversations = conversations
         self._lock = workspace.lock
         self._files: dict[str, StoredFile] = {}
         self._upload_keys: dict[str, str] = {}
@@ -131,14 +137,14 @@ class FileStore:
                     raise SlackError("file_not_found")
                 stored.append((found, entry.get("title")))
             for target in targets:
-                conv = self._ws.resolve(target, as_user=self._ws.user(user_id))
+                conv = self._directory.resolve(target, as_user=self._directory.user(user_id))
                 if user_id not in conv.members:
                     raise SlackError("not_in_channel")
             for found, title in stored:
                 found.title = title or found.name
                 found.completed = True
             for target in targets:
-                channel, message = self._ws.post_message(
+                channel, message = self._conversations.post_message(
                     target,
                     user_id=user_id,
                     text=initial_comment,
@@ -149,14 +155,14 @@ class FileStore:
                 )
                 share = {
                     "ts": message["ts"],
-                    "channel_name": self._ws.channel(channel).name,
+                    "channel_name": self._directory.channel(channel).name,
                     "team_id": self._ws.team_id,
                     "share_user_id": user_id,
                     "source": "UNKNOWN",
                 }
                 if thread_ts:
                     share["thread_ts"] = message["thread_ts"]
-                visibility = "private" if self._ws.channel(channel).is_private else "public"
+                visibility = "private" if self._directory.channel(channel).is_private else "public"
                 for found, _ in stored:
                     found.shares.setdefault(visibility, {}).setdefault(channel, []).append(share)
             self._ws.touch()

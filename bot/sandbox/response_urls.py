@@ -15,9 +15,11 @@ from typing import TYPE_CHECKING, Any
 
 from bot.sandbox.errors import SlackError
 from bot.sandbox.messages import check_message_content
+from bot.sandbox.shared import WorkspaceCore
 
 if TYPE_CHECKING:
-    from bot.sandbox.workspace import Workspace
+    from bot.sandbox.conversations import Conversations
+    from bot.sandbox.directory import Directory
 
 RESPONSE_URL_TTL_SECONDS = 30 * 60
 RESPONSE_URL_MAX_USES = 5
@@ -37,8 +39,12 @@ class _Hook:
 class ResponseUrls:
     """Issued response URLs by path (``commands/T…/…/secret``). Uses the workspace's lock."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(
+        self, workspace: WorkspaceCore, directory: Directory, conversations: Conversations
+    ) -> None:
         self._ws = workspace
+        self._directory = directory
+        self._conversations = conversations
         self._lock = workspace.lock
         self._hooks: dict[str, _Hook] = {}
         self._sequence = 0
@@ -57,7 +63,7 @@ class ResponseUrls:
         the user's ephemeral messages); ``kind`` is ``commands`` or ``actions`` as in Slack's URLs.
         """
         with self._lock:
-            self._ws.channel(channel_id)
+            self._directory.channel(channel_id)
             self._sequence += 1
             path = f"{kind}/{self._ws.team_id}/{self._sequence:010d}/{secrets.token_urlsafe(18)}"
             self._hooks[path] = _Hook(channel_id, user_id, message_ts, self._ws.clock())
@@ -95,7 +101,7 @@ class ResponseUrls:
                 return
             thread_ts = payload.get("thread_ts")
             if payload.get("response_type") == "in_channel":
-                _, message = self._ws.post_message(
+                _, message = self._conversations.post_message(
                     hook.channel_id,
                     user_id=self._ws.bot.id,
                     text=text,
@@ -106,7 +112,7 @@ class ResponseUrls:
                 )
                 hook.last_ts, hook.last_ephemeral = message["ts"], False
             else:
-                hook.last_ts = self._ws.post_ephemeral(
+                hook.last_ts = self._conversations.post_ephemeral(
                     hook.channel_id,
                     hook.user_id,
                     user_id=self._ws.bot.id,
@@ -125,9 +131,9 @@ class ResponseUrls:
     def _target(self, hook: _Hook) -> tuple[str, bool] | None:
         """(ts, is_ephemeral) of the message replace/delete_original act on, if any."""
         if hook.message_ts is not None:
-            if self._ws.ephemeral(hook.user_id, hook.message_ts) is not None:
+            if self._conversations.ephemeral(hook.user_id, hook.message_ts) is not None:
                 return hook.message_ts, True
-            if hook.message_ts in self._ws.channel(hook.channel_id).messages:
+            if hook.message_ts in self._directory.channel(hook.channel_id).messages:
                 return hook.message_ts, False
         if hook.last_ts is not None:
             return hook.last_ts, hook.last_ephemeral
@@ -143,11 +149,11 @@ class ResponseUrls:
         blocks = blocks if blocks is not None else []
         attachments = attachments if attachments is not None else []
         if ephemeral:
-            self._ws.replace_ephemeral(
+            self._conversations.replace_ephemeral(
                 hook.user_id, ts, text=text, blocks=blocks, attachments=attachments
             )
         else:
-            self._ws.update_message(
+            self._conversations.update_message(
                 hook.channel_id,
                 ts,
                 user_id=self._ws.bot.id,
@@ -163,9 +169,9 @@ class ResponseUrls:
             raise SlackError("message_not_found", http_status=404)
         ts, ephemeral = target
         if ephemeral:
-            self._ws.delete_ephemeral(hook.user_id, ts)
+            self._conversations.delete_ephemeral(hook.user_id, ts)
         else:
-            self._ws.delete_message(hook.channel_id, ts, user_id=self._ws.bot.id)
+            self._conversations.delete_message(hook.channel_id, ts, user_id=self._ws.bot.id)
 
 
 def _flag(value: Any) -> bool:

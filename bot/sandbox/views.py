@@ -18,9 +18,10 @@ from bot.sandbox import seed
 from bot.sandbox.blockcheck import check_view
 from bot.sandbox.errors import SlackError
 from bot.sandbox.model import new_id, with_block_ids
+from bot.sandbox.shared import WorkspaceCore
 
 if TYPE_CHECKING:
-    from bot.sandbox.workspace import Workspace
+    from bot.sandbox.directory import Directory
 
 TRIGGER_TTL_SECONDS = 3.0
 MAX_MODAL_STACK = 3
@@ -30,8 +31,9 @@ _TRIGGER_SHAPE = re.compile(r"\d+\.\d+\.[0-9a-f]+")
 class ViewStore:
     """Views by id, each user's modal stack and Home tab. Uses the workspace's lock."""
 
-    def __init__(self, workspace: Workspace) -> None:
+    def __init__(self, workspace: WorkspaceCore, directory: Directory) -> None:
         self._ws = workspace
+        self._directory = directory
         self._lock: threading.RLock = workspace.lock
         self._views: dict[str, dict[str, Any]] = {}
         self._owner: dict[str, str | None] = {}
@@ -126,7 +128,7 @@ class ViewStore:
         """views.publish: the user's Home tab (same view id across publishes)."""
         with self._lock:
             try:
-                person = self._ws.user(user_id or "")
+                person = self._directory.user(user_id or "")
             except SlackError:
                 person = None
             if person is None or person.is_bot:

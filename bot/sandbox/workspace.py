@@ -24,7 +24,10 @@ from typing import Any
 from bot.sandbox import seed
 from bot.sandbox.conversations import Conversations
 from bot.sandbox.directory import Directory
+from bot.sandbox.files import FileStore
 from bot.sandbox.model import Channel, User
+from bot.sandbox.response_urls import ResponseUrls
+from bot.sandbox.views import ViewStore
 
 
 class Workspace:
@@ -41,11 +44,6 @@ class Workspace:
         with_demo_data: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        # Imported here: these stores hold a reference back to this workspace.
-        from bot.sandbox.files import FileStore
-        from bot.sandbox.response_urls import ResponseUrls
-        from bot.sandbox.views import ViewStore
-
         self.team_id = team_id
         self.team_name = team_name
         self.team_domain = team_domain
@@ -75,9 +73,9 @@ class Workspace:
         self.socket_mode_url: Callable[[], str] | None = None
         """Issues a Socket Mode URL for ``apps.connections.open`` (set by a Socket Mode server;
         None: this workspace has no Socket Mode server and the method fails)."""
-        self.views = ViewStore(self)
-        self.files = FileStore(self)
-        self.response_urls = ResponseUrls(self)
+        self.views = ViewStore(self, self.directory)
+        self.files = FileStore(self, self.directory, self.conversations)
+        self.response_urls = ResponseUrls(self, self.directory, self.conversations)
         if with_demo_data:
             self._seed_demo()
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from core.promotion.ownership import (
     HOST,
@@ -25,6 +24,7 @@ from core.promotion.ownership import (
     running_here,
 )
 from core.promotion.runner import BOT_ACTOR, RolloutRunner, RolloutTracker, audit_step
+from core.promotion.services import DeskServices
 from core.promotion.states import ApprovalSnapshot, ApprovalState, parse_time
 from core.replies import StepState
 from core.rollout import DEPLOY_TIMEOUT_SECONDS
@@ -32,16 +32,13 @@ from core.serving import current_split
 from infra.platform.base import PlatformError
 from infra.store import StaleStateError
 
-if TYPE_CHECKING:
-    from core.promotion.desk import PromotionDesk
-
 log = logging.getLogger(__name__)
 
 
 class Reconciler:
     """Takes over orphaned rollouts (by compare-and-set) and reconciles them with the platform."""
 
-    def __init__(self, desk: PromotionDesk, runner: RolloutRunner) -> None:
+    def __init__(self, desk: DeskServices, runner: RolloutRunner) -> None:
         self.desk = desk
         self.runner = runner
 

@@ -7,10 +7,10 @@ import logging
 from contextlib import suppress
 from dataclasses import replace
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from core.promotion.cards import StepLine
 from core.promotion.runner import audit_step
+from core.promotion.services import DeskServices
 from core.promotion.states import (
     ApprovalSnapshot,
     ApprovalState,
@@ -23,9 +23,6 @@ from core.rollout import DEPLOY_TIMEOUT_SECONDS
 from infra.platform.base import PlatformError
 from infra.store import StaleStateError, retry_on_conflict
 
-if TYPE_CHECKING:
-    from core.promotion.desk import PromotionDesk
-
 log = logging.getLogger(__name__)
 
 RETIRE_RETRY_SECONDS = 60.0
@@ -35,7 +32,7 @@ RETIRE_LOOKBACK = timedelta(days=30)
 class Retirement:
     """Deletes the deployments successful rollouts replaced, when their grace period is over."""
 
-    def __init__(self, desk: PromotionDesk) -> None:
+    def __init__(self, desk: DeskServices) -> None:
         self.desk = desk
 
     def retire_due(self) -> int:

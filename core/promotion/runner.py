@@ -14,11 +14,12 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.promotion.cards import EndedLine, NoteLine, StepLine
 from core.promotion.evidence import ShadowState, shadow_view
 from core.promotion.ownership import HOST, OWN_START, OwnershipLostError, running
+from core.promotion.services import DeskServices
 from core.promotion.states import ApprovalSnapshot, ApprovalState, rollout_steps, steps_json
 from core.replies import Step, StepState
 from core.rollout import DEPLOY_TIMEOUT_SECONDS, Rollout, plan_for
@@ -27,9 +28,6 @@ from infra.durations import format_duration
 from infra.platform.base import EndpointState, PlatformError
 from infra.rollout_locks import EndpointBusyError, hold_endpoint
 from infra.store import StaleStateError, Store, retry_on_conflict
-
-if TYPE_CHECKING:
-    from core.promotion.desk import PromotionDesk
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +51,7 @@ def audit_step(store: Store, approval: ApprovalSnapshot, outcome: str, **detail:
 class RolloutTracker:
     """The single writer of a running rollout's row: steps, heartbeat, final state."""
 
-    def __init__(self, desk: PromotionDesk, approval: ApprovalSnapshot) -> None:
+    def __init__(self, desk: DeskServices, approval: ApprovalSnapshot) -> None:
         self.desk = desk
         self.approval = approval
         self.rollout: dict[str, Any] = dict(approval.rollout)
@@ -156,7 +154,7 @@ class RolloutTracker:
 class RolloutRunner:
     """Claims approved requests and rolls them out, one thread of the desk's pool each."""
 
-    def __init__(self, desk: PromotionDesk) -> None:
+    def __init__(self, desk: DeskServices) -> None:
         self.desk = desk
 
     def start_rollout(self, approval_id: str) -> None:

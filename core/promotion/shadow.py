@@ -11,6 +11,8 @@ Every step is driven by the desk's sweep, so any replica can do it and a crash o
 * the evidence, its verdict and the card edit that shows it are one store transaction (the
   card goes through the outbox).
 
+The platform work of each step (deploy and mirror, measure, delete) is in
+:mod:`core.promotion.shadow_platform`; this module decides when a step is due and records it.
 The rollout that follows an approval reuses the shadow deployment (:mod:`core.promotion.runner`).
 """
 
@@ -19,11 +21,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
-
-import pandas as pd
+from typing import Any
 
 from core.promotion.evidence import (
     CONTEXT_KEY,
@@ -32,16 +31,14 @@ from core.promotion.evidence import (
     requests_wanted,
     shadow_view,
 )
+from core.promotion.services import DeskServices
+from core.promotion.shadow_platform import ShadowDeployments, model_task
 from core.promotion.states import ApprovalSnapshot, ApprovalState, parse_time
-from core.rollout import DEPLOY_TIMEOUT_SECONDS
-from engine.shadow import LatencySummary, ShadowComparison, compare_shadow
-from infra.platform.base import EndpointState, PlatformError
+from engine.shadow import ShadowComparison
+from infra.platform.base import PlatformError
 from infra.rollout_locks import EndpointBusyError, hold_endpoint
 from infra.settings import ShadowPolicy
 from infra.store import AuditNote, StaleStateError, retry_on_conflict
-
-if TYPE_CHECKING:
-    from core.promotion.desk import PromotionDesk
 
 log = logging.getLogger(__name__)
 
@@ -58,8 +55,9 @@ REMOVABLE = (*ENDED, ApprovalState.ROLLED_BACK, ApprovalState.FAILED)
 class ShadowEvaluator:
     """Starts, refreshes and removes the shadow deployments of open promotion requests."""
 
-    def __init__(self, desk: PromotionDesk) -> None:
+    def __init__(self, desk: DeskServices) -> None:
         self.desk = desk
+        self.deployments = ShadowDeployments(desk.platform, desk.settings)
         self._busy: set[str] = set()
         self._busy_lock = threading.Lock()
 
@@ -208,7 +206,7 @@ class ShadowEvaluator:
                 what=f"the shadow deployment of v{approval.version} (request {approval.id})",
                 ttl=self.desk.settings.reliability.endpoint_lock,
             ):
-                outcome = self._deploy(claimed, policy)
+                outcome = self.deployments.deploy(claimed, policy)
         except EndpointBusyError as busy:
             log.info("shadow of %s waits for the endpoint: %s", approval.id, busy)
             return False
@@ -246,62 +244,8 @@ class ShadowEvaluator:
                 )
             elif current.state is not ApprovalState.PENDING:
                 # Approved meanwhile (no shadow required): its rollout deploys its own.
-                self._delete(current, str(outcome["deployment"]))
+                self.deployments.delete(current, str(outcome["deployment"]))
         return saved is not None
-
-    def _deploy(self, approval: ApprovalSnapshot, policy: ShadowPolicy) -> dict[str, Any]:
-        platform = self.desk.platform
-        model, env, version = approval.model, approval.target_env, approval.version
-        state = platform.endpoint_state(model, env)
-        serving = state.primary
-        if serving is None:
-            return {
-                "state": ShadowState.SKIPPED.value,
-                "ready": True,
-                "waiting": [],
-                "note": f"nothing serves {env} yet, so there is nothing to compare with",
-            }
-        if serving.model_version == version:
-            return {
-                "state": ShadowState.SKIPPED.value,
-                "ready": True,
-                "waiting": [],
-                "note": f"v{version} already serves {env}",
-            }
-        platform.copy_version(model, version, approval.source_env, env)
-        existing = self._existing_shadow(state, approval)
-        if existing is None:
-            deployment = platform.begin_deploy(model, version, env).wait(DEPLOY_TIMEOUT_SECONDS)
-            name = deployment.name
-        else:
-            name = existing
-        live = {d.name: d.traffic for d in state.deployments if d.traffic > 0}
-        try:
-            platform.set_traffic(model, env, live, mirror={name: policy.mirror})
-        except PlatformError:
-            if existing is None:  # nothing half-made is left behind
-                platform.begin_delete_deployment(model, env, name).wait(DEPLOY_TIMEOUT_SECONDS)
-            raise
-        return {
-            "state": ShadowState.MIRRORING.value,
-            "deployment": name,
-            "serving_deployment": serving.name,
-            "serving_version": serving.model_version,
-        }
-
-    @staticmethod
-    def _existing_shadow(state: EndpointState, approval: ApprovalSnapshot) -> str | None:
-        """The candidate's deployment at 0% live traffic: ours from an earlier (crashed)
-        attempt, recorded on the request, or else one of the same version."""
-        recorded = (approval.context.get(CONTEXT_KEY) or {}).get("deployment")
-        idle = [
-            d.name
-            for d in state.deployments
-            if d.model_version == approval.version and d.traffic == 0 and d.healthy
-        ]
-        if recorded in idle:
-            return str(recorded)
-        return idle[-1] if idle else None
 
     # -- refresh
     def refresh(self, approval: ApprovalSnapshot, policy: ShadowPolicy) -> bool:
@@ -328,22 +272,12 @@ class ShadowEvaluator:
             evidence, note, error = view.evidence, view.note, str(exc)
         if expired and view.deployment:
             try:
-                live = {
-                    d.name: d.traffic
-                    for d in self.desk.platform.endpoint_state(
-                        approval.model, approval.target_env
-                    ).deployments
-                    if d.traffic > 0
-                }
-                self.desk.platform.set_traffic(approval.model, approval.target_env, live, mirror={})
+                self.deployments.stop_mirror(approval)
             except PlatformError as exc:
                 log.warning("stopping the mirror of %s failed: %s", approval.id, exc)
                 expired = False  # try again on the next refresh
         settings = self.desk.settings
-        try:
-            task = settings.model(approval.model).task
-        except KeyError:
-            task = "classification"
+        task = model_task(settings, approval.model)
         verdict = judged(evidence, policy, settings.environment(approval.target_env).rollout, task)
 
         def store(shadow: dict[str, Any]) -> dict[str, Any] | None:
@@ -368,48 +302,7 @@ class ShadowEvaluator:
         end: datetime,
     ) -> tuple[ShadowComparison | None, str | None]:
         """The comparison of the candidate with the serving deployment over [start, end)."""
-        if candidate is None or serving is None or end <= start:
-            return None, None
-        platform = self.desk.platform
-        scored = platform.scored_requests(
-            approval.model, approval.target_env, start, end, [serving, candidate]
-        )
-        frame = scored.frame
-        try:
-            task = self.desk.settings.model(approval.model).task
-        except KeyError:
-            task = "classification"
-        old = frame[(frame["deployment"] == serving) & ~frame["mirrored"].astype(bool)]
-        new = frame[frame["deployment"] == candidate]
-        comparison = compare_shadow(old, new, task=task, joinable=scored.joinable)
-        if not scored.per_request_latency:
-            comparison = self._with_monitor_latency(
-                approval, comparison, serving, candidate, start, end
-            )
-        return comparison, scored.note
-
-    def _with_monitor_latency(
-        self,
-        approval: ApprovalSnapshot,
-        comparison: ShadowComparison,
-        serving: str,
-        candidate: str,
-        start: datetime,
-        end: datetime,
-    ) -> ShadowComparison:
-        """Latency and errors per deployment from the platform's metrics (Azure Monitor)."""
-        summaries = {}
-        for name in (serving, candidate):
-            metrics = self.desk.platform.deployment_metrics(
-                approval.model, approval.target_env, start, end, deployment=name, interval_minutes=5
-            )
-            summaries[name] = metrics_summary(metrics, 5)
-        return replace(
-            comparison,
-            serving_latency=summaries[serving],
-            candidate_latency=summaries[candidate],
-            candidate_requests=max(comparison.candidate_requests, summaries[candidate].requests),
-        )
+        return self.deployments.evidence(approval, candidate, serving, start, end)
 
     # -- removal
     def remove(self, approval: ApprovalSnapshot) -> bool:
@@ -425,7 +318,7 @@ class ShadowEvaluator:
             return False
         name = raw.get("deployment")
         try:
-            detail = self._delete(approval, name) if name else "nothing to remove"
+            detail = self.deployments.delete(approval, name) if name else "nothing to remove"
         except PlatformError as exc:
             log.warning("removing the shadow deployment of %s failed: %s", approval.id, exc)
             return False
@@ -442,24 +335,6 @@ class ShadowEvaluator:
         )
         return self._write_fresh(approval.id, done, states=REMOVABLE, audit=note) is not None
 
-    def _delete(self, approval: ApprovalSnapshot, name: str) -> str:
-        """Stop mirroring to ``name`` and delete it, unless it takes live traffic now (then it
-        is not the shadow any more). Returns what was done, for the audit trail."""
-        platform = self.desk.platform
-        state = platform.endpoint_state(approval.model, approval.target_env)
-        found = next((d for d in state.deployments if d.name == name), None)
-        if found is None:
-            return f"{name} was already gone"
-        if found.traffic:
-            return f"kept {name}: it serves live traffic now"
-        if found.mirror_traffic:
-            live = {d.name: d.traffic for d in state.deployments if d.traffic > 0}
-            platform.set_traffic(approval.model, approval.target_env, live, mirror={})
-        platform.begin_delete_deployment(approval.model, approval.target_env, name).wait(
-            DEPLOY_TIMEOUT_SECONDS
-        )
-        return f"removed {name}"
-
 
 def _note(approval: ApprovalSnapshot, outcome: str, **detail: Any) -> AuditNote:
     """The audit row of a shadow step, written with the step's own state change."""
@@ -471,36 +346,4 @@ def _note(approval: ApprovalSnapshot, outcome: str, **detail: Any) -> AuditNote:
         environment=approval.target_env,
         subject=approval.id,
         detail={"version": approval.version, **detail},
-    )
-
-
-def metrics_summary(metrics: pd.DataFrame, interval_minutes: int) -> LatencySummary:
-    """Requests, latency and error rate of a deployment from bucketed metrics: p50 weighted by
-    the requests of each bucket, p99 the worst bucket's (a bound, not the exact percentile)."""
-    if metrics.empty or "requests_per_minute" not in metrics:
-        return LatencySummary()
-    counts = metrics["requests_per_minute"].fillna(0) * interval_minutes
-    total = float(counts.sum())
-    if total <= 0:
-        return LatencySummary()
-
-    def weighted(column: str) -> float | None:
-        if column not in metrics:
-            return None
-        values = metrics[column]
-        mask = values.notna() & (counts > 0)
-        return (
-            float((values[mask] * counts[mask]).sum() / counts[mask].sum()) if mask.any() else None
-        )
-
-    p99 = (
-        metrics["latency_p99_ms"].dropna()
-        if "latency_p99_ms" in metrics
-        else pd.Series(dtype=float)
-    )
-    return LatencySummary(
-        requests=round(total),
-        p50_ms=weighted("latency_p50_ms"),
-        p99_ms=float(p99.max()) if len(p99) else None,
-        error_rate=weighted("error_rate"),
     )

@@ -175,7 +175,7 @@ def test_impossible_mirror_shares_are_refused(bad: object) -> None:
 
 
 def test_latency_from_bucketed_metrics_weights_p50_and_bounds_p99() -> None:
-    from core.promotion.shadow import metrics_summary
+    from core.promotion.shadow_platform import metrics_summary
 
     metrics = pd.DataFrame(
         {

@@ -9,11 +9,8 @@ This module wires the pieces together; each concern lives in its own module of t
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,53 +18,33 @@ import pandas as pd
 
 from infra.platform.base import (
     CheckJobRequest,
-    ConflictError,
     Deployment,
     EndpointState,
     InvalidRequestError,
     JobInfo,
     MLPlatform,
     ModelVersion,
-    NotFoundError,
     Operation,
     PlatformError,
     ScoredRequests,
     SmokeTestResult,
 )
-from infra.platform.local import monitoring, telemetry
-from infra.platform.local.db import Database, check_databases
-from infra.platform.local.endpoints import SUCCEEDED, EndpointStore, to_deployment
-from infra.platform.local.jobs import (
-    JobStore,
-    check_parameters,
-    resolve_script,
-)
-from infra.platform.local.layout import EnvLayout, StateLayout
-from infra.platform.local.routing import Requests, route
+from infra.platform.local.db import check_databases
+from infra.platform.local.endpoints import SUCCEEDED, to_deployment
+from infra.platform.local.environments import Environments, EnvStores
+from infra.platform.local.jobs import check_parameters, resolve_script
+from infra.platform.local.layout import StateLayout
 from infra.platform.local.serving import (
-    BatchResult,
     ModelCache,
-    default_sample,
     is_empty,
-    pinned_to,
     sample_frame,
     score_with_config,
     smoke_result,
 )
-from infra.platform.local.telemetry import TrafficLog
-from infra.platform.local.versions import SharedRegistry, VersionStore
+from infra.platform.local.traffic import LocalTraffic
+from infra.platform.local.versions import SharedRegistry
 
 LOCAL_INSTANCE_TYPE = "local-process"
-
-
-@dataclass
-class _Env:
-    layout: EnvLayout
-    db: Database
-    versions: VersionStore
-    endpoints: EndpointStore
-    jobs: JobStore
-    traffic: TrafficLog
 
 
 class LocalPlatform(MLPlatform):
@@ -93,51 +70,23 @@ class LocalPlatform(MLPlatform):
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self.layout = StateLayout.from_settings(settings)
         self.registry = SharedRegistry(self.layout.registry)
-        self._lock = threading.Lock()
-        self._envs: dict[str, _Env] = {}
+        self.envs = Environments(settings, self.layout, self.registry, job_page)
         self._models = ModelCache()
+        self.traffic = LocalTraffic(self.envs, self._models, lambda: self.clock())
 
     # ------------------------------------------------------------------ lookups
-    def _env(self, env: str) -> _Env:
-        with self._lock:
-            opened = self._envs.get(env)
-            if opened is None:
-                env_layout = self.layout.envs.get(env)
-                if env_layout is None:
-                    raise NotFoundError(
-                        f"environment {env!r} is not configured; expected one of "
-                        f"{list(self.layout.envs)}"
-                    )
-                db = Database(env_layout.db)
-                opened = _Env(
-                    layout=env_layout,
-                    db=db,
-                    versions=VersionStore(db, self.layout, env_layout, self.registry),
-                    endpoints=EndpointStore(db, env),
-                    jobs=JobStore(db, env_layout, self.job_page),
-                    traffic=TrafficLog(env_layout),
-                )
-                self._envs[env] = opened
-            return opened
+    def _env(self, env: str) -> EnvStores:
+        return self.envs.open(env)
 
     def _model(self, model: str) -> Any:
-        try:
-            return self.settings.model(model)
-        except KeyError:
-            known = [m.name for m in self.settings.models]
-            raise NotFoundError(
-                f"model {model!r} is not configured; expected one of {known}"
-            ) from None
+        return self.envs.model(model)
 
     def training_data_dir(self, model: str) -> Path:
         """Where the retraining script reads data unless a ``data`` parameter says otherwise."""
         return self.layout.data_dir(model) / "training"
 
     def reference_data_path(self, model: str) -> Path:
-        configured = self._model(model).reference_data
-        if configured:
-            return self.layout.resolve(configured)
-        return self.layout.data_dir(model) / "reference.parquet"
+        return self.envs.reference_data_path(model)
 
     # ------------------------------------------------------------------ health
     def check(self) -> None:
@@ -179,8 +128,7 @@ class LocalPlatform(MLPlatform):
 
     # ------------------------------------------------------------------ endpoints
     def endpoint_state(self, model: str, env: str) -> EndpointState:
-        endpoint = self._model(model).endpoint(env)
-        return self._env(env).endpoints.state(model, endpoint)
+        return self.envs.endpoint_state(model, env)
 
     def begin_deploy(
         self,
@@ -216,7 +164,7 @@ class LocalPlatform(MLPlatform):
             try:
                 progress("Loading the model artifact")
                 loaded = self._models.load(artifact)
-                sample = self._default_sample(config)
+                sample = self.traffic.default_sample(config)
                 if sample is None:
                     progress("No sample request or reference data to validate with; model loaded")
                 else:
@@ -253,7 +201,7 @@ class LocalPlatform(MLPlatform):
                 latency_ms=0.0,
                 detail=f"deployment {deployment} is {row.provisioning_state}, not serving{reason}",
             )
-        frame = self._default_sample(config) if is_empty(sample) else sample_frame(sample)
+        frame = self.traffic.default_sample(config) if is_empty(sample) else sample_frame(sample)
         if frame is None:
             raise InvalidRequestError(
                 f"no sample to send: pass one, set sample_request for {model}, or provide reference data"
@@ -290,43 +238,18 @@ class LocalPlatform(MLPlatform):
 
         return Operation.run_in_thread(f"delete {deployment} from {endpoint}", work)
 
-    # ------------------------------------------------------------------ scoring
+    # ------------------------------------------------------------------ scoring (traffic.py)
     def probe(
         self, model: str, env: str, deployment: str, sample: Mapping[str, Any] | Sequence[Any]
     ) -> SmokeTestResult:
         """Score ``sample`` through the endpoint pinned to ``deployment`` and log it marked as
         a probe: the deployment's metrics count it when asked to (the health gate), production
-        data and monitoring never see it."""
-        config = self._model(model)
-        store = self._env(env)
+        data and monitoring never see it. A deployment that is not healthy gets the smoke
+        test instead, which says why it is not serving."""
         state = self.endpoint_state(model, env)
-        target = state.deployment(deployment)
-        if not target.healthy:
+        if not state.deployment(deployment).healthy:
             return self.smoke_test(model, env, deployment, sample)
-        frame = self._default_sample(config) if is_empty(sample) else sample_frame(sample)
-        if frame is None:
-            raise InvalidRequestError(f"no sample to probe {deployment} with")
-        pinned = pinned_to(state, deployment)
-
-        def on_deployment(chosen: Deployment, batch: pd.DataFrame) -> BatchResult:
-            artifact = store.versions.artifact_path(model, chosen.model_version)
-            return score_with_config(config, self._models.load(artifact), batch)
-
-        started = time.perf_counter()
-        answers, records = route(
-            Requests.build(frame, now=datetime.now(UTC)), pinned, on_deployment, probe=True
-        )
-        for batch in records:
-            store.traffic.append(model, batch)
-        failed = int(answers["error"].sum())
-        return SmokeTestResult(
-            ok=failed == 0,
-            latency_ms=(time.perf_counter() - started) * 1000,
-            detail=f"{failed} of {len(answers)} probe row(s) failed" if failed else "ok",
-        )
-
-    def _default_sample(self, config: Any) -> pd.DataFrame | None:
-        return default_sample(config, lambda: self.reference_data(config.name))
+        return self.traffic.probe(model, env, state, deployment, sample)
 
     def score(
         self,
@@ -347,31 +270,15 @@ class LocalPlatform(MLPlatform):
         ``request_ids`` says otherwise. Returns one row per input, in order, with the columns of
         :data:`infra.platform.local.routing.RESULT_COLUMNS`.
         """
-        config = self._model(model)
-        store = self._env(env)
-        state = self.endpoint_state(model, env)
-        if not state.exists:
-            raise NotFoundError(f"endpoint {state.endpoint} does not exist in {env}")
-        if not state.serving:
-            raise ConflictError(
-                f"endpoint {state.endpoint} in {env} has no deployment taking traffic"
-            )
-        requests = Requests.build(
-            sample_frame(rows),
-            now=datetime.now(UTC),
+        return self.traffic.score(
+            model,
+            env,
+            rows,
             timestamps=timestamps,
             correlation_ids=correlation_ids,
             request_ids=request_ids,
+            seed=seed,
         )
-
-        def on_deployment(deployment: Deployment, frame: pd.DataFrame) -> BatchResult:
-            artifact = store.versions.artifact_path(model, deployment.model_version)
-            return score_with_config(config, self._models.load(artifact), frame)
-
-        answers, records = route(requests, state, on_deployment, seed=seed)
-        for batch in records:
-            store.traffic.append(model, batch)
-        return answers
 
     def record_labels(self, model: str, env: str, labels: pd.DataFrame | Mapping[str, Any]) -> int:
         """Record ground truth for scored rows by correlation id (labels usually arrive late).
@@ -379,21 +286,15 @@ class LocalPlatform(MLPlatform):
         ``labels`` is a mapping of correlation id to label, or a frame with ``correlation_id``
         and the model's target column. A later label for the same id replaces the earlier one.
         """
-        config = self._model(model)
-        store = self._env(env)
-        values = monitoring.label_values(labels, config.columns.target)
-        return telemetry.record_labels(store.db, model, values)
+        return self.traffic.record_labels(model, env, labels)
 
     def traffic_days(self, model: str, env: str) -> list[str]:
         """Days (``YYYY-MM-DD``) with logged requests for ``model`` in ``env``."""
-        return self._env(env).traffic.days(model)
+        return self.traffic.days(model, env)
 
     def flush(self) -> None:
         """Write buffered request logs now (reads do this themselves)."""
-        with self._lock:
-            opened = list(self._envs.values())
-        for store in opened:
-            store.traffic.flush()
+        self.traffic.flush()
 
     # ------------------------------------------------------------------ training
     def submit_training(
@@ -467,13 +368,9 @@ class LocalPlatform(MLPlatform):
         mirrored requests it served. Probes count only with ``include_probes``. There is no
         GPU column: scoring runs on the CPU.
         """
-        monitoring.check_window(start, end, interval_minutes)
-        state = self.endpoint_state(model, env)
-        if not state.exists:
-            raise NotFoundError(f"endpoint {state.endpoint} does not exist in {env}")
-        return monitoring.deployment_metrics(
-            self._env(env).traffic.read(model, start, end),
-            state,
+        return self.traffic.deployment_metrics(
+            model,
+            env,
             start,
             end,
             deployment=deployment,
@@ -482,7 +379,7 @@ class LocalPlatform(MLPlatform):
         )
 
     def reference_data(self, model: str) -> pd.DataFrame:
-        return monitoring.read_reference(self.reference_data_path(model), model)
+        return self.traffic.reference_data(model)
 
     def reference_version(self, model: str) -> str | None:
         """Path, inode, size and modification time (ns): an edit in place or a file replaced
@@ -495,40 +392,17 @@ class LocalPlatform(MLPlatform):
         return f"file:{path}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}"
 
     def production_data(self, model: str, env: str, start: datetime, end: datetime) -> pd.DataFrame:
-        config = self._model(model)
-        store = self._env(env)
-        records = store.traffic.read(model, start, end)
-        return monitoring.production_data(
-            records, store.db, model, config.columns, self._labels_arrived_before(config)
-        )
-
-    def _labels_arrived_before(self, config: Any) -> datetime | None:
-        """Requests made before this have their labels (``models[].local.label_delay``)."""
-        delay = config.local.label_delay
-        return self.clock() - delay if delay > timedelta(0) else None
+        """Logged requests joined with the labels arrived by now (``local.label_delay``)."""
+        return self.traffic.production_data(model, env, start, end)
 
     def scored_requests(
         self, model: str, env: str, start: datetime, end: datetime, deployments: Sequence[str]
     ) -> ScoredRequests:
-        """Mirrored copies keep the correlation id of the live request (routing copies the row),
-        so the two deployments' answers pair up; latency and errors are measured per request."""
-        config = self._model(model)
-        store = self._env(env)
-        monitoring.check_window(start, end, 1)
-        frame = monitoring.scored_requests(
-            store.traffic.read(model, start, end),
-            store.db,
-            model,
-            self.endpoint_state(model, env),
-            deployments,
-            self._labels_arrived_before(config),
-        )
-        return ScoredRequests(frame)
+        """Each deployment's answers over the window, live and mirrored copies paired by
+        correlation id, with latency and errors per request."""
+        return self.traffic.scored_requests(model, env, start, end, deployments)
 
     def close(self) -> None:
         """Write buffered request logs and close the databases (runners keep running)."""
         self.flush()
-        with self._lock:
-            for store in self._envs.values():
-                store.db.close()
-            self._envs.clear()
+        self.envs.close()
