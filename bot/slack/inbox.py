@@ -186,6 +186,9 @@ class InboxWorker:
                 completion.write()
         except _ClaimLost:
             log.warning("interaction %s was taken over before it was marked done", entry.key)
+        except Exception as exc:  # neither written: the row runs again, like a failed run
+            log.exception("inbox %s (%s): could not record its completion", entry.key, entry.kind)
+            self.inbox.retry_later(entry, f"{type(exc).__name__}: {exc}", RETRY_DELAY)
 
     def drain(self) -> int:
         """Queue every row nobody runs (after a restart, or another replica's crash)."""
