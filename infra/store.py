@@ -9,6 +9,7 @@ same transition twice.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -28,6 +29,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    bindparam,
     create_engine,
     event,
     select,
@@ -675,27 +677,45 @@ def insert_rows(
     lost race does not undo the rest of the transaction."""
     if not rows:
         return {}
-    if session.get_bind().dialect.name == "postgresql":
+    statement = _insert_statement(
+        session.get_bind().dialect.name, table, unique, renew_expired, tuple(rows[0]), returning
+    )
+    # The rows are parameters (an executemany, which SQLAlchemy batches into multi-row VALUES)
+    # and the statement is built once per shape: this runs in front of every ack, and building
+    # and compiling the statement for each set of literal rows cost more than the write.
+    extra = {_RENEW_BEFORE: now} if renew_expired is not None else {}
+    parameters = [{**row, **extra} for row in rows]
+    return dict(session.execute(statement, parameters).tuples().all())
+
+
+_RENEW_BEFORE = "insert_rows_renew_before"
+
+
+@functools.lru_cache(maxsize=64)
+def _insert_statement(
+    dialect: str,
+    table: Any,
+    unique: str,
+    renew_expired: str | None,
+    columns: tuple[str, ...],
+    returning: Any,
+) -> Any:
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    # Parameters apart from the statement (an executemany, which SQLAlchemy batches into
-    # multi-row VALUES): the compiled statement is cached, instead of compiled anew for each
-    # set of literal rows.
     statement = insert(table)
     if renew_expired is not None:
         column = table.c[renew_expired]
         statement = statement.on_conflict_do_update(
             index_elements=[unique],
-            set_={name: statement.excluded[name] for name in rows[0] if name != unique},
-            where=column < now,
+            set_={name: statement.excluded[name] for name in columns if name != unique},
+            where=column < bindparam(_RENEW_BEFORE, type_=column.type),
         )
     else:
         statement = statement.on_conflict_do_nothing(index_elements=[unique])
     key = table.c[unique]
-    value = returning if returning is not None else key
-    parameters = [dict(row) for row in rows]
-    return dict(session.execute(statement.returning(key, value), parameters).tuples().all())
+    return statement.returning(key, returning if returning is not None else key)
 
 
 def _scrubbed(value: Any) -> Any:
