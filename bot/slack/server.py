@@ -118,6 +118,8 @@ def _redelivery(body: str, headers: dict[str, list[str]]) -> bool:
 
 def _inbox_bound(body: str) -> bool:
     """A slash command or a block action: the kinds whose listeners record to the inbox."""
+    if body.startswith("command=") or "&command=" in body:
+        return True  # a slash command's form field, seen without parsing the form (every ack)
     try:
         fields = parse_qs(body, max_num_fields=64)
     except ValueError:
