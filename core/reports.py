@@ -320,6 +320,9 @@ class MuteReply(Reply):
 
     @property
     def fallback_text(self) -> str:
-        if self.until is None:
-            return f"Alerts of {self.model} unmuted"
-        return f"Alerts of {self.model} ({self.signal}) muted until {self.until:%Y-%m-%d %H:%M} UTC"
+        what = "every signal" if self.signal == "*" else self.signal
+        if self.until is not None:
+            return f"Alerts of {self.model} ({what}) muted until {self.until:%Y-%m-%d %H:%M} UTC"
+        if self.removed:
+            return f"Alerts of {self.model} ({what}) unmuted"
+        return f"{self.model} had no mute for {what}; nothing changed"

@@ -23,7 +23,7 @@ def test_rollback_after_a_deploy_restores_the_previous_version(bench: Bench) -> 
     assert reply.public and reply.tone is Tone.SUCCESS
     assert reply.title == "Rolled back churn-model in dev"
     assert reply.text == "Now serving v3 100% (was v1 100%)."
-    assert reply.context == "Requested by user U0DAVE"
+    assert (reply.requested_by, reply.context) == ("U0DAVE", None)
     assert split(bench, "dev") == {"3": 100}
     [done] = bench.audits("rollback")
     assert (done.actor, done.outcome, done.environment) == ("U0DAVE", "succeeded", "dev")

@@ -46,8 +46,11 @@ def message_blocks(reply: MessageReply) -> list[Block]:
         blocks.append(section(f"{TONE_MARK[reply.tone]} *{esc(reply.title)}*\n{esc(reply.text)}"))
     else:
         blocks.append(section(f"{TONE_MARK[reply.tone]} {esc(reply.text)}"))
-    if reply.context:
-        blocks.append(context(esc(reply.context)))
+    notes = [esc(reply.context)] if reply.context else []
+    if reply.requested_by:
+        notes.append(f"Requested by {user(reply.requested_by)}")
+    if notes:
+        blocks.append(context(" · ".join(notes)))
     return blocks
 
 

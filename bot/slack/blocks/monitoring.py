@@ -393,7 +393,8 @@ def mute_blocks(reply: MuteReply) -> list[Block]:
             text += f"\nThis replaces the mute until {slack_date(until)} set by {user(by)}."
     elif reply.removed:
         text = (
-            f":bell: Unmuted *{esc(reply.model)}* ({esc(what)}): {reply.removed} mute(s) removed."
+            f":bell: Unmuted *{esc(reply.model)}* ({esc(what)}): "
+            f"{reply.removed} {'mute' if reply.removed == 1 else 'mutes'} removed."
         )
     else:
         text = f":bell: *{esc(reply.model)}* had no mute for {esc(what)}; nothing changed."

@@ -11,6 +11,7 @@ from bot.slack.blocks.render import message_payload, render
 from core.replies import (
     EnvironmentStatus,
     ErrorReply,
+    MessageReply,
     PendingApproval,
     ProgressReply,
     SignalVerdict,
@@ -213,3 +214,26 @@ def test_a_mute_that_replaces_another_says_so() -> None:
     assert "This replaces the mute until" in text and "<@U0BOB>" in text
     fresh = render(MuteReply(public=True, model="churn-model", signal="drift", until=until))
     assert "replaces" not in fresh[0]["text"]["text"]
+
+
+def test_a_mute_of_every_signal_and_unmutes_read_as_sentences() -> None:
+    until = NOW + timedelta(hours=1)
+    every = MuteReply(public=True, model="churn-model", signal="*", until=until)
+    assert (
+        every.fallback_text
+        == "Alerts of churn-model (every signal) muted until 2026-11-26 10:00 UTC"
+    )
+    one = render(MuteReply(public=True, model="churn-model", signal="drift", removed=1))
+    assert one[0]["text"]["text"].endswith("(Drift): 1 mute removed.")
+    two = render(MuteReply(public=True, model="churn-model", removed=2))
+    assert two[0]["text"]["text"].endswith("(every signal): 2 mutes removed.")
+
+
+def test_who_asked_is_a_mention_not_a_raw_user_id() -> None:
+    reply = MessageReply(
+        title="Rolled back churn-model in dev", text="Now v3.", requested_by="U0DAVE"
+    )
+    [_, note] = render(reply)
+    assert note["elements"][0]["text"] == "Requested by <@U0DAVE>"
+    both = render(MessageReply(text="x", context="a note", requested_by="U0DAVE"))
+    assert both[1]["elements"][0]["text"] == "a note · Requested by <@U0DAVE>"
