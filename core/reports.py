@@ -157,7 +157,7 @@ class StandingSummaryReply(Reply):
 
     @property
     def fallback_text(self) -> str:
-        return f"Standing summary of {self.model} in {self.environment}: {self.level}"
+        return f"Standing summary of {self.model} in {self.environment}: {self.level.label}"
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,8 @@ class SummaryReply(Reply):
             return "monitoring summary"
         r = self.report
         label = SIGNAL_LABELS.get(r.kind, r.kind)
-        return f"{label} check of {r.model} in {r.environment}: {r.level} — {r.headline}"
+        level = Verdict.parse(r.level).label  # "no data", not the stored spelling "no_data"
+        return f"{label} check of {r.model} in {r.environment}: {level} — {r.headline}"
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,8 @@ def summary_blocks(reply: SummaryReply) -> list[Block]:
     kind = _label(report.kind)
     blocks: list[Block] = [
         header(
-            f"{_mark(report.level)} {kind} · {report.model} · {report.environment} — {report.level}"
+            f"{_mark(report.level)} {kind} · {report.model} · {report.environment}"
+            f" — {Verdict.parse(report.level).label}"
         )
     ]
     window = (
@@ -122,7 +123,7 @@ def standing_blocks(reply: StandingSummaryReply) -> list[Block]:
     """The standing summary: each check's latest verdict, since when, and what is muted."""
     level = reply.level.value
     blocks: list[Block] = [
-        header(f"{_mark(level)} {reply.model} · {reply.environment} — {level}"),
+        header(f"{_mark(level)} {reply.model} · {reply.environment} — {reply.level.label}"),
     ]
     for entry in reply.entries:
         lines = [
