@@ -97,7 +97,9 @@ def environment_blocks(env: EnvironmentStatus) -> list[Block]:
 def job_text(job: JobInfo) -> str:
     text = f"{JOB_MARK[job.status]} {code(job.id)} {job.status.value}"
     if job.duration_seconds is not None:
-        text += f" in {format_duration(job.duration_seconds)}"
+        # "running in 2s" reads as a start two seconds from now: a job still going runs *for*
+        so_far = not job.status.finished
+        text += f" {'for' if so_far else 'in'} {format_duration(job.duration_seconds)}"
     if job.produced_version:
         text += f" → v{esc(job.produced_version)}"
     text += f", {ago(job.created)}"

@@ -237,3 +237,15 @@ def test_who_asked_is_a_mention_not_a_raw_user_id() -> None:
     assert note["elements"][0]["text"] == "Requested by <@U0DAVE>"
     both = render(MessageReply(text="x", context="a note", requested_by="U0DAVE"))
     assert both[1]["elements"][0]["text"] == "a note · Requested by <@U0DAVE>"
+
+
+def test_a_running_job_says_for_how_long_and_a_finished_one_in_how_long() -> None:
+    from bot.slack.blocks.status import job_text
+
+    def job(status: JobStatus) -> JobInfo:
+        ended = None if status is JobStatus.RUNNING else NOW + timedelta(seconds=2)
+        started = NOW if ended else datetime.now(UTC) - timedelta(seconds=2)
+        return JobInfo("job-3", "churn-model", "dev", status, NOW, started=started, ended=ended)
+
+    assert "`job-3` running for " in job_text(job(JobStatus.RUNNING))  # 2s, or 3s under load
+    assert "`job-3` completed in 2s," in job_text(job(JobStatus.COMPLETED))
