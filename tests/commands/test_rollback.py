@@ -43,8 +43,7 @@ def test_nothing_to_roll_back_to(bench: Bench) -> None:
 def test_prod_rollback_is_for_approvers_and_the_denial_is_audited(bench: Bench) -> None:
     reply = error(
         bench.command("rollback churn-model --env prod"),
-        "You may not rollback in prod",
-        "permissions.rollback of environment prod: @ml-approvers",
+        "You may not roll back in prod (permissions.rollback of environment prod: @ml-approvers).",
     )
     assert reply.usage is None
     [denied] = bench.audits("rollback")
