@@ -20,6 +20,8 @@ from bot.slack.blocks.common import (
     user,
 )
 from core.replies import EnvironmentStatus, PendingApproval, StatusReply
+from core.reports import SIGNAL_LABELS
+from engine.verdict import Verdict
 from infra.durations import format_duration
 from infra.platform.base import JobInfo, JobStatus
 
@@ -82,7 +84,10 @@ def environment_blocks(env: EnvironmentStatus) -> list[Block]:
         blocks.append(
             context(
                 *(
-                    f"{LEVEL_MARK.get(v.level, ':white_circle:')} *{esc(v.signal)}* {esc(v.level)}"
+                    f"{LEVEL_MARK.get(v.level, ':white_circle:')} "
+                    # "Data quality no data", as the alerts say it; not "data_quality no_data"
+                    f"*{esc(SIGNAL_LABELS.get(v.signal, v.signal))}* "
+                    f"{esc(Verdict.parse(v.level).label)}"
                     + (f": {esc(v.summary)}" if v.summary else "")
                     + (f" ({ago(v.at)})" if v.at else "")
                     for v in env.verdicts

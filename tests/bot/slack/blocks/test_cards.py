@@ -143,6 +143,20 @@ def test_status_card_names_every_environment_and_version() -> None:
         assert expected in text, expected
     assert len(payload["blocks"]) <= 50
     assert payload["text"].startswith("Status of churn-model: dev: v3")
+    assert "*Drift* breach: 4/10 features drifted" in text
+
+
+def test_status_names_signals_and_verdicts_in_words() -> None:
+    from dataclasses import replace
+
+    from core.replies import SignalVerdict
+
+    status = _status()
+    quiet = (SignalVerdict("data_quality", "no_data", "no rows in the window", NOW),)
+    env = replace(status.environments[0], verdicts=quiet)
+    text = str(render(replace(status, environments=(env, *status.environments[1:]))))
+    assert "*Data quality* no data: no rows in the window" in text
+    assert "data_quality" not in text and "no_data" not in text
 
 
 def test_progress_card_marks_each_step() -> None:
