@@ -263,3 +263,11 @@ def test_a_running_job_says_for_how_long_and_a_finished_one_in_how_long() -> Non
 
     assert "`job-3` running for " in job_text(job(JobStatus.RUNNING))  # 2s, or 3s under load
     assert "`job-3` completed in 2s," in job_text(job(JobStatus.COMPLETED))
+
+
+def test_a_schedule_shows_its_cron_as_code_and_its_spread_in_words() -> None:
+    from bot.slack.blocks.cards import trigger_text
+
+    assert trigger_text("cron 0 3 * * sun UTC") == "cron `0 3 * * sun` UTC"
+    spread = trigger_text("cron */2 * * * * UTC + 41s")
+    assert spread == "cron `*/2 * * * *` UTC (+41s spread)"
