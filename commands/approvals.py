@@ -10,7 +10,7 @@ from commands.parsing import parse_args
 from core.promotion.book import ApprovalBook
 from core.promotion.policy import ApprovalRules
 from core.promotion.states import FINISHED, ApprovalSnapshot, ApprovalState
-from core.replies import Reply
+from core.replies import Reply, count_of
 
 NAME = "approvals"
 USAGE = "/mlops approvals [<model>]"
@@ -31,7 +31,8 @@ class ApprovalsReply(Reply):
 
     @property
     def fallback_text(self) -> str:
-        return f"{len(self.pending)} promotion requests waiting for approval"
+        waiting = count_of(len(self.pending), "promotion request")
+        return f"{waiting} waiting for approval"
 
 
 def run(ctx: CommandContext, words: list[str]) -> Reply:

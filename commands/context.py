@@ -92,7 +92,10 @@ class CommandContext:
             self.store.audit(
                 self.user, action, "denied", model=model, environment=env, rule=decision.rule
             )
-            raise CommandDenied(f"You may not {action} in {env}: {decision.rule}.")
+            # "roll back" is the verb ("rollback" the noun); the rule goes in parentheses so the
+            # sentence does not carry two colons
+            verb = "roll back" if action == "rollback" else action
+            raise CommandDenied(f"You may not {verb} in {env} ({decision.rule}).")
 
 
 class CommandDenied(Exception):

@@ -73,6 +73,13 @@ def parse_args(
                     value = items[i]
                 if not value.strip():
                     raise UsageError(f"--{name} needs a value", usage=usage)
+                earlier = parsed.options.get(name)
+                if isinstance(earlier, str) and earlier != value.strip():
+                    # `--to prod --to preprod` must not quietly act on the last one
+                    raise UsageError(
+                        f"--{name} is given twice ({earlier}, {value.strip()}); give it once",
+                        usage=usage,
+                    )
                 parsed.options[name] = value.strip()
             else:
                 if eq:

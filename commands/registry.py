@@ -47,8 +47,13 @@ def _help(ctx: CommandContext, words: list[str]) -> Reply:
         module = by_name.get(words[0].lower())
         if module is None or len(words) > 1:
             guess = suggest(words[0].lower(), by_name)
+            what = (
+                f"there is no command {words[0]!r}"  # `help nosuch`
+                if module is None and len(words) == 1
+                else f"expected one command name after help, got {' '.join(words)!r}"
+            )
             raise UsageError(
-                f"expected one command name after help, got {' '.join(words)!r}",
+                what,
                 usage="/mlops help [command]",
                 suggestion=guess,
             )

@@ -67,5 +67,5 @@ def run(ctx: CommandContext, words: list[str]) -> Reply:
         title=f"Rolled back {model.name} in {env}",
         text=f"Now serving {versions} (was {was}).",
         tone=Tone.SUCCESS,
-        context=f"Requested by user {ctx.user}",
+        requested_by=ctx.user,
     )

@@ -31,6 +31,15 @@ def parse_window(
 ) -> timedelta:
     """A positive duration (``6h``, ``7d``, ``30m``) of at most ``maximum``; ``what`` names it in
     the refusal so a mute is not called a window."""
+    if re.fullmatch(r"\s*\d+(\.\d+)?\s*", value):
+        # The configuration reads a bare 24 as seconds; a person typing `mute churn-model 24`
+        # means hours or days, so a number without its unit is refused rather than guessed.
+        number = value.strip()
+        raise UsageError(
+            f"expected a duration with its unit, like {number}h, {number}d or {number}m, "
+            f"got {value!r}",
+            usage=usage,
+        )
     parsed = parse_duration(value)
     if not isinstance(parsed, timedelta) or parsed <= timedelta(0):
         raise UsageError(f"expected a duration like 6h, 7d or 30m, got {value!r}", usage=usage)

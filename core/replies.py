@@ -101,6 +101,11 @@ class Tone(StrEnum):
     ERROR = "error"
 
 
+def count_of(count: int, noun: str, plural: str | None = None) -> str:
+    """``1 model`` / ``3 models``: fallback texts are read in notifications, so "1 models" shows."""
+    return f"{count} {noun if count == 1 else (plural or noun + 's')}"
+
+
 @dataclass(frozen=True)
 class Reply:
     """Base of every reply. ``public`` replies are visible to the channel."""
@@ -118,6 +123,8 @@ class MessageReply(Reply):
     title: str | None = None
     tone: Tone = Tone.INFO
     context: str | None = None
+    requested_by: str | None = None
+    """The Slack user ID of who asked, shown as a mention (``context`` is plain text)."""
 
     @property
     def fallback_text(self) -> str:
@@ -224,7 +231,7 @@ class ModelsReply(Reply):
 
     @property
     def fallback_text(self) -> str:
-        return f"{len(self.rows)} models"
+        return count_of(len(self.rows), "model")
 
 
 class StepState(StrEnum):

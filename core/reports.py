@@ -157,7 +157,7 @@ class StandingSummaryReply(Reply):
 
     @property
     def fallback_text(self) -> str:
-        return f"Standing summary of {self.model} in {self.environment}: {self.level}"
+        return f"Standing summary of {self.model} in {self.environment}: {self.level.label}"
 
 
 @dataclass(frozen=True)
@@ -183,7 +183,8 @@ class SummaryReply(Reply):
             return "monitoring summary"
         r = self.report
         label = SIGNAL_LABELS.get(r.kind, r.kind)
-        return f"{label} check of {r.model} in {r.environment}: {r.level} — {r.headline}"
+        level = Verdict.parse(r.level).label  # "no data", not the stored spelling "no_data"
+        return f"{label} check of {r.model} in {r.environment}: {level} — {r.headline}"
 
 
 @dataclass(frozen=True)
@@ -320,6 +321,9 @@ class MuteReply(Reply):
 
     @property
     def fallback_text(self) -> str:
-        if self.until is None:
-            return f"Alerts of {self.model} unmuted"
-        return f"Alerts of {self.model} ({self.signal}) muted until {self.until:%Y-%m-%d %H:%M} UTC"
+        what = "every signal" if self.signal == "*" else self.signal
+        if self.until is not None:
+            return f"Alerts of {self.model} ({what}) muted until {self.until:%Y-%m-%d %H:%M} UTC"
+        if self.removed:
+            return f"Alerts of {self.model} ({what}) unmuted"
+        return f"{self.model} had no mute for {what}; nothing changed"

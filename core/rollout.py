@@ -296,7 +296,8 @@ class Rollout:
                 f"p99 latency {p99:.0f} ms is above the limit of {plan.health.max_latency_p99_ms:.0f} ms"
             )
         requests = int(metrics["requests_per_minute"].sum())
-        return f"healthy over {requests} request(s) (errors {error_rate:.1%}, p99 {p99:.0f} ms)"
+        counted = f"{requests} request" + ("" if requests == 1 else "s")
+        return f"healthy over {counted} (errors {error_rate:.1%}, p99 {p99:.0f} ms)"
 
     def set_traffic(self, plan: RolloutPlan, before: dict[str, int], after: dict[str, int]) -> None:
         self.platform.set_traffic(plan.model, plan.env, after)

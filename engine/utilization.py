@@ -194,7 +194,10 @@ def assess_deployment(
             start=start,
             end=end,
             summary=summary,
-            reasons=(f"only {n} metric samples in the window (need {MIN_SAMPLES})",),
+            reasons=(
+                f"only {n} metric sample{'' if n == 1 else 's'} in the window, "
+                f"{MIN_SAMPLES} are needed",
+            ),
         )
     sustained = cfg.sustained_share
     checks: list[SignalCheck] = []

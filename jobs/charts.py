@@ -1013,8 +1013,13 @@ def utilization_chart(
         errors.set_ylim(bottom=0)
 
         if len(index):
+            # One sample (a window of a few minutes) has no span: give it five minutes each
+            # side, or matplotlib warns on the console about a singular axis and guesses.
+            low, high = index.min(), index.max()
+            if low == high:
+                low, high = low - timedelta(minutes=5), high + timedelta(minutes=5)
             for ax in (load, traffic, latency, errors):
-                ax.set_xlim(index.min(), index.max())
+                ax.set_xlim(low, high)
 
         _heading(fig, heading, x=0.015, y=1 - 0.08 / height)
         lines = "\n".join(filter(None, [subtitle, _ellipsis(detail, 88)]))

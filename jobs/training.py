@@ -50,7 +50,7 @@ def require_retrain(store: Store, access: AccessPolicy, user: str, env: str, mod
     decision = access.check(user, "retrain", env)
     if not decision.allowed:
         store.audit(user, "retrain", "denied", model=model, environment=env, rule=decision.rule)
-        raise RetrainDenied(f"You may not retrain in {env}: {decision.rule}.")
+        raise RetrainDenied(f"You may not retrain in {env} ({decision.rule}).")
 
 
 def submit_retraining(

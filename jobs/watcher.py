@@ -169,7 +169,7 @@ class JobWatcher:
         if not delivery.delivered:
             log.info("the result of job %s is queued: %s", run.job_id, delivery.error)
         self.ctx.store.audit(
-            "bot",
+            BOT_ACTOR,  # the same name as every other entry the bot writes in the trail
             "retrain",
             job.status.value,
             model=run.model,

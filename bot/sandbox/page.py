@@ -375,8 +375,16 @@ class SandboxPage:
         user_id = self._user(body.get("user"))
         view_id = _field(body, "view_id")
         values = body.get("values") or {}
-        if not isinstance(values, dict):
-            raise PageError("values must be an object of block_id -> action_id -> value")
+        # Slack's shape, block_id -> action_id -> {"type", "value" | "selected_option"}: anything
+        # else would reach the app as a state Slack never sends.
+        if not isinstance(values, dict) or not all(
+            isinstance(actions, dict) and all(isinstance(v, dict) for v in actions.values())
+            for actions in values.values()
+        ):
+            raise PageError(
+                "values must be an object of block_id -> action_id -> "
+                '{"type": ..., "value": ...}, as Slack sends a view\'s state'
+            )
         if self.workspace.views.owner(view_id) not in (user_id, None):
             raise PageError("this modal belongs to someone else")
         signed = self.interactions.submit_view(view_id, values, user_id=user_id)

@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from core.promotion.states import ApprovalSnapshot, parse_time
-from engine.shadow import ShadowComparison
+from engine.shadow import PSI_BINS, ShadowComparison
 from infra.settings import RolloutPolicy, ShadowPolicy
 
 CONTEXT_KEY = "shadow"
@@ -28,6 +28,9 @@ LATENCY_RATIO = 1.25
 LATENCY_FLOOR_MS = 5.0
 #: A score distribution this far from the serving version's (PSI) is flagged.
 PSI_FLAG = 0.25
+#: ... once the candidate has about ten requests per bin: with 3 mirrored requests seven of the
+#: ten bins are empty and PSI reads 4, a "shift" made by the empty bins alone.
+PSI_MIN_REQUESTS = 10 * PSI_BINS
 
 
 class ShadowState(StrEnum):
@@ -152,7 +155,11 @@ def worse_lines(evidence: ShadowComparison, task: str = "classification") -> lis
     for label, a, b in (("p50", cand.p50_ms, serv.p50_ms), ("p99", cand.p99_ms, serv.p99_ms)):
         if a is not None and b is not None and a > b * LATENCY_RATIO and a - b > LATENCY_FLOOR_MS:
             worse.append(f"{label} latency {a:.0f} ms vs {b:.0f} ms")
-    if evidence.psi is not None and evidence.psi > PSI_FLAG:
+    if (
+        evidence.psi is not None
+        and evidence.psi > PSI_FLAG
+        and evidence.candidate_requests >= PSI_MIN_REQUESTS
+    ):
         worse.append(f"score distribution shifted (PSI {evidence.psi:.3f}, above {PSI_FLAG})")
     return worse
 

@@ -70,7 +70,7 @@ _STATE_TEXT = {
     UtilizationState.OVER: "over-utilized",
     UtilizationState.UNDER: "under-utilized",
     UtilizationState.HEALTHY: "healthy",
-    UtilizationState.NO_DATA: "no metrics",
+    UtilizationState.NO_DATA: "too few metrics",
 }
 
 

@@ -43,4 +43,5 @@ def common_errors(bench: Bench, name: str, usage: str) -> None:
         "expected a duration like 6h, 7d or 30m, got 'forever'",
     )
     usage_error(bench.command(f"{name} churn-model --window 100d"), usage, "at most 90 days")
+    usage_error(bench.command(f"{name} churn-model --window 7"), usage, "with its unit, like 7h")
     assert bench.progress == []

@@ -45,3 +45,8 @@ def test_a_mistyped_model_gets_a_suggestion(bench: Bench) -> None:
 def test_extra_words_are_refused(bench: Bench) -> None:
     usage_error(bench.command("approvals churn-model prod"), USAGE, "unexpected extra words: prod")
     usage_error(bench.command("approvals --env prod"), USAGE, "unknown option --env")
+
+
+def test_one_pending_request_is_counted_in_the_singular(bench: Bench) -> None:
+    request(bench, "promote churn-model --to prod")
+    assert bench.command("approvals").fallback_text == "1 promotion request waiting for approval"

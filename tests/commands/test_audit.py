@@ -20,7 +20,7 @@ def trail(bench: Bench, text: str) -> tuple[list[tuple[str, str, str]], object]:
 def make_history(bench: Bench) -> str:
     """A mute, a refused prod rollback and a prod promotion request; returns the request id."""
     bench.command("mute churn-model drift 1h", user="U0BOB")
-    error(bench.command("rollback churn-model --env prod"), "You may not rollback")
+    error(bench.command("rollback churn-model --env prod"), "You may not roll back")
     bench.command("promote churn-model --to prod")
     with bench.store.session() as session:
         return session.scalars(select(Approval.id)).one()

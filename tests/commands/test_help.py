@@ -95,5 +95,6 @@ def test_help_for_one_command_shows_it_with_its_details(bench: Bench) -> None:
     assert isinstance(reply, HelpReply)
     assert [c.name for c in reply.commands] == ["backtest"]
     assert reply.intro is not None and "--min-accuracy" in reply.intro
-    usage_error(bench.command("help backtst"), "/mlops help [command]", "after help")
+    usage_error(bench.command("help backtst"), "/mlops help [command]", "no command 'backtst'")
     assert bench.command("help backtst").suggestion == "backtest"  # type: ignore[attr-defined]
+    usage_error(bench.command("help status extra"), "/mlops help [command]", "one command name")

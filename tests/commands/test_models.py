@@ -18,7 +18,7 @@ def test_the_demo_serves_v3_v2_v1_along_the_chain(bench: Bench) -> None:
     assert (row.name, row.task) == ("churn-model", "classification")
     assert dict(row.versions) == {"dev": "v3", "preprod": "v2", "prod": "v1"}
     assert row.problems == ()
-    assert reply.fallback_text == "1 models"
+    assert reply.fallback_text == "1 model"
 
 
 def test_a_split_shows_both_versions(bench: Bench) -> None:

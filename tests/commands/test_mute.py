@@ -76,6 +76,12 @@ def test_a_bad_duration_mutes_nothing(bench: Bench) -> None:
     )
     usage_error(bench.command("mute churn-model 0h"), USAGE, "expected a duration")
     usage_error(bench.command("mute churn-model drift 31d"), USAGE, "a mute can be at most 30 days")
+    # a bare number is not taken as seconds: the person meant hours or days
+    usage_error(
+        bench.command("mute churn-model 24"),
+        USAGE,
+        "expected a duration with its unit, like 24h, 24d or 24m, got '24'",
+    )
     assert mutes(bench) == {}
     assert bench.audits("mute") == []
 

@@ -37,6 +37,13 @@ def test_unknown_option_suggests_the_right_one() -> None:
         parse_args(["m", "--evn", "prod"], options={"env": True}, usage=USAGE)
 
 
+def test_an_option_given_twice_with_two_values_is_refused() -> None:
+    with pytest.raises(UsageError, match=r"--to is given twice \(prod, preprod\); give it once"):
+        parse_args(["m", "--to", "prod", "--to=preprod"], options={"to": True}, usage=USAGE)
+    same = parse_args(["m", "--env", "prod", "--env", "prod"], options={"env": True}, usage=USAGE)
+    assert same.options == {"env": "prod"}  # the same value twice is only repetition
+
+
 def test_option_without_value() -> None:
     with pytest.raises(UsageError, match="--env needs a value"):
         parse_args(["m", "--env"], options={"env": True}, usage=USAGE)

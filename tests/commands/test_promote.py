@@ -130,3 +130,14 @@ def test_promote_permission_is_enforced_and_audited(restricted: Bench) -> None:
     reply = restricted.command("promote churn-model --to prod", user="U0CAROL")
     assert isinstance(reply, MessageReply) and reply.tone is Tone.SUCCESS
     assert [a.requester for a in approvals(restricted)] == ["U0CAROL"]
+
+
+def test_two_targets_request_nothing(bench: Bench) -> None:
+    reply = bench.command("promote churn-model --to prod --to preprod")
+    usage_error(
+        reply, "/mlops promote <model> [<version>] --to <env> [--from <env>]", "given twice"
+    )
+    assert reply.message == "--to is given twice (prod, preprod); give it once"  # type: ignore[attr-defined]
+    assert bench.audits("promotion_request") == []
+    with bench.store.session() as session:
+        assert session.scalars(select(Approval)).all() == []

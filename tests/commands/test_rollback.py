@@ -23,7 +23,7 @@ def test_rollback_after_a_deploy_restores_the_previous_version(bench: Bench) -> 
     assert reply.public and reply.tone is Tone.SUCCESS
     assert reply.title == "Rolled back churn-model in dev"
     assert reply.text == "Now serving v3 100% (was v1 100%)."
-    assert reply.context == "Requested by user U0DAVE"
+    assert (reply.requested_by, reply.context) == ("U0DAVE", None)
     assert split(bench, "dev") == {"3": 100}
     [done] = bench.audits("rollback")
     assert (done.actor, done.outcome, done.environment) == ("U0DAVE", "succeeded", "dev")
@@ -43,8 +43,7 @@ def test_nothing_to_roll_back_to(bench: Bench) -> None:
 def test_prod_rollback_is_for_approvers_and_the_denial_is_audited(bench: Bench) -> None:
     reply = error(
         bench.command("rollback churn-model --env prod"),
-        "You may not rollback in prod",
-        "permissions.rollback of environment prod: @ml-approvers",
+        "You may not roll back in prod (permissions.rollback of environment prod: @ml-approvers).",
     )
     assert reply.usage is None
     [denied] = bench.audits("rollback")

@@ -29,7 +29,7 @@ def test_unmute_one_signal_leaves_the_others(bench: Bench) -> None:
     assert reply.public
     assert (reply.signal, reply.removed, reply.until) == ("drift", 1, None)  # type: ignore[attr-defined]
     assert [a[0] for a in reply.active] == ["performance"]  # type: ignore[attr-defined]
-    assert reply.fallback_text == "Alerts of churn-model unmuted"
+    assert reply.fallback_text == "Alerts of churn-model (drift) unmuted"
     assert muted_signals(bench) == {"performance"}
     [audit] = bench.audits("unmute")
     assert (audit.actor, audit.subject, audit.detail) == ("U0CAROL", "drift", {"removed": 1})
@@ -42,6 +42,8 @@ def test_unmute_without_a_signal_ends_every_mute(bench: Bench) -> None:
     assert muted_signals(bench) == set()
     reply = bench.command("unmute churn-model all")  # nothing left: says so, still audited
     assert reply.removed == 0  # type: ignore[attr-defined]
+    # the notification text must not claim an unmute that did not happen
+    assert reply.fallback_text == "churn-model had no mute for every signal; nothing changed"
     assert [a.detail["removed"] for a in bench.audits("unmute")] == [2, 0]
 
 

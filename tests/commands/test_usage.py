@@ -33,3 +33,15 @@ def test_usage_of_another_environment_and_window(bench: Bench) -> None:
 
 def test_usage_usage_errors(bench: Bench) -> None:
     common_errors(bench, "usage", USAGE)
+
+
+def test_a_window_too_short_for_metrics_says_so_in_words(bench: Bench) -> None:
+    from bot.slack.blocks.render import render
+
+    reply = summary(bench.command("usage churn-model --window 1m"), "utilization")
+    [utilization] = reply.report.signals
+    assert utilization.level == "no_data"
+    text = reply.fallback_text
+    assert "in prod: no data — churn-model-v1: too few metrics (only " in text, text
+    assert "no_data" not in text and "(need " not in text
+    assert render(reply)[0]["text"]["text"].endswith("— no data")

@@ -310,6 +310,19 @@ def test_someone_elses_modal_cannot_be_submitted(sandbox, app) -> None:
     assert app.received == []
 
 
+def test_a_submission_not_shaped_like_a_views_state_is_refused_before_the_app(sandbox, app) -> None:
+    server, _ = sandbox
+    modal = open_modal(server, seed.BOB)
+    for values in ({"reason": {"text": "no"}}, {"reason": "no"}, ["no"]):
+        status, answer = call(
+            server,
+            "/sandbox/api/submit",
+            {"user": seed.BOB, "view_id": modal["id"], "values": values},
+        )
+        assert status == 400 and "as Slack sends a view's state" in answer["error"], values
+    assert app.received == []
+
+
 def test_opening_home_sends_app_home_opened(sandbox, app) -> None:
     server, _ = sandbox
     call(server, "/sandbox/api/home", {"user": seed.DAVE})

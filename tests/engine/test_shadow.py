@@ -3,6 +3,7 @@ and the verdict the approval card and the Approve gate read from it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import numpy as np
@@ -191,3 +192,13 @@ def test_latency_from_bucketed_metrics_weights_p50_and_bounds_p99() -> None:
     assert summary.p99_ms == 50.0
     assert summary.error_rate == pytest.approx(0.075)
     assert metrics_summary(pd.DataFrame(), 5) == LatencySummary()
+
+
+def test_a_score_shift_is_flagged_only_once_the_bins_have_requests() -> None:
+    """The demo's card said "v2 is worse: PSI 4.054" after 3 mirrored requests (empty bins)."""
+    from core.promotion.evidence import PSI_MIN_REQUESTS
+
+    few = ShadowComparison(candidate_requests=3, serving_requests=6, paired=3, psi=4.054)
+    assert worse_lines(few) == []
+    enough = replace(few, candidate_requests=PSI_MIN_REQUESTS, serving_requests=200)
+    assert worse_lines(enough) == ["score distribution shifted (PSI 4.054, above 0.25)"]

@@ -233,3 +233,18 @@ def test_a_reused_layout_draws_exactly_what_a_fresh_figure_draws() -> None:
         reused = second().content  # type: ignore[union-attr]
         fresh = _fresh(second)
         assert np.array_equal(_pixels(reused), _pixels(fresh))
+
+
+def test_a_utilization_chart_of_one_sample_draws_without_a_warning() -> None:
+    """`/mlops usage --window 1m` can hold one metric sample: the x axis then has no span, which
+    matplotlib reports with a UserWarning (and the source path) on the bot's console."""
+    import warnings
+
+    cfg = UtilizationLimits()
+    one = utilization_frame().head(1)
+    result = run_utilization(cfg, one, deployment="blue").deployments["blue"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        png = charts.utilization_chart(one, result, cfg).content  # drawn when read
+    assert [str(w.message) for w in caught] == []
+    assert png and _size(png)[0] > 0

@@ -46,8 +46,11 @@ def message_blocks(reply: MessageReply) -> list[Block]:
         blocks.append(section(f"{TONE_MARK[reply.tone]} *{esc(reply.title)}*\n{esc(reply.text)}"))
     else:
         blocks.append(section(f"{TONE_MARK[reply.tone]} {esc(reply.text)}"))
-    if reply.context:
-        blocks.append(context(esc(reply.context)))
+    notes = [esc(reply.context)] if reply.context else []
+    if reply.requested_by:
+        notes.append(f"Requested by {user(reply.requested_by)}")
+    if notes:
+        blocks.append(context(" · ".join(notes)))
     return blocks
 
 
@@ -167,11 +170,13 @@ def jobs_blocks(reply: JobsReply) -> list[Block]:
 
 
 def trigger_text(trigger: str) -> str:
-    """``cron */2 * * * * UTC`` with the expression as code (mrkdwn would bold ``*/2 *``)."""
+    """``cron */2 * * * * UTC`` with the expression as code (mrkdwn would bold ``*/2 *``); the
+    scheduler's spread (``... UTC + 41s``) stays outside the code, or it reads as cron syntax."""
     if trigger.startswith("cron "):
-        expression = trigger.removeprefix("cron ").removesuffix(" UTC")
-        zone = " UTC" if trigger.endswith(" UTC") else ""
-        return f"cron {code(expression)}{zone}"
+        expression, plus, spread = trigger.removeprefix("cron ").partition(" + ")
+        zone = " UTC" if expression.endswith(" UTC") else ""
+        text = f"cron {code(expression.removesuffix(' UTC'))}{zone}"
+        return text + (f" (+{esc(spread)} spread)" if plus else "")
     return esc(trigger)
 
 

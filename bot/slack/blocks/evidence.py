@@ -78,7 +78,10 @@ def _headline(view: ShadowView, approval: ApprovalSnapshot) -> str:
 def _progress(view: ShadowView, approval: ApprovalSnapshot) -> str | None:
     if view.state not in (ShadowState.MIRRORING, ShadowState.FINISHED):
         return None
-    count = f"*{view.requests}* of {view.min_requests} mirrored requests"
+    if view.requests < view.min_requests:
+        count = f"*{view.requests}* of {view.min_requests} mirrored requests"
+    else:  # "107 of 100" reads as a miscount once the minimum is passed
+        count = f"*{view.requests}* mirrored requests (at least {view.min_requests} needed)"
     if view.ready:
         # Once the request is decided the card has no buttons: say only that the gates passed.
         offered = ", Approve is offered" if approval.state is ApprovalState.PENDING else ""

@@ -23,6 +23,12 @@ from bot.slack.blocks.common import (
 )
 from core.monitoring_state import ActiveMute, OpenAlert
 from core.replies import ModelsReply, PendingApproval
+from core.reports import SIGNAL_LABELS
+
+
+def _signal(signal: str) -> str:
+    """``data quality``, not the stored ``data_quality``."""
+    return SIGNAL_LABELS.get(signal, signal).lower()
 
 
 def home_view(
@@ -62,10 +68,11 @@ def home_view(
         blocks.append(
             section(
                 f"{LEVEL_MARK[level]} *{esc(alert.model)}* · {esc(alert.environment)} · "
-                f"{esc(alert.signal)} ({esc(alert.severity)})\n{esc(alert.headline)}"
+                f"{esc(_signal(alert.signal))} ({esc(alert.severity)})\n{esc(alert.headline)}"
             )
         )
-        about = f"open since {ago(alert.opened_at)} · {alert.breach_count} checks in breach"
+        checks = "check" if alert.breach_count == 1 else "checks"
+        about = f"opened {ago(alert.opened_at)} · {alert.breach_count} {checks} in breach"
         if alert.acknowledged_by:
             about += f" · :eyes: acknowledged by {user(alert.acknowledged_by)}"
         blocks.append(context(about))
@@ -74,7 +81,7 @@ def home_view(
     if not mutes:
         blocks.append(section("No alerts are muted."))
     for mute in mutes[:10]:
-        what = "all alerts" if mute.signal == "*" else f"{esc(mute.signal)} alerts"
+        what = "all alerts" if mute.signal == "*" else f"{esc(_signal(mute.signal))} alerts"
         blocks.append(
             section(
                 f":no_bell: *{esc(mute.model)}* {what} until {slack_date(mute.until)} · "

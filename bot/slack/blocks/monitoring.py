@@ -81,7 +81,8 @@ def summary_blocks(reply: SummaryReply) -> list[Block]:
     kind = _label(report.kind)
     blocks: list[Block] = [
         header(
-            f"{_mark(report.level)} {kind} · {report.model} · {report.environment} — {report.level}"
+            f"{_mark(report.level)} {kind} · {report.model} · {report.environment}"
+            f" — {Verdict.parse(report.level).label}"
         )
     ]
     window = (
@@ -122,7 +123,7 @@ def standing_blocks(reply: StandingSummaryReply) -> list[Block]:
     """The standing summary: each check's latest verdict, since when, and what is muted."""
     level = reply.level.value
     blocks: list[Block] = [
-        header(f"{_mark(level)} {reply.model} · {reply.environment} — {level}"),
+        header(f"{_mark(level)} {reply.model} · {reply.environment} — {reply.level.label}"),
     ]
     for entry in reply.entries:
         lines = [
@@ -393,7 +394,8 @@ def mute_blocks(reply: MuteReply) -> list[Block]:
             text += f"\nThis replaces the mute until {slack_date(until)} set by {user(by)}."
     elif reply.removed:
         text = (
-            f":bell: Unmuted *{esc(reply.model)}* ({esc(what)}): {reply.removed} mute(s) removed."
+            f":bell: Unmuted *{esc(reply.model)}* ({esc(what)}): "
+            f"{reply.removed} {'mute' if reply.removed == 1 else 'mutes'} removed."
         )
     else:
         text = f":bell: *{esc(reply.model)}* had no mute for {esc(what)}; nothing changed."

@@ -20,6 +20,8 @@ from bot.slack.blocks.common import (
     user,
 )
 from core.replies import EnvironmentStatus, PendingApproval, StatusReply
+from core.reports import SIGNAL_LABELS
+from engine.verdict import Verdict
 from infra.durations import format_duration
 from infra.platform.base import JobInfo, JobStatus
 
@@ -82,7 +84,10 @@ def environment_blocks(env: EnvironmentStatus) -> list[Block]:
         blocks.append(
             context(
                 *(
-                    f"{LEVEL_MARK.get(v.level, ':white_circle:')} *{esc(v.signal)}* {esc(v.level)}"
+                    f"{LEVEL_MARK.get(v.level, ':white_circle:')} "
+                    # "Data quality no data", as the alerts say it; not "data_quality no_data"
+                    f"*{esc(SIGNAL_LABELS.get(v.signal, v.signal))}* "
+                    f"{esc(Verdict.parse(v.level).label)}"
                     + (f": {esc(v.summary)}" if v.summary else "")
                     + (f" ({ago(v.at)})" if v.at else "")
                     for v in env.verdicts
@@ -97,7 +102,9 @@ def environment_blocks(env: EnvironmentStatus) -> list[Block]:
 def job_text(job: JobInfo) -> str:
     text = f"{JOB_MARK[job.status]} {code(job.id)} {job.status.value}"
     if job.duration_seconds is not None:
-        text += f" in {format_duration(job.duration_seconds)}"
+        # "running in 2s" reads as a start two seconds from now: a job still going runs *for*
+        so_far = not job.status.finished
+        text += f" {'for' if so_far else 'in'} {format_duration(job.duration_seconds)}"
     if job.produced_version:
         text += f" → v{esc(job.produced_version)}"
     text += f", {ago(job.created)}"

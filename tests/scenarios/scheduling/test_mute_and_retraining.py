@@ -128,6 +128,7 @@ def test_automatic_drift_retraining_once_per_cooldown_never_while_in_flight(make
     assert len(submitted) == 2 and all("drift breach" in a.detail["reason"] for a in submitted)
     assert {a.detail["why"] for a in held} == {"in_flight", "cooldown"}
     assert [a.outcome for a in audits].count("completed") == 1
+    assert {a.actor for a in audits if a.outcome == "completed"} == {"mlops-bot"}
 
 
 def test_ask_mode_waits_for_a_person(make_harness) -> None:  # type: ignore[no-untyped-def]

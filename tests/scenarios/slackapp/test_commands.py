@@ -94,7 +94,7 @@ def test_denied_user_gets_the_rule_and_the_attempt_is_audited(bot: RunningBot) -
     before = bot.runtime.platform.endpoint_state("churn-model", "prod")
     bot.command("rollback churn-model --env prod", user=seed.DAVE)
     text = blocks_text(bot.wait_for_reply())
-    assert "You may not rollback in prod" in text and "@ml-approvers" in text
+    assert "You may not roll back in prod" in text and "@ml-approvers" in text
     bot.drain()
     assert bot.runtime.platform.endpoint_state("churn-model", "prod") == before
     trail = bot.runtime.store.audit_trail(model="churn-model")

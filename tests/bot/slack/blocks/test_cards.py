@@ -11,6 +11,7 @@ from bot.slack.blocks.render import message_payload, render
 from core.replies import (
     EnvironmentStatus,
     ErrorReply,
+    MessageReply,
     PendingApproval,
     ProgressReply,
     SignalVerdict,
@@ -142,6 +143,20 @@ def test_status_card_names_every_environment_and_version() -> None:
         assert expected in text, expected
     assert len(payload["blocks"]) <= 50
     assert payload["text"].startswith("Status of churn-model: dev: v3")
+    assert "*Drift* breach: 4/10 features drifted" in text
+
+
+def test_status_names_signals_and_verdicts_in_words() -> None:
+    from dataclasses import replace
+
+    from core.replies import SignalVerdict
+
+    status = _status()
+    quiet = (SignalVerdict("data_quality", "no_data", "no rows in the window", NOW),)
+    env = replace(status.environments[0], verdicts=quiet)
+    text = str(render(replace(status, environments=(env, *status.environments[1:]))))
+    assert "*Data quality* no data: no rows in the window" in text
+    assert "data_quality" not in text and "no_data" not in text
 
 
 def test_progress_card_marks_each_step() -> None:
@@ -213,3 +228,46 @@ def test_a_mute_that_replaces_another_says_so() -> None:
     assert "This replaces the mute until" in text and "<@U0BOB>" in text
     fresh = render(MuteReply(public=True, model="churn-model", signal="drift", until=until))
     assert "replaces" not in fresh[0]["text"]["text"]
+
+
+def test_a_mute_of_every_signal_and_unmutes_read_as_sentences() -> None:
+    until = NOW + timedelta(hours=1)
+    every = MuteReply(public=True, model="churn-model", signal="*", until=until)
+    assert (
+        every.fallback_text
+        == "Alerts of churn-model (every signal) muted until 2026-11-26 10:00 UTC"
+    )
+    one = render(MuteReply(public=True, model="churn-model", signal="drift", removed=1))
+    assert one[0]["text"]["text"].endswith("(Drift): 1 mute removed.")
+    two = render(MuteReply(public=True, model="churn-model", removed=2))
+    assert two[0]["text"]["text"].endswith("(every signal): 2 mutes removed.")
+
+
+def test_who_asked_is_a_mention_not_a_raw_user_id() -> None:
+    reply = MessageReply(
+        title="Rolled back churn-model in dev", text="Now v3.", requested_by="U0DAVE"
+    )
+    [_, note] = render(reply)
+    assert note["elements"][0]["text"] == "Requested by <@U0DAVE>"
+    both = render(MessageReply(text="x", context="a note", requested_by="U0DAVE"))
+    assert both[1]["elements"][0]["text"] == "a note · Requested by <@U0DAVE>"
+
+
+def test_a_running_job_says_for_how_long_and_a_finished_one_in_how_long() -> None:
+    from bot.slack.blocks.status import job_text
+
+    def job(status: JobStatus) -> JobInfo:
+        ended = None if status is JobStatus.RUNNING else NOW + timedelta(seconds=2)
+        started = NOW if ended else datetime.now(UTC) - timedelta(seconds=2)
+        return JobInfo("job-3", "churn-model", "dev", status, NOW, started=started, ended=ended)
+
+    assert "`job-3` running for " in job_text(job(JobStatus.RUNNING))  # 2s, or 3s under load
+    assert "`job-3` completed in 2s," in job_text(job(JobStatus.COMPLETED))
+
+
+def test_a_schedule_shows_its_cron_as_code_and_its_spread_in_words() -> None:
+    from bot.slack.blocks.cards import trigger_text
+
+    assert trigger_text("cron 0 3 * * sun UTC") == "cron `0 3 * * sun` UTC"
+    spread = trigger_text("cron */2 * * * * UTC + 41s")
+    assert spread == "cron `*/2 * * * *` UTC (+41s spread)"

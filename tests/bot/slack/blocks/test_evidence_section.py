@@ -78,6 +78,7 @@ def test_approve_is_hidden_until_the_minimum_then_offered() -> None:
     assert "approval_approve" in buttons(blocks)
     text = json.dumps(blocks, ensure_ascii=False)
     assert "the gates pass" in text
+    assert "*612* mirrored requests (at least 500 needed)" in text  # not "612 of 500"
     assert "96.2% same label on 612 paired requests" in text
     assert "PSI 0.031" in text
     assert "v3 12 / 31 ms" in text and "v2 11 / 30 ms" in text
