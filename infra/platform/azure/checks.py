@@ -60,10 +60,7 @@ class CheckJobRunner:
         self.trainer = trainer
 
     def _model(self, model: str) -> ModelConfig:
-        try:
-            return self.clients.settings.model(model)
-        except KeyError:
-            raise NotFoundError(f"model '{model}' is not configured") from None
+        return self.clients.model_config(model)
 
     def _datastore_uri(self, env: str, path: str) -> str:
         datastore = self.clients.workspace_config(env).datastore

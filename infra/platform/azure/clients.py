@@ -31,7 +31,7 @@ from infra.platform.azure.errors import (
     azure_errors,
 )
 from infra.platform.base import NotFoundError
-from infra.settings import AzureWorkspace, Settings
+from infra.settings import AzureWorkspace, ModelConfig, Settings
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -133,6 +133,15 @@ class AzureClients:
         if ws is None:  # settings validation makes this unreachable for platform: azure
             raise ValueError(f"environment {env!r} has no 'azure:' workspace")
         return ws
+
+    def model_config(self, model: str) -> ModelConfig:
+        try:
+            return self.settings.model(model)
+        except KeyError:
+            known = [m.name for m in self.settings.models]
+            raise NotFoundError(
+                f"model '{model}' is not configured; configured models: {known}"
+            ) from None
 
     @property
     def registry_name(self) -> str:

@@ -90,10 +90,7 @@ class DataReader:
         self.endpoints = endpoints
 
     def _model(self, model: str) -> ModelConfig:
-        try:
-            return self.clients.settings.model(model)
-        except KeyError:
-            raise NotFoundError(f"model '{model}' is not configured") from None
+        return self.clients.model_config(model)
 
     # -- storage access
     def _container(self, env: str, datastore_name: str) -> ContainerClient:

@@ -72,13 +72,7 @@ class Trainer:
         self.sleep: Callable[[float], None] = time.sleep
 
     def _model(self, model: str) -> ModelConfig:
-        try:
-            return self.clients.settings.model(model)
-        except KeyError:
-            known = [m.name for m in self.clients.settings.models]
-            raise NotFoundError(
-                f"model '{model}' is not configured; configured models: {known}"
-            ) from None
+        return self.clients.model_config(model)
 
     # -- submit
     def submit(
