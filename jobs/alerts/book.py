@@ -152,14 +152,7 @@ class AlertBook:
         def attempt() -> Transition:
             row = self._load_or_create(obs, now)
             before = _snapshot(row)
-            step = plan(
-                before,
-                obs.level,
-                rules=rules,
-                muted=mute is not None,
-                now=now,
-                headline=obs.headline,
-            )
+            step = _plan(before, obs, rules, mute, now)
             summary = self._summary(row.summary, obs, step, now)
             changes: dict[str, Any] = {
                 "state": step.state,
@@ -218,14 +211,7 @@ class AlertBook:
         changed), decided on the row as it is now; the transaction decides again."""
         row = self.get(obs.fingerprint)
         before = _snapshot(row) if row is not None else _FIRST
-        step = plan(
-            before,
-            obs.level,
-            rules=rules,
-            muted=mute is not None,
-            now=now,
-            headline=obs.headline,
-        )
+        step = _plan(before, obs, rules, mute, now)
         if step.post_new:
             return True
         if row is None or not (step.edit and row.channel and row.message_ts):
@@ -495,3 +481,11 @@ _FIRST = Snapshot(
     has_message=False,
 )
 """A signal's row before its first observation (as :meth:`AlertBook._load_or_create` makes it)."""
+
+
+def _plan(before: Snapshot, obs: Observation, rules: Any, mute: Any, now: datetime) -> Transition:
+    """The alert policy's next step for ``obs`` from ``before`` (the same decision before the
+    transaction, to know whether to draw the chart, and inside it)."""
+    return plan(
+        before, obs.level, rules=rules, muted=mute is not None, now=now, headline=obs.headline
+    )
