@@ -294,16 +294,22 @@ def stats(acks: list[float], reply: list[float]) -> dict[str, float]:
     }
 
 
-def run_fleet(args: argparse.Namespace, base: Path, count: int, workdir: Path) -> dict[str, Any]:
-    from tests.fakes.slack_server import running_slack_server
-
-    root = workdir / f"fleet-{count}"
+def fresh_fleet(base: Path, root: Path, count: int) -> tuple[Path, Path, list[str]]:
+    """A copy of the seeded state ``base`` under ``root`` (emptied first) with ``count`` models:
+    the root, its state directory and the model names."""
     if root.exists():
         shutil.rmtree(root)
     state = root / "state"
     shutil.copytree(base, state)
     names = model_names(count)
     clone_models(state, names)
+    return root, state, names
+
+
+def run_fleet(args: argparse.Namespace, base: Path, count: int, workdir: Path) -> dict[str, Any]:
+    from tests.fakes.slack_server import running_slack_server
+
+    root, state, names = fresh_fleet(base, workdir / f"fleet-{count}", count)
     # The next minute at least `lead` seconds away: start-up, warm-up and the idle round first.
     lead = timedelta(seconds=args.lead)
     at = (datetime.now(UTC) + lead).replace(second=0, microsecond=0) + timedelta(minutes=1)
@@ -423,13 +429,7 @@ def run_accelerated(
     does any queued run get skipped, fail, or start late?"""
     from tests.fakes.slack_server import running_slack_server
 
-    root = workdir / f"accelerated-{count}"
-    if root.exists():
-        shutil.rmtree(root)
-    state = root / "state"
-    shutil.copytree(base, state)
-    names = model_names(count)
-    clone_models(state, names)
+    root, state, names = fresh_fleet(base, workdir / f"accelerated-{count}", count)
     config = root / "mlops-bot.yaml"
     write_config(config, names, None, None, args.nice)
     with (
