@@ -685,7 +685,8 @@ def insert_rows(
     # and compiling the statement for each set of literal rows cost more than the write.
     extra = {_RENEW_BEFORE: now} if renew_expired is not None else {}
     parameters = [{**row, **extra} for row in rows]
-    return dict(session.execute(statement, parameters).tuples().all())
+    rows_written = session.execute(statement, parameters).all()
+    return {key: value for key, value in rows_written}
 
 
 _RENEW_BEFORE = "insert_rows_renew_before"

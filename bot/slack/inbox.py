@@ -20,6 +20,7 @@ from datetime import timedelta
 from time import monotonic
 from typing import Any
 
+from bot.slack.ack_traffic import AckTraffic
 from infra.inbox import Inbox, InboxEntry
 from infra.sights import FirstSight
 
@@ -97,8 +98,16 @@ class _ClaimLost(Exception):
 class InboxWorker:
     """Records interactions and drains the inbox into the worker pool."""
 
-    def __init__(self, inbox: Inbox, submit: Submit, *, interval_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        inbox: Inbox,
+        submit: Submit,
+        *,
+        interval_seconds: float = 1.0,
+        traffic: AckTraffic | None = None,
+    ) -> None:
         self.inbox = inbox
+        self.traffic = traffic or AckTraffic()
         self._submit = submit
         self.interval = interval_seconds
         self._handlers: dict[str, Handler] = {}
@@ -149,6 +158,7 @@ class InboxWorker:
         """Run the row's handler (claiming it first unless this process recorded it a moment
         ago and still holds its claim); mark it done, or release it for a retry."""
         try:
+            self.traffic.wait_for_quiet()  # acks first (see bot.slack.ack_traffic)
             fresh = (
                 recorded is not None
                 and queued_at is not None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from slack_bolt import Ack, App
@@ -62,38 +63,17 @@ def register(app: App, services: Services) -> None:
         inbox.accept("cancel", action_key(body), body, context)
         ack()
 
+    # Trigger ids live three seconds: the reject dialog opens on a thread of its own right after
+    # the ack (Bolt answers Slack once the listener returns), never behind queued work.
+    dialogs = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dialog")
+
     @app.action(ACTION_REJECT)
     def reject(ack: Ack, body: dict[str, Any], client: WebClient, context: dict[str, Any]) -> None:
         if not settled(context):  # a replayed click: nothing happens (the front refuses it)
             ack()
             return
         ack()
-        click = Click.from_body(body)
-        checked = desk.votes.check_reject(
-            click.value, click.user, ClickLocation(click.channel, click.message_ts)
-        )
-        if checked.outcome is not Outcome.ALLOWED:
-            if checked.changed:  # it expired just now
-                services.workers.submit(desk.after_change, checked, click.user)
-            services.workers.submit(_answer, services, click, "reject", checked)
-            return
-        assert checked.approval is not None
-        try:
-            # trigger ids live three seconds: open the dialog here, not in a queued worker
-            client.views_open(
-                trigger_id=body.get("trigger_id"), view=reject_modal(checked.approval)
-            )
-        except SlackApiError as exc:
-            log.warning("could not open the reject dialog: %s", exc.response.get("error"))
-            services.workers.submit(
-                _tell,
-                services,
-                click,
-                MessageReply(
-                    text="Slack did not open the reject dialog in time; click Reject again.",
-                    tone=Tone.WARNING,
-                ),
-            )
+        dialogs.submit(_open_reject_dialog, services, desk, client, body)
 
     @app.view(REJECT_VIEW)
     def reject_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
@@ -125,6 +105,40 @@ def register(app: App, services: Services) -> None:
     def job_promote(ack: Ack, body: dict[str, Any], context: dict[str, Any]) -> None:
         inbox.accept("job_promote", action_key(body), body, context)
         ack()
+
+
+def _open_reject_dialog(
+    services: Services, desk: PromotionDesk, client: WebClient, body: dict[str, Any]
+) -> None:
+    """Open the reject-reason dialog for an allowed click; otherwise answer why not."""
+    try:
+        click = Click.from_body(body)
+        checked = desk.votes.check_reject(
+            click.value, click.user, ClickLocation(click.channel, click.message_ts)
+        )
+        if checked.outcome is not Outcome.ALLOWED:
+            if checked.changed:  # it expired just now
+                services.workers.submit(desk.after_change, checked, click.user)
+            services.workers.submit(_answer, services, click, "reject", checked)
+            return
+        assert checked.approval is not None
+        try:
+            client.views_open(
+                trigger_id=body.get("trigger_id"), view=reject_modal(checked.approval)
+            )
+        except SlackApiError as exc:
+            log.warning("could not open the reject dialog: %s", exc.response.get("error"))
+            services.workers.submit(
+                _tell,
+                services,
+                click,
+                MessageReply(
+                    text="Slack did not open the reject dialog in time; click Reject again.",
+                    tone=Tone.WARNING,
+                ),
+            )
+    except Exception:  # a Future nobody reads would swallow it
+        log.exception("the reject click failed")
 
 
 def _vote(services: Services, desk: PromotionDesk, click: Click, action: str) -> None:

@@ -1,4 +1,6 @@
-"""Global middleware: refuse requests from any Slack workspace other than the configured one."""
+"""Global middleware: count the acks being answered (the work after them waits for a quiet
+moment, :mod:`bot.slack.ack_traffic`); refuse requests from any Slack workspace other than the
+configured one."""
 
 from __future__ import annotations
 
@@ -12,6 +14,13 @@ from bot.slack.services import Services
 
 
 def register(app: App, services: Services) -> None:
+    traffic = services.inbox.traffic
+
+    @app.middleware
+    def acks_first(next: Callable[[], Any]) -> Any:
+        with traffic.acking():
+            return next()
+
     expected = services.settings.slack.team_id
     if not expected:
         return
