@@ -134,12 +134,16 @@ def check(bot: Bot, done, ts: str, problems: list[str]) -> None:
         problems.append(f"thread lines never delivered: {undelivered}")
     posted = Counter(lines)
     twice = list((posted - queued).elements())
+    counted = lines
     if any(line not in resent for line in twice):
         problems.append(f"thread lines posted twice: {twice}")
     elif twice:
         # The known limit (RELIABILITY.md): killed after Slack took the post and before the
         # answer was recorded; Slack has no idempotency key, so the restart posts it again.
         problems.append(f"{LOST_ANSWER}: {twice}")
+        # The checks below count each queued line once, or this one duplicate would be
+        # reported a second time as, say, "the end line 2 times".
+        counted = list((posted - Counter(twice)).elements())
     if queued - posted:
         problems.append(f"thread lines missing: {list((queued - posted).elements())}")
     if sum(RESUMED in line for line in lines) != attempts - 1:
@@ -149,7 +153,7 @@ def check(bot: Bot, done, ts: str, problems: list[str]) -> None:
         ("the approved line", lambda line: "Rolling out" in line),
         ("the end line", lambda line: f"<@{seed.ALICE}>" in line),
     ):
-        count = sum(1 for line in lines if test(line))
+        count = sum(1 for line in counted if test(line))
         if count != 1:
             problems.append(f"{what} {count} times")
 
