@@ -34,7 +34,6 @@ from core.promotion.evidence import (
 from core.promotion.services import DeskServices
 from core.promotion.shadow_platform import ShadowDeployments, model_task
 from core.promotion.states import ApprovalSnapshot, ApprovalState, parse_time
-from engine.shadow import ShadowComparison
 from infra.platform.base import PlatformError
 from infra.rollout_locks import EndpointBusyError, hold_endpoint
 from infra.settings import ShadowPolicy
@@ -264,7 +263,7 @@ class ShadowEvaluator:
         end = min(now, until)
         expired = now >= until
         try:
-            evidence, note = self.evidence(
+            evidence, note = self.deployments.evidence(
                 approval, view.deployment, view.serving_deployment, started, end
             )
             error = None
@@ -292,17 +291,6 @@ class ShadowEvaluator:
             return shadow
 
         return self._write_fresh(approval.id, store) is not None
-
-    def evidence(
-        self,
-        approval: ApprovalSnapshot,
-        candidate: str | None,
-        serving: str | None,
-        start: datetime,
-        end: datetime,
-    ) -> tuple[ShadowComparison | None, str | None]:
-        """The comparison of the candidate with the serving deployment over [start, end)."""
-        return self.deployments.evidence(approval, candidate, serving, start, end)
 
     # -- removal
     def remove(self, approval: ApprovalSnapshot) -> bool:

@@ -137,13 +137,7 @@ class EndpointManager:
         self.session = requests.Session()
 
     def endpoint_name(self, model: str, env: str) -> str:
-        try:
-            config = self.clients.settings.model(model)
-        except KeyError:
-            known = [m.name for m in self.clients.settings.models]
-            raise NotFoundError(
-                f"model '{model}' is not configured; configured models: {known}"
-            ) from None
+        config = self.clients.model_config(model)
         self.clients.workspace_config(env)
         return config.endpoint(env)
 

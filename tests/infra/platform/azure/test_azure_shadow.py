@@ -116,7 +116,7 @@ def test_evidence_on_azure_pairs_collected_answers_and_takes_latency_from_monito
         row_version=0,
     )
     desk = SimpleNamespace(platform=platform, settings=azure_settings)
-    evidence, note = ShadowEvaluator(desk).evidence(  # type: ignore[arg-type]
+    evidence, note = ShadowEvaluator(desk).deployments.evidence(  # type: ignore[arg-type]
         approval, "churn-model-v3", "churn-model-v2", START, END
     )
     assert note is None and evidence is not None
